@@ -1,0 +1,63 @@
+# Locker: `make run` to use it, `make test` to check it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 1
+THREADS ?= 16
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.PHONY: run install install-test test test-sqlite test-postgres migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.stamp-run: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-test: requirements-test.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.stamp-run node_modules/.stamp
+
+# Browser tests drive Debian's Chromium (Playwright's own download is not available here).
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+
+install-test: install $(VENV)/.stamp-test /usr/bin/chromium
+
+migrate: install
+	$(FLASK) db upgrade
+
+## Start Locker on the embedded defaults (SQLite under instance/, files on local disk).
+## `make run HOST=0.0.0.0` serves the local network.
+run: migrate
+	$(FLASK) locker bootstrap --host $(HOST) --port $(PORT)
+	exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) \
+		--worker-class gthread --timeout 120 --access-logfile - \
+		--access-logformat '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss' wsgi:app
+
+## Run every test on SQLite, then on PostgreSQL.
+test: install-test
+	$(MAKE) --no-print-directory test-sqlite test-postgres
+
+test-sqlite:
+	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres:
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

@@ -1,0 +1,28 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired()], render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", validators=[DataRequired()], render_kw={"autocomplete": "current-password"})
+    remember = BooleanField("Keep me signed in on this device")
+    submit = SubmitField("Log in")
+
+
+class AccountForm(FlaskForm):
+    """A new account: sign-up, and the first admin on the setup page."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(min=3, max=32)],
+                           render_kw={"autocomplete": "username"})
+    password = PasswordField("Password (at least 8 characters)", validators=[DataRequired(), Length(min=8)],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords do not match.")],
+                            render_kw={"autocomplete": "new-password"})
+    submit = SubmitField("Create account")
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Token name", validators=[DataRequired(), Length(max=100)])
+    submit = SubmitField("Create token")
+

@@ -1,0 +1,112 @@
+"""Sign-in, sign-out, sign-up, first-admin setup and the account page."""
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.auth import bp
+from app.auth.forms import AccountForm, LoginForm, TokenForm
+from app.auth.limits import sign_in_limits
+from app.errors import LockerError, Unauthorized
+from app.extensions import login_manager
+from app.services import sessions, tokens, users
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Log in to see that page."
+login_manager.login_message_category = "info"
+login_manager.user_loader(sessions.load_session_user)
+
+
+def safe_next():
+    """Where to go after signing in: only a path on this site, never another host."""
+    target = request.args.get("next", "")
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+        return target
+    return url_for("web.list_files")
+
+
+def sign_in(user, remember=False):
+    login_user(sessions.start_session(user, remember), remember=remember)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@sign_in_limits
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("web.list_files"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = users.authenticate(form.username.data, form.password.data)
+        except Unauthorized as error:
+            flash(error.message, "error")
+            return render_template("auth/login.html", form=form), 401
+        sign_in(user, form.remember.data)
+        return redirect(safe_next())
+    status = 400 if form.errors else 200
+    return render_template("auth/login.html", form=form,
+                           registration_open=current_app.config["REGISTRATION"] == "open"), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    sessions.end_session(current_user.session_token)
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_app.config["REGISTRATION"] != "open":
+        return render_template("auth/register.html", form=None), 403
+    form = AccountForm()
+    if form.validate_on_submit():
+        try:
+            user = users.register(form.username.data, form.password.data)
+        except LockerError as error:
+            flash(error.message, "error")
+            return render_template("auth/register.html", form=form), error.status
+        sign_in(user)
+        flash(f"Welcome, {user.username}! Drop files below to upload them.", "info")
+        return redirect(url_for("web.list_files"))
+    return render_template("auth/register.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/setup/<token>", methods=["GET", "POST"])
+def setup(token):
+    if not users.setup_token_is_valid(token):
+        return render_template("errors/error.html", status=404,
+                               message="This setup link is invalid or was already used."), 404
+    form = AccountForm()
+    if form.validate_on_submit():
+        try:
+            user = users.create_first_admin(token, form.username.data, form.password.data)
+        except LockerError as error:
+            flash(error.message, "error")
+            return render_template("auth/setup.html", form=form), error.status
+        sign_in(user)
+        flash(f"Admin account {user.username} created.", "info")
+        return redirect(url_for("web.list_files"))
+    return render_template("auth/setup.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = TokenForm()
+    new_secret = None
+    if form.validate_on_submit():
+        _, new_secret = tokens.create_token(current_user, form.name.data)
+        form = TokenForm(formdata=None)
+    return render_template("auth/account.html", form=form, api_tokens=tokens.list_tokens(current_user), new_secret=new_secret)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id):
+    tokens.revoke_token(current_user, token_id)
+    flash("Token revoked.", "info")
+    return redirect(url_for("auth.account"))

@@ -1,0 +1,79 @@
+"""`flask locker …` commands for operators."""
+import ipaddress
+
+import click
+import psutil
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.errors import LockerError
+from app.services import files, users
+
+locker = AppGroup("locker", help="Locker administration.")
+
+
+def lan_addresses():
+    """This machine's IPv4 addresses other than loopback, for people on the same network."""
+    found = []
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family.name == "AF_INET" and not ipaddress.ip_address(address.address).is_loopback:
+                found.append(address.address)
+    return sorted(set(found))
+
+
+def site_urls(host, port):
+    if host in ("0.0.0.0", "::", ""):
+        return [f"http://127.0.0.1:{port}"] + [f"http://{address}:{port}" for address in lan_addresses()]
+    return [f"http://{host}:{port}"]
+
+
+@locker.command("bootstrap")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address Locker will listen on.")
+@click.option("--port", default=5000, show_default=True, help="Port Locker will listen on.")
+def bootstrap(host, port):
+    """Make sure an admin can sign in, and print where Locker will be."""
+    urls = site_urls(host, port)
+    public_url = current_app.config.get("PUBLIC_URL")
+    base = public_url.rstrip("/") if public_url else urls[0]
+    try:
+        admin = users.ensure_admin_from_config()
+    except LockerError as error:
+        raise click.ClickException(f"LOCKER_ADMIN_USERNAME/PASSWORD: {error.message}") from None
+    if admin:
+        click.echo(f"Admin account: {admin.username}")
+    elif not users.has_users():
+        token = users.issue_setup_token()
+        click.echo("No accounts yet. Create the first admin with this one-time link:")
+        click.echo(f"    {base}/setup/{token}")
+    storage = current_app.extensions["locker.storage"]
+    click.echo(f"Storage: {storage.name}; database: {current_app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
+    click.echo("Locker will be at:")
+    for url in urls:
+        click.echo(f"    {url}")
+
+
+@locker.command("create-user")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Make the account an administrator.")
+@click.password_option(help="Asked for when not given.")
+def create_user(username, admin, password):
+    """Create an account (for when registration is closed)."""
+    try:
+        user = users.create_user(username, password, is_admin=admin)
+    except LockerError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Created {'admin ' if admin else ''}{user.username}.")
+
+
+@locker.command("retry-deletes")
+def retry_deletes():
+    """Finish deleting files whose bytes storage did not remove the first time."""
+    done, failed = files.retry_deletes()
+    click.echo(f"Deleted {done}; {failed} still failing.")
+    if failed:
+        raise SystemExit(1)
+
+
+def register(app):
+    app.cli.add_command(locker)

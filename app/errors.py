@@ -1,0 +1,110 @@
+"""Domain errors, and the one place that turns any error into HTML or JSON."""
+import logging
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class LockerError(Exception):
+    """A refusal a user can act on: it carries a stable code and a plain message."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message, code=None, status=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.status = status or self.status
+
+
+class InvalidInput(LockerError):
+    status, code = 400, "invalid_input"
+
+
+class Unauthorized(LockerError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(LockerError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(LockerError):
+    status, code = 404, "not_found"
+
+
+class Conflict(LockerError):
+    status, code = 409, "conflict"
+
+
+class TooLarge(LockerError):
+    status, code = 413, "too_large"
+
+
+class Unavailable(LockerError):
+    status, code = 503, "unavailable"
+
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+              429: "rate_limited", 500: "internal_error", 503: "unavailable"}
+
+
+def wants_json():
+    """API and storage clients get JSON; browsers asking for pages get HTML."""
+    if request.path.startswith(("/api/", "/_storage/", "/healthz")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status, code, message):
+    if wants_json():
+        response = jsonify(error={"code": code, "message": message})
+        response.status_code = status
+        return response
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def register_error_handlers(app):
+    @app.errorhandler(LockerError)
+    def handle_locker_error(error):
+        db.session.rollback()
+        if not wants_json() and request.method == "POST" and error.status not in (401, 404):
+            # A form that failed goes back where it came from, with the reason shown.
+            flash(error.message, "error")
+            return redirect(request.referrer or url_for("web.list_files"))
+        return error_response(error.status, error.code, error.message)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(error):
+        message = "The form expired or was not sent from Locker. Reload the page and try again."
+        if not wants_json():
+            flash(message, "error")
+            return redirect(request.referrer or url_for("web.list_files"))
+        return error_response(400, "csrf_failed", message)
+
+    @app.errorhandler(429)
+    def handle_rate_limited(error):
+        message = "Too many attempts. Wait a minute and try again."
+        if not wants_json() and request.method == "POST":
+            # Back to the form (a GET, which is not limited) with the reason shown.
+            flash(message, "error")
+            return redirect(request.url)
+        return error_response(429, "rate_limited", message)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error):
+        return error_response(error.code, HTTP_CODES.get(error.code, "error"), error.description)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error):
+        db.session.rollback()
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "Something went wrong on our side. Nothing was changed.")

@@ -1,0 +1,98 @@
+"""Accounts: registration, sign-in checks, and the first admin."""
+import re
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from app.extensions import db
+from app.models import SetupToken, User
+from app.security import hash_token, new_token
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
+MIN_PASSWORD_LENGTH = 8
+
+
+def normalize_username(username):
+    return (username or "").strip().lower()
+
+
+def validate_new_account(username, password):
+    username = normalize_username(username)
+    if not USERNAME_PATTERN.match(username):
+        raise InvalidInput("Usernames are 3–32 characters: letters, digits, '.', '_' or '-', "
+                           "starting with a letter or digit.", code="invalid_username")
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.", code="weak_password")
+    return username
+
+
+def create_user(username, password, is_admin=False):
+    """A new account; raises Conflict when the name is taken (case-insensitively)."""
+    username = validate_new_account(username, password)
+    user = User(username=username, is_admin=is_admin)
+    user.set_password(password)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The unique index, not a prior SELECT, decides: two sign-ups can race.
+        db.session.rollback()
+        raise Conflict("That username is taken.", code="username_taken") from None
+    return user
+
+
+def register(username, password):
+    """Self-service sign-up, allowed only while REGISTRATION is open."""
+    if current_app.config["REGISTRATION"] != "open":
+        raise Forbidden("Registration is closed. Ask an administrator for an account.", code="registration_closed")
+    return create_user(username, password)
+
+
+def authenticate(username, password):
+    """The active user with these credentials; the same error for every kind of failure."""
+    user = db.session.execute(db.select(User).filter_by(username=normalize_username(username))).scalar_one_or_none()
+    if user is None or not user.check_password(password or "") or not user.is_active:
+        raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+    return user
+
+
+def has_users():
+    return db.session.execute(db.select(User.id).limit(1)).first() is not None
+
+
+def ensure_admin_from_config():
+    """Create the admin named by LOCKER_ADMIN_USERNAME/PASSWORD if it does not exist yet."""
+    username = current_app.config.get("LOCKER_ADMIN_USERNAME")
+    password = current_app.config.get("LOCKER_ADMIN_PASSWORD")
+    if not username or not password:
+        return None
+    existing = db.session.execute(
+        db.select(User).filter_by(username=normalize_username(username))).scalar_one_or_none()
+    return existing or create_user(username, password, is_admin=True)
+
+
+def issue_setup_token():
+    """A fresh one-time token for creating the first admin; earlier ones stop working."""
+    token = new_token()
+    db.session.execute(db.delete(SetupToken))
+    db.session.add(SetupToken(token_hash=hash_token(token)))
+    db.session.commit()
+    return token
+
+
+def setup_token_is_valid(token):
+    if has_users():
+        return False
+    return db.session.execute(
+        db.select(SetupToken).filter_by(token_hash=hash_token(token or ""))).scalar_one_or_none() is not None
+
+
+def create_first_admin(token, username, password):
+    """Use the setup token once to create the first admin account."""
+    if not setup_token_is_valid(token):
+        raise NotFound("This setup link is invalid or was already used.", code="invalid_setup_token")
+    user = create_user(username, password, is_admin=True)
+    db.session.execute(db.delete(SetupToken))
+    db.session.commit()
+    return user

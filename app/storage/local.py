@@ -1,0 +1,190 @@
+"""Local-disk storage: files under STORAGE_DIR, served by signed, expiring URLs.
+
+The URLs carry an itsdangerous token that pins the key, the method, the exact
+size and content type (for uploads) or the name and type to answer with (for
+downloads), and an expiry. A small blueprint streams bytes both ways in fixed
+chunks, so memory stays flat whatever the file size.
+"""
+import hashlib
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, jsonify, request, send_file, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from app.storage.base import ObjectInfo, Storage, StorageError, UploadRequest, content_disposition
+
+CHUNK_SIZE = 1024 * 1024
+KEY_PATTERN = re.compile(r"^[a-z]/[0-9]+/[0-9a-f]{32}$")
+SAFE_RESPONSE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, no-store",
+}
+
+
+class LocalStorage(Storage):
+    name = "local"
+
+    def __init__(self, root, secret_key):
+        self.root = Path(root)
+        self.partial_dir = self.root / ".partial"
+        self.signer = URLSafeSerializer(secret_key, salt="locker.local-storage")
+
+    def prepare(self):
+        self.partial_dir.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, key):
+        if not KEY_PATTERN.match(key):
+            raise StorageError(f"not a storage key: {key!r}")
+        return self.root / key
+
+    def sign(self, claims, expires):
+        return self.signer.dumps({**claims, "e": int(time.time()) + int(expires)})
+
+    def read_token(self, token, key, method):
+        """The claims of a valid, unexpired token for this key and method, else None."""
+        try:
+            claims = self.signer.loads(token)
+        except BadSignature:
+            return None
+        if claims.get("k") != key or claims.get("m") != method or claims.get("e", 0) < time.time():
+            return None
+        return claims
+
+    def presign_upload(self, key, size, content_type, expires, sha256=None):
+        self.path_for(key)
+        token = self.sign({"k": key, "m": "PUT", "s": size, "t": content_type, "h": sha256}, expires)
+        return UploadRequest("PUT", _external_url(key, token), {"Content-Type": content_type})
+
+    def stat(self, key):
+        path = self.path_for(key)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return None
+        digest = _read_sidecar(path)
+        return ObjectInfo(size=size, etag=digest, sha256=digest)
+
+    def download_url(self, key, filename, content_type, expires, inline=False):
+        self.path_for(key)
+        token = self.sign({"k": key, "m": "GET", "t": content_type,
+                           "d": content_disposition(filename, inline)}, expires)
+        return _external_url(key, token)
+
+    def delete(self, key):
+        path = self.path_for(key)
+        for victim in (path, _sidecar(path)):
+            try:
+                victim.unlink()
+            except FileNotFoundError:
+                pass
+
+    def health(self):
+        if not os.access(self.root, os.W_OK):
+            raise StorageError(f"{self.root} is not writable")
+
+
+    def receive(self, key, claims, stream, declared_length):
+        """Write an upload to a temporary file and move it into place only when complete.
+
+        Returns None on success, or (status, code, message) describing the refusal.
+        """
+        path = self.path_for(key)
+        if declared_length != claims["s"]:
+            return 400, "size_mismatch", f"This upload must be exactly {claims['s']} bytes."
+        if path.exists():
+            return 409, "already_uploaded", "This upload was already received."
+        partial = self.partial_dir / uuid.uuid4().hex
+        digest = hashlib.sha256()
+        received = 0
+        try:
+            with partial.open("wb") as out:
+                while chunk := stream.read(CHUNK_SIZE):
+                    received += len(chunk)
+                    if received > claims["s"]:
+                        break
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if received != claims["s"]:
+                return 400, "size_mismatch", f"Received {received} bytes; this upload must be exactly {claims['s']}."
+            if claims.get("h") and digest.hexdigest() != claims["h"]:
+                return 400, "checksum_mismatch", "The bytes received do not match the declared SHA-256."
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _sidecar(path).write_text(digest.hexdigest())
+            os.replace(partial, path)
+            return None
+        finally:
+            partial.unlink(missing_ok=True)
+
+
+def _sidecar(path):
+    return path.with_name(path.name + ".sha256")
+
+
+def _read_sidecar(path):
+    try:
+        return _sidecar(path).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _external_url(key, token):
+    """An absolute URL for the object, on PUBLIC_URL when set, else the host the client used."""
+    public_url = current_app.config.get("PUBLIC_URL")
+    if public_url:
+        return public_url.rstrip("/") + url_for("storage.serve_object", key=key, sig=token)
+    return url_for("storage.serve_object", key=key, sig=token, _external=True)
+
+
+bp = Blueprint("storage", __name__)
+
+
+def _refuse(status, code, message):
+    response = jsonify(error={"code": code, "message": message})
+    response.status_code = status
+    response.headers.update(SAFE_RESPONSE_HEADERS)
+    return response
+
+
+def _backend():
+    storage = current_app.extensions["locker.storage"]
+    if not isinstance(storage, LocalStorage):
+        abort(404)
+    return storage
+
+
+@bp.put("/_storage/<path:key>")
+def receive_object(key):
+    storage = _backend()
+    claims = storage.read_token(request.args.get("sig", ""), key, "PUT")
+    if claims is None:
+        return _refuse(403, "invalid_signature", "This upload link is invalid or has expired.")
+    if request.mimetype != claims["t"].split(";")[0].strip().lower():
+        return _refuse(403, "content_type_mismatch", f"This upload must be sent as {claims['t']}.")
+    refusal = storage.receive(key, claims, request.stream, request.content_length)
+    if refusal:
+        return _refuse(*refusal)
+    response = current_app.response_class(status=200)
+    response.headers["ETag"] = f'"{storage.stat(key).etag}"'
+    return response
+
+
+@bp.get("/_storage/<path:key>")
+def serve_object(key):
+    storage = _backend()
+    claims = storage.read_token(request.args.get("sig", ""), key, "GET")
+    if claims is None:
+        return _refuse(403, "invalid_signature", "This download link is invalid or has expired.")
+    path = storage.path_for(key)
+    if not path.is_file():
+        return _refuse(404, "not_found", "This file is no longer stored.")
+    response = send_file(path, mimetype=claims["t"], conditional=True, etag=_read_sidecar(path) or True, max_age=0)
+    response.headers["Content-Disposition"] = claims["d"]
+    response.headers.update(SAFE_RESPONSE_HEADERS)
+    return response

@@ -1,0 +1,145 @@
+"""S3 storage (AWS S3, MinIO, any S3-compatible store) through boto3.
+
+Clients upload and download with SigV4 presigned URLs; this process only
+signs and checks. When browsers reach the bucket at another address than
+this server does (S3_PUBLIC_ENDPOINT_URL), URLs are signed by a second client
+configured for that address, because the host is part of the signature.
+"""
+import base64
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from app.storage.base import ObjectInfo, Storage, StorageError, UploadRequest, content_disposition
+
+MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+
+def _client(endpoint_url, region, path_style):
+    config = BotoConfig(
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if path_style else "virtual"},
+        # boto3 >= 1.36 adds CRC headers to every request by default, which some
+        # S3-compatible servers refuse; ask for checksums only where S3 requires them.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+def _hex_to_b64(hex_digest):
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+def _b64_to_hex(b64_digest):
+    # Multipart objects report "<digest>-<parts>", a checksum of checksums.
+    if not b64_digest or "-" in b64_digest:
+        return None
+    return base64.b64decode(b64_digest).hex()
+
+
+class S3Storage(Storage):
+    name = "s3"
+
+    def __init__(self, bucket, region="us-east-1", endpoint_url=None, public_endpoint_url=None,
+                 create_bucket=False, cors_origins=()):
+        self.bucket = bucket
+        self.region = region
+        self.create_bucket = create_bucket
+        self.cors_origins = [o for o in cors_origins if o]
+        path_style = bool(endpoint_url)
+        self.client = _client(endpoint_url, region, path_style)
+        if public_endpoint_url and public_endpoint_url != endpoint_url:
+            self.signer = _client(public_endpoint_url, region, path_style=True)
+        else:
+            self.signer = self.client
+
+    @classmethod
+    def from_config(cls, config):
+        if not config.get("S3_BUCKET"):
+            raise RuntimeError("STORAGE_BACKEND=s3 needs S3_BUCKET")
+        public_url = config.get("PUBLIC_URL")
+        origin = None
+        if public_url:
+            parts = urlsplit(public_url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+        return cls(
+            bucket=config["S3_BUCKET"],
+            region=config.get("S3_REGION") or "us-east-1",
+            endpoint_url=config.get("S3_ENDPOINT_URL"),
+            public_endpoint_url=config.get("S3_PUBLIC_ENDPOINT_URL"),
+            create_bucket=config.get("S3_CREATE_BUCKET", False),
+            cors_origins=[origin],
+        )
+
+    def prepare(self):
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in MISSING_CODES or not self.create_bucket:
+                raise StorageError(
+                    f"S3 bucket {self.bucket!r} is not reachable ({error.response['Error']['Code']}); "
+                    "create it or set S3_CREATE_BUCKET=1") from error
+        except BotoCoreError as error:
+            raise StorageError(f"S3 endpoint not reachable: {error}") from error
+        self.make_bucket()
+
+    def make_bucket(self):
+        """Create the bucket with the CORS rules browsers need for direct uploads."""
+        kwargs = {"Bucket": self.bucket}
+        if self.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        self.client.create_bucket(**kwargs)
+        if self.cors_origins:
+            self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [{
+                "AllowedOrigins": self.cors_origins,
+                "AllowedMethods": ["GET", "PUT", "POST", "HEAD"],
+                "AllowedHeaders": ["*"],
+                # Without this, browsers cannot read part ETags for multipart uploads.
+                "ExposeHeaders": ["ETag"],
+                "MaxAgeSeconds": 3600,
+            }]})
+
+    def presign_upload(self, key, size, content_type, expires, sha256=None):
+        params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size}
+        headers = {"Content-Type": content_type}
+        if sha256:
+            params["ChecksumSHA256"] = headers["x-amz-checksum-sha256"] = _hex_to_b64(sha256)
+        url = self.signer.generate_presigned_url("put_object", Params=params, ExpiresIn=int(expires))
+        return UploadRequest("PUT", url, headers)
+
+    def stat(self, key):
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as error:
+            if error.response["Error"]["Code"] in MISSING_CODES:
+                return None
+            raise StorageError(f"could not read {key}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageError(f"could not read {key}: {error}") from error
+        return ObjectInfo(size=head["ContentLength"], etag=head.get("ETag", "").strip('"') or None,
+                          sha256=_b64_to_hex(head.get("ChecksumSHA256")))
+
+    def download_url(self, key, filename, content_type, expires, inline=False):
+        return self.signer.generate_presigned_url("get_object", Params={
+            "Bucket": self.bucket, "Key": key,
+            "ResponseContentDisposition": content_disposition(filename, inline),
+            "ResponseContentType": content_type,
+        }, ExpiresIn=int(expires))
+
+    def delete(self, key):
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not delete {key}: {error}") from error
+
+    def health(self):
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"bucket {self.bucket!r} not reachable: {error}") from error
+

@@ -1,0 +1,122 @@
+"""Locker settings, read from the environment and `.env`.
+
+Every setting is documented in `.env.example`.
+"""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+load_dotenv(BASE_DIR / ".env")
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+_UNITS = {"": 1, "B": 1, "K": KIB, "KB": KIB, "KIB": KIB, "M": MIB, "MB": MIB, "MIB": MIB,
+          "G": GIB, "GB": GIB, "GIB": GIB, "T": 1024 * GIB, "TB": 1024 * GIB, "TIB": 1024 * GIB}
+
+
+def parse_size(text):
+    """Turn '5 GiB', '500M' or '1048576' into a number of bytes."""
+    text = str(text).strip().upper().replace(" ", "")
+    digits = text.rstrip("KMGTIB")
+    unit = text[len(digits):]
+    if not digits or unit not in _UNITS:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(digits) * _UNITS[unit])
+
+
+def env(name, default=None):
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_bool(name, default=False):
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    ENV_NAME = "development"
+    SECRET_KEY = env("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'locker.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Storage: local disk unless a bucket is configured.
+    S3_BUCKET = env("S3_BUCKET")
+    STORAGE_BACKEND = env("STORAGE_BACKEND", "s3" if env("S3_BUCKET") else "local")
+    STORAGE_DIR = env("STORAGE_DIR", str(BASE_DIR / "instance" / "storage"))
+    S3_REGION = env("S3_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
+    S3_ENDPOINT_URL = env("S3_ENDPOINT_URL")
+    S3_PUBLIC_ENDPOINT_URL = env("S3_PUBLIC_ENDPOINT_URL")
+    S3_CREATE_BUCKET = env_bool("S3_CREATE_BUCKET")
+    PUBLIC_URL = env("PUBLIC_URL")
+
+    MAX_FILE_SIZE = parse_size(env("MAX_FILE_SIZE", "5 GiB"))
+    URL_EXPIRY = int(env("URL_EXPIRY", "300"))
+    UPLOAD_URL_EXPIRY = int(env("UPLOAD_URL_EXPIRY", "3600"))
+
+    # Accounts and sessions.
+    REGISTRATION = env("REGISTRATION", "open")
+    LOCKER_ADMIN_USERNAME = env("LOCKER_ADMIN_USERNAME")
+    LOCKER_ADMIN_PASSWORD = env("LOCKER_ADMIN_PASSWORD")
+    SESSION_LIFETIME = timedelta(minutes=int(env("SESSION_LIFETIME", "30")))
+    REMEMBER_LIFETIME = timedelta(days=int(env("REMEMBER_LIFETIME", "30")))
+    PERMANENT_SESSION_LIFETIME = REMEMBER_LIFETIME
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
+    REMEMBER_COOKIE_DURATION = REMEMBER_LIFETIME
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = env_bool("SECURE_COOKIES")
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session it belongs to
+
+    # Rate limits (Flask-Limiter): memory unless REDIS_URL is set.
+    REDIS_URL = env("REDIS_URL")
+    RATELIMIT_STORAGE_URI = env("REDIS_URL", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute")
+    LOGIN_LIMIT_PER_ADDRESS = env("LOGIN_LIMIT_PER_ADDRESS", "20 per minute")
+
+    # Behind a reverse proxy, trust its X-Forwarded-For/-Proto/-Host (one hop).
+    TRUST_PROXY = env_bool("TRUST_PROXY")
+
+    FILES_PER_PAGE = int(env("FILES_PER_PAGE", "50"))
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing"
+    SQLALCHEMY_DATABASE_URI = env("TEST_DATABASE_URL", "sqlite://")
+    REGISTRATION = "open"
+    LOCKER_ADMIN_USERNAME = None
+    LOCKER_ADMIN_PASSWORD = None
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    REGISTRATION = env("REGISTRATION", "closed")
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    REMEMBER_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+
+
+CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+
+
+def config_from_env():
+    """The config class LOCKER_ENV names (development by default)."""
+    name = env("LOCKER_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"LOCKER_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")
+    return CONFIGS[name]

@@ -1,0 +1,175 @@
+"""Shared fixtures: one migrated database per run, an app per test, users and clients.
+
+TEST_DATABASE_URL picks the database (SQLite by default; `make test` runs the
+suite on SQLite and again on PostgreSQL). On PostgreSQL each run gets its own
+schema, so concurrent runs never meet.
+"""
+import os
+import re
+import secrets
+import uuid
+
+# moto reads this at import; without it every bucket answers CORS preflights
+# and a missing CORS rule would go unnoticed in browser tests.
+os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
+for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    os.environ[name] = value
+for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+    os.environ.pop(name, None)
+
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.services import tokens, users  # noqa: E402
+from config import TestingConfig  # noqa: E402
+
+PASSWORD = "correct horse battery"
+BUCKET = "locker-test"
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory):
+    """A database URL and engine options, migrated once for the whole run."""
+    url = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    options = {}
+    schema = None
+    if url.startswith("sqlite"):
+        # A file, not :memory:, so that live-server threads see the same data.
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'locker.db'}"
+    else:
+        schema = f"locker_test_{secrets.token_hex(4)}"
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        engine.dispose()
+        options = {"connect_args": {"options": f"-csearch_path={schema}"}}
+    app = create_app(make_config(url, options, tmp_path_factory.mktemp("storage")))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url, options
+    if schema:
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+def make_config(url, engine_options, storage_dir, **overrides):
+    attributes = {"SQLALCHEMY_DATABASE_URI": url,
+                  "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, **engine_options},
+                  "STORAGE_DIR": str(storage_dir), **overrides}
+    return type("TestConfig", (TestingConfig,), attributes)
+
+
+def empty_tables():
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def make_app(database, tmp_path):
+    """Build an app on the test database with config overrides; tables are emptied after."""
+    url, options = database
+    built = []
+
+    def build(**overrides):
+        app = create_app(make_config(url, options, tmp_path / "storage", **overrides))
+        built.append(app)
+        return app
+
+    yield build
+    for app in built[:1]:
+        with app.app_context():
+            empty_tables()
+    for app in built:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def s3():
+    """moto's in-process S3, with boto3 clients signing SigV4 as Locker's do."""
+    with mock_aws():
+        yield
+
+
+S3_SETTINGS = {"STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET, "S3_CREATE_BUCKET": True,
+               "PUBLIC_URL": "http://localhost"}
+
+
+@pytest.fixture(params=["local", "s3"])
+def backend(request):
+    """Run a test on each storage backend."""
+    if request.param == "s3":
+        with mock_aws():
+            yield S3_SETTINGS
+    else:
+        yield {"STORAGE_BACKEND": "local"}
+
+
+@pytest.fixture
+def app(make_app, backend):
+    app = make_app(**backend)
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def local_app(make_app):
+    app = make_app(STORAGE_BACKEND="local")
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_from(html):
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class Accounts:
+    """Creates users and signs clients in, the way the tests need them."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def create(self, username=None, password=PASSWORD, is_admin=False):
+        username = username or f"user{uuid.uuid4().hex[:8]}"
+        return users.create_user(username, password, is_admin=is_admin)
+
+    def token(self, user):
+        return tokens.create_token(user, "tests")[1]
+
+    def headers(self, user):
+        return {"Authorization": f"Bearer {self.token(user)}"}
+
+    def login(self, client, username, password=PASSWORD, remember=False):
+        token = csrf_from(client.get("/login").get_data(as_text=True))
+        data = {"csrf_token": token, "username": username, "password": password}
+        if remember:
+            data["remember"] = "y"
+        return client.post("/login", data=data)
+
+    def signed_in_client(self, user=None):
+        user = user or self.create()
+        client = self.app.test_client()
+        response = self.login(client, user.username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client, user
+
+
+@pytest.fixture
+def accounts(app):
+    return Accounts(app)

@@ -79,7 +79,7 @@ def register_error_handlers(app):
         if not wants_json() and request.method == "POST" and error.status not in (401, 404):
             # A form that failed goes back where it came from, with the reason shown.
             flash(error.message, "error")
-            return redirect(request.referrer or url_for("web.list_files"))
+            return redirect(request.referrer or url_for("web.index"))
         return error_response(error.status, error.code, error.message)
 
     @app.errorhandler(CSRFError)
@@ -87,7 +87,7 @@ def register_error_handlers(app):
         message = "The form expired or was not sent from Locker. Reload the page and try again."
         if not wants_json():
             flash(message, "error")
-            return redirect(request.referrer or url_for("web.list_files"))
+            return redirect(request.referrer or url_for("web.index"))
         return error_response(400, "csrf_failed", message)
 
     @app.errorhandler(429)

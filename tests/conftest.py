@@ -20,6 +20,8 @@ for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOI
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from flask import has_app_context  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
@@ -67,6 +69,23 @@ def make_config(url, engine_options, storage_dir, **overrides):
     return type("TestConfig", (TestingConfig,), attributes)
 
 
+class IsolatedClient(FlaskClient):
+    """Runs each request in its own app context, as a server does: fresh `g`, fresh DB session.
+
+    Without this, requests would share the test's context, and state such as
+    Flask-Login's cached user would leak from one request into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        outer = has_app_context()
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        if outer:
+            # End the test's own transaction so its next read sees what the request wrote.
+            db.session.rollback()
+        return response
+
+
 def empty_tables():
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(table.delete())
@@ -81,6 +100,7 @@ def make_app(database, tmp_path):
 
     def build(**overrides):
         app = create_app(make_config(url, options, tmp_path / "storage", **overrides))
+        app.test_client_class = IsolatedClient
         built.append(app)
         return app
 

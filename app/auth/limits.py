@@ -12,7 +12,7 @@ from app.services.users import normalize_username
 def attempted_username():
     data = request.form or request.get_json(silent=True) or {}
     username = data.get("username") if hasattr(data, "get") else None
-    return "account:" + normalize_username(username if isinstance(username, str) else "")
+    return "account:" + normalize_username(username)
 
 
 def failed(response):

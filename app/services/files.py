@@ -52,7 +52,8 @@ def clean_name(name):
         raise InvalidInput("File names can't contain control characters.", code="invalid_name")
     forbidden = sorted(FORBIDDEN_NAME_CHARACTERS.intersection(name))
     if forbidden:
-        raise InvalidInput(f"File names can't contain {' '.join(forbidden)}.", code="invalid_name")
+        raise InvalidInput(f"File names can't contain any of < > : \" / \\ | ? * (this one has {' '.join(forbidden)}).",
+                           code="invalid_name")
     if set(name) == {"."}:
         raise InvalidInput("A file name can't be only dots.", code="invalid_name")
     if len(name) > MAX_NAME_LENGTH:

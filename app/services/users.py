@@ -14,7 +14,7 @@ MIN_PASSWORD_LENGTH = 8
 
 
 def normalize_username(username):
-    return (username or "").strip().lower()
+    return username.strip().lower() if isinstance(username, str) else ""
 
 
 def validate_new_account(username, password):
@@ -22,7 +22,7 @@ def validate_new_account(username, password):
     if not USERNAME_PATTERN.match(username):
         raise InvalidInput("Usernames are 3–32 characters: letters, digits, '.', '_' or '-', "
                            "starting with a letter or digit.", code="invalid_username")
-    if len(password or "") < MIN_PASSWORD_LENGTH:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.", code="weak_password")
     return username
 
@@ -52,7 +52,7 @@ def register(username, password):
 def authenticate(username, password):
     """The active user with these credentials; the same error for every kind of failure."""
     user = db.session.execute(db.select(User).filter_by(username=normalize_username(username))).scalar_one_or_none()
-    if user is None or not user.check_password(password or "") or not user.is_active:
+    if user is None or not isinstance(password, str) or not user.check_password(password) or not user.is_active:
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
     return user
 

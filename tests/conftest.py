@@ -20,7 +20,7 @@ for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOI
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from flask import has_app_context  # noqa: E402
+from flask import current_app, has_app_context  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -160,10 +160,7 @@ def csrf_from(html):
 
 
 class Accounts:
-    """Creates users and signs clients in, the way the tests need them."""
-
-    def __init__(self, app):
-        self.app = app
+    """Creates users and signs clients in, on whichever app's context is current."""
 
     def create(self, username=None, password=PASSWORD, is_admin=False):
         username = username or f"user{uuid.uuid4().hex[:8]}"
@@ -184,7 +181,7 @@ class Accounts:
 
     def signed_in_client(self, user=None):
         user = user or self.create()
-        client = self.app.test_client()
+        client = current_app.test_client()
         response = self.login(client, user.username)
         assert response.status_code == 302, response.get_data(as_text=True)
         return client, user
@@ -192,4 +189,4 @@ class Accounts:
 
 @pytest.fixture
 def accounts(app):
-    return Accounts(app)
+    return Accounts()

@@ -142,7 +142,8 @@ def complete_upload(user, public_id):
         discard(file)
         raise InvalidInput("The stored bytes do not match the declared SHA-256, so the upload was discarded.",
                            code="checksum_mismatch")
-    return mark_ready(file, stored.sha256 or file.sha256)
+    # Only a digest storage computed is recorded; a client's claim alone proves nothing.
+    return mark_ready(file, stored.sha256)
 
 
 def discard(file):

@@ -116,11 +116,31 @@ class LocalStorage(Storage):
             if claims.get("h") and digest.hexdigest() != claims["h"]:
                 return 400, "checksum_mismatch", "The bytes received do not match the declared SHA-256."
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not _place(partial, path):
+                # Another PUT with the same link finished while this one was streaming.
+                return 409, "already_uploaded", "This upload was already received."
             _sidecar(path).write_text(digest.hexdigest())
-            os.replace(partial, path)
             return None
         finally:
             partial.unlink(missing_ok=True)
+
+
+def _place(partial, path):
+    """Put a finished upload at `path` unless something is already there; False if it was.
+
+    A hard link fails when `path` exists, so two PUTs racing on one key cannot
+    both win (a plain rename would let the second silently replace the first).
+    """
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        return False
+    except OSError:
+        # No hard links on this file system (exFAT, some network mounts): best effort.
+        if path.exists():
+            return False
+        os.replace(partial, path)
+    return True
 
 
 def _sidecar(path):
@@ -145,10 +165,17 @@ def _external_url(key, token):
 bp = Blueprint("storage", __name__)
 
 
+@bp.after_request
+def _safe_headers(response):
+    # Every answer from storage, refusals and framework errors included, is never
+    # sniffed, rendered with scripts, or cached.
+    response.headers.update(SAFE_RESPONSE_HEADERS)
+    return response
+
+
 def _refuse(status, code, message):
     response = jsonify(error={"code": code, "message": message})
     response.status_code = status
-    response.headers.update(SAFE_RESPONSE_HEADERS)
     return response
 
 
@@ -186,5 +213,4 @@ def serve_object(key):
         return _refuse(404, "not_found", "This file is no longer stored.")
     response = send_file(path, mimetype=claims["t"], conditional=True, etag=_read_sidecar(path) or True, max_age=0)
     response.headers["Content-Disposition"] = claims["d"]
-    response.headers.update(SAFE_RESPONSE_HEADERS)
     return response

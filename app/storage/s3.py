@@ -15,6 +15,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from app.storage.base import ObjectInfo, Storage, StorageError, UploadRequest, content_disposition
 
 MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+# SigV4 presigned URLs live at most seven days; S3 refuses any that claim longer.
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+
+
+def presign_seconds(expires):
+    return min(int(expires), MAX_PRESIGN_SECONDS)
 
 
 def _client(endpoint_url, region, path_style):
@@ -109,7 +115,7 @@ class S3Storage(Storage):
         headers = {"Content-Type": content_type}
         if sha256:
             params["ChecksumSHA256"] = headers["x-amz-checksum-sha256"] = _hex_to_b64(sha256)
-        url = self.signer.generate_presigned_url("put_object", Params=params, ExpiresIn=int(expires))
+        url = self.signer.generate_presigned_url("put_object", Params=params, ExpiresIn=presign_seconds(expires))
         return UploadRequest("PUT", url, headers)
 
     def stat(self, key):
@@ -129,7 +135,7 @@ class S3Storage(Storage):
             "Bucket": self.bucket, "Key": key,
             "ResponseContentDisposition": content_disposition(filename, inline),
             "ResponseContentType": content_type,
-        }, ExpiresIn=int(expires))
+        }, ExpiresIn=presign_seconds(expires))
 
     def delete(self, key):
         try:

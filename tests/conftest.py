@@ -1,12 +1,11 @@
 """Shared fixtures: one migrated database per run, an app per test, users and clients.
 
 TEST_DATABASE_URL picks the database (SQLite by default; `make test` runs the
-suite on SQLite and again on PostgreSQL). On PostgreSQL each run gets its own
-schema, so concurrent runs never meet.
+suite on SQLite and again on PostgreSQL). Each run gets its own empty database
+(a PostgreSQL schema of its own), so concurrent runs never meet.
 """
 import os
 import re
-import secrets
 import uuid
 
 # moto reads this at import; without it every bucket answers CORS preflights
@@ -19,7 +18,6 @@ for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOI
     os.environ.pop(name, None)
 
 import pytest  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
 from flask import current_app, has_app_context  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
@@ -29,6 +27,7 @@ from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.services import tokens, users  # noqa: E402
 from config import TestingConfig  # noqa: E402
+from tests.scratch_db import scratch_database  # noqa: E402
 
 PASSWORD = "correct horse battery"
 BUCKET = "locker-test"
@@ -37,29 +36,14 @@ BUCKET = "locker-test"
 @pytest.fixture(scope="session")
 def database(tmp_path_factory):
     """A database URL and engine options, migrated once for the whole run."""
-    url = os.environ.get("TEST_DATABASE_URL", "sqlite://")
-    options = {}
-    schema = None
-    if url.startswith("sqlite"):
-        # A file, not :memory:, so that live-server threads see the same data.
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'locker.db'}"
-    else:
-        schema = f"locker_test_{secrets.token_hex(4)}"
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
-        options = {"connect_args": {"options": f"-csearch_path={schema}"}}
-    app = create_app(make_config(url, options, tmp_path_factory.mktemp("storage")))
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    yield url, options
-    if schema:
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
+    requested = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    # SQLite goes to a file, not :memory:, so that live-server threads see the same data.
+    with scratch_database(requested, tmp_path_factory.mktemp("db")) as (url, options):
+        app = create_app(make_config(url, options, tmp_path_factory.mktemp("storage")))
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        yield url, options
 
 
 def make_config(url, engine_options, storage_dir, **overrides):

@@ -1,4 +1,5 @@
 """Accounts, sessions, CSRF, rate limits and API tokens."""
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -289,3 +290,18 @@ def test_admin_from_environment_settings(make_app, backend):
         admin = users.ensure_admin_from_config()
         assert admin.username == "boss" and admin.is_admin and admin.check_password(PASSWORD)
         assert users.ensure_admin_from_config().id == admin.id
+
+
+def test_rate_limit_counters_live_in_redis_when_configured(make_app, backend, accounts):
+    """With REDIS_URL the counters sit in Redis, where every worker and host sees the same ones."""
+    import redis
+    username = f"olga{uuid.uuid4().hex[:12]}"  # unique, so runs never share a counter; they expire in a minute
+    app = make_app(**backend, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0", LOGIN_LIMIT_PER_ACCOUNT="2 per minute")
+    with app.app_context():
+        accounts.create(username)
+        for _ in range(2):
+            assert accounts.login(app.test_client(), username, "wrong password").status_code == 401
+        keys = redis.Redis.from_url("redis://127.0.0.1:6379/0").keys(f"*account:{username}*")
+        assert len(keys) == 1
+        response = app.test_client().post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+        assert response.status_code == 429

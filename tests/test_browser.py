@@ -137,6 +137,15 @@ def page(browser, live_server):
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
+def log_in(page, username):
+    """Sign in through the login form, by its labels, as a person would."""
+    if "/login" not in page.url:
+        page.goto("/login")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
 def test_journey_register_upload_download_delete(live_app, live_server, page):
     """Sign up, log out and in, drop two files, download one intact, delete the other, log out."""
     backend = live_app.config["STORAGE_BACKEND"]
@@ -163,9 +172,7 @@ def test_journey_register_upload_download_delete(live_app, live_server, page):
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     expect(flash).to_have_text("You are logged out.")
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, username)
     expect(page).to_have_url(f"{live_server.url}/files")
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
@@ -261,10 +268,7 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
     context.set_default_timeout(10_000)
     try:
         page = context.new_page()
-        page.goto("/login")
-        page.get_by_label("Username", exact=True).fill(username)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, username)
         expect(page).to_have_url(f"{live_server.url}/files")
         expect(page.locator("#uploader .uppy-Dashboard-inner")).to_be_visible()
         # (The narrow layout prefixes each cell with its column label: "Name: ...".)
@@ -308,10 +312,7 @@ def test_files_over_the_limit_are_refused_before_any_byte_is_sent(browser, make_
     context.set_default_timeout(10_000)
     try:
         page = context.new_page()
-        page.goto("/login")
-        page.get_by_label("Username", exact=True).fill(username)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, username)
         expect(page.get_by_text("Files of any type, up to 1000 bytes each.")).to_be_visible()
 
         sent = []

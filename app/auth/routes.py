@@ -58,21 +58,27 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def account_form_page(template, create_account, welcome):
+    """Show a new-account form; on a valid post create the account, sign it in and greet it."""
+    form = AccountForm()
+    if form.validate_on_submit():
+        try:
+            user = create_account(form.username.data, form.password.data)
+        except LockerError as error:
+            flash(error.message, "error")
+            return render_template(template, form=form), error.status
+        sign_in(user)
+        flash(welcome.format(username=user.username), "info")
+        return redirect(url_for("web.list_files"))
+    return render_template(template, form=form), 400 if form.errors else 200
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     if current_app.config["REGISTRATION"] != "open":
         return render_template("auth/register.html", form=None), 403
-    form = AccountForm()
-    if form.validate_on_submit():
-        try:
-            user = users.register(form.username.data, form.password.data)
-        except LockerError as error:
-            flash(error.message, "error")
-            return render_template("auth/register.html", form=form), error.status
-        sign_in(user)
-        flash(f"Welcome, {user.username}! Drop files below to upload them.", "info")
-        return redirect(url_for("web.list_files"))
-    return render_template("auth/register.html", form=form), 400 if form.errors else 200
+    return account_form_page("auth/register.html", users.register,
+                             "Welcome, {username}! Drop files below to upload them.")
 
 
 @bp.route("/setup/<token>", methods=["GET", "POST"])
@@ -80,17 +86,8 @@ def setup(token):
     if not users.setup_token_is_valid(token):
         return render_template("errors/error.html", status=404,
                                message="This setup link is invalid or was already used."), 404
-    form = AccountForm()
-    if form.validate_on_submit():
-        try:
-            user = users.create_first_admin(token, form.username.data, form.password.data)
-        except LockerError as error:
-            flash(error.message, "error")
-            return render_template("auth/setup.html", form=form), error.status
-        sign_in(user)
-        flash(f"Admin account {user.username} created.", "info")
-        return redirect(url_for("web.list_files"))
-    return render_template("auth/setup.html", form=form), 400 if form.errors else 200
+    return account_form_page("auth/setup.html", lambda username, password: users.create_first_admin(
+        token, username, password), "Admin account {username} created.")
 
 
 @bp.route("/account", methods=["GET", "POST"])

@@ -179,17 +179,17 @@ def _refuse(status, code, message):
     return response
 
 
-def _backend():
+def _authorize(key, method):
+    """The backend and the claims of this request's token, or None for a bad or expired token."""
     storage = current_app.extensions["locker.storage"]
     if not isinstance(storage, LocalStorage):
         abort(404)
-    return storage
+    return storage, storage.read_token(request.args.get("sig", ""), key, method)
 
 
 @bp.put("/_storage/<path:key>")
 def receive_object(key):
-    storage = _backend()
-    claims = storage.read_token(request.args.get("sig", ""), key, "PUT")
+    storage, claims = _authorize(key, "PUT")
     if claims is None:
         return _refuse(403, "invalid_signature", "This upload link is invalid or has expired.")
     if request.mimetype != claims["t"].split(";")[0].strip().lower():
@@ -204,8 +204,7 @@ def receive_object(key):
 
 @bp.get("/_storage/<path:key>")
 def serve_object(key):
-    storage = _backend()
-    claims = storage.read_token(request.args.get("sig", ""), key, "GET")
+    storage, claims = _authorize(key, "GET")
     if claims is None:
         return _refuse(403, "invalid_signature", "This download link is invalid or has expired.")
     path = storage.path_for(key)

@@ -28,6 +28,25 @@ def parse_size(text):
     return int(float(digits) * _UNITS[unit])
 
 
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text):
+    """Turn '24h', '30m', '7d' or '86400' into seconds."""
+    text = str(text).strip().lower().replace(" ", "")
+    unit = text[-1:] if text[-1:] in _SECONDS else "s"
+    digits = text[:-1] if text[-1:] in _SECONDS else text
+    try:
+        return int(float(digits) * _SECONDS[unit])
+    except ValueError:
+        raise ValueError(f"not a duration: {text!r}") from None
+
+
+def env_list(name):
+    """A comma-separated setting as a list of lower-case entries."""
+    return [item.strip().lower() for item in (env(name) or "").split(",") if item.strip()]
+
+
 def env(name, default=None):
     value = os.environ.get(name)
     return default if value is None or value == "" else value
@@ -56,9 +75,22 @@ class Config:
     S3_CREATE_BUCKET = env_bool("S3_CREATE_BUCKET")
     PUBLIC_URL = env("PUBLIC_URL")
 
-    MAX_FILE_SIZE = parse_size(env("MAX_FILE_SIZE", "5 GiB"))
+    MAX_FILE_SIZE = parse_size(env("MAX_FILE_SIZE", "50 GiB"))
+    # Larger files go up in parts (S3 takes at most 5 GiB in one PUT).
+    MULTIPART_THRESHOLD = parse_size(env("MULTIPART_THRESHOLD", "64 MiB"))
+    # The smallest part; it grows with the file so that 10,000 parts always suffice.
+    MULTIPART_PART_SIZE = parse_size(env("MULTIPART_PART_SIZE", "16 MiB"))
     URL_EXPIRY = int(env("URL_EXPIRY", "300"))
     UPLOAD_URL_EXPIRY = int(env("UPLOAD_URL_EXPIRY", "3600"))
+    # Pending uploads older than this are cancelled by `flask locker sweep`.
+    UPLOAD_TTL = parse_duration(env("UPLOAD_TTL", "24h"))
+    # Objects in storage that no row knows are removed by `sweep --delete` only after this long.
+    ORPHAN_GRACE = parse_duration(env("ORPHAN_GRACE", "1h"))
+    # Per-user quota for users without their own; 0 means no limit.
+    DEFAULT_QUOTA = parse_size(env("DEFAULT_QUOTA", "0"))
+    # Comma-separated extensions (.exe) and content types (video/*, text/html).
+    ALLOWED_TYPES = env_list("ALLOWED_TYPES")
+    BLOCKED_TYPES = env_list("BLOCKED_TYPES")
 
     # Accounts and sessions.
     REGISTRATION = env("REGISTRATION", "open")

@@ -22,6 +22,11 @@ class User(UserMixin, db.Model):
     is_admin = db.Column(db.Boolean, nullable=False, default=False)
     is_active_account = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # None means DEFAULT_QUOTA applies.
+    quota_bytes = db.Column(db.BigInteger)
+    # Bytes of every file the user has, pending uploads included (their reservations).
+    # Changed only by single conditional UPDATEs, so concurrent uploads cannot overshoot.
+    used_bytes = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
 
     # Set when the user is loaded through a login session, so Flask-Login's
     # get_id() names the session rather than the user (see services.sessions).
@@ -106,8 +111,25 @@ class File(db.Model):
     content_type = db.Column(db.String(255), nullable=False)
     sha256 = db.Column(db.String(64))
     storage_key = db.Column(db.String(255), nullable=False, unique=True)
+    # True once storage (or Locker, reading the bytes) computed sha256 itself; a
+    # digest only the client declared stays False.
+    sha256_verified = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     status = db.Column(db.String(16), nullable=False, default=FileStatus.PENDING)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     delete_attempts = db.Column(db.Integer, nullable=False, default=0)
+    # Multipart uploads: the store's upload id and the size of every part but the last.
+    upload_id = db.Column(db.String(1024))
+    part_size = db.Column(db.BigInteger)
+    part_checksums = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+
+    @property
+    def part_count(self):
+        return -(-self.size // self.part_size) if self.part_size else None
+
+    def expected_part_size(self, number):
+        """Every part is part_size bytes but the last, which holds the rest."""
+        if number < self.part_count:
+            return self.part_size
+        return self.size - self.part_size * (self.part_count - 1)
 
     owner = db.relationship("User")

@@ -2,7 +2,7 @@ from flask import g, jsonify
 
 from app.api import bp, created, json_body
 from app.auth.limits import sign_in_limits
-from app.services import tokens, users
+from app.services import quotas, tokens, users
 
 
 @bp.post("/auth/token")
@@ -25,4 +25,6 @@ def revoke_current_token():
 
 @bp.get("/me")
 def me():
-    return jsonify(username=g.api_user.username, is_admin=g.api_user.is_admin)
+    usage = quotas.usage(g.api_user)
+    return jsonify(username=g.api_user.username, is_admin=g.api_user.is_admin,
+                   used_bytes=usage.used, quota_bytes=usage.quota, remaining_bytes=usage.remaining)

@@ -6,6 +6,7 @@ what it holds.
 """
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import quote
 
 
@@ -25,8 +26,36 @@ class ObjectInfo:
     sha256: str | None = None  # hex, when the backend knows it
 
 
+@dataclass(frozen=True)
+class StoredPart:
+    """One part of a multipart upload as the backend holds it."""
+
+    number: int
+    size: int
+    etag: str
+    sha256: str | None = None  # hex, when the backend checked the part against one
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    last_modified: datetime  # naive UTC
+
+
+@dataclass(frozen=True)
+class PendingMultipart:
+    key: str
+    upload_id: str
+    initiated: datetime  # naive UTC
+
+
 class StorageError(Exception):
-    """The backend could not be reached or refused an operation."""
+    """The backend could not be reached or failed an operation."""
+
+
+class StorageRejected(StorageError):
+    """The backend refused what the client sent (a missing or mismatched part, say)."""
 
 
 class Storage(ABC):
@@ -59,6 +88,47 @@ class Storage(ABC):
     @abstractmethod
     def health(self):
         """Raise StorageError when the backend cannot serve requests."""
+
+    @abstractmethod
+    def open_read(self, key):
+        """A binary stream of the stored bytes, for server-side checks such as `verify`."""
+
+    @abstractmethod
+    def iter_objects(self, prefix):
+        """Every stored object whose key starts with `prefix`, as StoredObject."""
+
+    # Multipart uploads: parts are sent with signed PUTs, then joined into one object.
+
+    @abstractmethod
+    def create_multipart(self, key, content_type, part_checksums=False) -> str:
+        """Start a multipart upload and return its id.
+
+        With `part_checksums`, every part must be signed with its SHA-256 and the
+        backend refuses a part whose bytes do not match it.
+        """
+
+    @abstractmethod
+    def presign_part(self, key, upload_id, number, size, expires, sha256=None) -> UploadRequest:
+        """A signed PUT for part `number` that accepts exactly `size` bytes."""
+
+    @abstractmethod
+    def list_parts(self, key, upload_id) -> list | None:
+        """The parts stored so far (StoredPart, by number), or None if the upload is gone."""
+
+    @abstractmethod
+    def complete_multipart(self, key, upload_id, parts):
+        """Join `parts` (StoredPart, in order) into the object at `key`.
+
+        Raises StorageRejected when a part is missing or does not match.
+        """
+
+    @abstractmethod
+    def abort_multipart(self, key, upload_id):
+        """Drop an unfinished upload and its parts; aborting a finished or unknown one succeeds."""
+
+    @abstractmethod
+    def iter_multipart_uploads(self, prefix):
+        """Unfinished multipart uploads under `prefix`, as PendingMultipart."""
 
 
 

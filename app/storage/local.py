@@ -6,19 +6,25 @@ downloads), and an expiry. A small blueprint streams bytes both ways in fixed
 chunks, so memory stays flat whatever the file size.
 """
 import hashlib
+import json
 import os
 import re
+import shutil
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request, send_file, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from app.storage.base import ObjectInfo, Storage, StorageError, UploadRequest, content_disposition
+from app.storage.base import (ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
+                              StorageRejected, UploadRequest, content_disposition)
 
 CHUNK_SIZE = 1024 * 1024
 KEY_PATTERN = re.compile(r"^[a-z]/[0-9]+/[0-9a-f]{32}$")
+UPLOAD_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+PART_NAME_PATTERN = re.compile(r"^[0-9]+$")
 SAFE_RESPONSE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
@@ -32,10 +38,12 @@ class LocalStorage(Storage):
     def __init__(self, root, secret_key):
         self.root = Path(root)
         self.partial_dir = self.root / ".partial"
+        self.multipart_dir = self.root / ".multipart"
         self.signer = URLSafeSerializer(secret_key, salt="locker.local-storage")
 
     def prepare(self):
         self.partial_dir.mkdir(parents=True, exist_ok=True)
+        self.multipart_dir.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, key):
         if not KEY_PATTERN.match(key):
@@ -89,40 +97,149 @@ class LocalStorage(Storage):
 
 
     def receive(self, key, claims, stream, declared_length):
-        """Write an upload to a temporary file and move it into place only when complete.
+        """Take an upload (a whole object or one part) and put it in place only when complete.
 
-        Returns None on success, or (status, code, message) describing the refusal.
+        Bytes go to a temporary file first, so a broken upload never leaves a
+        half file under the real name. Returns (etag, None) on success, or
+        (None, (status, code, message)) describing the refusal.
         """
         path = self.path_for(key)
+        part = claims.get("n")
+        if part is not None:
+            upload_dir = self.upload_dir(claims["u"])
+            if not upload_dir.is_dir():
+                return None, (404, "no_such_upload", "This upload was cancelled or has expired.")
+            path = upload_dir / str(part)
+        elif path.exists():
+            return None, (409, "already_uploaded", "This upload was already received.")
         if declared_length != claims["s"]:
-            return 400, "size_mismatch", f"This upload must be exactly {claims['s']} bytes."
-        if path.exists():
-            return 409, "already_uploaded", "This upload was already received."
+            return None, (400, "size_mismatch", f"This upload must be exactly {claims['s']} bytes.")
         partial = self.partial_dir / uuid.uuid4().hex
-        digest = hashlib.sha256()
-        received = 0
         try:
-            with partial.open("wb") as out:
-                while chunk := stream.read(CHUNK_SIZE):
-                    received += len(chunk)
-                    if received > claims["s"]:
-                        break
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            received, digest = _write_stream(stream, partial, claims["s"])
             if received != claims["s"]:
-                return 400, "size_mismatch", f"Received {received} bytes; this upload must be exactly {claims['s']}."
-            if claims.get("h") and digest.hexdigest() != claims["h"]:
-                return 400, "checksum_mismatch", "The bytes received do not match the declared SHA-256."
+                return None, (400, "size_mismatch",
+                              f"Received {received} bytes; this upload must be exactly {claims['s']}.")
+            if claims.get("h") and digest != claims["h"]:
+                return None, (400, "checksum_mismatch", "The bytes received do not match the declared SHA-256.")
             path.parent.mkdir(parents=True, exist_ok=True)
-            if not _place(partial, path):
+            if part is not None:
+                # A part may be sent again (a retry); the newest copy wins, as on S3.
+                _sidecar(path).write_text(digest)
+                os.replace(partial, path)
+            elif _place(partial, path):
+                _sidecar(path).write_text(digest)
+            else:
                 # Another PUT with the same link finished while this one was streaming.
-                return 409, "already_uploaded", "This upload was already received."
-            _sidecar(path).write_text(digest.hexdigest())
-            return None
+                return None, (409, "already_uploaded", "This upload was already received.")
+            return digest, None
         finally:
             partial.unlink(missing_ok=True)
+
+    def open_read(self, key):
+        try:
+            return self.path_for(key).open("rb")
+        except FileNotFoundError as error:
+            raise StorageError(f"{key} is not stored") from error
+
+    def iter_objects(self, prefix):
+        for path in sorted((self.root / prefix).rglob("*") if (self.root / prefix).is_dir() else []):
+            key = path.relative_to(self.root).as_posix()
+            if KEY_PATTERN.match(key) and path.is_file():
+                info = path.stat()
+                yield StoredObject(key, info.st_size, _utc(info.st_mtime))
+
+    # Multipart: each part is a file in .multipart/<upload id>/, joined on completion.
+
+    def upload_dir(self, upload_id):
+        if not UPLOAD_ID_PATTERN.match(upload_id or ""):
+            raise StorageError(f"not an upload id: {upload_id!r}")
+        return self.multipart_dir / upload_id
+
+    def create_multipart(self, key, content_type, part_checksums=False):
+        self.path_for(key)
+        upload_id = uuid.uuid4().hex
+        upload_dir = self.upload_dir(upload_id)
+        upload_dir.mkdir(parents=True)
+        (upload_dir / "upload.json").write_text(json.dumps({"key": key, "initiated": time.time()}))
+        return upload_id
+
+    def presign_part(self, key, upload_id, number, size, expires, sha256=None):
+        self.path_for(key)
+        self.upload_dir(upload_id)
+        token = self.sign({"k": key, "m": "PUT", "u": upload_id, "n": number, "s": size, "h": sha256}, expires)
+        return UploadRequest("PUT", _external_url(key, token), {})
+
+    def list_parts(self, key, upload_id):
+        upload_dir = self.upload_dir(upload_id)
+        if not upload_dir.is_dir():
+            return None
+        parts = []
+        for path in upload_dir.iterdir():
+            digest = _read_sidecar(path) if PART_NAME_PATTERN.match(path.name) else None
+            if digest:
+                parts.append(StoredPart(int(path.name), path.stat().st_size, digest, digest))
+        return sorted(parts, key=lambda part: part.number)
+
+    def complete_multipart(self, key, upload_id, parts):
+        """Stream the parts, in order, into one file (hashing as it goes) and move it into place."""
+        path = self.path_for(key)
+        upload_dir = self.upload_dir(upload_id)
+        if not upload_dir.is_dir():
+            raise StorageRejected("This upload was cancelled or has expired.")
+        partial = self.partial_dir / uuid.uuid4().hex
+        digest = hashlib.sha256()
+        try:
+            with partial.open("wb") as out:
+                for part in parts:
+                    part_path = upload_dir / str(part.number)
+                    if _read_sidecar(part_path) != part.etag:
+                        raise StorageRejected(f"Part {part.number} is missing or was sent again since it was listed.")
+                    with part_path.open("rb") as source:
+                        while chunk := source.read(CHUNK_SIZE):
+                            digest.update(chunk)
+                            out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not _place(partial, path):
+                raise StorageRejected("This upload was already completed.")
+            _sidecar(path).write_text(digest.hexdigest())
+        finally:
+            partial.unlink(missing_ok=True)
+        shutil.rmtree(upload_dir, ignore_errors=True)
+
+    def abort_multipart(self, key, upload_id):
+        shutil.rmtree(self.upload_dir(upload_id), ignore_errors=True)
+
+    def iter_multipart_uploads(self, prefix):
+        for upload_dir in sorted(self.multipart_dir.iterdir()):
+            try:
+                info = json.loads((upload_dir / "upload.json").read_text())
+            except (FileNotFoundError, ValueError):
+                continue
+            if info["key"].startswith(prefix):
+                yield PendingMultipart(info["key"], upload_dir.name, _utc(info["initiated"]))
+
+
+def _utc(timestamp):
+    return datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
+
+
+def _write_stream(stream, destination, limit):
+    """Copy at most `limit` + 1 bytes to `destination`, fsynced; returns (bytes received, sha256 hex)."""
+    digest = hashlib.sha256()
+    received = 0
+    with destination.open("wb") as out:
+        while chunk := stream.read(CHUNK_SIZE):
+            received += len(chunk)
+            if received > limit:
+                break
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return received, digest.hexdigest()
 
 
 def _place(partial, path):
@@ -192,13 +309,13 @@ def receive_object(key):
     storage, claims = _authorize(key, "PUT")
     if claims is None:
         return _refuse(403, "invalid_signature", "This upload link is invalid or has expired.")
-    if request.mimetype != claims["t"].split(";")[0].strip().lower():
+    if claims.get("t") and request.mimetype != claims["t"].split(";")[0].strip().lower():
         return _refuse(403, "content_type_mismatch", f"This upload must be sent as {claims['t']}.")
-    refusal = storage.receive(key, claims, request.stream, request.content_length)
+    etag, refusal = storage.receive(key, claims, request.stream, request.content_length)
     if refusal:
         return _refuse(*refusal)
     response = current_app.response_class(status=200)
-    response.headers["ETag"] = f'"{storage.stat(key).etag}"'
+    response.headers["ETag"] = f'"{etag}"'
     return response
 
 

@@ -6,15 +6,21 @@ this server does (S3_PUBLIC_ENDPOINT_URL), URLs are signed by a second client
 configured for that address, because the host is part of the signature.
 """
 import base64
+from contextlib import contextmanager
+from datetime import timezone
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.storage.base import ObjectInfo, Storage, StorageError, UploadRequest, content_disposition
+from app.storage.base import (ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
+                              StorageRejected, UploadRequest, content_disposition)
 
 MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+# What S3 answers when the client's parts do not add up; anything else is an outage.
+REJECTED_CODES = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "BadDigest",
+                  "InvalidRequest", "InvalidDigest"}
 # SigV4 presigned URLs live at most seven days; S3 refuses any that claim longer.
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
@@ -34,6 +40,10 @@ def _client(endpoint_url, region, path_style):
         retries={"max_attempts": 3, "mode": "standard"},
     )
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+def _naive_utc(moment):
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _hex_to_b64(hex_digest):
@@ -149,3 +159,85 @@ class S3Storage(Storage):
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"bucket {self.bucket!r} not reachable: {error}") from error
 
+
+    def open_read(self, key):
+        with self.errors(f"could not read {key}"):
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def iter_objects(self, prefix):
+        with self.errors("could not list the bucket"):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield StoredObject(item["Key"], item["Size"], _naive_utc(item["LastModified"]))
+
+    @contextmanager
+    def errors(self, doing):
+        """Turn boto3's errors into StorageRejected (the client's parts) or StorageError (an outage)."""
+        try:
+            yield
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code in REJECTED_CODES:
+                raise StorageRejected(f"{doing}: {error.response['Error'].get('Message') or code}") from error
+            raise StorageError(f"{doing}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageError(f"{doing}: {error}") from error
+
+    def create_multipart(self, key, content_type, part_checksums=False):
+        kwargs = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        if part_checksums:
+            kwargs["ChecksumAlgorithm"] = "SHA256"
+        with self.errors("could not start a multipart upload"):
+            return self.client.create_multipart_upload(**kwargs)["UploadId"]
+
+    def presign_part(self, key, upload_id, number, size, expires, sha256=None):
+        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number,
+                  "ContentLength": size}
+        headers = {}
+        if sha256:
+            params["ChecksumSHA256"] = headers["x-amz-checksum-sha256"] = _hex_to_b64(sha256)
+        url = self.signer.generate_presigned_url("upload_part", Params=params, ExpiresIn=presign_seconds(expires))
+        return UploadRequest("PUT", url, headers)
+
+    def list_parts(self, key, upload_id):
+        parts = []
+        try:
+            pages = self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            for page in pages:
+                for item in page.get("Parts", []):
+                    parts.append(StoredPart(item["PartNumber"], item["Size"], item["ETag"].strip('"'),
+                                            _b64_to_hex(item.get("ChecksumSHA256"))))
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NoSuchUpload":
+                return None
+            raise StorageError(f"could not list parts of {key}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageError(f"could not list parts of {key}: {error}") from error
+        return parts
+
+    def complete_multipart(self, key, upload_id, parts):
+        listed = []
+        for part in parts:
+            entry = {"PartNumber": part.number, "ETag": f'"{part.etag}"'}
+            if part.sha256:
+                entry["ChecksumSHA256"] = _hex_to_b64(part.sha256)
+            listed.append(entry)
+        with self.errors("could not complete the upload"):
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                  MultipartUpload={"Parts": listed})
+
+    def abort_multipart(self, key, upload_id):
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NoSuchUpload":
+                raise StorageError(f"could not abort the upload of {key}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageError(f"could not abort the upload of {key}: {error}") from error
+
+    def iter_multipart_uploads(self, prefix):
+        with self.errors("could not list multipart uploads"):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix)
+            for page in pages:
+                for item in page.get("Uploads", []):
+                    yield PendingMultipart(item["Key"], item["UploadId"], _naive_utc(item["Initiated"]))

@@ -1,0 +1,376 @@
+"""The upload flow, the same for the browser, the CLI and the API.
+
+1. start_upload checks the name, size, type and quota (reserving the bytes),
+   makes a server-side key and a pending row, and says how to send the bytes:
+   one signed PUT, or for large files a multipart upload whose part URLs are
+   signed in batches (sign_parts) and which can be resumed (uploaded_parts).
+2. The client sends the bytes straight to storage.
+3. complete_upload joins the parts if needed and asks storage what it holds:
+   only when the size (and any checksum) matches does the file become ready.
+   Otherwise the bytes are dropped and the client is told why.
+"""
+import logging
+import mimetypes
+import re
+import unicodedata
+import uuid
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import Conflict, InvalidInput, NotFound, TooLarge
+from app.extensions import db
+from app.formatting import human_size
+from app.models import File, FileStatus, utcnow
+from app.services import quotas
+from app.services.common import storage_call
+from app.storage import StorageError, StoredPart, get_storage
+
+log = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 255
+# Characters no common file system accepts in a name; refusing them keeps every
+# file downloadable to Windows, macOS and Linux alike.
+FORBIDDEN_NAME_CHARACTERS = set('<>:"/\\|?*')
+CONTENT_TYPE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+DOUBLE_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst")
+NAME_ATTEMPTS = 50
+MAX_PARTS = 10_000  # S3's limit, and so every backend's
+MIB = 1024 * 1024
+PART_URLS_PER_REQUEST = 1000
+
+
+def clean_name(name):
+    """A display name safe to store and send back, or InvalidInput saying what is wrong."""
+    if not isinstance(name, str):
+        raise InvalidInput("Give the file a name.", code="invalid_name")
+    name = unicodedata.normalize("NFC", name).strip()
+    if not name:
+        raise InvalidInput("Give the file a name.", code="invalid_name")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InvalidInput("File names can't contain control characters.", code="invalid_name")
+    forbidden = sorted(FORBIDDEN_NAME_CHARACTERS.intersection(name))
+    if forbidden:
+        raise InvalidInput(f"File names can't contain any of < > : \" / \\ | ? * (this one has {' '.join(forbidden)}).",
+                           code="invalid_name")
+    if set(name) == {"."}:
+        raise InvalidInput("A file name can't be only dots.", code="invalid_name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"File names are at most {MAX_NAME_LENGTH} characters; this one has {len(name)}.",
+                           code="invalid_name")
+    return name
+
+
+def clean_content_type(content_type, name):
+    """The declared type without parameters, guessed from the name when absent."""
+    if content_type is not None and not isinstance(content_type, str):
+        raise InvalidInput("content_type must be a string such as 'application/pdf'.", code="invalid_content_type")
+    content_type = (content_type or "").split(";")[0].strip().lower()
+    if not content_type:
+        return mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if not CONTENT_TYPE_PATTERN.match(content_type):
+        raise InvalidInput(f"{content_type!r} is not a content type such as 'application/pdf'.",
+                           code="invalid_content_type")
+    return content_type
+
+
+def check_size(size, name):
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise InvalidInput("size must be the file's length in bytes.", code="invalid_size")
+    if size <= 0:
+        raise InvalidInput(f"{name} is empty; there is nothing to upload.", code="empty_file")
+    limit = current_app.config["MAX_FILE_SIZE"]
+    if size > limit:
+        raise TooLarge(f"{name} is {human_size(size)}; files can be at most {human_size(limit)}.",
+                       code="file_too_large")
+
+
+def type_rule_matches(rule, name, content_type):
+    """'.exe' matches by extension, 'video/*' or 'text/html' by content type."""
+    if rule.startswith("."):
+        return name.lower().endswith(rule)
+    if rule.endswith("/*"):
+        return content_type.startswith(rule[:-1])
+    return content_type == rule
+
+
+def check_type(name, content_type):
+    """Refuse what BLOCKED_TYPES names, and, when ALLOWED_TYPES is set, whatever it doesn't."""
+    config = current_app.config
+    for rule in config["BLOCKED_TYPES"]:
+        if type_rule_matches(rule, name, content_type):
+            raise InvalidInput(f"{name}: files of type {rule} are not accepted here.", code="type_not_allowed")
+    allowed = config["ALLOWED_TYPES"]
+    if allowed and not any(type_rule_matches(rule, name, content_type) for rule in allowed):
+        raise InvalidInput(f"{name}: only these types are accepted here: {', '.join(allowed)}.",
+                           code="type_not_allowed")
+
+
+def clean_sha256(sha256):
+    if sha256 in (None, ""):
+        return None
+    if not isinstance(sha256, str) or not SHA256_PATTERN.match(sha256.lower()):
+        raise InvalidInput("sha256 must be 64 hexadecimal digits.", code="invalid_sha256")
+    return sha256.lower()
+
+
+def part_size_for(size):
+    """The configured part size, grown in whole MiB so that 10,000 parts always hold the file."""
+    smallest = -(-size // MAX_PARTS)
+    part_size = current_app.config["MULTIPART_PART_SIZE"]
+    if part_size < smallest:
+        part_size = -(-smallest // MIB) * MIB
+    return part_size
+
+
+def start_upload(user, name, size, content_type=None, sha256=None, part_checksums=False):
+    """Reserve space for a pending file and say how to send its bytes.
+
+    Returns (file, request): request is the signed PUT for a small file, or
+    None for a multipart upload (see file.part_size and sign_parts).
+    """
+    name = clean_name(name)
+    check_size(size, name)
+    content_type = clean_content_type(content_type, name)
+    check_type(name, content_type)
+    sha256 = clean_sha256(sha256)
+    storage = get_storage()
+    file = File(public_id=uuid.uuid4().hex, owner_id=user.id, name=name, size=size,
+                content_type=content_type, sha256=sha256, status=FileStatus.PENDING,
+                storage_key=f"u/{user.id}/{uuid.uuid4().hex}")
+    quotas.reserve(user, size)
+    request = None
+    try:
+        if size > current_app.config["MULTIPART_THRESHOLD"]:
+            file.part_size = part_size_for(size)
+            file.part_checksums = bool(part_checksums)
+            file.upload_id = storage_call(storage.create_multipart, file.storage_key, content_type,
+                                          part_checksums=file.part_checksums)
+        else:
+            request = storage_call(storage.presign_upload, file.storage_key, size, content_type,
+                                   expires=current_app.config["UPLOAD_URL_EXPIRY"], sha256=sha256)
+        db.session.add(file)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        if file.upload_id:
+            storage.abort_multipart(file.storage_key, file.upload_id)
+        raise
+    return file, request
+
+
+def pending_upload(user, public_id):
+    file = db.session.execute(db.select(File).filter(
+        File.public_id == public_id, File.owner_id == user.id,
+        File.status.in_([FileStatus.PENDING, FileStatus.READY]))).scalar_one_or_none()
+    if file is None:
+        raise NotFound("No such upload.")
+    if file.status == FileStatus.READY:
+        raise Conflict("This upload is already complete.", code="already_completed")
+    return file
+
+
+def multipart_upload(user, public_id):
+    file = pending_upload(user, public_id)
+    if not file.upload_id:
+        raise InvalidInput("This upload is a single PUT; it has no parts.", code="not_multipart")
+    return file
+
+
+def clean_part_numbers(file, numbers):
+    if (not isinstance(numbers, list) or not numbers
+            or any(isinstance(n, bool) or not isinstance(n, int) for n in numbers)):
+        raise InvalidInput("numbers must be a list of part numbers.", code="invalid_parts")
+    if len(numbers) > PART_URLS_PER_REQUEST:
+        raise InvalidInput(f"Ask for at most {PART_URLS_PER_REQUEST} parts at a time.", code="invalid_parts")
+    outside = [n for n in numbers if not 1 <= n <= file.part_count]
+    if outside:
+        raise InvalidInput(f"This upload has parts 1 to {file.part_count}; there is no part {outside[0]}.",
+                           code="invalid_parts")
+    return sorted(set(numbers))
+
+
+def sign_parts(user, public_id, numbers, checksums=None):
+    """Signed PUTs for the given parts, each pinned to its exact size (and checksum, when required)."""
+    file = multipart_upload(user, public_id)
+    numbers = clean_part_numbers(file, numbers)
+    checksums = checksums if isinstance(checksums, dict) else {}
+    signed = []
+    for number in numbers:
+        sha256 = clean_sha256(checksums.get(str(number)))
+        if file.part_checksums and not sha256:
+            raise InvalidInput(f"This upload checks every part: send part {number}'s sha256 in checksums.",
+                               code="part_checksum_required")
+        request = storage_call(get_storage().presign_part, file.storage_key, file.upload_id, number,
+                               file.expected_part_size(number), expires=current_app.config["UPLOAD_URL_EXPIRY"],
+                               sha256=sha256)
+        signed.append({"number": number, "url": request.url, "headers": request.headers,
+                       "size": file.expected_part_size(number)})
+    return signed
+
+
+def uploaded_parts(user, public_id):
+    """The parts storage holds so far, for resuming an interrupted upload."""
+    file = multipart_upload(user, public_id)
+    return file, stored_parts_of(file)
+
+
+def stored_parts_of(file):
+    parts = storage_call(get_storage().list_parts, file.storage_key, file.upload_id)
+    if parts is None:
+        raise Conflict("This upload was cancelled or has expired; start it again.", code="upload_gone")
+    return parts
+
+
+def clean_completed_parts(file, parts):
+    """The parts the client says it sent, as {number: etag}, covering the whole file in order."""
+    if (not isinstance(parts, list)
+            or any(not isinstance(p, dict) or isinstance(p.get("number"), bool) or not isinstance(p.get("number"), int)
+                   or not isinstance(p.get("etag"), str) for p in parts)):
+        raise InvalidInput('parts must be a list of {"number", "etag"} for every part.', code="invalid_parts")
+    numbers = [p["number"] for p in parts]
+    if numbers != list(range(1, file.part_count + 1)):
+        raise InvalidInput(f"List all {file.part_count} parts, numbered from 1, in order.", code="invalid_parts")
+    return {p["number"]: p["etag"].strip('"').lower() for p in parts}
+
+
+def join_parts(file, claimed):
+    """Check every stored part against what the client sent and the sizes the upload needs, then join them."""
+    stored = {part.number: part for part in stored_parts_of(file)}
+    joined = []
+    for number in range(1, file.part_count + 1):
+        part = stored.get(number)
+        if part is None:
+            raise InvalidInput(f"Part {number} has not arrived yet; send it, then complete again.",
+                               code="part_missing")
+        if claimed is not None and claimed[number] != part.etag.lower():
+            raise InvalidInput(f"Part {number} in storage is not the one you sent (its ETag differs).",
+                               code="part_mismatch")
+        if part.size != file.expected_part_size(number):
+            raise InvalidInput(f"Part {number} is {part.size} bytes; it must be {file.expected_part_size(number)}.",
+                               code="part_size_mismatch")
+        if file.part_checksums and not part.sha256:
+            raise InvalidInput(f"Part {number} was stored without its checksum.", code="part_checksum_required")
+        joined.append(part if file.part_checksums else StoredPart(part.number, part.size, part.etag))
+    storage_call(get_storage().complete_multipart, file.storage_key, file.upload_id, joined)
+
+
+def complete_upload(user, public_id, parts=None, sha256=None):
+    """Check what storage holds for a pending upload and make it a listed file.
+
+    For multipart uploads, `parts` ({"number", "etag"} for every part) is
+    checked against what storage holds; without it, the stored parts are used.
+    `sha256` may be declared here, when the client hashed while sending.
+    """
+    file = pending_upload(user, public_id)
+    declared = clean_sha256(sha256)
+    if declared and file.sha256 and declared != file.sha256:
+        raise InvalidInput("This sha256 differs from the one declared when the upload started.",
+                           code="checksum_mismatch")
+    declared = declared or file.sha256
+    if file.upload_id:
+        join_parts(file, None if parts is None else clean_completed_parts(file, parts))
+    stored = storage_call(get_storage().stat, file.storage_key)
+    if stored is None:
+        raise Conflict("No bytes have arrived for this upload yet; send them to its upload URL first.",
+                       code="upload_missing")
+    if stored.size != file.size:
+        cancel(file)
+        raise InvalidInput(f"Storage received {human_size(stored.size)} but {human_size(file.size)} "
+                           "was declared, so the upload was discarded. Upload the file again.",
+                           code="size_mismatch")
+    if declared and stored.sha256 and stored.sha256 != declared:
+        cancel(file)
+        raise InvalidInput("The stored bytes do not match the declared SHA-256, so the upload was discarded.",
+                           code="checksum_mismatch")
+    # A digest storage computed is proof; one only the client declared is recorded as such.
+    return mark_ready(file, stored.sha256 or declared, verified=stored.sha256 is not None)
+
+
+def abort_upload(user, public_id):
+    """Cancel a pending upload: its parts or bytes go and its reserved space comes back."""
+    cancel(pending_upload(user, public_id))
+
+
+def cancel(file):
+    """Drop a pending upload. The row goes first, so a concurrent completion cannot also win."""
+    key, upload_id, owner_id, size = file.storage_key, file.upload_id, file.owner_id, file.size
+    removed = db.session.execute(
+        db.delete(File).where(File.id == file.id, File.status == FileStatus.PENDING)).rowcount
+    if not removed:
+        db.session.rollback()
+        raise Conflict("This upload is already complete.", code="already_completed")
+    quotas.release(owner_id, size)
+    db.session.commit()
+    # What storage fails to drop now, the sweeper finds later as an orphan.
+    storage = get_storage()
+    try:
+        if upload_id:
+            storage.abort_multipart(key, upload_id)
+        storage.delete(key)
+    except StorageError as error:
+        log.warning("could not drop bytes of cancelled upload %s: %s", key, error)
+
+
+def mark_ready(file, sha256, verified):
+    """Flip pending to ready under a name no other ready file of the owner has."""
+    file_id, owner_id, wanted = file.id, file.owner_id, file.name
+    for _ in range(NAME_ATTEMPTS):
+        name = free_name(owner_id, wanted)
+        try:
+            changed = db.session.execute(
+                db.update(File)
+                .where(File.id == file_id, File.status == FileStatus.PENDING)
+                .values(status=FileStatus.READY, name=name, sha256=sha256, sha256_verified=verified,
+                        upload_id=None, created_at=utcnow())
+            ).rowcount
+            db.session.commit()
+        except IntegrityError:
+            # Another upload took this name between our look and our write: look again.
+            db.session.rollback()
+            continue
+        if not changed:
+            raise Conflict("This upload is already complete.", code="already_completed")
+        db.session.expire_all()
+        return db.session.get(File, file_id)
+    raise Conflict("Could not find a free name for this file; rename it and try again.", code="name_conflict")
+
+
+def split_extension(name):
+    lowered = name.lower()
+    for extension in DOUBLE_EXTENSIONS:
+        if lowered.endswith(extension) and len(name) > len(extension):
+            return name[:-len(extension)], name[-len(extension):]
+    dot = name.rfind(".")
+    if dot <= 0:
+        return name, ""
+    return name[:dot], name[dot:]
+
+
+def free_name(owner_id, wanted):
+    """`wanted`, or the first 'stem (n).ext' that no ready file of the owner uses."""
+    stem, extension = split_extension(wanted)
+    taken = set(db.session.execute(db.select(File.name).filter(
+        File.owner_id == owner_id, File.status == FileStatus.READY,
+        File.name.startswith(stem, autoescape=True))).scalars())
+    if wanted not in taken:
+        return wanted
+    number = 1
+    while True:
+        suffix = f" ({number}){extension}"
+        candidate = stem[:MAX_NAME_LENGTH - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        number += 1
+
+
+def pending_uploads(user):
+    """The user's unfinished uploads, newest first, with how much of each has arrived."""
+    files = db.session.execute(db.select(File).filter_by(owner_id=user.id, status=FileStatus.PENDING)
+                               .order_by(File.created_at.desc(), File.id.desc())).scalars().all()
+    result = []
+    for file in files:
+        parts = storage_call(get_storage().list_parts, file.storage_key, file.upload_id) if file.upload_id else None
+        result.append((file, parts or []))
+    return result

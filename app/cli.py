@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.errors import LockerError
-from app.services import files, users
+from app.services import files, maintenance, users
 
 locker = AppGroup("locker", help="Locker administration.")
 
@@ -72,6 +72,41 @@ def retry_deletes():
     done, failed = files.retry_deletes()
     click.echo(f"Deleted {done}; {failed} still failing.")
     if failed:
+        raise SystemExit(1)
+
+
+@locker.command("sweep")
+@click.option("--delete", "delete_orphans", is_flag=True,
+              help="Also remove objects and uploads no row knows, once older than ORPHAN_GRACE.")
+def sweep(delete_orphans):
+    """Cancel expired uploads, and report storage and rows that do not match."""
+    report = maintenance.sweep(delete_orphans=delete_orphans)
+    click.echo(f"Expired uploads cancelled: {len(report.expired_uploads)}")
+    click.echo(f"Objects no file knows: {len(report.orphan_objects)}")
+    for key in report.orphan_objects:
+        click.echo(f"    {key}")
+    click.echo(f"Multipart uploads no file knows: {len(report.orphan_uploads)}")
+    if delete_orphans:
+        click.echo(f"Removed (older than ORPHAN_GRACE): {len(report.deleted_orphans)}")
+    click.echo(f"Files whose bytes are missing: {len(report.missing_objects)}")
+    for public_id in report.missing_objects:
+        click.echo(f"    {public_id}")
+
+
+@locker.command("verify")
+@click.argument("file_ids", nargs=-1)
+@click.option("--all", "every_file", is_flag=True, help="Check every file.")
+def verify(file_ids, every_file):
+    """Re-read stored files and check their SHA-256; exits 1 on any mismatch."""
+    if not file_ids and not every_file:
+        raise click.UsageError("Name FILE_IDs to check, or --all.")
+    bad = checked = 0
+    for result in maintenance.verify(None if every_file else list(file_ids)):
+        checked += 1
+        click.echo(f"{result.status:<9} {result.public_id}  {result.name}")
+        bad += result.status in ("mismatch", "missing")
+    click.echo(f"Checked {checked}; {bad} with problems.")
+    if bad or (file_ids and checked < len(file_ids)):
         raise SystemExit(1)
 
 

@@ -11,6 +11,8 @@ import uuid
 # moto reads this at import; without it every bucket answers CORS preflights
 # and a missing CORS rule would go unnoticed in browser tests.
 os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
+# S3 refuses parts under 5 MiB but the last; tests use 64 KiB parts to stay quick.
+os.environ.setdefault("S3_UPLOAD_PART_MIN_SIZE", str(64 * 1024))
 for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_DEFAULT_REGION": "us-east-1"}.items():
     os.environ[name] = value
@@ -104,6 +106,8 @@ def s3():
         yield
 
 
+PART_SIZE = 64 * 1024
+MULTIPART_SETTINGS = {"MULTIPART_THRESHOLD": 2 * PART_SIZE, "MULTIPART_PART_SIZE": PART_SIZE}
 S3_SETTINGS = {"STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET, "S3_CREATE_BUCKET": True,
                "PUBLIC_URL": "http://localhost"}
 

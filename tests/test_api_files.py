@@ -5,7 +5,7 @@ import pytest
 
 from app.extensions import db
 from app.models import File, FileStatus
-from tests.helpers import download, send, sha256, start_upload, upload
+from tests.helpers import download, send, sha256, start_upload, upload, write_directly
 
 
 @pytest.fixture
@@ -121,16 +121,6 @@ def test_size_differing_from_declared_is_discarded(app, client, headers):
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "size_mismatch"
     assert stored_rows() == []
     assert app.extensions["locker.storage"].stat(key) is None
-
-
-def write_directly(app, key, data):
-    storage = app.extensions["locker.storage"]
-    if storage.name == "local":
-        path = storage.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    else:
-        storage.client.put_object(Bucket=storage.bucket, Key=key, Body=data)
 
 
 def test_put_with_a_different_size_never_becomes_a_file(client, headers):

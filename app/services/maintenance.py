@@ -1,0 +1,154 @@
+"""Housekeeping that runs from cron or by hand: `flask locker sweep` and `flask locker verify`.
+
+Both are safe to run repeatedly and concurrently with each other and with users:
+every change is claimed by a conditional UPDATE or DELETE first, and nothing
+that belongs to a ready file or a live upload is ever touched.
+"""
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+
+from app.extensions import db
+from app.models import File, FileStatus, utcnow
+from app.services import quotas
+from app.storage import StorageError, get_storage
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "u/"
+BATCH = 500
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass
+class SweepReport:
+    expired_uploads: list = field(default_factory=list)      # public ids cancelled
+    orphan_objects: list = field(default_factory=list)       # keys no row knows
+    orphan_uploads: list = field(default_factory=list)       # multipart upload ids no row knows
+    deleted_orphans: list = field(default_factory=list)      # keys and upload ids removed
+    missing_objects: list = field(default_factory=list)      # ready files whose bytes are gone
+
+
+def sweep(delete_orphans=False, now=None):
+    """Expire stale uploads; report (and optionally remove) storage no row knows; report rows without bytes."""
+    now = now or utcnow()
+    config = current_app.config
+    report = SweepReport()
+    expire_uploads(now - timedelta(seconds=config["UPLOAD_TTL"]), report)
+    grace_cutoff = now - timedelta(seconds=config["ORPHAN_GRACE"])
+    storage = get_storage()
+    stored_keys = set()
+    for batch in batches(storage.iter_objects(KEY_PREFIX)):
+        stored_keys.update(item.key for item in batch)
+        known = known_keys([item.key for item in batch])
+        for item in batch:
+            if item.key not in known:
+                report.orphan_objects.append(item.key)
+                if delete_orphans and item.last_modified < grace_cutoff and not known_keys([item.key]):
+                    storage.delete(item.key)
+                    report.deleted_orphans.append(item.key)
+    for batch in batches(storage.iter_multipart_uploads(KEY_PREFIX)):
+        known = known_upload_ids([item.upload_id for item in batch])
+        for item in batch:
+            if item.upload_id not in known:
+                report.orphan_uploads.append(item.upload_id)
+                if delete_orphans and item.initiated < grace_cutoff and not known_upload_ids([item.upload_id]):
+                    storage.abort_multipart(item.key, item.upload_id)
+                    report.deleted_orphans.append(item.upload_id)
+    ready_keys = db.select(File.public_id, File.storage_key).filter_by(status=FileStatus.READY)
+    for public_id, key in db.session.execute(ready_keys):
+        if key not in stored_keys:
+            report.missing_objects.append(public_id)
+    return report
+
+
+def expire_uploads(cutoff, report):
+    """Cancel pending uploads started before `cutoff`: parts and bytes go, reservations come back."""
+    storage = get_storage()
+    stale = db.session.execute(db.select(File.id).filter(
+        File.status == FileStatus.PENDING, File.created_at < cutoff)).scalars().all()
+    for file_id in stale:
+        file = db.session.get(File, file_id)
+        if file is None:
+            continue
+        key, upload_id, public_id, owner_id, size = (file.storage_key, file.upload_id, file.public_id,
+                                                     file.owner_id, file.size)
+        # Claim it: a completion or another sweeper that got there first wins.
+        removed = db.session.execute(db.delete(File).where(
+            File.id == file_id, File.status == FileStatus.PENDING)).rowcount
+        if not removed:
+            db.session.rollback()
+            continue
+        quotas.release(owner_id, size)
+        db.session.commit()
+        try:
+            if upload_id:
+                storage.abort_multipart(key, upload_id)
+            storage.delete(key)
+        except StorageError as error:
+            log.warning("expired upload %s: bytes left for the orphan sweep: %s", key, error)
+        report.expired_uploads.append(public_id)
+
+
+def batches(items, size=BATCH):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def known_keys(keys):
+    return set(db.session.execute(db.select(File.storage_key).filter(File.storage_key.in_(keys))).scalars())
+
+
+def known_upload_ids(upload_ids):
+    return set(db.session.execute(db.select(File.upload_id).filter(File.upload_id.in_(upload_ids))).scalars())
+
+
+@dataclass
+class VerifyResult:
+    public_id: str
+    name: str
+    status: str  # "ok", "mismatch", "recorded" (no digest before), "missing"
+    sha256: str | None = None
+
+
+def verify(public_ids=None):
+    """Read stored bytes back and compare their SHA-256 with the recorded one.
+
+    A match marks the digest verified; a file without one gets the digest
+    computed now; a mismatch is reported and changes nothing.
+    """
+    query = db.select(File).filter_by(status=FileStatus.READY).order_by(File.id)
+    if public_ids is not None:
+        query = query.filter(File.public_id.in_(public_ids))
+    storage = get_storage()
+    for file in db.session.execute(query).scalars().all():
+        try:
+            digest = hash_stream(storage.open_read(file.storage_key))
+        except StorageError:
+            yield VerifyResult(file.public_id, file.name, "missing")
+            continue
+        if file.sha256 and digest != file.sha256:
+            yield VerifyResult(file.public_id, file.name, "mismatch", digest)
+            continue
+        status = "ok" if file.sha256 else "recorded"
+        db.session.execute(db.update(File).where(File.id == file.id, File.status == FileStatus.READY)
+                           .values(sha256=digest, sha256_verified=True))
+        db.session.commit()
+        yield VerifyResult(file.public_id, file.name, status, digest)
+
+
+def hash_stream(stream):
+    digest = hashlib.sha256()
+    with stream:
+        while chunk := stream.read(READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

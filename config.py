@@ -61,7 +61,8 @@ def env_bool(name, default=False):
 
 class Config:
     ENV_NAME = "development"
-    SECRET_KEY = env("SECRET_KEY", "dev-only-not-secret")
+    # Unset: production refuses to start; elsewhere a random key is kept in instance/secret_key.
+    SECRET_KEY = env("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'locker.db'}")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 

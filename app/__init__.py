@@ -1,4 +1,6 @@
 """The Locker application factory."""
+import os
+import secrets
 from pathlib import Path
 
 from flask import Flask
@@ -9,20 +11,28 @@ from app.storage import build_storage
 from config import config_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-INSECURE_SECRET = "dev-only-not-secret"
+PAGE_SECURITY_HEADERS = {
+    # No other site may frame Locker's pages (the delete page would be a clickjacking target).
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def create_app(config_class=None):
     """Build an app from a config class (by default the one LOCKER_ENV names)."""
     app = Flask(__name__, template_folder=str(BASE_DIR / "templates"), instance_path=str(BASE_DIR / "instance"))
     app.config.from_object(config_class or config_from_env())
-    if app.config.get("ENV_NAME") == "production" and app.config["SECRET_KEY"] == INSECURE_SECRET:
-        raise RuntimeError("Set SECRET_KEY to a long random value before running Locker in production.")
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        if app.config.get("ENV_NAME") == "production":
+            raise RuntimeError("Set SECRET_KEY to a long random value before running Locker in production.")
+        app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path) / "secret_key")
     if app.config["REGISTRATION"] not in ("open", "closed"):
         raise RuntimeError(f"REGISTRATION must be 'open' or 'closed', not {app.config['REGISTRATION']!r}.")
     if app.config.get("TRUST_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
@@ -47,4 +57,22 @@ def create_app(config_class=None):
     errors.register_error_handlers(app)
     cli.register(app)
     web.register_template_helpers(app)
+    app.after_request(add_security_headers)
     return app
+
+
+def instance_secret(path):
+    """A random key made once and kept in instance/, so even a development install has no known secret."""
+    if not path.exists():
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def add_security_headers(response):
+    for name, value in PAGE_SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if response.mimetype == "text/html":
+        # Pages show private lists: never keep them in a cache (or the back button after logout).
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -53,6 +53,7 @@ class Unavailable(LockerError):
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+              416: "range_not_satisfiable",
               429: "rate_limited", 500: "internal_error", 503: "unavailable"}
 
 
@@ -101,7 +102,14 @@ def register_error_handlers(app):
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error):
-        return error_response(error.code, HTTP_CODES.get(error.code, "error"), error.description)
+        response = error_response(error.code, HTTP_CODES.get(error.code, "error"), error.description)
+        if isinstance(response, tuple):
+            response = app.make_response(response)
+        # Keep what the client needs to act: Allow on a 405, Content-Range on a 416.
+        for name, value in error.get_headers():
+            if name in ("Allow", "Content-Range", "Retry-After"):
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(error):

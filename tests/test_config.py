@@ -16,26 +16,29 @@ def test_unreadable_sizes_are_refused(text):
         parse_size(text)
 
 
-def test_production_refuses_the_built_in_secret_key(tmp_path):
-    config = type("Prod", (ProductionConfig,), {"SECRET_KEY": "dev-only-not-secret",
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    config = type("Prod", (ProductionConfig,), {"SECRET_KEY": None,
                                                  "SQLALCHEMY_DATABASE_URI": "sqlite://",
                                                  "STORAGE_DIR": str(tmp_path)})
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(config)
 
 
-def test_production_closes_registration_and_secures_cookies_by_default(monkeypatch):
+def test_defaults_production_closes_registration_secures_cookies_and_redis_holds_limits(monkeypatch):
     import importlib
 
     import config
     for name in ("REGISTRATION", "SECURE_COOKIES"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REDIS_URL", "redis://cache.example:6379/2")
     monkeypatch.setattr("dotenv.load_dotenv", lambda *args, **kwargs: False)
     fresh = importlib.reload(config)
     try:
         assert fresh.ProductionConfig.REGISTRATION == "closed"
         assert fresh.ProductionConfig.SESSION_COOKIE_SECURE and fresh.ProductionConfig.REMEMBER_COOKIE_SECURE
         assert fresh.DevelopmentConfig.REGISTRATION == "open"
+        # Rate limits move to Redis when it is configured, so every worker counts together.
+        assert fresh.Config.RATELIMIT_STORAGE_URI == "redis://cache.example:6379/2"
     finally:
         monkeypatch.undo()
         importlib.reload(config)
@@ -59,3 +62,23 @@ def test_bucket_is_created_with_cors_for_the_public_origin(make_app, s3):
     rules = storage.client.get_bucket_cors(Bucket="fresh-bucket")["CORSRules"]
     assert rules[0]["AllowedOrigins"] == ["https://locker.example.org"]
     assert rules[0]["ExposeHeaders"] == ["ETag"] and "PUT" in rules[0]["AllowedMethods"]
+
+
+def test_without_a_secret_key_a_random_one_is_made_once_and_kept(tmp_path, monkeypatch):
+    import stat
+
+    from app import instance_secret
+    path = tmp_path / "secret_key"
+    first = instance_secret(path)
+    assert len(first) >= 64 and instance_secret(path) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert instance_secret(tmp_path / "other") != first
+
+
+@pytest.mark.parametrize("endpoint,style", [(None, "virtual"), ("http://minio:9000", "path"),
+                                            ("https://s3.example.org", "path")])
+def test_s3_addressing_is_path_style_exactly_when_an_endpoint_is_set(endpoint, style):
+    from app.storage.s3 import S3Storage
+    storage = S3Storage("bucket", region="eu-central-1", endpoint_url=endpoint)
+    assert storage.client.meta.config.s3["addressing_style"] == style
+    assert storage.client.meta.config.signature_version == "s3v4"

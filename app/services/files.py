@@ -7,6 +7,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,12 +20,18 @@ from app.models import File, FileStatus, utcnow
 from app.services import quotas
 from app.services.common import storage_call
 from app.storage import StorageError, get_storage
+from app.text import is_plain_text
 
 log = logging.getLogger(__name__)
 
 SORT_COLUMNS = {"date": File.created_at, "name": File.name, "size": File.size}
 DEFAULT_ORDER = {"date": "desc", "name": "asc", "size": "desc"}
 MAX_PAGE_SIZE = 1000
+PUBLIC_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+BIGINT = 2 ** 63 - 1
+# Even as attachments, never hand these to a browser under their own type.
+ACTIVE_CONTENT_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+                        "text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript"}
 RETRIES_PER_DELETE = 10
 
 
@@ -56,10 +63,14 @@ def decode_cursor(cursor):
             value = datetime.fromisoformat(value)
         elif sort == "size":
             value = int(value)
-        elif not isinstance(value, str):
+            if not -BIGINT <= value <= BIGINT:
+                raise ValueError
+        elif not is_plain_text(value):
+            raise ValueError
+        if not -BIGINT <= file_id <= BIGINT:
             raise ValueError
         return sort, order, value, file_id, bool(payload.get("b"))
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("That page cursor is not valid; start again from the first page.",
                            code="invalid_cursor") from None
 
@@ -105,6 +116,8 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50):
 
 def get_file(user, public_id):
     """The user's ready file with this id; anyone else's is as absent as a missing one."""
+    if not isinstance(public_id, str) or not PUBLIC_ID_PATTERN.match(public_id):
+        raise NotFound("No such file.")
     file = db.session.execute(db.select(File).filter_by(
         public_id=public_id, owner_id=user.id, status=FileStatus.READY)).scalar_one_or_none()
     if file is None:
@@ -112,36 +125,50 @@ def get_file(user, public_id):
     return file
 
 
+def download_type(content_type):
+    """The type a download is served as: types a browser would run as a page or script become plain bytes."""
+    if content_type in ACTIVE_CONTENT_TYPES or content_type.endswith(("+xml", "/xml", "javascript")):
+        return "application/octet-stream"
+    return content_type
+
+
 def download_link(user, public_id):
     """A fresh signed URL for the file and when it stops working."""
     file = get_file(user, public_id)
     expires = current_app.config["URL_EXPIRY"]
-    url = storage_call(get_storage().download_url, file.storage_key, file.name, file.content_type, expires=expires)
+    url = storage_call(get_storage().download_url, file.storage_key, file.name, download_type(file.content_type),
+                       expires=expires)
     return url, utcnow() + timedelta(seconds=expires)
 
 
 def delete_file(user, public_id):
     """Unlist the file at once, then remove its bytes; a failed removal is retried later."""
     file = get_file(user, public_id)
-    file.status = FileStatus.DELETING
+    # Claim the file: of two deletes at once (a double click, a retry), only one goes on.
+    claimed = db.session.execute(db.update(File).where(File.id == file.id, File.status == FileStatus.READY)
+                                 .values(status=FileStatus.DELETING)).rowcount
+    if not claimed:
+        db.session.rollback()
+        raise NotFound("No such file.")
     # The space is the user's again at once, even if storage removes the bytes later.
     quotas.release(file.owner_id, file.size)
     db.session.commit()
-    if purge(file):
+    if purge(file.id, file.storage_key):
         # Storage answers again, so earlier deletes that failed can finish now.
         retry_deletes(limit=RETRIES_PER_DELETE, owner_id=user.id)
 
 
-def purge(file):
+def purge(file_id, key):
     """Delete a file's bytes, then its row; keep the row marked if storage fails."""
     try:
-        get_storage().delete(file.storage_key)
+        get_storage().delete(key)
     except StorageError as error:
-        log.warning("could not delete %s, will retry: %s", file.storage_key, error)
-        file.delete_attempts += 1
+        log.warning("could not delete %s, will retry: %s", key, error)
+        db.session.execute(db.update(File).where(File.id == file_id)
+                           .values(delete_attempts=File.delete_attempts + 1))
         db.session.commit()
         return False
-    db.session.delete(file)
+    db.session.execute(db.delete(File).where(File.id == file_id, File.status == FileStatus.DELETING))
     db.session.commit()
     return True
 
@@ -154,8 +181,8 @@ def retry_deletes(limit=None, owner_id=None):
     if limit:
         query = query.limit(limit)
     done = failed = 0
-    for file in db.session.execute(query).scalars().all():
-        if purge(file):
+    for file_id, key in db.session.execute(query.with_only_columns(File.id, File.storage_key)).all():
+        if purge(file_id, key):
             done += 1
         else:
             failed += 1

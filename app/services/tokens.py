@@ -3,6 +3,7 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import ApiToken, utcnow
 from app.security import hash_token, new_token
+from app.text import is_plain_text
 
 TOKEN_PREFIX = "lk_"
 MAX_NAME_LENGTH = 100
@@ -10,6 +11,8 @@ MAX_NAME_LENGTH = 100
 
 def create_token(user, name="API token", expires_at=None):
     """A new token for `user`: returns the row and the only copy of the secret."""
+    if name is not None and not is_plain_text(name):
+        raise InvalidInput("Token names can't contain control characters.", code="invalid_name")
     name = (name or "").strip() or "API token"
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"Token names are at most {MAX_NAME_LENGTH} characters.", code="invalid_name")
@@ -22,7 +25,7 @@ def create_token(user, name="API token", expires_at=None):
 
 def user_for_token(secret):
     """The active owner of a live token, or None; notes when the token was used."""
-    if not secret or not secret.startswith(TOKEN_PREFIX):
+    if not is_plain_text(secret) or not secret.startswith(TOKEN_PREFIX):
         return None
     token = db.session.execute(
         db.select(ApiToken).filter_by(token_hash=hash_token(secret))).scalar_one_or_none()

@@ -25,6 +25,7 @@ from app.models import File, FileStatus, utcnow
 from app.services import quotas
 from app.services.common import storage_call
 from app.storage import StorageError, StoredPart, get_storage
+from app.text import is_plain_text
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ MAX_NAME_LENGTH = 255
 # Characters no common file system accepts in a name; refusing them keeps every
 # file downloadable to Windows, macOS and Linux alike.
 FORBIDDEN_NAME_CHARACTERS = set('<>:"/\\|?*')
+WINDOWS_DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{n}" for n in range(1, 10)), *(f"lpt{n}" for n in range(1, 10))}
+PUBLIC_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 CONTENT_TYPE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 DOUBLE_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst")
@@ -45,17 +48,23 @@ def clean_name(name):
     """A display name safe to store and send back, or InvalidInput saying what is wrong."""
     if not isinstance(name, str):
         raise InvalidInput("Give the file a name.", code="invalid_name")
+    if not is_plain_text(name):
+        raise InvalidInput("File names can't contain control characters or text-direction overrides.",
+                           code="invalid_name")
     name = unicodedata.normalize("NFC", name).strip()
     if not name:
         raise InvalidInput("Give the file a name.", code="invalid_name")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise InvalidInput("File names can't contain control characters.", code="invalid_name")
     forbidden = sorted(FORBIDDEN_NAME_CHARACTERS.intersection(name))
     if forbidden:
         raise InvalidInput(f"File names can't contain any of < > : \" / \\ | ? * (this one has {' '.join(forbidden)}).",
                            code="invalid_name")
     if set(name) == {"."}:
         raise InvalidInput("A file name can't be only dots.", code="invalid_name")
+    if name.endswith("."):
+        raise InvalidInput("File names can't end with a dot.", code="invalid_name")
+    if name.split(".")[0].strip().lower() in WINDOWS_DEVICE_NAMES:
+        raise InvalidInput(f"{name.split('.')[0]} is a reserved device name on Windows; choose another name.",
+                           code="invalid_name")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"File names are at most {MAX_NAME_LENGTH} characters; this one has {len(name)}.",
                            code="invalid_name")
@@ -161,6 +170,8 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
 
 
 def pending_upload(user, public_id):
+    if not isinstance(public_id, str) or not PUBLIC_ID_PATTERN.match(public_id):
+        raise NotFound("No such upload.")
     file = db.session.execute(db.select(File).filter(
         File.public_id == public_id, File.owner_id == user.id,
         File.status.in_([FileStatus.PENDING, FileStatus.READY]))).scalar_one_or_none()
@@ -357,8 +368,10 @@ def free_name(owner_id, wanted):
         return wanted
     number = 1
     while True:
-        suffix = f" ({number}){extension}"
-        candidate = stem[:MAX_NAME_LENGTH - len(suffix)] + suffix
+        suffix = f" ({number})"
+        # Keep at least one character of the stem; a very long extension gives way instead.
+        kept_extension = extension[:MAX_NAME_LENGTH - len(suffix) - 1]
+        candidate = stem[:MAX_NAME_LENGTH - len(suffix) - len(kept_extension)] + suffix + kept_extension
         if candidate not in taken:
             return candidate
         number += 1

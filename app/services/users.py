@@ -2,19 +2,25 @@
 import re
 
 from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from app.extensions import db
 from app.models import SetupToken, User
 from app.security import hash_token, new_token
+from app.text import is_encodable, is_plain_text
+
+# Checked against when the account does not exist, so a miss costs as long as a wrong password.
+DUMMY_PASSWORD_HASH = generate_password_hash("no such account")
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 MIN_PASSWORD_LENGTH = 8
 
 
 def normalize_username(username):
-    return username.strip().lower() if isinstance(username, str) else ""
+    """The stored form of a username; "" for anything that cannot be one."""
+    return username.strip().lower() if is_plain_text(username) else ""
 
 
 def validate_new_account(username, password):
@@ -22,7 +28,7 @@ def validate_new_account(username, password):
     if not USERNAME_PATTERN.match(username):
         raise InvalidInput("Usernames are 3–32 characters: letters, digits, '.', '_' or '-', "
                            "starting with a letter or digit.", code="invalid_username")
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+    if not is_encodable(password) or len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.", code="weak_password")
     return username
 
@@ -51,8 +57,13 @@ def register(username, password):
 
 def authenticate(username, password):
     """The active user with these credentials; the same error for every kind of failure."""
-    user = db.session.execute(db.select(User).filter_by(username=normalize_username(username))).scalar_one_or_none()
-    if user is None or not isinstance(password, str) or not user.check_password(password) or not user.is_active:
+    username = normalize_username(username)
+    user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none() if username else None
+    password = password if is_encodable(password) else ""
+    if user is None:
+        check_password_hash(DUMMY_PASSWORD_HASH, password)
+        raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+    if not user.check_password(password) or not user.is_active:
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
     return user
 

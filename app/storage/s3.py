@@ -38,6 +38,9 @@ def _client(endpoint_url, region, path_style):
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         retries={"max_attempts": 3, "mode": "standard"},
+        # Fail fast when the store is down, so /healthz answers 503 instead of hanging a worker.
+        connect_timeout=5,
+        read_timeout=30,
     )
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
@@ -121,8 +124,11 @@ class S3Storage(Storage):
             }]})
 
     def presign_upload(self, key, size, content_type, expires, sha256=None):
-        params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size}
-        headers = {"Content-Type": content_type}
+        # If-None-Match: * (signed) makes S3 refuse the PUT when the key exists, so a
+        # reused upload URL can never overwrite a file that is already stored.
+        params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size,
+                  "IfNoneMatch": "*"}
+        headers = {"Content-Type": content_type, "If-None-Match": "*"}
         if sha256:
             params["ChecksumSHA256"] = headers["x-amz-checksum-sha256"] = _hex_to_b64(sha256)
         url = self.signer.generate_presigned_url("put_object", Params=params, ExpiresIn=presign_seconds(expires))

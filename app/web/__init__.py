@@ -4,17 +4,31 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user, login_required
 
+from app.errors import Unavailable
 from app.formatting import human_size, iso_utc
-from app.services import files
+from app.services import files, quotas, uploads
 
 bp = Blueprint("web", __name__)
-VENDOR_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "uppy" / "dist"
-VENDOR_FILES = {"uppy.min.mjs", "uppy.min.css"}
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+# The browser libraries the pages load, served from node_modules (installed from
+# package-lock.json by make), so no page needs a CDN. Only these exact files are
+# served: public name -> (npm package, file inside that package).
+VENDOR_FILES = {
+    "uppy.min.mjs": ("uppy", "dist/uppy.min.mjs"),
+    "uppy.min.css": ("uppy", "dist/uppy.min.css"),
+    "hash-wasm-sha256.umd.min.js": ("hash-wasm", "dist/sha256.umd.min.js"),
+}
+FRAGMENTS = {"table": "files/_table.html", "regions": "files/_regions.html"}
 
 
 def register_template_helpers(app):
     app.add_template_filter(human_size, "human_size")
     app.add_template_filter(iso_utc, "iso_utc")
+
+    @app.context_processor
+    def site_settings():
+        # Every page (a re-rendered login form too) knows whether sign-up is open.
+        return {"registration_open": current_app.config["REGISTRATION"] == "open"}
 
 
 @bp.get("/")
@@ -22,13 +36,32 @@ def index():
     return redirect(url_for("web.list_files" if current_user.is_authenticated else "auth.login"))
 
 
+def pending_of(user):
+    """Unfinished uploads with what has arrived, or None when storage can't say right now."""
+    try:
+        items = uploads.pending_uploads(user)
+    except Unavailable:
+        return None
+    return [pending_item(file, parts) for file, parts in items]
+
+
+def pending_item(file, parts):
+    stored = [p for p in parts if p.size == file.expected_part_size(p.number)] if file.upload_id else []
+    return {"file": file, "multipart": bool(file.upload_id), "part_count": file.part_count or 1,
+            "stored_parts": len(stored), "stored_bytes": sum(p.size for p in stored)}
+
+
 @bp.get("/files")
 @login_required
 def list_files():
     page = files.list_files(current_user, sort=request.args.get("sort", "date"), order=request.args.get("order"),
                             cursor=request.args.get("cursor"), limit=current_app.config["FILES_PER_PAGE"])
-    template = "files/_table.html" if request.args.get("fragment") == "table" else "files/index.html"
-    return render_template(template, page=page, max_file_size=current_app.config["MAX_FILE_SIZE"])
+    template = FRAGMENTS.get(request.args.get("fragment"), "files/index.html")
+    config = current_app.config
+    return render_template(template, page=page, max_file_size=config["MAX_FILE_SIZE"],
+                           multipart_threshold=config["MULTIPART_THRESHOLD"],
+                           allowed_types=config["ALLOWED_TYPES"], blocked_types=config["BLOCKED_TYPES"],
+                           usage=quotas.usage(current_user), pending=pending_of(current_user))
 
 
 @bp.get("/files/<file_id>/download")
@@ -54,9 +87,27 @@ def delete_file(file_id):
     return redirect(url_for("web.list_files"))
 
 
+@bp.get("/uploads/<upload_id>/cancel")
+@login_required
+def confirm_cancel_upload(upload_id):
+    """Without JavaScript, cancelling an unfinished upload asks here first (the page's script asks in place)."""
+    return render_template("files/cancel_upload.html", upload=uploads.pending_upload(current_user, upload_id))
+
+
+@bp.post("/uploads/<upload_id>/cancel")
+@login_required
+def cancel_upload(upload_id):
+    name = uploads.pending_upload(current_user, upload_id).name
+    uploads.abort_upload(current_user, upload_id)
+    flash(f"Cancelled the upload of {name}.", "info")
+    return redirect(url_for("web.list_files"))
+
+
 @bp.get("/vendor/<name>")
 def vendor(name):
-    """Uppy's bundle from node_modules (installed by make), so no page needs a CDN."""
+    """A browser library from node_modules; anything not on the allow-list is 404."""
     if name not in VENDOR_FILES:
         abort(404)
-    return send_from_directory(VENDOR_DIR, name, max_age=3600)
+    package, path = VENDOR_FILES[name]
+    folder, _, filename = path.rpartition("/")
+    return send_from_directory(NODE_MODULES / package / folder, filename, max_age=3600)

@@ -31,6 +31,8 @@ def create_app(config_class=None):
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path) / "secret_key")
     if app.config["REGISTRATION"] not in ("open", "closed"):
         raise RuntimeError(f"REGISTRATION must be 'open' or 'closed', not {app.config['REGISTRATION']!r}.")
+    if app.config["MULTIPART_THRESHOLD"] > 5 * 1024 ** 3:
+        raise RuntimeError("MULTIPART_THRESHOLD can be at most 5 GiB: S3 takes no larger single PUT.")
     if app.config.get("TRUST_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 

@@ -82,3 +82,8 @@ def test_s3_addressing_is_path_style_exactly_when_an_endpoint_is_set(endpoint, s
     storage = S3Storage("bucket", region="eu-central-1", endpoint_url=endpoint)
     assert storage.client.meta.config.s3["addressing_style"] == style
     assert storage.client.meta.config.signature_version == "s3v4"
+
+
+def test_a_multipart_threshold_over_five_gib_is_refused_at_start(make_app):
+    with pytest.raises(RuntimeError, match="MULTIPART_THRESHOLD can be at most 5 GiB"):
+        make_app(MULTIPART_THRESHOLD=6 * GIB)

@@ -51,7 +51,7 @@ def create_app(config_class=None):
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
-    app.register_blueprint(api.bp)
+    api.init_api(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(local.bp)
     csrf.exempt(api.bp)  # the API checks CSRF itself when a browser session is used

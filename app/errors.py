@@ -73,6 +73,26 @@ def error_response(status, code, message):
     return render_template("errors/error.html", status=status, message=message), status
 
 
+# A schema field's problem is reported under the code the services use for it.
+FIELD_CODES = {"numbers": "invalid_parts", "parts": "invalid_parts", "checksums": "invalid_parts"}
+
+
+def first_message(details):
+    """The first human message in marshmallow's nested {field: [messages]} structure."""
+    while isinstance(details, dict):
+        details = next(iter(details.values()), "")
+    return details[0] if isinstance(details, list) and details else str(details)
+
+
+def validation_error(messages):
+    """(code, message) for a request the API's schemas refused."""
+    location, problems = next(iter(messages.items()))
+    if location == "json" and (not request.get_data() or not isinstance(problems, dict) or "_schema" in problems):
+        return "invalid_json", "Send a JSON object with Content-Type: application/json."
+    field, details = next(iter(problems.items()))
+    return FIELD_CODES.get(field, f"invalid_{field}"), f"{field}: {first_message(details)}"
+
+
 def register_error_handlers(app):
     @app.errorhandler(LockerError)
     def handle_locker_error(error):
@@ -102,7 +122,11 @@ def register_error_handlers(app):
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error):
-        response = error_response(error.code, HTTP_CODES.get(error.code, "error"), error.description)
+        messages = (getattr(error, "data", None) or {}).get("messages")
+        if messages:
+            response = error_response(400, *validation_error(messages))
+        else:
+            response = error_response(error.code, HTTP_CODES.get(error.code, "error"), error.description)
         if isinstance(response, tuple):
             response = app.make_response(response)
         # Keep what the client needs to act: Allow on a 405, Content-Range on a 416.

@@ -204,12 +204,20 @@ def test_token_endpoint_issues_a_working_token(client, accounts):
     assert me.status_code == 200 and me.get_json()["username"] == "nina"
 
 
-@pytest.mark.parametrize("body", [{"username": "nina", "password": "wrong"}, {"username": "nobody", "password": "x"},
-                                  {}, {"username": 5, "password": None}])
+@pytest.mark.parametrize("body", [{"username": "nina", "password": "wrong"}, {"username": "nobody", "password": "x"}])
 def test_token_endpoint_refuses_bad_credentials(client, accounts, body):
     accounts.create("nina")
     response = client.post("/api/v1/auth/token", json=body)
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "invalid_credentials"
+
+
+@pytest.mark.parametrize("body,message", [({}, "username: Missing data for required field."),
+                                          ({"username": 5, "password": None}, "username: Not a valid string."),
+                                          ({"username": "nina"}, "password: Missing data for required field.")])
+def test_token_endpoint_names_the_missing_or_malformed_field(client, accounts, body, message):
+    accounts.create("nina")
+    response = client.post("/api/v1/auth/token", json=body)
+    assert response.status_code == 400 and response.get_json()["error"]["message"] == message
 
 
 @pytest.mark.parametrize("header", ["Bearer lk_not-a-real-token", "Bearer ", "Basic dXNlcjpwYXNz", "lk_raw"])

@@ -1,13 +1,60 @@
-"""The JSON API at /api/v1: the same services the pages use."""
-from flask import Blueprint, g, jsonify, request
-from flask_login import current_user
+"""The JSON API at /api/v1: the same services the pages use, described by an OpenAPI document.
 
-from app.errors import InvalidInput, Unauthorized
+flask-smorest builds the document from the marshmallow schemas in
+app/api/schemas.py, serves it at /api/v1/openapi.json and a Swagger UI at
+/api/docs (assets from node_modules, never a CDN).
+"""
+import flask_smorest
+from flask import g, request
+from flask_login import current_user
+from webargs.flaskparser import FlaskParser
+
+from app.api.schemas import Error
+from app.errors import Unauthorized
 from app.extensions import csrf
 from app.services import tokens
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.create_token"}
+OPENAPI_SETTINGS = {
+    "API_TITLE": "Locker",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "v1/openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+    "API_SPEC_OPTIONS": {
+        "info": {"description": "Files go straight between clients and storage through signed URLs; "
+                                "this API signs them and keeps the records. Errors are always "
+                                '{"error": {"code", "message"}}.'},
+        "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"token": []}],
+    },
+}
+
+
+class Parser(FlaskParser):
+    # Bad input is a 400 everywhere in Locker, with the same error body.
+    DEFAULT_VALIDATION_STATUS = 400
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = Parser()
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = Error
+
+
+api = Api()
+bp = Blueprint("api", __name__, url_prefix="/api/v1", description="Files, uploads and tokens.")
+
+
+def init_api(app):
+    for name, value in OPENAPI_SETTINGS.items():
+        app.config.setdefault(name, value)
+    api.init_app(app)
+    api.register_blueprint(bp)
 
 
 @bp.before_request
@@ -29,19 +76,6 @@ def authenticate():
         g.api_user = current_user._get_current_object()
     else:
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.", code="unauthorized")
-
-
-def json_body():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("Send a JSON object with Content-Type: application/json.", code="invalid_json")
-    return body
-
-
-def created(payload):
-    response = jsonify(payload)
-    response.status_code = 201
-    return response
 
 
 from app.api import auth, files  # noqa: E402,F401  (routes attach themselves to bp)

@@ -1,30 +1,35 @@
-from flask import g, jsonify
+from flask import g
 
-from app.api import bp, created, json_body
+from app.api import bp
+from app.api.schemas import Me, Token, TokenRequest
 from app.auth.limits import sign_in_limits
 from app.services import quotas, tokens, users
 
 
 @bp.post("/auth/token")
 @sign_in_limits
-def create_token():
-    body = json_body()
-    user = users.authenticate(body.get("username"), body.get("password"))
-    name = body.get("name") if isinstance(body.get("name"), str) else "API token"
-    token, secret = tokens.create_token(user, name)
-    return created({"token": secret, "id": token.id, "name": token.name})
+@bp.arguments(TokenRequest)
+@bp.response(201, Token)
+@bp.doc(security=[])
+def create_token(body):
+    """Trade a username and password for an API token (sign-in attempts are rate-limited)."""
+    user = users.authenticate(body["username"], body["password"])
+    token, secret = tokens.create_token(user, body.get("name") or "API token")
+    return {"token": secret, "id": token.id, "name": token.name}
 
 
 @bp.delete("/auth/token")
+@bp.response(204)
 def revoke_current_token():
     """Revoke the token this request was made with (what a client does on logout)."""
     if g.api_token:
         tokens.revoke_secret(g.api_token)
-    return "", 204
 
 
 @bp.get("/me")
+@bp.response(200, Me)
 def me():
+    """Who the token belongs to, and how much space they use and have left."""
     usage = quotas.usage(g.api_user)
-    return jsonify(username=g.api_user.username, is_admin=g.api_user.is_admin,
-                   used_bytes=usage.used, quota_bytes=usage.quota, remaining_bytes=usage.remaining)
+    return {"username": g.api_user.username, "is_admin": g.api_user.is_admin, "used_bytes": usage.used,
+            "quota_bytes": usage.quota, "remaining_bytes": usage.remaining}

@@ -1,0 +1,159 @@
+"""The JSON API's shapes. They validate requests and generate the OpenAPI document.
+
+The services check everything again: these schemas are the API's contract,
+the services are the rules.
+"""
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from app.formatting import iso_utc
+
+
+class Loose(Schema):
+    """Unknown fields are ignored, so newer clients keep working with this server."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class UtcDateTime(fields.DateTime):
+    """A naive-UTC column written as ISO 8601 with a Z."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return iso_utc(value)
+
+
+class ErrorDetail(Schema):
+    code = fields.String(required=True, metadata={"example": "not_found"})
+    message = fields.String(required=True, metadata={"example": "No such file."})
+
+
+class Error(Schema):
+    error = fields.Nested(ErrorDetail, required=True)
+
+
+class TokenRequest(Loose):
+    username = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+    name = fields.String(metadata={"description": "What the token is for, shown on the account page."})
+
+
+class Token(Schema):
+    token = fields.String(required=True, metadata={"description": "Shown only this once."})
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+
+
+class Me(Schema):
+    username = fields.String(required=True)
+    is_admin = fields.Boolean(required=True)
+    used_bytes = fields.Integer(required=True)
+    quota_bytes = fields.Integer(required=True, allow_none=True, metadata={"description": "null: no limit"})
+    remaining_bytes = fields.Integer(required=True, allow_none=True)
+
+
+class File(Schema):
+    id = fields.String(required=True, attribute="public_id")
+    name = fields.String(required=True)
+    size = fields.Integer(required=True)
+    content_type = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    sha256 = fields.String(required=True, allow_none=True)
+    sha256_verified = fields.Boolean(required=True, metadata={
+        "description": "true when storage or Locker computed sha256 from the stored bytes"})
+
+
+class FilePage(Schema):
+    items = fields.List(fields.Nested(File), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class ListFilesQuery(Loose):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    sort = fields.String(load_default="date", validate=validate.OneOf(["date", "name", "size"]))
+    order = fields.String(validate=validate.OneOf(["asc", "desc"]))
+
+
+class DownloadQuery(Loose):
+    redirect = fields.Boolean(load_default=True, metadata={"description": "false: answer the URL as JSON"})
+
+
+class DownloadLink(Schema):
+    url = fields.String(required=True)
+    expires_at = UtcDateTime(required=True)
+
+
+class UploadRequest(Loose):
+    name = fields.String(required=True)
+    size = fields.Integer(required=True, strict=True, metadata={"description": "bytes"})
+    content_type = fields.String(allow_none=True)
+    sha256 = fields.String(allow_none=True, metadata={"description": "hex SHA-256 of the whole file"})
+    part_checksums = fields.Boolean(load_default=False, metadata={
+        "description": "multipart only: every part URL request names its part's SHA-256, checked by storage"})
+
+
+class MultipartInfo(Schema):
+    part_size = fields.Integer(required=True)
+    part_count = fields.Integer(required=True)
+    part_checksums = fields.Boolean(required=True)
+
+
+class StoredPart(Schema):
+    number = fields.Integer(required=True)
+    size = fields.Integer(required=True)
+    etag = fields.String(required=True)
+
+
+class Upload(Schema):
+    """A pending upload: either one signed PUT (method, url, headers) or multipart."""
+
+    id = fields.String(required=True, attribute="public_id")
+    name = fields.String(required=True)
+    size = fields.Integer(required=True)
+    content_type = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    method = fields.String(metadata={"example": "PUT"})
+    url = fields.String()
+    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    multipart = fields.Nested(MultipartInfo)
+
+
+class PendingUpload(Upload):
+    parts = fields.List(fields.Nested(StoredPart), required=True)
+
+
+class PendingUploads(Schema):
+    items = fields.List(fields.Nested(PendingUpload), required=True)
+
+
+class PartsRequest(Loose):
+    numbers = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(1, 1000))
+    checksums = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": 'part number -> hex SHA-256, e.g. {"1": "9f86…"}'})
+
+
+class SignedPart(Schema):
+    number = fields.Integer(required=True)
+    url = fields.String(required=True)
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    size = fields.Integer(required=True)
+
+
+class SignedParts(Schema):
+    parts = fields.List(fields.Nested(SignedPart), required=True)
+
+
+class StoredParts(Schema):
+    parts = fields.List(fields.Nested(StoredPart), required=True)
+    part_size = fields.Integer(required=True)
+    part_count = fields.Integer(required=True)
+
+
+class CompletedPart(Loose):
+    number = fields.Integer(required=True, strict=True)
+    etag = fields.String(required=True)
+
+
+class CompleteRequest(Loose):
+    parts = fields.List(fields.Nested(CompletedPart), metadata={"description": "multipart: every part, in order"})
+    sha256 = fields.String(allow_none=True)

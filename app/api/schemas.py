@@ -83,11 +83,16 @@ class DownloadLink(Schema):
     expires_at = UtcDateTime(required=True)
 
 
+SHA256_HEX = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="Not 64 hexadecimal digits.")
+
+
 class UploadRequest(Loose):
-    name = fields.String(required=True)
-    size = fields.Integer(required=True, strict=True, metadata={"description": "bytes"})
-    content_type = fields.String(allow_none=True)
-    sha256 = fields.String(allow_none=True, metadata={"description": "hex SHA-256 of the whole file"})
+    name = fields.String(required=True, validate=validate.Length(1, 255), metadata={
+        "description": 'shown to people; no < > : " / \\ | ? * or control characters'})
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1), metadata={"description": "bytes"})
+    content_type = fields.String(allow_none=True, metadata={"example": "application/pdf"})
+    sha256 = fields.String(allow_none=True, validate=SHA256_HEX, metadata={
+        "description": "hex SHA-256 of the whole file"})
     part_checksums = fields.Boolean(load_default=False, metadata={
         "description": "multipart only: every part URL request names its part's SHA-256, checked by storage"})
 
@@ -128,7 +133,7 @@ class PendingUploads(Schema):
 
 class PartsRequest(Loose):
     numbers = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(1, 1000))
-    checksums = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+    checksums = fields.Dict(keys=fields.String(), values=fields.String(validate=SHA256_HEX), metadata={
         "description": 'part number -> hex SHA-256, e.g. {"1": "9f86…"}'})
 
 
@@ -156,4 +161,4 @@ class CompletedPart(Loose):
 
 class CompleteRequest(Loose):
     parts = fields.List(fields.Nested(CompletedPart), metadata={"description": "multipart: every part, in order"})
-    sha256 = fields.String(allow_none=True)
+    sha256 = fields.String(allow_none=True, validate=SHA256_HEX)

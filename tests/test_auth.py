@@ -313,3 +313,43 @@ def test_rate_limit_counters_live_in_redis_when_configured(make_app, backend, ac
         assert len(keys) == 1
         response = app.test_client().post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
         assert response.status_code == 429
+
+
+def test_tokens_are_listed_created_with_expiry_and_revoked_through_the_api(client, accounts):
+    user = accounts.create()
+    headers = accounts.headers(user)
+    made = client.post("/api/v1/tokens", headers=headers, json={"name": "nightly backup", "expires_in_days": 7})
+    assert made.status_code == 201
+    body = made.get_json()
+    assert body["token"].startswith("lk_") and body["name"] == "nightly backup" and body["expires_at"].endswith("Z")
+    listed = client.get("/api/v1/tokens", headers=headers).get_json()["items"]
+    assert {"tests", "nightly backup"} == {item["name"] for item in listed}
+    assert all("token" not in item for item in listed)
+    new_headers = {"Authorization": f"Bearer {body['token']}"}
+    assert client.get("/api/v1/me", headers=new_headers).status_code == 200
+    assert [item["last_used_at"] is not None for item in client.get("/api/v1/tokens", headers=headers)
+            .get_json()["items"] if item["id"] == body["id"]] == [True]
+    assert client.delete(f"/api/v1/tokens/{body['id']}", headers=headers).status_code == 204
+    assert client.get("/api/v1/me", headers=new_headers).status_code == 401
+    remaining = next(item["id"] for item in listed if item["name"] == "tests")
+    other = accounts.headers(accounts.create())
+    assert client.delete(f"/api/v1/tokens/{remaining}", headers=other).status_code == 404
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("days", [0, 5000, "7", True])
+def test_bad_token_lifetimes_are_refused(client, accounts, days):
+    headers = accounts.headers(accounts.create())
+    response = client.post("/api/v1/tokens", headers=headers, json={"name": "x", "expires_in_days": days})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_expires_in_days"
+
+
+def test_account_page_tokens_can_expire(accounts):
+    from app.models import ApiToken
+    client, _ = accounts.signed_in_client()
+    client.post("/account", data={"csrf_token": form_token(client, "/account"), "name": "laptop",
+                                  "expires_in_days": "30"})
+    token = db.session.execute(db.select(ApiToken)).scalar_one()
+    assert timedelta(days=29) < token.expires_at - utcnow() <= timedelta(days=30)
+    html = client.get("/account").get_data(as_text=True)
+    assert '<label for="expires_in_days">Expires</label>' in html

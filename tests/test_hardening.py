@@ -129,3 +129,11 @@ def test_an_unsatisfiable_range_says_how_long_the_file_is(local_app, accounts):
     response = client.get(location, headers={"Range": "bytes=50-60"})
     assert response.status_code == 416 and response.headers["Content-Range"] == "bytes */10"
     assert response.get_json()["error"]["code"] == "range_not_satisfiable"
+
+
+def test_huge_token_ids_are_404(client, headers, accounts):
+    assert client.delete("/api/v1/tokens/3123833559934057316352", headers=headers).status_code == 404
+    signed_in, _ = accounts.signed_in_client()
+    from tests.conftest import csrf_from
+    token = csrf_from(signed_in.get("/account").get_data(as_text=True))
+    assert signed_in.post("/account/tokens/99999999999999/revoke", data={"csrf_token": token}).status_code == 404

@@ -1,7 +1,7 @@
 from flask import g
 
 from app.api import bp
-from app.api.schemas import Me, Token, TokenRequest
+from app.api.schemas import Me, NewToken, Token, TokenRequest, Tokens
 from app.auth.limits import sign_in_limits
 from app.services import quotas, tokens, users
 
@@ -14,8 +14,35 @@ from app.services import quotas, tokens, users
 def create_token(body):
     """Trade a username and password for an API token (sign-in attempts are rate-limited)."""
     user = users.authenticate(body["username"], body["password"])
-    token, secret = tokens.create_token(user, body.get("name") or "API token")
-    return {"token": secret, "id": token.id, "name": token.name}
+    return new_token(user, body)
+
+
+def new_token(user, body):
+    token, secret = tokens.create_token(user, body.get("name") or "API token", body.get("expires_in_days"))
+    return {"token": secret, "id": token.id, "name": token.name, "created_at": token.created_at,
+            "last_used_at": token.last_used_at, "expires_at": token.expires_at}
+
+
+@bp.get("/tokens")
+@bp.response(200, Tokens)
+def list_tokens():
+    """Your API tokens (never their secrets), newest first."""
+    return {"items": tokens.list_tokens(g.api_user)}
+
+
+@bp.post("/tokens")
+@bp.arguments(NewToken)
+@bp.response(201, Token)
+def create_api_token(body):
+    """Make another token, e.g. one per script, optionally expiring."""
+    return new_token(g.api_user, body)
+
+
+@bp.delete("/tokens/<int:token_id>")
+@bp.response(204)
+def revoke_token(token_id):
+    """Revoke one of your tokens."""
+    tokens.revoke_token(g.api_user, token_id)
 
 
 @bp.delete("/auth/token")

@@ -31,16 +31,32 @@ class Error(Schema):
     error = fields.Nested(ErrorDetail, required=True)
 
 
-class TokenRequest(Loose):
+class NewToken(Loose):
+    name = fields.String(validate=validate.Length(1, 100),
+                         metadata={"description": "What the token is for, shown on the account page."})
+    expires_in_days = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 3650),
+                                     metadata={"description": "omit or null: never expires"})
+
+
+class TokenRequest(NewToken):
     username = fields.String(required=True)
     password = fields.String(required=True, load_only=True)
-    name = fields.String(metadata={"description": "What the token is for, shown on the account page."})
 
 
-class Token(Schema):
-    token = fields.String(required=True, metadata={"description": "Shown only this once."})
+class TokenInfo(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    last_used_at = UtcDateTime(required=True, allow_none=True)
+    expires_at = UtcDateTime(required=True, allow_none=True)
+
+
+class Token(TokenInfo):
+    token = fields.String(required=True, metadata={"description": "Shown only this once."})
+
+
+class Tokens(Schema):
+    items = fields.List(fields.Nested(TokenInfo), required=True)
 
 
 class Me(Schema):

@@ -96,7 +96,7 @@ def account():
     form = TokenForm()
     new_secret = None
     if form.validate_on_submit():
-        _, new_secret = tokens.create_token(current_user, form.name.data)
+        _, new_secret = tokens.create_token(current_user, form.name.data, form.expires_in_days.data or None)
         form = TokenForm(formdata=None)
     return render_template("auth/account.html", form=form, api_tokens=tokens.list_tokens(current_user), new_secret=new_secret)
 

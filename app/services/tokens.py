@@ -1,4 +1,6 @@
 """Personal API tokens: shown once, stored as hashes, revocable."""
+from datetime import timedelta
+
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import ApiToken, utcnow
@@ -9,8 +11,18 @@ TOKEN_PREFIX = "lk_"
 MAX_NAME_LENGTH = 100
 
 
-def create_token(user, name="API token", expires_at=None):
-    """A new token for `user`: returns the row and the only copy of the secret."""
+MAX_LIFETIME_DAYS = 3650
+
+
+def create_token(user, name="API token", expires_in_days=None):
+    """A new token for `user`, optionally expiring after some days: returns the row and the only copy of the secret."""
+    expires_at = None
+    if expires_in_days is not None:
+        if isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int) \
+                or not 1 <= expires_in_days <= MAX_LIFETIME_DAYS:
+            raise InvalidInput(f"expires_in_days must be a whole number from 1 to {MAX_LIFETIME_DAYS}.",
+                               code="invalid_expires_in_days")
+        expires_at = utcnow() + timedelta(days=expires_in_days)
     if name is not None and not is_plain_text(name):
         raise InvalidInput("Token names can't contain control characters.", code="invalid_name")
     name = (name or "").strip() or "API token"
@@ -43,6 +55,9 @@ def list_tokens(user):
 
 
 def revoke_token(user, token_id):
+    # Ids are 32-bit integers on PostgreSQL; a larger number names no token.
+    if not 0 < token_id < 2 ** 31:
+        raise NotFound("No such token.")
     token = db.session.execute(
         db.select(ApiToken).filter_by(id=token_id, user_id=user.id)).scalar_one_or_none()
     if token is None:

@@ -82,6 +82,12 @@ class Config:
     # The smallest part; it grows with the file so that 10,000 parts always suffice.
     MULTIPART_PART_SIZE = parse_size(env("MULTIPART_PART_SIZE", "16 MiB"))
     URL_EXPIRY = int(env("URL_EXPIRY", "300"))
+    # Seconds a storage URL made for a share-link download works.
+    SHARE_URL_EXPIRY = int(env("SHARE_URL_EXPIRY", "120"))
+    # Minutes a browser that gave a link's password may download without giving it again.
+    SHARE_UNLOCK_MINUTES = int(env("SHARE_UNLOCK_MINUTES", "30"))
+    SHARE_PASSWORD_LIMIT_PER_LINK = env("SHARE_PASSWORD_LIMIT_PER_LINK", "10 per hour")
+    SHARE_PASSWORD_LIMIT_PER_ADDRESS = env("SHARE_PASSWORD_LIMIT_PER_ADDRESS", "20 per hour")
     UPLOAD_URL_EXPIRY = int(env("UPLOAD_URL_EXPIRY", "3600"))
     # Pending uploads older than this are cancelled by `flask locker sweep`.
     UPLOAD_TTL = parse_duration(env("UPLOAD_TTL", "24h"))

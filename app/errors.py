@@ -97,7 +97,7 @@ def register_error_handlers(app):
     @app.errorhandler(LockerError)
     def handle_locker_error(error):
         db.session.rollback()
-        if not wants_json() and request.method == "POST" and error.status not in (401, 404):
+        if not wants_json() and request.method == "POST" and error.status not in (401, 404, 410):
             # A form that failed goes back where it came from, with the reason shown.
             flash(error.message, "error")
             return redirect(request.referrer or url_for("web.index"))

@@ -133,3 +133,36 @@ class File(db.Model):
         return self.size - self.part_size * (self.part_count - 1)
 
     owner = db.relationship("User")
+
+
+class Share(db.Model):
+    """A public link to one file: /s/<token>. Only the token's hash is stored."""
+
+    __tablename__ = "shares"
+
+    id = db.Column(db.Integer, primary_key=True)
+    public_id = db.Column(db.String(32), nullable=False, unique=True)
+    owner_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    # Kept (as NULL) when the file goes, so its links can say they ended rather than vanish.
+    file_id = db.Column(db.Integer, db.ForeignKey("files.id", ondelete="SET NULL"), index=True)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    expires_at = db.Column(db.DateTime)
+    password_hash = db.Column(db.String(255))
+    max_downloads = db.Column(db.Integer)
+    download_count = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    last_download_at = db.Column(db.DateTime)
+    note = db.Column(db.String(1000))
+    revoked_at = db.Column(db.DateTime)
+
+    file = db.relationship("File")
+
+    def state(self, now):
+        """active, revoked, expired or used_up (the download limit was reached)."""
+        if self.revoked_at is not None or self.file_id is None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        if self.max_downloads is not None and self.download_count >= self.max_downloads:
+            return "used_up"
+        return "active"

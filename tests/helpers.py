@@ -19,9 +19,9 @@ def start_upload(client, headers, name, data, content_type="application/octet-st
                        json={"name": name, "size": len(data), "content_type": content_type, **extra})
 
 
-def upload(client, headers, name, data, content_type="application/octet-stream"):
+def upload(client, headers, name, data, content_type="application/octet-stream", **extra):
     """The whole API flow: start, PUT the bytes to storage, complete. Returns the file JSON."""
-    started = start_upload(client, headers, name, data, content_type)
+    started = start_upload(client, headers, name, data, content_type, **extra)
     assert started.status_code == 201, started.get_json()
     body = started.get_json()
     status, _, _ = send(client, body["method"], body["url"], body["headers"], data)

@@ -178,3 +178,35 @@ class CompletedPart(Loose):
 class CompleteRequest(Loose):
     parts = fields.List(fields.Nested(CompletedPart), metadata={"description": "multipart: every part, in order"})
     sha256 = fields.String(allow_none=True, validate=SHA256_HEX)
+
+
+class ShareRequest(Loose):
+    file_id = fields.String(required=True)
+    expires_at = fields.String(allow_none=True, metadata={
+        "description": "ISO 8601 date-time; without a zone it is UTC", "example": "2026-12-31T18:00:00Z"})
+    expires_in = fields.String(allow_none=True, metadata={"description": "or a duration: 30m, 12h, 7d, 2w"})
+    password = fields.String(allow_none=True, load_only=True)
+    max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 1_000_000))
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+
+
+class ShareInfo(Schema):
+    id = fields.String(required=True, attribute="public_id")
+    file_id = fields.String(required=True, allow_none=True)
+    file_name = fields.String(required=True, allow_none=True)
+    state = fields.String(required=True, validate=validate.OneOf(["active", "expired", "used_up", "revoked"]))
+    created_at = UtcDateTime(required=True)
+    expires_at = UtcDateTime(required=True, allow_none=True)
+    has_password = fields.Boolean(required=True)
+    max_downloads = fields.Integer(required=True, allow_none=True)
+    download_count = fields.Integer(required=True)
+    last_download_at = UtcDateTime(required=True, allow_none=True)
+    note = fields.String(required=True, allow_none=True)
+
+
+class NewShare(ShareInfo):
+    url = fields.String(required=True, metadata={"description": "Shown only this once: Locker keeps only its hash."})
+
+
+class Shares(Schema):
+    items = fields.List(fields.Nested(ShareInfo), required=True)

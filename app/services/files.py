@@ -17,7 +17,7 @@ from sqlalchemy import tuple_
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
-from app.services import quotas
+from app.services import quotas, shares
 from app.services.common import storage_call
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text
@@ -152,6 +152,7 @@ def delete_file(user, public_id):
         raise NotFound("No such file.")
     # The space is the user's again at once, even if storage removes the bytes later.
     quotas.release(file.owner_id, file.size)
+    shares.end_shares_of(file.id)
     db.session.commit()
     if purge(file.id, file.storage_key):
         # Storage answers again, so earlier deletes that failed can finish now.

@@ -1,0 +1,43 @@
+from flask import g
+
+from app.api import bp
+from app.api.schemas import NewShare, ShareInfo, ShareRequest, Shares
+from app.models import utcnow
+from app.services import shares
+
+
+def share_payload(share, url=None):
+    payload = {"public_id": share.public_id, "file_id": share.file.public_id if share.file else None,
+               "file_name": share.file.name if share.file else None, "state": share.state(utcnow()),
+               "created_at": share.created_at, "expires_at": share.expires_at,
+               "has_password": share.password_hash is not None, "max_downloads": share.max_downloads,
+               "download_count": share.download_count, "last_download_at": share.last_download_at,
+               "note": share.note}
+    if url:
+        payload["url"] = url
+    return payload
+
+
+@bp.post("/shares")
+@bp.arguments(ShareRequest)
+@bp.response(201, NewShare)
+def create_share(body):
+    """Make a public link to one of your files: optional expiry, password, download limit and note."""
+    share, url = shares.create_share(g.api_user, body["file_id"], expires_at=body.get("expires_at"),
+                                     expires_in=body.get("expires_in"), password=body.get("password"),
+                                     max_downloads=body.get("max_downloads"), note=body.get("note"))
+    return share_payload(share, url)
+
+
+@bp.get("/shares")
+@bp.response(200, Shares)
+def list_shares():
+    """Your links, newest first, with their state and downloads (not their URLs: only hashes are kept)."""
+    return {"items": [share_payload(share) for share in shares.list_shares(g.api_user)]}
+
+
+@bp.delete("/shares/<share_id>")
+@bp.response(204)
+def revoke_share(share_id):
+    """Turn a link off at once."""
+    shares.revoke_share(g.api_user, share_id)

@@ -72,16 +72,24 @@ def create_share(user, file_id, expires_at=None, expires_in=None, password=None,
     if max_downloads is not None and (isinstance(max_downloads, bool) or not isinstance(max_downloads, int)
                                       or not 1 <= max_downloads <= MAX_DOWNLOADS):
         raise InvalidInput(f"max_downloads is a whole number from 1 to {MAX_DOWNLOADS:,}.", code="invalid_max_downloads")
-    if note is not None and (not is_plain_text(note.replace("\n", " ").replace("\r", " ") if isinstance(note, str)
-                                               else note) or len(note) > MAX_NOTE_LENGTH):
-        raise InvalidInput(f"A note is plain text of at most {MAX_NOTE_LENGTH} characters.", code="invalid_note")
+    note = clean_note(note)
     token = new_token()
     share = Share(public_id=uuid.uuid4().hex, owner_id=user.id, file_id=file.id, token_hash=hash_token(token),
-                  expires_at=expiry, max_downloads=max_downloads, note=(note or "").strip() or None,
+                  expires_at=expiry, max_downloads=max_downloads, note=note,
                   password_hash=generate_password_hash(password) if password else None)
     db.session.add(share)
     db.session.commit()
     return share, share_url(token)
+
+
+def clean_note(note):
+    """Plain text for the recipient; line breaks and tabs are fine, other control characters are not."""
+    if note is None:
+        return None
+    if (not isinstance(note, str) or len(note) > MAX_NOTE_LENGTH
+            or not is_plain_text(note.replace("\r", " ").replace("\n", " ").replace("\t", " "))):
+        raise InvalidInput(f"A note is plain text of at most {MAX_NOTE_LENGTH} characters.", code="invalid_note")
+    return note.strip() or None
 
 
 def share_url(token):

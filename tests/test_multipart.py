@@ -210,3 +210,13 @@ def test_single_put_upload_can_be_aborted_too(client, headers):
     assert client.delete(f"/api/v1/uploads/{started['id']}", headers=headers).status_code == 204
     assert rows() == [] and db.session.execute(db.select(User.used_bytes)).scalar_one() == 0
     assert upload(client, headers, "b.txt", b"abc")["name"] == "b.txt"
+
+
+def test_part_checksums_and_a_declared_whole_file_digest_work_together(client, headers, mp_app):
+    """A checksum of part checksums (S3's COMPOSITE) must never pass for the whole file's SHA-256."""
+    upload_info = start_multipart(client, headers, "both.bin", DATA, part_checksums=True, sha256=sha256(DATA))
+    etags = send_parts(client, headers, upload_info, DATA, [1, 2, 3, 4], checksums=True)
+    response = complete_parts(client, headers, upload_info, etags)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["sha256"] == sha256(DATA)
+    assert download(client, headers, response.get_json()["id"])[2] == DATA

@@ -144,7 +144,7 @@ class S3Storage(Storage):
         except BotoCoreError as error:
             raise StorageError(f"could not read {key}: {error}") from error
         return ObjectInfo(size=head["ContentLength"], etag=head.get("ETag", "").strip('"') or None,
-                          sha256=_b64_to_hex(head.get("ChecksumSHA256")))
+                          sha256=None if "-" in head.get("ETag", "") else _b64_to_hex(head.get("ChecksumSHA256")))
 
     def download_url(self, key, filename, content_type, expires, inline=False):
         return self.signer.generate_presigned_url("get_object", Params={

@@ -1,0 +1,512 @@
+"""``locker``: Locker from the terminal.
+
+    locker login https://locker.example.org      # asks for username and password
+    locker upload video.mkv photos/ --recursive  # progress bars on a terminal
+    locker ls --json | jq -r '.[].name'
+    locker download report.pdf -o ~/Downloads/
+
+Exit status: 0 on success, 1 when something failed (one line on stderr says
+what), 2 for a usage mistake, 130 when interrupted (an interrupted multipart
+upload resumes when the same command runs again). Without a terminal on
+stderr no progress bars or colours are written.
+
+``--json`` output (stable; new keys may be added, none renamed or removed):
+
+* ``ls``, ``upload``: a list of files, each
+  ``{"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified"}``.
+* ``whoami``: ``{"url", "username", "is_admin", "used_bytes", "quota_bytes", "remaining_bytes"}``.
+* ``share``: ``{"id", "url", "file_id", "file_name", "state", "created_at", "expires_at",
+  "has_password", "max_downloads", "download_count", "last_download_at", "note"}``;
+  ``shares``: a list of those (``url`` is null there: Locker keeps only a hash of it).
+* ``download``: ``{"path", "file": {file}}``.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import (BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn,
+                           TransferSpeedColumn)
+from rich.table import Table
+
+from locker_client import __version__
+from locker_client.client import Locker, ProgressCallback, normalize_url, parse_duration
+from locker_client.config import current_login, forget, load_stored, store
+from locker_client.errors import AuthenticationError, LockerError, NotFoundError
+from locker_client.models import File
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
+
+
+class Failed(Exception):
+    """A failure already worded for the user."""
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "unlimited"
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    if unit == "bytes":
+        return "1 byte" if size == 1 else f"{int(size)} bytes"
+    return f"{value:.1f} {unit}"
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    click.echo(f"locker: {one_line(message)}", err=True)
+    sys.exit(code)
+
+
+def explain(error: LockerError) -> str:
+    """The error's message, with what to do next where that is clear."""
+    message = error.message
+    if isinstance(error, AuthenticationError) and error.code != "invalid_credentials":
+        login = current_login()
+        source = "LOCKER_TOKEN" if login.token_source == "env" else "the stored token"
+        message += f" ({source} was refused; run `locker login URL` to sign in again)"
+    return message
+
+
+def handle_errors(command: F) -> F:
+    """Turn every failure into one line on stderr and a non-zero exit, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LockerError as error:
+            fail(explain(error))
+        except Failed as error:
+            fail(str(error))
+        except KeyboardInterrupt:
+            fail("interrupted (run the same command again to resume an unfinished upload)", EXIT_INTERRUPTED)
+        except OSError as error:
+            fail(f"{error.filename + ': ' if error.filename else ''}{error.strerror or error}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def connect(workers: int = 4) -> Locker:
+    """A client for the stored login (or LOCKER_URL / LOCKER_TOKEN)."""
+    login = current_login()
+    if not login.url:
+        raise Failed("no Locker to talk to: run `locker login URL` first (or set LOCKER_URL and LOCKER_TOKEN)")
+    if not login.token:
+        raise Failed(f"not logged in to {login.url}: run `locker login {login.url}` (or set LOCKER_TOKEN)")
+    return Locker(login.url, token=login.token, workers=workers)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="locker")
+def cli() -> None:
+    """Locker from the terminal: upload, list, download and share files.
+
+    Log in once with `locker login URL`; LOCKER_URL and LOCKER_TOKEN override the stored login.
+    """
+
+
+# -- account -------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("url")
+@click.option("-u", "--username", help="Your Locker username (asked when not given).")
+@click.option("--token-name", default=None, help="Name of the API token to create (shown on your Account page).")
+@handle_errors
+def login(url: str, username: str | None, token_name: str | None) -> None:
+    """Sign in to the Locker at URL and store an API token (mode 0600).
+
+    The password is asked for without echo. The token, not the password, is kept.
+    """
+    url = normalize_url(url)
+    if not username:
+        username = click.prompt("Username", err=True)
+    password = click.prompt("Password", hide_input=True, err=True)
+    name = token_name or f"locker CLI on {socket.gethostname()}"[:100]
+    with Locker.login(url, username, password, token_name=name) as lk:
+        assert lk.token is not None
+        previous = load_stored()
+        path = store(url, lk.token, username)
+    if previous.get("token") and previous.get("url") and previous.get("token") != lk.token:
+        try:  # the old token is no longer needed: don't leave it valid
+            with Locker(previous["url"], token=previous["token"], retries=0) as old:
+                old.revoke_token()
+        except LockerError:
+            pass
+    click.echo(f"Logged in to {url} as {username}. Token saved in {path}.")
+
+
+@cli.command()
+@handle_errors
+def logout() -> None:
+    """Revoke the stored token on the server and delete it here."""
+    stored = load_stored()
+    if not stored.get("token"):
+        forget()
+        click.echo("Not logged in.", err=True)
+        return
+    url = stored.get("url") or ""
+    problem = None
+    try:
+        with Locker(url, token=stored["token"], retries=0) as lk:
+            lk.revoke_token()
+    except AuthenticationError:
+        pass  # already revoked or expired
+    except LockerError as error:
+        problem = error.message
+    forget()
+    if problem:
+        raise Failed(f"removed the stored login, but could not revoke the token ({problem}); "
+                     "revoke it on the Account page")
+    click.echo(f"Logged out of {url}.")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: url, username, is_admin, used/quota/remaining bytes.")
+@handle_errors
+def whoami(as_json: bool) -> None:
+    """Show who you are logged in as, where, and your space."""
+    with connect() as lk:
+        me = lk.me()
+        if as_json:
+            print_json({"url": lk.url, **me.to_json()})
+            return
+        role = " (admin)" if me.is_admin else ""
+        space = f"{human_size(me.used_bytes)} used"
+        if me.quota_bytes is not None:
+            space += f" of {human_size(me.quota_bytes)}, {human_size(me.remaining_bytes)} free"
+        click.echo(f"{me.username}{role} at {lk.url}: {space}")
+
+
+# -- files -----------------------------------------------------------------------------
+
+
+@cli.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of files (stable keys).")
+@click.option("--sort", type=click.Choice(["date", "name", "size"]), default="date", show_default=True)
+@click.option("--order", type=click.Choice(["asc", "desc"]), default=None,
+              help="Default: newest/largest first, names A-Z.")
+@handle_errors
+def list_files(as_json: bool, sort: str, order: str | None) -> None:
+    """List your files (all pages)."""
+    with connect() as lk:
+        files = list(lk.files(sort=sort, order=order))
+    if as_json:
+        print_json([f.to_json() for f in files])
+        return
+    console = Console()
+    if not console.is_terminal:
+        for f in files:  # tab-separated, one file a line: id, size in bytes, created, name
+            click.echo(f"{f.id}\t{f.size}\t{f.created_at or ''}\t{f.name}")
+        return
+    if not files:
+        console.print("No files yet. Upload with `locker upload PATH`.")
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column("ID", style="dim", no_wrap=True)
+    table.add_column("Size", justify="right", no_wrap=True)
+    table.add_column("Uploaded", no_wrap=True)
+    table.add_column("Name", overflow="fold")
+    for f in files:
+        table.add_row(f.id, human_size(f.size), (f.created_at or "").replace("T", " ").rstrip("Z"), f.name)
+    console.print(table)
+
+
+def collect(paths: tuple[str, ...], recursive: bool) -> list[Path]:
+    """The files named, folders expanded when --recursive; refuses folders without it."""
+    found: list[Path] = []
+    for given in paths:
+        path = Path(given).expanduser()
+        if path.is_dir():
+            if not recursive:
+                raise Failed(f"{given} is a folder; add --recursive to upload what is in it")
+            for root, folders, names in os.walk(path):
+                folders.sort()
+                found.extend(Path(root) / name for name in sorted(names))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise Failed(f"{given}: no such file or folder")
+    return found
+
+
+class UploadProgress:
+    """Rich bars on a terminal: one per file (hashing, then uploading) and one overall."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.progress = Progress(TextColumn("{task.description}", justify="left"), BarColumn(),
+                                 DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                                 console=console, transient=False, redirect_stdout=False,
+                                 redirect_stderr=False)
+        self.total = total
+        self.overall = self.progress.add_task("total", total=total)
+        self.finished = 0
+        self.finishers: dict[TaskID, Callable[[], None]] = {}
+
+    def __enter__(self) -> UploadProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    @staticmethod
+    def label(name: str, phase: str) -> str:
+        short = name if len(name) <= 32 else name[:29] + "…"
+        return f"{phase} {short}" if phase == "hashing" else short
+
+    def for_file(self, name: str, size: int) -> tuple[TaskID, ProgressCallback]:
+        task = self.progress.add_task(self.label(name, "hashing"), total=size)
+        current_phase, resumed = "hashing", 0
+
+        def report(phase: str, done: int, total: int) -> None:
+            nonlocal current_phase, resumed
+            if phase != current_phase:
+                # Bytes already stored (a resumed upload) are shown as done, not counted as speed.
+                current_phase, resumed = phase, done
+                self.progress.reset(task, total=total, completed=done, description=self.label(name, phase))
+                if done:
+                    self.finished += done
+                    self.progress.reset(self.overall, total=self.total, completed=self.finished)
+                return
+            self.progress.update(task, completed=done)
+            if phase == "uploading":
+                self.progress.update(self.overall, completed=self.finished + done - resumed)
+
+        def finish() -> None:
+            self.finished += size - resumed
+            self.progress.update(task, completed=size, description=self.label(name, "uploading"))
+            self.progress.update(self.overall, completed=self.finished)
+
+        self.finishers[task] = finish
+        return task, report
+
+    def done(self, task: TaskID) -> None:
+        self.finishers.pop(task)()
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-r", "--recursive", is_flag=True, help="Upload the files inside folders (and their subfolders).")
+@click.option("--name", default=None, help="Store the file under this name (one file only).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the uploaded files.")
+@click.option("-j", "--parallel", default=4, show_default=True, type=click.IntRange(1, 32),
+              help="Parts sent at once for large files.")
+@handle_errors
+def upload(paths: tuple[str, ...], recursive: bool, name: str | None, as_json: bool, parallel: int) -> None:
+    """Upload files (progress per file and overall on a terminal).
+
+    Large files go up in parts; if an upload is interrupted, run the same
+    command again and only the missing parts are sent. Files keep their own
+    name (folders are not recreated; a name already taken gets a number).
+    """
+    files = collect(paths, recursive)
+    if name and len(files) != 1:
+        raise Failed("--name works with one file only")
+    sizes = {path: path.stat().st_size for path in files}
+    console = stderr_console()
+    uploaded: list[tuple[Path, File]] = []
+    failures = 0
+
+    def report_result(path: Path, stored: File) -> None:
+        if not as_json:
+            click.echo(f"uploaded {path} as {stored.name} ({human_size(stored.size)}, id {stored.id})")
+
+    with connect(workers=parallel) as lk:
+        bars = UploadProgress(console, sum(sizes.values())) if console.is_terminal else None
+        with bars or contextlib.nullcontext():
+            for path in files:
+                report: ProgressCallback | None = None
+                task = None
+                if bars:
+                    task, report = bars.for_file(name or path.name, sizes[path])
+                try:
+                    stored = lk.upload(path, name=name, progress=report)
+                except LockerError as error:
+                    failures += 1
+                    message = f"locker: {path}: {one_line(explain(error))}"
+                    if bars:  # printed above the live bars
+                        bars.progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
+                    else:
+                        click.echo(message, err=True)
+                    if isinstance(error, AuthenticationError):
+                        break
+                    continue
+                uploaded.append((path, stored))
+                if bars and task is not None:
+                    bars.done(task)
+                else:
+                    report_result(path, stored)  # one line per file as it lands, for scripts
+        if bars:  # after the live display, so stdout lines don't tear it
+            for path, stored in uploaded:
+                report_result(path, stored)
+    if as_json:
+        print_json([stored.to_json() for _, stored in uploaded])
+    if failures:
+        sys.exit(EXIT_FAILED)
+
+
+def is_file_id(text: str) -> bool:
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
+def resolve_file(lk: Locker, id_or_name: str) -> File:
+    """A file by its id, or else by its exact name."""
+    if is_file_id(id_or_name):
+        try:
+            return lk.file(id_or_name)
+        except NotFoundError:
+            pass
+    matches = lk.find(id_or_name)
+    if not matches:
+        raise Failed(f"no file with the id or name {id_or_name!r} (see `locker ls`)")
+    if len(matches) > 1:
+        raise Failed(f"{len(matches)} files are named {id_or_name!r}; give the id instead (see `locker ls`)")
+    return matches[0]
+
+
+@cli.command()
+@click.argument("file")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="File or folder to save to (default: the stored name, here).")
+@click.option("-f", "--force", is_flag=True, help="Replace an existing file.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"path", "file"} as JSON.')
+@handle_errors
+def download(file: str, output: str | None, force: bool, as_json: bool) -> None:
+    """Download FILE (an id or an exact name), checking its SHA-256."""
+    console = stderr_console()
+    with connect() as lk:
+        info = resolve_file(lk, file)
+        target = lk.download_target(output, info.name)
+        if target.exists() and not force:
+            raise Failed(f"{target} already exists; add --force to replace it")
+        if console.is_terminal:
+            with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                          TimeRemainingColumn(), console=console) as progress:
+                task = progress.add_task(info.name[:40], total=info.size)
+                saved = lk.download(info.id, target,
+                                    progress=lambda _phase, done, _total: progress.update(task, completed=done))
+        else:
+            saved = lk.download(info.id, target)
+    if as_json:
+        print_json({"path": str(saved), "file": info.to_json()})
+    else:
+        check = "SHA-256 checked" if info.sha256 else "no SHA-256 recorded, not checked"
+        click.echo(f"saved {info.name} to {saved} ({human_size(info.size)}, {check})")
+
+
+@cli.command("rm")
+@click.argument("ids", nargs=-1, required=True)
+@handle_errors
+def remove(ids: tuple[str, ...]) -> None:
+    """Delete files by id."""
+    failures = 0
+    with connect() as lk:
+        for file_id in ids:
+            try:
+                lk.delete(file_id)
+            except NotFoundError as error:
+                failures += 1
+                click.echo(f"locker: {file_id}: {one_line(error.message)}", err=True)
+                continue
+            click.echo(f"deleted {file_id}")
+    if failures:
+        sys.exit(EXIT_FAILED)
+
+
+# -- share links -------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("file")
+@click.option("--expires", default=None, help="Link lifetime: 7d, 12h, 30m … (default: the server's).")
+@click.option("--password", "ask_password", is_flag=True, help="Protect the link with a password (asked for).")
+@click.option("--max-downloads", type=click.IntRange(1), default=None, help="Downloads allowed through the link.")
+@click.option("--note", default=None, help="A note shown on the link's page.")
+@click.option("--json", "as_json", is_flag=True, help="Print the link as JSON.")
+@handle_errors
+def share(file: str, expires: str | None, ask_password: bool, max_downloads: int | None, note: str | None,
+          as_json: bool) -> None:
+    """Create a share link for FILE (an id or an exact name) and print it.
+
+    Locker keeps only a hash of the link, so this is the one time it is shown.
+    """
+    lifetime = None
+    if expires:
+        try:
+            lifetime = parse_duration(expires)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--expires") from None
+    password = None
+    if ask_password:
+        password = click.prompt("Link password", hide_input=True, confirmation_prompt=True, err=True)
+    with connect() as lk:
+        target = resolve_file(lk, file) if not is_file_id(file) else None
+        link = lk.share(target.id if target else file, expires=lifetime, password=password,
+                        max_downloads=max_downloads, note=note)
+    if as_json:
+        print_json(link.to_json())
+    else:
+        click.echo(link.url)
+
+
+@cli.command("shares")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of links.")
+@handle_errors
+def list_shares(as_json: bool) -> None:
+    """List your share links."""
+    with connect() as lk:
+        links = lk.shares()
+    if as_json:
+        print_json([link.to_json() for link in links])
+        return
+    for link in links:  # tab-separated: id, state, file name, expiry, downloads
+        downloads = f"{link.download_count}/{link.max_downloads}" if link.max_downloads else str(link.download_count)
+        click.echo("\t".join([link.id, link.state or "", link.file_name or link.file_id or "",
+                              f"expires {link.expires_at}" if link.expires_at else "no expiry",
+                              f"{downloads} downloads"]))
+
+
+@cli.command()
+@click.argument("share_id")
+@handle_errors
+def revoke(share_id: str) -> None:
+    """Revoke a share link (it stops working at once)."""
+    with connect() as lk:
+        lk.revoke_share(share_id)
+    click.echo(f"revoked {share_id}")
+
+
+def main() -> None:
+    """The ``locker`` console script."""
+    cli(prog_name="locker")
+
+
+if __name__ == "__main__":
+    main()

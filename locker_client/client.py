@@ -1,0 +1,860 @@
+"""The Locker client: files, uploads and downloads over Locker's JSON API.
+
+    from locker_client import Locker
+
+    with Locker("https://locker.example.org", token="lk_…") as lk:
+        print(lk.me().username)
+        file = lk.upload("video.mkv")             # single PUT or parallel parts, resumable
+        lk.download(file.id, "copy.mkv")          # verified against the recorded SHA-256
+        for f in lk.files():                      # every page
+            print(f.name, f.size)
+
+File bytes never pass through Locker: uploads go to the signed storage URLs
+the API hands out (one PUT, or parts), downloads come from a signed URL.
+
+How an upload hashes (documented choice): the file is first read once,
+sequentially, to compute its SHA-256, which is declared when the upload
+starts, so storage (or Locker, on completion) checks the bytes against it.
+For a multipart upload each part is then hashed as it is read, just before its
+part URL is signed with that checksum, and streamed from disk (a second read,
+usually from the OS page cache). Memory stays at about one 1 MiB buffer per
+worker whatever the file size.
+
+How an upload resumes: when a multipart upload starts, a small record (server,
+absolute path, size, mtime, name, SHA-256, upload id) is saved in the user's
+state directory (see :mod:`locker_client.state`). Running the same upload
+again finds it, asks Locker which parts storage already holds
+(``GET /uploads/<id>/parts``) and sends only the missing ones. A file whose
+size, mtime, name or SHA-256 changed is uploaded afresh and the stale upload
+cancelled.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+import stat as stat_module
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from locker_client import __version__
+from locker_client.errors import (AuthenticationError, ChecksumMismatchError, ConflictError, ConnectionFailed,
+                                  LockerError, NotFoundError, QuotaExceededError, ServerError, TransferError,
+                                  UnsupportedFeatureError, error_for_status)
+from locker_client.models import Account, File, Share
+from locker_client.state import UploadState, UploadStateStore
+
+API_PREFIX = "/api/v1"
+CHUNK_SIZE = 1024 * 1024
+DEFAULT_TIMEOUT = (10.0, 120.0)  # seconds to connect, seconds to wait for each answer
+# Above this size, the quota is checked before the (long) hashing pass.
+QUOTA_PRECHECK_SIZE = 64 * 1024 * 1024
+SHARES_UNSUPPORTED = "this Locker server does not support share links yet"
+
+ProgressCallback = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``: phase is ``"hashing"``, ``"uploading"`` or ``"downloading"``;
+done and total are bytes. Called from worker threads, one call at a time."""
+
+
+def normalize_url(url: str) -> str:
+    """``https://host/`` or ``https://host/api/v1`` to ``https://host``; refuses anything but http(s)."""
+    text = (url or "").strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise LockerError(f"{text!r} is not a Locker address; give it as http://host[:port] or https://host.",
+                          code="invalid_url")
+    path = parts.path.rstrip("/")
+    if path.endswith(API_PREFIX):
+        path = path[:-len(API_PREFIX)]
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def parse_duration(text: str | int | float | timedelta) -> timedelta:
+    """``"7d"``, ``"12h"``, ``"30m"``, ``"90s"``, ``"2w"`` or a number of seconds, as a timedelta."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return timedelta(seconds=text)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(text).lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as 7d, 12h, 30m or 90s")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}[match.group(2)]
+    return timedelta(seconds=float(match.group(1)) * unit)
+
+
+def expiry_timestamp(expires: datetime | timedelta | str | int | float) -> str:
+    """When something expires, as ISO 8601 UTC (``…Z``): a datetime (naive means UTC), or a duration from now."""
+    if isinstance(expires, datetime):
+        moment = expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc)
+    else:
+        moment = datetime.now(timezone.utc) + parse_duration(expires)
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def describe_connection_error(error: BaseException) -> str:
+    """A short reason for a failed connection: 'connection refused', 'timed out', …"""
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS/SSL failed (is the address http rather than https, or the certificate untrusted?)"
+    if isinstance(error, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout)):
+        return "timed out"
+    text = str(error)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if match:
+        reason = match.group(1).strip().rstrip(".")
+        return reason[:1].lower() + reason[1:]
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the connection was closed before an answer came"
+    return text[:200] or type(error).__name__
+
+
+def storage_message(response: requests.Response) -> str:
+    """What storage said when it refused a request: Locker's JSON error or S3's XML <Message>."""
+    try:
+        body = response.json()
+        message = body["error"]["message"]
+        if isinstance(message, str):
+            return message
+    except (ValueError, KeyError, TypeError):
+        pass
+    match = re.search(r"<Message>(.*?)</Message>", response.text or "", re.S)
+    if match:
+        code = re.search(r"<Code>(.*?)</Code>", response.text or "")
+        return f"{code.group(1)}: {match.group(1)}" if code else match.group(1)
+    return f"{response.status_code} {response.reason or ''}".strip()
+
+
+def safe_file_name(name: str) -> str:
+    """A stored file's name as a single path component (Locker's names already are; this makes sure)."""
+    cleaned = name.replace("/", "_").replace("\\", "_").replace("\0", "_").strip()
+    return cleaned if cleaned not in ("", ".", "..") else "download"
+
+
+class _Stopped(Exception):
+    """Raised inside workers once another part failed or the user interrupted."""
+
+
+class _Meter:
+    """Counts transferred bytes and reports them, one callback at a time, from any thread."""
+
+    def __init__(self, callback: ProgressCallback | None, phase: str, total: int, done: int = 0) -> None:
+        self.callback = callback
+        self.phase = phase
+        self.total = total
+        self.done = done
+        self.lock = threading.Lock()
+        self.report()
+
+    def add(self, count: int) -> None:
+        with self.lock:
+            self.done += count
+            if self.callback:
+                self.callback(self.phase, self.done, self.total)
+
+    def report(self) -> None:
+        if self.callback:
+            with self.lock:
+                self.callback(self.phase, self.done, self.total)
+
+
+class _FileSlice:
+    """Bytes offset..offset+length of a file, read 1 MiB at a time as a request body.
+
+    ``__len__`` gives requests the Content-Length (storage needs the exact size);
+    iterating streams from disk, so memory stays flat whatever the part size.
+    """
+
+    def __init__(self, path: Path, offset: int, length: int, meter: _Meter, stop: threading.Event) -> None:
+        self.path, self.offset, self.length = path, offset, length
+        self.meter, self.stop = meter, stop
+        self.sent = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as source:
+            source.seek(self.offset)
+            remaining = self.length
+            while remaining:
+                if self.stop.is_set():
+                    raise _Stopped()
+                chunk = source.read(min(CHUNK_SIZE, remaining))
+                if not chunk:
+                    raise _Stopped(f"{self.path} became shorter while it was being sent")
+                remaining -= len(chunk)
+                self.sent += len(chunk)
+                self.meter.add(len(chunk))
+                yield chunk
+
+    def rewind(self) -> None:
+        """Take back from the meter what a failed attempt had counted."""
+        if self.sent:
+            self.meter.add(-self.sent)
+            self.sent = 0
+
+
+def _new_session(pool_size: int) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, pool_size + 2))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class Locker:
+    """A connection to one Locker server as one user.
+
+    Give either an API ``token`` (``lk_…``), or ``username`` and ``password``:
+    then a token is created now and revoked by :meth:`close` (or on leaving a
+    ``with`` block).
+
+    Args:
+        url: the server's address, e.g. ``https://locker.example.org``.
+        token: an API token.
+        username, password: to create a token for this session instead.
+        token_name: the name of that token (shown on the account page).
+        session: a ``requests.Session`` to use (proxies, certificates, tests).
+        timeout: ``(connect, read)`` seconds for each request.
+        workers: parts sent at once in multipart uploads.
+        retries: extra attempts for a part (or a single PUT, or a download) after a
+            connection error or a 5xx answer; waits grow from ``retry_backoff`` seconds.
+        state_dir: where unfinished uploads are remembered (see :mod:`locker_client.state`).
+
+    Raises:
+        AuthenticationError: wrong username or password.
+        ConnectionFailed: the server could not be reached.
+    """
+
+    def __init__(self, url: str, token: str | None = None, *, username: str | None = None,
+                 password: str | None = None, token_name: str = "locker_client",
+                 session: requests.Session | None = None, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+                 workers: int = 4, retries: int = 4, retry_backoff: float = 0.5,
+                 state_dir: str | os.PathLike[str] | None = None) -> None:
+        if token is None and (username is None or password is None):
+            raise ValueError("give a token, or a username and a password")
+        self.url = normalize_url(url)
+        self.timeout = timeout
+        self.workers = max(1, int(workers))
+        self.retries = max(0, int(retries))
+        self.retry_backoff = max(0.0, float(retry_backoff))
+        self.state = UploadStateStore(state_dir)
+        self._owns_session = session is None
+        self.session = session if session is not None else _new_session(self.workers)
+        self.token: str | None = token
+        self._owns_token = False
+        if token is None:
+            try:
+                self.token = self.create_token(username or "", password or "", token_name)["token"]
+            except BaseException:
+                if self._owns_session:
+                    self.session.close()
+                raise
+            self._owns_token = True
+
+    @classmethod
+    def login(cls, url: str, username: str, password: str, token_name: str = "locker_client",
+              **options: Any) -> Locker:
+        """Create a token that outlives this object (``close`` leaves it valid); see ``.token``."""
+        locker = cls(url, username=username, password=password, token_name=token_name, **options)
+        locker._owns_token = False
+        return locker
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def __enter__(self) -> Locker:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Revoke the token this object created (if any) and close its connections."""
+        try:
+            if self._owns_token and self.token:
+                try:
+                    self.revoke_token()
+                except LockerError:
+                    pass  # best effort: the server is gone or the token already is
+        finally:
+            if self._owns_session:
+                self.session.close()
+
+    # -- plumbing --------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                 ok: tuple[int, ...] = (200,), auth: bool = True) -> requests.Response:
+        """One API call; any answer not in `ok` becomes the matching LockerError."""
+        headers = {"Accept": "application/json", "User-Agent": f"locker-client/{__version__}"}
+        if auth:
+            if not self.token:
+                raise AuthenticationError("No API token: log in first.", code="unauthorized")
+            headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            response = self.session.request(method, self.url + API_PREFIX + path, json=json, params=params,
+                                            headers=headers, timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as error:
+            raise ConnectionFailed(f"could not reach Locker at {self.url}: {describe_connection_error(error)}",
+                                   code="connection_failed") from error
+        if response.status_code in ok:
+            return response
+        raise self._error(response)
+
+    def _error(self, response: requests.Response) -> LockerError:
+        status = response.status_code
+        if 300 <= status < 400:
+            where = response.headers.get("Location", "elsewhere")
+            return LockerError(f"Locker at {self.url} redirected to {where}; use that address instead.",
+                               code="redirected", status=status)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error_for_status(status, str(error.get("code") or f"http_{status}"), error["message"])
+        hint = " (is this a Locker server?)" if status in (404, 405) else ""
+        return error_for_status(status, f"http_{status}",
+                                f"{self.url} answered {status} {response.reason or ''}".rstrip() + hint)
+
+    def _json(self, response: requests.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise LockerError(f"{self.url} sent an answer that is not Locker's JSON (is this a Locker server?).",
+                              code="bad_response", status=response.status_code)
+        return body
+
+    def _backoff(self, attempt: int, stop: threading.Event | None = None) -> None:
+        delay = min(30.0, self.retry_backoff * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+        if delay <= 0:
+            return
+        if stop is not None:
+            if stop.wait(delay):
+                raise _Stopped()
+        else:
+            time.sleep(delay)
+
+    # -- account and tokens ------------------------------------------------------
+
+    def create_token(self, username: str, password: str, name: str = "locker_client") -> dict[str, Any]:
+        """``POST /auth/token``: a new token for this user, ``{"token", "id", "name"}`` (shown once)."""
+        response = self._request("POST", "/auth/token", json={"username": username, "password": password,
+                                                               "name": name}, ok=(200, 201), auth=False)
+        body = self._json(response)
+        if not isinstance(body.get("token"), str):
+            raise LockerError("Locker answered without a token.", code="bad_response", status=response.status_code)
+        return body
+
+    def revoke_token(self) -> None:
+        """``DELETE /auth/token``: revoke the token this client uses (it stops working at once)."""
+        self._request("DELETE", "/auth/token", ok=(200, 204))
+        self._owns_token = False
+
+    def me(self) -> Account:
+        """Who this token belongs to, and their used, total and remaining space."""
+        return Account.from_json(self._json(self._request("GET", "/me")))
+
+    # -- files -------------------------------------------------------------------
+
+    def files(self, *, sort: str = "date", order: str | None = None, page_size: int = 1000) -> Iterator[File]:
+        """Every file, page after page (``sort`` is date, name or size; ``order`` asc or desc).
+
+        Pages are fetched as the iteration reaches them (``page_size`` files each, at most 1,000).
+        """
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": page_size, "sort": sort}
+            if order:
+                params["order"] = order
+            if cursor:
+                params["cursor"] = cursor
+            body = self._json(self._request("GET", "/files", params=params))
+            for item in body.get("items") or []:
+                yield File.from_json(item)
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return
+
+    def file(self, file_id: str) -> File:
+        """One file by id; :class:`NotFoundError` when there is no such file."""
+        return File.from_json(self._json(self._request("GET", f"/files/{quote(file_id, safe='')}")))
+
+    def find(self, name: str) -> list[File]:
+        """The files called exactly `name` (names are unique per user, but a list says so honestly)."""
+        return [f for f in self.files(sort="name") if f.name == name]
+
+    def delete(self, file_id: str) -> None:
+        """Delete a file (``DELETE /files/<id>``)."""
+        self._request("DELETE", f"/files/{quote(file_id, safe='')}", ok=(200, 204))
+
+    def download_link(self, file_id: str) -> tuple[str, str | None]:
+        """A short-lived signed URL for the file's bytes, and when it expires (ISO 8601)."""
+        body = self._json(self._request("GET", f"/files/{quote(file_id, safe='')}/download",
+                                        params={"redirect": "0"}))
+        return str(body["url"]), body.get("expires_at")
+
+    # -- uploads -----------------------------------------------------------------
+
+    def upload(self, path: str | os.PathLike[str], name: str | None = None, *, content_type: str | None = None,
+               progress: ProgressCallback | None = None) -> File:
+        """Upload a local file; returns the stored :class:`File`.
+
+        Small files go up in one signed PUT, large ones (above the server's
+        MULTIPART_THRESHOLD) in parts, ``workers`` at a time, each retried on
+        connection errors and 5xx answers. If a multipart upload is interrupted
+        (error, Ctrl-C, crash), calling ``upload`` again with the same path sends
+        only the parts storage does not hold yet.
+
+        Args:
+            path: the local file.
+            name: the name to store it under (default: the file's own name).
+            content_type: e.g. ``"image/png"`` (default: Locker guesses from the name).
+            progress: ``progress(phase, done, total)``, see :data:`ProgressCallback`.
+
+        Raises:
+            TransferError: storage could not be reached or refused the bytes (parts
+                already stored are kept for the next attempt).
+            QuotaExceededError, FileTooLargeError, InvalidRequestError: Locker refused the file.
+            ChecksumMismatchError: the bytes stored differ from the file's SHA-256.
+            OSError: the local file cannot be read.
+        """
+        source = Path(path).expanduser().resolve()
+        info = source.stat()
+        if not stat_module.S_ISREG(info.st_mode):
+            raise LockerError(f"{source} is not a regular file.", code="not_a_file")
+        name = name or source.name
+        state = self.state.load(self.url, str(source))
+        if state is not None:
+            resumed = self._resume(state, source, info, name, progress)
+            if resumed is not None:
+                return resumed
+        if info.st_size > QUOTA_PRECHECK_SIZE:
+            self._check_space(source, info.st_size)
+        digest = self._hash_file(source, info.st_size, progress)
+        body: dict[str, Any] = {"name": name, "size": info.st_size, "sha256": digest, "part_checksums": True}
+        if content_type:
+            body["content_type"] = content_type
+        started = self._json(self._request("POST", "/uploads", json=body, ok=(200, 201)))
+        upload_id = str(started["id"])
+        multipart = started.get("multipart")
+        if not multipart:
+            self._put_whole(source, info.st_size, started, progress)
+            return self._complete(upload_id, {"sha256": digest})
+        state = UploadState(server=self.url, path=str(source), size=info.st_size, mtime_ns=info.st_mtime_ns,
+                            name=name, upload_id=upload_id, sha256=digest, part_size=int(multipart["part_size"]),
+                            part_count=int(multipart["part_count"]),
+                            part_checksums=bool(multipart.get("part_checksums")))
+        self.state.save(state)
+        return self._finish_multipart(state, source, {}, progress)
+
+    def _check_space(self, source: Path, size: int) -> None:
+        remaining = self.me().remaining_bytes
+        if remaining is not None and size > remaining:
+            raise QuotaExceededError(f"Not enough space for {source.name}: it needs {size} bytes and "
+                                     f"{remaining} are left.", code="quota_exceeded", status=None)
+
+    def _hash_file(self, source: Path, size: int, progress: ProgressCallback | None) -> str:
+        meter = _Meter(progress, "hashing", size)
+        digest = hashlib.sha256()
+        read = 0
+        with open(source, "rb") as handle:
+            while chunk := handle.read(CHUNK_SIZE):
+                digest.update(chunk)
+                read += len(chunk)
+                meter.add(len(chunk))
+        if read != size:
+            raise LockerError(f"{source} changed size while it was being read; try again.", code="file_changed")
+        return digest.hexdigest()
+
+    def _resume(self, state: UploadState, source: Path, info: os.stat_result, name: str,
+                progress: ProgressCallback | None) -> File | None:
+        """Continue a remembered upload; None when it cannot be (then a fresh upload starts)."""
+        if (state.size, state.mtime_ns, state.name) != (info.st_size, info.st_mtime_ns, name):
+            self._forget(state, cancel=True)
+            return None
+        try:
+            listing = self._json(self._request("GET", f"/uploads/{state.upload_id}/parts"))
+        except (NotFoundError, ConflictError) as error:
+            if error.code == "already_completed":
+                # It finished last time, after all (only the answer was lost): the upload id is the file's id.
+                self.state.drop(state.server, state.path)
+                return self.file(state.upload_id)
+            # Cancelled, expired or swept (or another user's token): start afresh, freeing what is left.
+            self._forget(state, cancel=isinstance(error, ConflictError))
+            return None
+        if self._hash_file(source, info.st_size, progress) != state.sha256:
+            self._forget(state, cancel=True)
+            return None
+        stored = {}
+        for part in listing.get("parts") or []:
+            number, etag = int(part["number"]), str(part.get("etag") or "")
+            expected = min(state.part_size, state.size - (number - 1) * state.part_size)
+            if etag and int(part.get("size", -1)) == expected:
+                stored[number] = etag.strip('"')
+        return self._finish_multipart(state, source, stored, progress)
+
+    def _forget(self, state: UploadState, cancel: bool) -> None:
+        self.state.drop(state.server, state.path)
+        if cancel:
+            try:
+                self._request("DELETE", f"/uploads/{state.upload_id}", ok=(200, 204))
+            except LockerError:
+                pass  # already gone; the server's sweep cleans up the rest
+
+    def _finish_multipart(self, state: UploadState, source: Path, stored: dict[int, str],
+                          progress: ProgressCallback | None) -> File:
+        etags = self._send_parts(state, source, stored, progress)
+        current = source.stat()
+        if (current.st_size, current.st_mtime_ns) != (state.size, state.mtime_ns):
+            self._forget(state, cancel=True)
+            raise LockerError(f"{source} changed while it was being uploaded; upload it again.",
+                              code="file_changed")
+        parts = [{"number": n, "etag": etags[n]} for n in range(1, state.part_count + 1)]
+        try:
+            file = self._complete(state.upload_id, {"parts": parts, "sha256": state.sha256})
+        except (NotFoundError, ChecksumMismatchError):
+            self.state.drop(state.server, state.path)  # the server discarded the upload
+            raise
+        self.state.drop(state.server, state.path)
+        return file
+
+    def _complete(self, upload_id: str, body: dict[str, Any]) -> File:
+        try:
+            return File.from_json(self._json(self._request("POST", f"/uploads/{upload_id}/complete", json=body)))
+        except ConflictError as error:
+            if error.code == "already_completed":
+                return self.file(upload_id)
+            raise
+
+    def _send_parts(self, state: UploadState, source: Path, stored: dict[int, str],
+                    progress: ProgressCallback | None) -> dict[int, str]:
+        """PUT every part storage lacks, `workers` at a time; returns {number: etag} for all parts.
+
+        When a part fails for good (after its retries), no new part is started but
+        the ones under way finish, so a rerun has as little as possible left to send.
+        Ctrl-C (or any unexpected error) stops the parts under way too.
+        """
+        etags = dict(stored)
+        missing = [n for n in range(1, state.part_count + 1) if n not in stored]
+        done = sum(min(state.part_size, state.size - (n - 1) * state.part_size) for n in stored)
+        meter = _Meter(progress, "uploading", state.size, done)
+        if not missing:
+            return etags
+        halt, abort = threading.Event(), threading.Event()
+        pool = ThreadPoolExecutor(max_workers=min(self.workers, len(missing)), thread_name_prefix="locker-part")
+        futures = {pool.submit(self._part_job, state, source, n, meter, halt, abort): n for n in missing}
+        first_error: LockerError | None = None
+        try:
+            for future in as_completed(futures):
+                try:
+                    etags[futures[future]] = future.result()
+                except _Stopped:
+                    continue
+                except LockerError as error:
+                    first_error = first_error or error
+        except BaseException:
+            abort.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if first_error is not None:
+            raise TransferError(f"upload of {state.name} stopped with {len(etags)} of {state.part_count} parts "
+                                f"stored ({first_error.message}); run it again to send the rest.",
+                                code=first_error.code, status=first_error.status) from first_error
+        return etags
+
+    def _part_job(self, state: UploadState, source: Path, number: int, meter: _Meter, halt: threading.Event,
+                  abort: threading.Event) -> str:
+        if halt.is_set() or abort.is_set():
+            raise _Stopped()  # another part failed for good: start no more
+        try:
+            return self._send_part(state, source, number, meter, abort)
+        except LockerError:
+            halt.set()
+            raise
+
+    def _send_part(self, state: UploadState, source: Path, number: int, meter: _Meter,
+                   stop: threading.Event) -> str:
+        """Hash one part, have its URL signed (pinned to that checksum) and PUT it, with retries."""
+        offset = (number - 1) * state.part_size
+        length = min(state.part_size, state.size - offset)
+        checksum = self._hash_range(source, offset, length, stop) if state.part_checksums else None
+        signed: dict[str, Any] | None = None
+        resigned = False
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._backoff(attempt, stop)
+            if stop.is_set():
+                raise _Stopped()
+            try:
+                if signed is None:
+                    signed = self._sign_part(state.upload_id, number, checksum)
+                    if int(signed.get("size", length)) != length:
+                        raise TransferError(f"Locker expects part {number} to be {signed['size']} bytes, "
+                                            f"not {length}.", code="part_size_mismatch")
+            except (ConnectionFailed, ServerError) as error:
+                problem = error.message
+                continue
+            body = _FileSlice(source, offset, length, meter, stop)
+            response = self._send_to_storage("PUT", signed["url"], signed.get("headers") or {}, body)
+            if isinstance(response, str):
+                body.rewind()
+                problem = response
+                continue
+            if response.status_code in (200, 201, 204):
+                etag = (response.headers.get("ETag") or "").strip().strip('"')
+                if not etag:
+                    raise TransferError(f"storage accepted part {number} but sent no ETag; if a proxy is in "
+                                        "between, let it pass the ETag header.", code="missing_etag")
+                return etag
+            body.rewind()
+            problem = f"storage answered {storage_message(response)}"
+            if response.status_code >= 500 or response.status_code in (408, 429):
+                continue
+            if response.status_code == 403 and not resigned:
+                signed, resigned = None, True  # the signed URL may have expired: sign it again
+                continue
+            raise TransferError(f"storage refused part {number}: {storage_message(response)}",
+                                code="storage_refused", status=response.status_code)
+        raise TransferError(f"part {number} failed {self.retries + 1} times: {problem}", code="transfer_failed")
+
+    def _sign_part(self, upload_id: str, number: int, checksum: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"numbers": [number]}
+        if checksum:
+            body["checksums"] = {str(number): checksum}
+        parts = self._json(self._request("POST", f"/uploads/{upload_id}/parts", json=body)).get("parts") or []
+        for part in parts:
+            if isinstance(part, dict) and int(part.get("number", 0)) == number:
+                return dict(part)
+        raise LockerError(f"Locker did not sign part {number}.", code="bad_response")
+
+    def _hash_range(self, source: Path, offset: int, length: int, stop: threading.Event) -> str:
+        digest = hashlib.sha256()
+        with open(source, "rb") as handle:
+            handle.seek(offset)
+            remaining = length
+            while remaining:
+                if stop.is_set():
+                    raise _Stopped()
+                chunk = handle.read(min(CHUNK_SIZE, remaining))
+                if not chunk:
+                    raise LockerError(f"{source} became shorter while it was being uploaded.", code="file_changed")
+                digest.update(chunk)
+                remaining -= len(chunk)
+        return digest.hexdigest()
+
+    def _send_to_storage(self, method: str, url: str, headers: dict[str, str],
+                         body: _FileSlice | None = None, stream: bool = False) -> requests.Response | str:
+        """One request to a signed storage URL: the answer, or a string saying why none came."""
+        try:
+            return self.session.request(method, url, data=body, headers=dict(headers), timeout=self.timeout,
+                                        stream=stream)
+        except _Stopped as stopped:
+            if stopped.args:
+                raise LockerError(str(stopped.args[0]), code="file_changed") from None
+            raise
+        except requests.RequestException as error:
+            host = urlsplit(url).netloc
+            return f"could not reach storage at {host}: {describe_connection_error(error)}"
+
+    def _put_whole(self, source: Path, size: int, started: dict[str, Any], progress: ProgressCallback | None) -> None:
+        """The single signed PUT of a small file, retried on connection errors and 5xx."""
+        meter = _Meter(progress, "uploading", size)
+        stop = threading.Event()
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._backoff(attempt)
+            body = _FileSlice(source, 0, size, meter, stop)
+            response = self._send_to_storage(str(started.get("method") or "PUT"), str(started["url"]),
+                                             started.get("headers") or {}, body)
+            if isinstance(response, str):
+                body.rewind()
+                problem = response
+                continue
+            if response.status_code in (200, 201, 204):
+                return
+            if attempt and response.status_code in (409, 412):
+                # An earlier attempt did arrive (its answer was lost); completing checks the bytes.
+                return
+            body.rewind()
+            problem = f"storage answered {storage_message(response)}"
+            if response.status_code >= 500 or response.status_code in (408, 429):
+                continue
+            raise TransferError(f"storage refused {source.name}: {storage_message(response)}",
+                                code="storage_refused", status=response.status_code)
+        raise TransferError(f"upload of {source.name} failed {self.retries + 1} times: {problem}",
+                            code="transfer_failed")
+
+    def pending_uploads(self) -> list[dict[str, Any]]:
+        """Unfinished uploads on the server (``GET /uploads``), each with its stored ``parts``."""
+        return list(self._json(self._request("GET", "/uploads")).get("items") or [])
+
+    def cancel_upload(self, upload_id: str) -> None:
+        """Cancel an unfinished upload and free its reserved space (``DELETE /uploads/<id>``)."""
+        self._request("DELETE", f"/uploads/{quote(upload_id, safe='')}", ok=(200, 204))
+
+    # -- downloads -----------------------------------------------------------------
+
+    def download(self, file_id: str, path: str | os.PathLike[str] | None = None, *, overwrite: bool = True,
+                 progress: ProgressCallback | None = None) -> Path:
+        """Download a file to `path` (a file path, or a folder to keep the stored name; default: here).
+
+        Bytes go to a temporary file beside the target, which is renamed into
+        place only when its SHA-256 equals the one Locker recorded (when it has
+        one). Returns the path written.
+
+        Raises:
+            ChecksumMismatchError: the bytes differ from the recorded SHA-256 (nothing is written).
+            NotFoundError: no such file.
+            TransferError: storage could not be reached (after retries).
+            FileExistsError: the target exists and ``overwrite`` is false.
+        """
+        file = self.file(file_id)
+        target = self.download_target(path, file.name)
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} already exists")
+        fd, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:80]}.",
+                                              suffix=".locker-download")
+        temporary = Path(temporary_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                digest, received = self._fetch(file, out, progress)
+                out.flush()
+                os.fsync(out.fileno())
+            if received != file.size:
+                raise TransferError(f"received {received} bytes of {file.name} but it has {file.size}; "
+                                    "nothing was saved.", code="size_mismatch")
+            if file.sha256 and digest != file.sha256:
+                raise ChecksumMismatchError(f"{file.name}: the downloaded bytes do not match the SHA-256 "
+                                            f"Locker recorded (expected {file.sha256}, got {digest}); "
+                                            "nothing was saved.", expected=file.sha256, actual=digest)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return target
+
+    def download_target(self, path: str | os.PathLike[str] | None, name: str) -> Path:
+        """Where :meth:`download` saves a file called `name` for this `path` argument."""
+        if path is None:
+            return Path.cwd() / safe_file_name(name)
+        target = Path(path).expanduser()
+        if target.is_dir() or str(path).endswith(("/", os.sep)):
+            target.mkdir(parents=True, exist_ok=True)
+            return target / safe_file_name(name)
+        if not target.parent.is_dir():
+            raise FileNotFoundError(f"{target.parent} is not a folder")
+        return target
+
+    def _fetch(self, file: File, out: Any, progress: ProgressCallback | None) -> tuple[str, int]:
+        """Stream the file's bytes into `out`, hashing as they come; retried from the start on failure."""
+        meter = _Meter(progress, "downloading", file.size)
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._backoff(attempt)
+                out.seek(0)
+                out.truncate()
+                meter.add(-meter.done)
+            url, _ = self.download_link(file.id)
+            response = self._send_to_storage("GET", url, {}, stream=True)
+            if isinstance(response, str):
+                problem = response
+                continue
+            with response:
+                if response.status_code != 200:
+                    problem = f"storage answered {storage_message(response)}"
+                    if response.status_code >= 500 or response.status_code in (403, 408, 429):
+                        continue
+                    raise TransferError(f"storage refused the download of {file.name}: {storage_message(response)}",
+                                        code="storage_refused", status=response.status_code)
+                digest = hashlib.sha256()
+                received = 0
+                try:
+                    for chunk in response.iter_content(CHUNK_SIZE):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        received += len(chunk)
+                        meter.add(len(chunk))
+                except requests.RequestException as error:
+                    problem = f"the download broke off: {describe_connection_error(error)}"
+                    continue
+                return digest.hexdigest(), received
+        raise TransferError(f"download of {file.name} failed {self.retries + 1} times: {problem}",
+                            code="transfer_failed")
+
+    # -- share links -----------------------------------------------------------------
+
+    def share(self, file_id: str, *, expires: datetime | timedelta | str | int | None = None,
+              password: str | None = None, max_downloads: int | None = None, note: str | None = None) -> Share:
+        """Create a public link to a file (``POST /shares``); its ``url`` is what to hand out.
+
+        Args:
+            expires: when the link stops working: a datetime, a timedelta, or a duration such as ``"7d"``.
+            password: asked before downloading.
+            max_downloads: downloads allowed through the link.
+            note: shown on the link's page.
+
+        Raises:
+            UnsupportedFeatureError: this server has no share links yet.
+        """
+        body: dict[str, Any] = {"file_id": file_id}
+        if expires is not None:
+            body["expires_at"] = expiry_timestamp(expires)
+        if password:
+            body["password"] = password
+        if max_downloads is not None:
+            body["max_downloads"] = int(max_downloads)
+        if note:
+            body["note"] = note
+        try:
+            response = self._request("POST", "/shares", json=body, ok=(200, 201))
+        except LockerError as error:
+            if error.status == 405 or (error.status == 404 and self._shares_missing()):
+                raise UnsupportedFeatureError(SHARES_UNSUPPORTED, code="unsupported", status=error.status) from None
+            raise
+        return Share.from_json(self._json(response))
+
+    def shares(self) -> list[Share]:
+        """Every share link of this user (``GET /shares``)."""
+        try:
+            body = self._json(self._request("GET", "/shares"))
+        except LockerError as error:
+            if error.status in (404, 405):
+                raise UnsupportedFeatureError(SHARES_UNSUPPORTED, code="unsupported", status=error.status) from None
+            raise
+        items = body.get("items", body.get("shares")) or []
+        return [Share.from_json(item) for item in items]
+
+    def revoke_share(self, share_id: str) -> None:
+        """Revoke a share link at once (``DELETE /shares/<id>``)."""
+        try:
+            self._request("DELETE", f"/shares/{quote(share_id, safe='')}", ok=(200, 204))
+        except LockerError as error:
+            if error.status == 405 or (error.status == 404 and self._shares_missing()):
+                raise UnsupportedFeatureError(SHARES_UNSUPPORTED, code="unsupported", status=error.status) from None
+            raise
+
+    def _shares_missing(self) -> bool:
+        """True when the server has no /shares route at all (rather than no such file or link)."""
+        try:
+            self._request("GET", "/shares")
+        except LockerError as error:
+            return error.status in (404, 405)
+        return False

@@ -1,0 +1,277 @@
+"""The `locker` command against a live Locker: exit codes, one-line errors, stable --json, no-TTY output.
+
+Most runs go through click's CliRunner (in-process, no terminal); two run the
+installed `locker` script as a subprocess, once with pipes (no progress bars,
+no control codes) and once with stderr on a pseudo-terminal (progress bars).
+The login is kept under a temporary LOCKER_CONFIG_DIR, unfinished uploads under
+LOCKER_STATE_DIR.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pty
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from locker_client import AuthenticationError, Locker
+from locker_client import cli as cli_module
+from locker_client.cli import cli
+from tests.conftest import PASSWORD
+# The live-server fixtures (live, local_live, moto_endpoint) are shared with the client's tests.
+from tests.test_client import (LARGE, SMALL, FaultyStorage, Live, closed_port_url, live,  # noqa: F401,F811
+                               local_live, moto_endpoint, session_with, sha, start_live,  # noqa: F401,F811
+                               without_share_links, write)
+
+FILE_KEYS = {"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified"}
+SHARE_KEYS = {"id", "url", "file_id", "file_name", "state", "created_at", "expires_at", "has_password",
+              "max_downloads", "download_count", "last_download_at", "note"}
+LOCKER_SCRIPT = Path(sys.executable).parent / "locker"
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> dict[str, Path]:
+    return {"config": tmp_path / "config", "state": tmp_path / "state", "work": tmp_path / "work"}
+
+
+@pytest.fixture
+def run(dirs):
+    """Run `locker ARGS…` in-process with a private config and state dir; returns click's Result."""
+    dirs["work"].mkdir()
+
+    def invoke(*args: str, input: str | None = None, url: str | None = None, token: str | None = None) -> Result:
+        env = {"LOCKER_CONFIG_DIR": str(dirs["config"]), "LOCKER_STATE_DIR": str(dirs["state"]),
+               "LOCKER_URL": url, "LOCKER_TOKEN": token, "NO_COLOR": None, "FORCE_COLOR": None}
+        return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def one_error_line(result: Result) -> str:
+    """The failure's stderr: exactly one line, starting 'locker: ', no traceback."""
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    lines = [line for line in result.stderr.splitlines() if line not in ("Username: ", "Password: ")]
+    assert len(lines) == 1 and lines[0].startswith("locker: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_login_stores_a_private_token_whoami_and_logout_revoke_it(local_live: Live, run, dirs) -> None:
+    username, _ = local_live.user()
+    result = run("login", local_live.url + "/", input=f"{username}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output, "the password is never echoed"
+    config = dirs["config"] / "config.json"
+    assert f"Logged in to {local_live.url} as {username}. Token saved in {config}." in result.stdout
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert stat.S_IMODE(dirs["config"].stat().st_mode) == 0o700
+    stored = json.loads(config.read_text())
+    assert stored["url"] == local_live.url and stored["username"] == username
+    assert stored["token"].startswith("lk_") and PASSWORD not in config.read_text()
+
+    whoami = run("whoami", "--json")
+    assert whoami.exit_code == 0, whoami.output
+    assert json.loads(whoami.stdout) == {"url": local_live.url, "username": username, "is_admin": False,
+                                         "used_bytes": 0, "quota_bytes": None, "remaining_bytes": None}
+    plain = run("whoami")
+    assert plain.stdout == f"{username} at {local_live.url}: 0 bytes used\n"
+    elsewhere = closed_port_url()  # the stored token is never sent to another server
+    assert one_error_line(run("whoami", url=elsewhere)) == \
+        f"locker: not logged in to {elsewhere}: run `locker login {elsewhere}` (or set LOCKER_TOKEN)"
+
+    # Logging in again replaces the stored token and revokes the old one.
+    again = run("login", local_live.url, "--username", username, input=f"{PASSWORD}\n")
+    assert again.exit_code == 0, again.output
+    with Locker(local_live.url, token=stored["token"]) as old, pytest.raises(AuthenticationError):
+        old.me()
+    token = json.loads(config.read_text())["token"]
+
+    out = run("logout")
+    assert out.exit_code == 0 and out.stdout == f"Logged out of {local_live.url}.\n"
+    assert not config.exists()
+    with Locker(local_live.url, token=token) as lk, pytest.raises(AuthenticationError):
+        lk.me()
+    assert "run `locker login URL` first" in one_error_line(run("whoami"))
+
+
+def test_login_failures_are_one_clear_line(local_live: Live, run, dirs) -> None:
+    username, _ = local_live.user()
+    wrong = one_error_line(run("login", local_live.url, "-u", username, input="not the password\n"))
+    assert wrong == "locker: Wrong username or password."
+    closed = closed_port_url()
+    assert one_error_line(run("login", closed, "-u", username, input=f"{PASSWORD}\n")) == \
+        f"locker: could not reach Locker at {closed}: connection refused"
+    assert "not a Locker address" in one_error_line(run("login", "localhost:5000", "-u", "x", input="y\n"))
+    assert not (dirs["config"] / "config.json").exists()
+
+
+def test_upload_ls_download_rm_with_json_output(live: Live, run, dirs) -> None:
+    _, token = live.user()
+    folder = dirs["work"] / "holiday"
+    (folder / "raw").mkdir(parents=True)
+    write(folder, "notes.txt", SMALL)
+    write(folder / "raw", "clip.bin", LARGE)  # multipart
+
+    refused = one_error_line(run("upload", str(folder), url=live.url, token=token))
+    assert refused == f"locker: {folder} is a folder; add --recursive to upload what is in it"
+
+    uploaded = run("upload", str(folder), "--recursive", "--json", url=live.url, token=token)
+    assert uploaded.exit_code == 0, uploaded.output
+    assert "\x1b" not in uploaded.output and uploaded.stderr == "", "no progress bars without a terminal"
+    files = json.loads(uploaded.stdout)
+    assert [set(f) for f in files] == [FILE_KEYS, FILE_KEYS]
+    assert [(f["name"], f["size"], f["sha256"]) for f in files] == [
+        ("notes.txt", len(SMALL), sha(SMALL)), ("clip.bin", len(LARGE), sha(LARGE))]
+
+    listed = run("ls", "--json", "--sort", "name", url=live.url, token=token)
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == sorted(files, key=lambda f: f["name"])
+    plain = run("ls", "--sort", "size", "--order", "asc", url=live.url, token=token)
+    assert plain.stdout.splitlines() == [f"{f['id']}\t{f['size']}\t{f['created_at']}\t{f['name']}" for f in files]
+
+    out = dirs["work"] / "out"
+    got = run("download", "clip.bin", "-o", f"{out}/", "--json", url=live.url, token=token)  # by name
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.stdout) == {"path": str(out / "clip.bin"), "file": files[1]}
+    assert (out / "clip.bin").read_bytes() == LARGE
+    exists = one_error_line(run("download", files[1]["id"], "-o", str(out / "clip.bin"), url=live.url, token=token))
+    assert exists == f"locker: {out / 'clip.bin'} already exists; add --force to replace it"
+    forced = run("download", files[0]["id"], "-o", str(out / "clip.bin"), "--force", url=live.url, token=token)
+    assert forced.exit_code == 0 and forced.stdout.startswith("saved notes.txt to ")
+    assert "SHA-256 checked" in forced.stdout and (out / "clip.bin").read_bytes() == SMALL
+    assert "no file with the id or name 'nothing.txt'" in one_error_line(
+        run("download", "nothing.txt", url=live.url, token=token))
+
+    removed = run("rm", files[0]["id"], files[1]["id"], url=live.url, token=token)
+    assert removed.exit_code == 0 and removed.stdout == f"deleted {files[0]['id']}\ndeleted {files[1]['id']}\n"
+    assert json.loads(run("ls", "--json", url=live.url, token=token).stdout) == []
+    assert one_error_line(run("rm", files[0]["id"], url=live.url, token=token)) == \
+        f"locker: {files[0]['id']}: No such file."
+
+
+def test_an_interrupted_cli_upload_resumes_when_run_again(local_live: Live, run, dirs, monkeypatch) -> None:
+    _, token = local_live.user()
+    path = write(dirs["work"], "disk.img", LARGE)
+    broken = FaultyStorage(fail_parts={3})
+    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
+        local_live.url, token=token, session=session_with(broken), retries=0, state_dir=dirs["state"]))
+    failed = one_error_line(run("upload", str(path)))
+    assert failed.startswith(f"locker: {path}: upload of disk.img stopped with ")
+    assert failed.endswith("run it again to send the rest.")
+
+    healthy = FaultyStorage()
+    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
+        local_live.url, token=token, session=session_with(healthy), state_dir=dirs["state"]))
+    resumed = run("upload", str(path), "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert 3 in healthy.put_parts and 1 not in healthy.put_parts, "parts already stored are not sent again"
+    assert json.loads(resumed.stdout)[0]["sha256"] == sha(LARGE)
+
+
+def test_failures_exit_non_zero_with_one_line(local_live: Live, run) -> None:
+    _, token = local_live.user()
+    _, expired = local_live.user(expired=True)
+    for bad in ("lk_nope", expired):
+        line = one_error_line(run("ls", url=local_live.url, token=bad))
+        assert line.startswith("locker: That API token is not valid: it may be mistyped, expired or revoked.")
+        assert "LOCKER_TOKEN was refused; run `locker login URL`" in line
+    closed = closed_port_url()
+    assert one_error_line(run("whoami", url=closed, token=token)) == \
+        f"locker: could not reach Locker at {closed}: connection refused"
+    assert "not logged in" in one_error_line(run("ls", url=local_live.url))
+    assert run("upload", url=local_live.url, token=token).exit_code == 2, "usage mistakes exit 2"
+    assert run("share", "x", "--expires", "soon", url=local_live.url, token=token).exit_code == 2
+
+
+def test_share_commands_on_a_server_without_share_links(make_app, request, run, dirs) -> None:
+    old = start_live(request, make_app, "local", middleware=without_share_links)
+    _, token = old.user()
+    file_id = json.loads(run("upload", str(write(dirs["work"], "a.txt", b"hi")), "--json",
+                             url=old.url, token=token).stdout)[0]["id"]
+    for args in (["share", file_id, "--expires", "7d", "--max-downloads", "3"], ["shares"], ["revoke", "0" * 32]):
+        assert one_error_line(run(*args, url=old.url, token=token)) == \
+            "locker: this Locker server does not support share links yet"
+
+
+def test_share_shares_and_revoke(local_live: Live, run, dirs) -> None:
+    _, token = local_live.user()
+    file = json.loads(run("upload", str(write(dirs["work"], "plan.txt", b"the plan")), "--json",
+                          url=local_live.url, token=token).stdout)[0]
+    made = run("share", file["id"], "--expires", "7d", "--password", "--max-downloads", "2", "--note", "hi",
+               input="secret pw\nsecret pw\n", url=local_live.url, token=token)
+    assert made.exit_code == 0, made.output
+    assert made.stdout.startswith(f"{local_live.url}/s/") and made.stdout.count("\n") == 1
+    assert "secret pw" not in made.output
+    by_name = run("share", "plan.txt", "--json", url=local_live.url, token=token)
+    link = json.loads(by_name.stdout)
+    assert set(link) == SHARE_KEYS and link["file_id"] == file["id"] and link["url"].startswith(local_live.url)
+    listed = json.loads(run("shares", "--json", url=local_live.url, token=token).stdout)
+    assert [set(item) for item in listed] == [SHARE_KEYS, SHARE_KEYS]
+    assert [(item["has_password"], item["max_downloads"], item["url"]) for item in listed] == [
+        (False, None, None), (True, 2, None)]
+    revoked = run("revoke", link["id"], url=local_live.url, token=token)
+    assert revoked.exit_code == 0 and revoked.stdout == f"revoked {link['id']}\n"
+    lines = run("shares", url=local_live.url, token=token).stdout.splitlines()
+    assert lines[0].split("\t")[:3] == [link["id"], "revoked", "plan.txt"]
+    assert lines[1].split("\t")[1:3] == ["active", "plan.txt"] and lines[1].endswith("0/2 downloads")
+    assert one_error_line(run("revoke", "0" * 32, url=local_live.url, token=token)) == "locker: No such link."
+
+
+def script_env(live: Live, token: str, dirs) -> dict[str, str]:
+    assert LOCKER_SCRIPT.exists(), f"{LOCKER_SCRIPT} is missing: install the client with `pip install -e .`"
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE")}
+    env.update(LOCKER_URL=live.url, LOCKER_TOKEN=token, LOCKER_CONFIG_DIR=str(dirs["config"]),
+               LOCKER_STATE_DIR=str(dirs["state"]), TERM="xterm-256color", COLUMNS="120")
+    return env
+
+
+def test_the_installed_script_without_a_terminal_writes_plain_lines(local_live: Live, dirs, tmp_path) -> None:
+    _, token = local_live.user()
+    path = write(tmp_path, "plain.bin", LARGE)
+    done = subprocess.run([str(LOCKER_SCRIPT), "upload", str(path)], env=script_env(local_live, token, dirs),
+                          capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b"" and b"\x1b" not in done.stdout and b"\r" not in done.stdout
+    assert done.stdout.decode().startswith(f"uploaded {path} as plain.bin (")
+    failed = subprocess.run([str(LOCKER_SCRIPT), "download", "missing"], env=script_env(local_live, token, dirs),
+                            capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert failed.returncode == 1 and failed.stdout == b""
+    assert failed.stderr.decode() == "locker: no file with the id or name 'missing' (see `locker ls`)\n"
+
+
+def test_on_a_terminal_uploads_show_progress_bars(local_live: Live, dirs, tmp_path) -> None:
+    _, token = local_live.user()
+    path = write(tmp_path, "shown.bin", LARGE)
+    leader, follower = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        done = subprocess.run([str(LOCKER_SCRIPT), "upload", str(path)], env=script_env(local_live, token, dirs),
+                              stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL, timeout=60)
+    finally:
+        os.close(follower)
+        reader.join(timeout=5)
+        os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert done.returncode == 0, screen
+    assert "\x1b[" in screen, "a terminal gets a live display"
+    assert "shown.bin" in screen and "total" in screen and "100%" not in done.stdout.decode()
+    assert "━" in screen, "with a bar"
+    assert done.stdout.decode().startswith(f"uploaded {path} as shown.bin")

@@ -1,0 +1,437 @@
+"""The Python client (locker_client) against a live Locker on both storage backends.
+
+The client speaks HTTP, so Locker runs on a real socket (werkzeug's server in a
+thread, as in the browser tests). For S3 the bucket is moto's HTTP server
+(ThreadedMotoServer) rather than mock_aws: the client streams request bodies
+from disk over real sockets and is tested with its own transport (a
+requests.Session with a fault-injecting adapter); mock_aws would intercept
+every `requests` call in the process, the calls to Locker included, and
+consume bodies itself, so the test would no longer exercise what a user's
+client does. Parts are 64 KiB with a 128 KiB threshold (conftest lowers moto's
+5 MiB part minimum).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import socket
+import threading
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from moto.server import ThreadedMotoServer
+from requests.adapters import HTTPAdapter
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from app.extensions import db
+from app.models import File as FileRow
+from app.models import utcnow
+from app.services import tokens, users
+from locker_client import (AuthenticationError, ChecksumMismatchError, ConnectionFailed, Locker, LockerError,
+                           NotFoundError, QuotaExceededError, TransferError, UnsupportedFeatureError)
+from tests.conftest import PASSWORD
+from tests.helpers import write_directly
+
+HOST = "127.0.0.1"
+PART = 64 * 1024
+CLIENT_SETTINGS = {"MULTIPART_THRESHOLD": 2 * PART, "MULTIPART_PART_SIZE": PART}
+SMALL = random.Random(1).randbytes(100 * 1024 + 3)       # one PUT
+LARGE = random.Random(2).randbytes(5 * PART + 4321)      # six parts, the last one short
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:  # one line per request would drown failures
+        pass
+
+
+class LiveServer:
+    """Locker on a real socket in a background thread (bound first: the app's config needs the address)."""
+
+    def __init__(self) -> None:
+        self.app = None
+        self.server = make_server(HOST, 0, self.dispatch, threaded=True, request_handler=QuietHandler)
+        self.url = f"http://{HOST}:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+
+    def dispatch(self, environ, start_response):
+        return self.app(environ, start_response)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+class Live:
+    """A running Locker: its URL, app, backend name, and helpers to make users and tokens."""
+
+    def __init__(self, url: str, app, backend: str) -> None:
+        self.url, self.app, self.backend = url, app, backend
+
+    def user(self, username: str | None = None, expired: bool = False):
+        """A new user and an API token for them (one that expired a minute ago, if asked): (username, token)."""
+        username = username or f"cli{uuid.uuid4().hex[:10]}"
+        with self.app.app_context():
+            user = users.create_user(username, PASSWORD)
+            token, secret = tokens.create_token(user, "tests")
+            if expired:
+                token.expires_at = utcnow() - timedelta(minutes=1)
+                db.session.commit()
+        return username, secret
+
+    def storage_key(self, file_id: str) -> str:
+        with self.app.app_context():
+            return db.session.execute(db.select(FileRow.storage_key).filter_by(public_id=file_id)).scalar_one()
+
+    def tamper(self, file_id: str, data: bytes) -> None:
+        """Replace a stored file's bytes behind Locker's back (same length, other content)."""
+        with self.app.app_context():
+            write_directly(self.app, self.storage_key(file_id), data)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    """moto's S3 over HTTP on loopback, shared by this module's tests (each uses its own bucket)."""
+    server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def start_live(request, make_app, backend: str, middleware=None, **overrides) -> Live:
+    server = LiveServer()
+    settings = {"STORAGE_BACKEND": "local", "PUBLIC_URL": server.url, **CLIENT_SETTINGS, **overrides}
+    if backend == "s3":
+        settings.update(STORAGE_BACKEND="s3", S3_BUCKET=f"locker-client-{uuid.uuid4().hex[:12]}",
+                        S3_ENDPOINT_URL=request.getfixturevalue("moto_endpoint"), S3_CREATE_BUCKET=True)
+    app = make_app(**settings)
+    server.app = middleware(app) if middleware else app
+    server.start()
+    request.addfinalizer(server.stop)
+    return Live(server.url, app, backend)
+
+
+def without_share_links(app):
+    """Locker as it was before share links: /api/v1/shares… is a 404 like any unknown API path."""
+    def wsgi(environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/api/v1/shares"):
+            body = json.dumps({"error": {"code": "not_found", "message": "The requested URL was not found on "
+                                         "the server. If you entered the URL manually please check your spelling "
+                                         "and try again."}}).encode()
+            start_response("404 NOT FOUND", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return app(environ, start_response)
+
+    return wsgi
+
+
+@pytest.fixture(params=["local", "s3"])
+def live(request, make_app) -> Live:
+    """Locker on each storage backend, served on 127.0.0.1."""
+    return start_live(request, make_app, request.param)
+
+
+@pytest.fixture
+def local_live(request, make_app) -> Live:
+    return start_live(request, make_app, "local")
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port = probe.getsockname()[1]
+    return f"http://{HOST}:{port}"
+
+
+class FaultyStorage(HTTPAdapter):
+    """A transport that records which parts are PUT and breaks the ones it is told to.
+
+    It learns each signed part URL's number from Locker's answers to
+    POST /uploads/<id>/parts, so it works the same for local and S3 URLs.
+    """
+
+    def __init__(self, fail_parts=(), fail_status: int | None = None, fail_times: int | None = None) -> None:
+        super().__init__(pool_maxsize=16)
+        self.fail_parts = set(fail_parts)
+        self.fail_status = fail_status
+        self.fail_times = fail_times
+        self.failures: dict[int, int] = {}
+        self.part_by_url: dict[str, int] = {}
+        self.put_parts: list[int] = []
+        self.single_puts = 0
+        self.lock = threading.Lock()
+
+    def send(self, request, **kwargs):
+        number = self.part_by_url.get(request.url) if request.method == "PUT" else None
+        if request.method == "PUT" and number is None and "/api/v1/" not in request.url:
+            with self.lock:
+                self.single_puts += 1
+        if number is not None and number in self.fail_parts:
+            with self.lock:
+                failed = self.failures.get(number, 0)
+                broken = self.fail_times is None or failed < self.fail_times
+                if broken:
+                    self.failures[number] = failed + 1
+            if broken:
+                if self.fail_status is None:
+                    raise requests.ConnectionError(f"injected: connection to storage lost during part {number}")
+                response = requests.Response()
+                response.status_code, response.reason, response.url = self.fail_status, "Injected", request.url
+                response._content = b'{"error": {"code": "injected", "message": "storage hiccup"}}'
+                response.request = request
+                return response
+        response = super().send(request, **kwargs)
+        if number is not None and response.status_code == 200:
+            with self.lock:
+                self.put_parts.append(number)
+        if request.method == "POST" and request.url.endswith("/parts") and response.status_code == 200:
+            for part in response.json()["parts"]:
+                self.part_by_url[part["url"]] = part["number"]
+        return response
+
+
+def session_with(adapter: HTTPAdapter) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", adapter)
+    return session
+
+
+def test_round_trips_single_and_multipart_with_sha256(live: Live, tmp_path: Path, state_dir: Path) -> None:
+    """Upload one small and one large file, list them over several pages, download both intact, delete."""
+    _, token = live.user()
+    small, large = write(tmp_path, "notes.txt", SMALL), write(tmp_path, "video.bin", LARGE)
+    seen: list[tuple[str, int, int]] = []
+    transport = FaultyStorage()
+    with Locker(live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        one = lk.upload(small)
+        two = lk.upload(large, progress=lambda phase, done, total: seen.append((phase, done, total)))
+        assert transport.single_puts == 1, "the small file goes up in one PUT"
+        assert sorted(transport.put_parts) == [1, 2, 3, 4, 5, 6], "the large one in six parts"
+        assert (one.name, one.size, one.sha256, one.content_type) == ("notes.txt", len(SMALL), sha(SMALL), "text/plain")
+        assert (two.name, two.size, two.sha256) == ("video.bin", len(LARGE), sha(LARGE))
+        # Local storage hashes what it receives, so it vouches for both digests. S3 checks the signed
+        # x-amz-checksum-sha256 of a single PUT (moto keeps none to report back) and only has a checksum
+        # of part checksums for a multipart object, so there the whole-file digest is the client's word.
+        if live.backend == "local":
+            assert one.sha256_verified is True and two.sha256_verified is True
+        else:
+            assert two.sha256_verified is False
+        assert ("hashing", len(LARGE), len(LARGE)) in seen and seen[-1] == ("uploading", len(LARGE), len(LARGE))
+        assert not list(state_dir.glob("*.json")), "a finished upload leaves no resume record"
+
+        listed = list(lk.files(page_size=1, sort="name"))  # one file a page: the iterator follows next_cursor
+        assert [(f.id, f.name) for f in listed] == [(one.id, "notes.txt"), (two.id, "video.bin")]
+        assert lk.me().used_bytes == len(SMALL) + len(LARGE)
+
+        for stored, data in ((one, SMALL), (two, LARGE)):
+            saved = lk.download(stored.id, f"{tmp_path / 'out'}/")  # a trailing slash: a folder, made if missing
+            assert saved == tmp_path / "out" / stored.name and saved.read_bytes() == data
+        assert lk.download(two.id, tmp_path / "copy.bin").read_bytes() == LARGE
+
+        lk.delete(one.id)
+        with pytest.raises(NotFoundError) as missing:
+            lk.file(one.id)
+        assert (missing.value.status, missing.value.code) == (404, "not_found")
+        assert [f.id for f in lk.files()] == [two.id]
+
+
+def test_an_interrupted_multipart_upload_resumes_with_only_the_missing_parts(live: Live, tmp_path: Path,
+                                                                          state_dir: Path) -> None:
+    """Part 2's connection keeps breaking: the upload stops, then a second run sends only what storage lacks."""
+    _, token = live.user()
+    path = write(tmp_path, "big.iso", LARGE)
+    broken = FaultyStorage(fail_parts={2})
+    with Locker(live.url, token=token, state_dir=state_dir, session=session_with(broken),
+                retries=1, retry_backoff=0) as lk:
+        with pytest.raises(TransferError) as interrupted:
+            lk.upload(path)
+        assert "run it again to send the rest" in interrupted.value.message
+        assert "could not reach storage" in interrupted.value.message
+        pending = lk.pending_uploads()
+    assert broken.failures == {2: 2}, "the broken part was tried twice (retries=1)"
+    assert len(pending) == 1 and pending[0]["name"] == "big.iso"
+    stored = {p["number"] for p in pending[0]["parts"]}
+    # Parts 1, 3 and 4 were under way beside part 2 and finished; after part 2 failed for good no
+    # new part started (5 and 6 may have, if a worker was free before part 2 gave up).
+    assert {1, 3, 4} <= stored and 2 not in stored
+    assert len(list(state_dir.glob("*.json"))) == 1
+
+    healthy = FaultyStorage()
+    with Locker(live.url, token=token, state_dir=state_dir, session=session_with(healthy)) as lk:
+        progress: list[tuple[str, int, int]] = []
+        file = lk.upload(path, progress=lambda *event: progress.append(event))
+        missing = sorted({1, 2, 3, 4, 5, 6} - stored)
+        assert sorted(healthy.put_parts) == missing, "only the missing parts are sent again"
+        assert file.id == pending[0]["id"] and file.sha256 == sha(LARGE) and file.size == len(LARGE)
+        # Progress starts from what storage already held.
+        held = sum(len(LARGE[(n - 1) * PART:n * PART]) for n in stored)
+        assert next(event for event in progress if event[0] == "uploading") == ("uploading", held, len(LARGE))
+        assert lk.pending_uploads() == []
+        assert lk.download(file.id, tmp_path / "back.iso").read_bytes() == LARGE
+    assert not list(state_dir.glob("*.json"))
+
+
+def test_a_file_changed_since_the_interruption_is_uploaded_afresh(local_live: Live, tmp_path: Path,
+                                                                   state_dir: Path) -> None:
+    _, token = local_live.user()
+    path = write(tmp_path, "draft.bin", LARGE)
+    with Locker(local_live.url, token=token, state_dir=state_dir, retries=0, retry_backoff=0,
+                session=session_with(FaultyStorage(fail_parts={3}))) as lk:
+        with pytest.raises(TransferError):
+            lk.upload(path)
+        stale = lk.pending_uploads()[0]["id"]
+    changed = bytearray(LARGE)
+    changed[10] ^= 0xFF
+    path.write_bytes(bytes(changed))
+    transport = FaultyStorage()
+    with Locker(local_live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        file = lk.upload(path)
+        assert sorted(transport.put_parts) == [1, 2, 3, 4, 5, 6]
+        assert file.id != stale and file.sha256 == sha(bytes(changed))
+        assert lk.pending_uploads() == [], "the stale upload was cancelled"
+
+
+def test_part_puts_are_retried_after_a_5xx(local_live: Live, tmp_path: Path, state_dir: Path) -> None:
+    _, token = local_live.user()
+    path = write(tmp_path, "flaky.bin", LARGE)
+    transport = FaultyStorage(fail_parts={1, 4}, fail_status=503, fail_times=2)
+    with Locker(local_live.url, token=token, state_dir=state_dir, session=session_with(transport),
+                retries=2, retry_backoff=0.01) as lk:
+        file = lk.upload(path)
+    assert transport.failures == {1: 2, 4: 2} and sorted(transport.put_parts) == [1, 2, 3, 4, 5, 6]
+    assert file.sha256 == sha(LARGE)
+
+
+def test_username_and_password_get_a_token_that_is_revoked_on_exit(local_live: Live) -> None:
+    username, _ = local_live.user()
+    with Locker(local_live.url, username=username, password=PASSWORD) as lk:
+        assert lk.me().username == username
+        token = lk.token
+    with Locker(local_live.url, token=token) as lk, pytest.raises(AuthenticationError) as refused:
+        lk.me()
+    assert (refused.value.status, refused.value.code) == (401, "invalid_token")
+    with pytest.raises(AuthenticationError) as wrong:
+        Locker(local_live.url, username=username, password="not the password")
+    assert wrong.value.status == 401
+
+
+def test_bad_and_expired_tokens_are_refused_clearly(local_live: Live) -> None:
+    _, expired = local_live.user(expired=True)
+    for token in ("lk_not-a-real-token", expired):
+        with Locker(local_live.url, token=token) as lk, pytest.raises(AuthenticationError) as refused:
+            lk.me()
+        error = refused.value
+        assert isinstance(error, LockerError)
+        assert (error.status, error.code) == (401, "invalid_token")
+        assert "expired" in error.message and "revoked" in error.message
+
+
+def test_an_unreachable_server_gives_a_clear_message() -> None:
+    url = closed_port_url()
+    with Locker(url, token="lk_whatever") as lk, pytest.raises(ConnectionFailed) as failed:
+        lk.me()
+    assert str(failed.value) == f"could not reach Locker at {url}: connection refused"
+    assert failed.value.code == "connection_failed" and failed.value.status is None
+    with pytest.raises(LockerError, match="not a Locker address"):
+        Locker("ftp://example.org", token="lk_x")
+
+
+def test_a_download_whose_bytes_differ_from_the_recorded_sha256_is_refused(live: Live, tmp_path: Path,
+                                                                         state_dir: Path) -> None:
+    _, token = live.user()
+    with Locker(live.url, token=token, state_dir=state_dir) as lk:
+        file = lk.upload(write(tmp_path, "contract.pdf", SMALL))
+        live.tamper(file.id, bytes(reversed(SMALL)))
+        target = tmp_path / "downloads" / "contract.pdf"
+        target.parent.mkdir()
+        target.write_bytes(b"an older copy")
+        with pytest.raises(ChecksumMismatchError) as refused:
+            lk.download(file.id, target)
+    assert refused.value.expected == sha(SMALL) and refused.value.actual == sha(bytes(reversed(SMALL)))
+    assert "do not match" in refused.value.message
+    assert target.read_bytes() == b"an older copy", "the existing file is left alone"
+    assert [p.name for p in target.parent.iterdir()] == ["contract.pdf"], "no temporary file is left behind"
+
+
+def test_quota_refusals_are_typed(make_app, request, tmp_path: Path, state_dir: Path) -> None:
+    live = start_live(request, make_app, "local", DEFAULT_QUOTA=50 * 1024)
+    _, token = live.user()
+    with Locker(live.url, token=token, state_dir=state_dir) as lk, pytest.raises(QuotaExceededError) as refused:
+        lk.upload(write(tmp_path, "too-big.bin", SMALL))
+    assert (refused.value.status, refused.value.code) == (413, "quota_exceeded")
+
+
+def test_share_links_fail_clearly_on_a_server_without_them(make_app, request, tmp_path: Path,
+                                                           state_dir: Path) -> None:
+    old = start_live(request, make_app, "local", middleware=without_share_links)
+    _, token = old.user()
+    with Locker(old.url, token=token, state_dir=state_dir) as lk:
+        file = lk.upload(write(tmp_path, "a.txt", b"hello"))
+        attempts = [lambda: lk.share(file.id, expires="7d", password="pw", max_downloads=3, note="hi"),
+                    lk.shares, lambda: lk.revoke_share("0" * 32)]
+        for attempt in attempts:
+            with pytest.raises(UnsupportedFeatureError) as unsupported:
+                attempt()
+            assert str(unsupported.value) == "this Locker server does not support share links yet"
+            assert (unsupported.value.code, unsupported.value.status) == ("unsupported", 404)
+
+
+def test_share_links_are_created_listed_and_revoked(local_live: Live, tmp_path: Path, state_dir: Path) -> None:
+    _, token = local_live.user()
+    with Locker(local_live.url, token=token, state_dir=state_dir) as lk:
+        file = lk.upload(write(tmp_path, "slides.pdf", SMALL))
+        link = lk.share(file.id, expires="7d", password="open sesame", max_downloads=3, note="for the team")
+        assert link.url and link.url.startswith(f"{local_live.url}/s/")
+        assert (link.file_id, link.file_name, link.state, link.has_password, link.max_downloads, link.note) == \
+            (file.id, "slides.pdf", "active", True, 3, "for the team")
+        assert link.expires_at and link.expires_at[:10] == (utcnow() + timedelta(days=7)).date().isoformat()
+        assert requests.get(link.url, timeout=10).status_code == 200
+        listed = lk.shares()
+        assert [(s.id, s.state, s.url) for s in listed] == [(link.id, "active", None)]
+        lk.revoke_share(link.id)
+        assert [s.state for s in lk.shares()] == ["revoked"]
+        with pytest.raises(NotFoundError):  # a missing link on a server that has links is just missing
+            lk.revoke_share("0" * 32)
+        with pytest.raises(NotFoundError):
+            lk.share("f" * 32)
+
+
+def test_an_upload_that_finished_unnoticed_is_not_sent_twice(local_live: Live, tmp_path: Path,
+                                                             state_dir: Path, monkeypatch) -> None:
+    """The process died after Locker completed the upload but before its resume record was removed."""
+    _, token = local_live.user()
+    path = write(tmp_path, "once.bin", LARGE)
+    with Locker(local_live.url, token=token, state_dir=state_dir) as lk:
+        monkeypatch.setattr(lk.state, "drop", lambda *args: None)
+        first = lk.upload(path)
+    assert len(list(state_dir.glob("*.json"))) == 1
+    transport = FaultyStorage()
+    with Locker(local_live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        again = lk.upload(path)
+        assert again == first and transport.put_parts == [] and transport.single_puts == 0
+        assert [f.id for f in lk.files()] == [first.id]
+    assert not list(state_dir.glob("*.json"))

@@ -390,3 +390,32 @@ def test_a_64_mib_file_streams_through_in_flat_memory(local):
     # ru_maxrss is the process's peak so far; if an earlier test peaked higher this
     # reads 0, so the tracemalloc peaks above are the precise check.
     assert rss_growth < limit, f"peak RSS grew by {rss_growth / MIB:.1f} MiB"
+
+
+def test_a_range_near_the_end_does_not_read_the_whole_file(local_app, accounts, monkeypatch):
+    """Seeking, not reading and dropping, reaches a range: asking for the last bytes costs only those."""
+    from tests.helpers import upload
+    client = local_app.test_client()
+    headers = accounts.headers(accounts.create())
+    data = bytes(range(256)) * 4096  # 1 MiB
+    file = upload(client, headers, "big.bin", data)
+    location = client.get(f"/api/v1/files/{file['id']}/download", headers=headers).headers["Location"]
+
+    class NoSeekWrapper:
+        """Stands in for gunicorn's wsgi.file_wrapper: iterable, not seekable, counts what it reads."""
+        read = 0
+
+        def __init__(self, handle, block_size=8192):
+            self.handle, self.block_size = handle, block_size
+
+        def __iter__(self):
+            while chunk := self.handle.read(self.block_size):
+                NoSeekWrapper.read += len(chunk)
+                yield chunk
+
+        def close(self):
+            self.handle.close()
+
+    response = client.get(location, headers={"Range": "bytes=-10"}, environ_base={"wsgi.file_wrapper": NoSeekWrapper})
+    assert response.status_code == 206 and response.get_data() == data[-10:]
+    assert NoSeekWrapper.read == 0

@@ -21,7 +21,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from app.storage.base import (ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
                               StorageRejected, UploadRequest, content_disposition)
 
-CHUNK_SIZE = 1024 * 1024
+# Small enough that several uploads at once stay within a few MiB (the server copies each read).
+CHUNK_SIZE = 256 * 1024
 KEY_PATTERN = re.compile(r"^[a-z]/[0-9]+/[0-9a-f]{32}$")
 UPLOAD_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 PART_NAME_PATTERN = re.compile(r"^[0-9]+$")
@@ -327,6 +328,10 @@ def serve_object(key):
     path = storage.path_for(key)
     if not path.is_file():
         return _refuse(404, "not_found", "This file is no longer stored.")
+    if request.range:
+        # The server's own file wrapper (gunicorn's sendfile) cannot seek, so a range would be
+        # reached by reading and dropping every byte before it; Werkzeug's wrapper seeks.
+        request.environ.pop("wsgi.file_wrapper", None)
     response = send_file(path, mimetype=claims["t"], conditional=True, etag=_read_sidecar(path) or True, max_age=0)
     response.headers["Content-Disposition"] = claims["d"]
     return response

@@ -1,0 +1,866 @@
+"""Upload and download speed through Locker's API flow, against a plain baseline, on both backends.
+
+Run by hand (not part of the test suite; it needs a few GiB of free disk and several minutes):
+
+    .venv/bin/python bench/transfer.py                    # 1 MiB, 256 MiB and 2 GiB, local and S3
+    .venv/bin/python bench/transfer.py --sizes 1M,64M     # a quick run
+    make bench BENCH_ARGS="--sizes 1M,256M"               # installs requirements-bench.txt first
+
+For each backend it starts the storage server and Locker (gunicorn, one gthread worker with 16
+threads, a throwaway SQLite database and storage folder), then for each size, `--repeat` times
+(3 by default; the median is shown):
+
+* Locker, as an API client does it: hash the file (the whole file for POST /uploads, then every
+  part, since `part_checksums` makes storage refuse a part without its signed digest), sign the
+  parts in batches, PUT them `--parallel` at a time straight from the file, complete; then ask for
+  a download URL and fetch it the way the baseline does (on S3 `--parallel` ranged GETs at a time
+  above MULTIPART_THRESHOLD, like boto3; on local disk one GET, like curl; `--download` changes
+  this), hashing the bytes in order as they arrive.
+* the baseline, the same bytes without Locker: for S3, boto3 upload_file/download_file with the
+  same part size and concurrency against the same `rclone serve s3`; for local disk, curl PUT/GET
+  against copyparty.
+
+What it measures, for each transfer:
+
+* wall time, from the client's first step to its last (Locker's includes client-side hashing and
+  the complete call, which on local disk joins the parts into one file; both are also shown apart);
+* app RSS growth: the gunicorn master's and worker's resident memory, sampled every 50 ms and
+  checked against the kernel's own peak (VmHWM, reset before each transfer, so a spike between two
+  samples still counts), minus what each had just before the transfer;
+* app I/O: how much the app processes' rchar + wchar grew (/proc/PID/io: every read()/write()/
+  sendfile() on sockets and files, all threads). Relaying a file means reading and writing each
+  byte at least once, so on S3 an app I/O below half the file size shows no file bytes went
+  through the app; what remains is the API's JSON, boto3's calls to storage and SQLite.
+
+Round trips are checked by SHA-256 against the source. The process exits 1 when a digest differs
+or file bytes went through the app on S3; missed speed or memory targets are reported, not errors.
+"""
+import argparse
+import hashlib
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import boto3
+import psutil
+import requests
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config as BotoConfig
+from requests.adapters import HTTPAdapter
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+MIB = 1024 * 1024
+UNITS = {"K": 1024, "M": MIB, "G": 1024 * MIB}
+CHUNK = MIB
+SAMPLE_SECONDS = 0.05
+SIGN_BATCH = 100
+TIMEOUT = 300
+BUCKET = "locker-bench"
+# rclone refuses very short auth keys ("InvalidAccessKeyId"), so these are long on purpose.
+S3_KEY, S3_SECRET = "locker-bench-key", "locker-bench-" + secrets.token_hex(16)
+DOWNLOAD_MODES = {"auto": "ranged GETs above the threshold on S3 (like boto3), one GET on local disk (like curl)",
+                  "ranged": "ranged GETs above the threshold", "single": "one GET"}
+TARGET_S3_RATIO, TARGET_LOCAL_RATIO, TARGET_LOCAL_RSS_MIB = 1.05, 1.0, 5.0
+# Settings Locker could pick up from the environment or a .env file; pinned so the run is the same anywhere.
+PINNED_SETTINGS = ("PUBLIC_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL", "S3_CREATE_BUCKET",
+                   "REDIS_URL", "DEFAULT_QUOTA", "ALLOWED_TYPES", "BLOCKED_TYPES", "MAX_FILE_SIZE",
+                   "MULTIPART_THRESHOLD", "MULTIPART_PART_SIZE", "TRUST_PROXY")
+
+
+# Sizes and sources ---------------------------------------------------------------------------------
+
+def parse_size(text):
+    """'1M', '256M', '2G' or '512K' (binary units) as bytes."""
+    text = text.strip().upper().removesuffix("IB").removesuffix("B")
+    if text[-1:] in UNITS:
+        return int(float(text[:-1]) * UNITS[text[-1]])
+    return int(text)
+
+
+def human(size):
+    for unit, factor in (("GiB", 1024 * MIB), ("MiB", MIB), ("KiB", 1024)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} B"
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    size: int
+    sha256: str
+
+    @property
+    def label(self):
+        return human(self.size)
+
+
+def make_source(folder, size):
+    """A file of random bytes, written in chunks, with its SHA-256."""
+    path = folder / f"source-{size}.bin"
+    digest = hashlib.sha256()
+    with path.open("wb") as out:
+        left = size
+        while left:
+            chunk = os.urandom(min(16 * MIB, left))
+            digest.update(chunk)
+            out.write(chunk)
+            left -= len(chunk)
+    return Source(path, size, digest.hexdigest())
+
+
+def sha256_of(path, offset=0, length=None):
+    digest = hashlib.sha256()
+    for chunk in read_range(path, offset, length):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_range(path, offset=0, length=None):
+    """The bytes of `path` from `offset` (`length` of them, or to the end), in CHUNK pieces."""
+    with open(path, "rb") as source:
+        source.seek(offset)
+        left = length if length is not None else os.fstat(source.fileno()).st_size - offset
+        while left > 0:
+            chunk = source.read(min(CHUNK, left))
+            if not chunk:
+                raise OSError(f"{path} ended early")
+            left -= len(chunk)
+            yield chunk
+
+
+class FileSlice:
+    """A request body that streams part of a file from disk.
+
+    requests sends an iterable with a __len__ as a plain body with that Content-Length (not
+    chunked), one item at a time, so memory stays at one CHUNK however large the part.
+    """
+
+    def __init__(self, path, offset, length):
+        self.path, self.offset, self.length = path, offset, length
+
+    def __len__(self):
+        return self.length
+
+    def __iter__(self):
+        return read_range(self.path, self.offset, self.length)
+
+
+# Processes -----------------------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Processes:
+    """The servers this run starts, each in its own process group, all stopped by stop_all()."""
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.started = []
+
+    def start(self, name, argv, env=None):
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        self.started.append((name, process))
+        return process
+
+    def wait_for_port(self, name, process, port, seconds=30):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{name} did not start on port {port}:\n{self.log_tail(name)}")
+
+    def log_tail(self, name, lines=30):
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop_all(self):
+        for _, process in reversed(self.started):
+            stop(process)
+        self.started.clear()
+
+
+def stop(process):
+    """TERM the process group (gunicorn's workers with their master), KILL it if it lingers."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_command(argv, env):
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(map(str, argv[:4]))} … failed:\n{result.stdout}{result.stderr}")
+
+
+# Measuring the servers -----------------------------------------------------------------------------
+
+class ServerProbe:
+    """Peak RSS growth and I/O (rchar + wchar) of a server process and its children during a block."""
+
+    def __init__(self, pid):
+        root = psutil.Process(pid)
+        self.processes = [root, *root.children(recursive=True)]
+        self.rss_growth = self.io_bytes = 0
+
+    def __enter__(self):
+        self.hwm_reset = all(reset_peak_rss(p.pid) for p in self.processes)
+        self.before = {p.pid: p.memory_info().rss for p in self.processes}
+        self.peak = dict(self.before)
+        self.io_before = self.io_total()
+        self.done = threading.Event()
+        self.sampler = threading.Thread(target=self.sample, daemon=True)
+        self.sampler.start()
+        return self
+
+    def sample(self):
+        while not self.done.wait(SAMPLE_SECONDS):
+            self.record()
+
+    def record(self):
+        for process in self.processes:
+            self.peak[process.pid] = max(self.peak[process.pid], process.memory_info().rss)
+
+    def io_total(self):
+        total = 0
+        for process in self.processes:
+            counters = process.io_counters()
+            total += counters.read_chars + counters.write_chars
+        return total
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.sampler.join()
+        self.record()
+        if self.hwm_reset:
+            for process in self.processes:
+                self.peak[process.pid] = max(self.peak[process.pid], peak_rss(process.pid))
+        self.rss_growth = sum(self.peak[pid] - self.before[pid] for pid in self.before)
+        self.io_bytes = self.io_total() - self.io_before
+        return False
+
+
+def reset_peak_rss(pid):
+    """Reset the kernel's peak-RSS mark (VmHWM) for `pid`; False where the kernel does not allow it."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+# Locker --------------------------------------------------------------------------------------------
+
+@dataclass
+class Locker:
+    url: str
+    process: subprocess.Popen
+    api: requests.Session
+
+
+def start_locker(processes, name, folder, storage_env):
+    """Migrate a new SQLite database, create a user, start gunicorn and sign in for a token."""
+    password = secrets.token_urlsafe(16)
+    env = {**os.environ, **{setting: "" for setting in PINNED_SETTINGS}, **storage_env,
+           "DATABASE_URL": f"sqlite:///{folder / 'locker.db'}", "STORAGE_DIR": str(folder / "storage"),
+           "SECRET_KEY": secrets.token_hex(32), "LOCKER_ENV": "development"}
+    run_command([BIN / "flask", "--app", "wsgi", "db", "upgrade"], env)
+    run_command([BIN / "flask", "--app", "wsgi", "locker", "create-user", "bench", "--password", password], env)
+    port = free_port()
+    process = processes.start(name, [BIN / "gunicorn", "-k", "gthread", "--threads", "16", "-w", "1",
+                                     "-b", f"127.0.0.1:{port}", "wsgi:app"], env)
+    processes.wait_for_port(name, process, port)
+    url = f"http://127.0.0.1:{port}"
+    health = requests.get(f"{url}/healthz", timeout=10)
+    if health.status_code != 200:
+        raise RuntimeError(f"{name} is not healthy: {health.text}")
+    api = http_session()
+    token = check(api.post(f"{url}/api/v1/auth/token", json={"username": "bench", "password": password},
+                           timeout=10)).json()["token"]
+    api.headers["Authorization"] = f"Bearer {token}"
+    return Locker(url, process, api)
+
+
+def http_session(pool=16):
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=pool))
+    return session
+
+
+def check(response):
+    if not response.ok:
+        raise RuntimeError(f"{response.request.method} {response.url.split('?')[0]}: "
+                           f"{response.status_code} {response.text[:500]}")
+    return response
+
+
+@contextmanager
+def worker_pool(workers):
+    """A thread pool whose queued tasks are dropped, not run, when the block fails (say on Ctrl-C)."""
+    pool = ThreadPoolExecutor(workers)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def step(steps, name):
+    """Add the wall time of the block to steps[name]."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        steps[name] = steps.get(name, 0.0) + time.perf_counter() - began
+
+
+def locker_upload(locker, transfer, source, parallel):
+    """Send `source` through the API flow; returns (file JSON, timings of each step)."""
+    steps = {}
+    with step(steps, "hash"):
+        sha256 = sha256_of(source.path)
+    with step(steps, "api"):
+        upload = check(locker.api.post(f"{locker.url}/api/v1/uploads", json={
+            "name": source.path.name, "size": source.size, "content_type": "application/octet-stream",
+            "sha256": sha256, "part_checksums": True}, timeout=TIMEOUT)).json()
+    if "multipart" not in upload:
+        with step(steps, "transfer"):
+            check(transfer.put(upload["url"], data=FileSlice(source.path, 0, source.size),
+                               headers=upload["headers"], timeout=TIMEOUT))
+        with step(steps, "complete"):
+            file = check(locker.api.post(f"{locker.url}/api/v1/uploads/{upload['id']}/complete",
+                                         timeout=TIMEOUT)).json()
+        return file, steps
+    part_size, count = upload["multipart"]["part_size"], upload["multipart"]["part_count"]
+    ranges = {n: ((n - 1) * part_size, min(part_size, source.size - (n - 1) * part_size))
+              for n in range(1, count + 1)}
+    with worker_pool(parallel) as pool:
+        with step(steps, "hash"):
+            digests = dict(zip(ranges, pool.map(lambda r: sha256_of(source.path, *r), ranges.values())))
+        with step(steps, "api"):
+            signed = sign_parts(locker, upload["id"], digests)
+        with step(steps, "transfer"):
+            etags = list(pool.map(lambda part: put_part(transfer, source.path, ranges[part["number"]], part),
+                                  signed))
+    with step(steps, "complete"):
+        file = check(locker.api.post(f"{locker.url}/api/v1/uploads/{upload['id']}/complete", json={
+            "parts": [{"number": n, "etag": etag} for n, etag in enumerate(etags, 1)]}, timeout=TIMEOUT)).json()
+    return file, steps
+
+
+def sign_parts(locker, upload_id, digests):
+    """Signed PUTs for every part, SIGN_BATCH at a time, in part order."""
+    numbers = sorted(digests)
+    signed = []
+    for start in range(0, len(numbers), SIGN_BATCH):
+        batch = numbers[start:start + SIGN_BATCH]
+        signed += check(locker.api.post(f"{locker.url}/api/v1/uploads/{upload_id}/parts", json={
+            "numbers": batch, "checksums": {str(n): digests[n] for n in batch}}, timeout=TIMEOUT)).json()["parts"]
+    return sorted(signed, key=lambda part: part["number"])
+
+
+def put_part(transfer, path, byte_range, part):
+    response = check(transfer.put(part["url"], data=FileSlice(path, *byte_range), headers=part["headers"],
+                                  timeout=TIMEOUT))
+    return response.headers["ETag"]
+
+
+def locker_download(locker, transfer, file_id, destination, size, parallel, range_size):
+    """Fetch a file through its download URL into `destination`; returns (sha256, timings)."""
+    steps = {}
+    with step(steps, "api"):
+        url = check(locker.api.get(f"{locker.url}/api/v1/files/{file_id}/download",
+                                   params={"redirect": "0"}, timeout=TIMEOUT)).json()["url"]
+    with step(steps, "transfer"):
+        sha256, hashing = fetch(transfer, url, destination, size, parallel, range_size)
+    # Shown apart, as for uploads; with ranged GETs some of it overlapped with the fetching.
+    steps["transfer"] -= hashing
+    steps["hash"] = hashing
+    return sha256, steps
+
+
+def fetch(transfer, url, destination, size, parallel, range_size):
+    """Download `url` to `destination`, hashing in order: one stream, or ranges `parallel` at a time.
+
+    Returns the SHA-256 and the seconds spent hashing.
+    """
+    digest = hashlib.sha256()
+    hashing = 0.0
+    with destination.open("wb") as out:
+        if range_size and size > range_size:
+            chunks = fetch_ranges(transfer, url, size, parallel, range_size)
+        else:
+            chunks = fetch_stream(transfer, url)
+        for chunk in chunks:
+            began = time.perf_counter()
+            digest.update(chunk)
+            hashing += time.perf_counter() - began
+            out.write(chunk)
+    return digest.hexdigest(), hashing
+
+
+def fetch_stream(transfer, url):
+    with check(transfer.get(url, stream=True, timeout=TIMEOUT)) as response:
+        yield from response.iter_content(CHUNK)
+
+
+def fetch_ranges(transfer, url, size, parallel, range_size):
+    """The bytes of `url` in order, fetched as ranges `parallel` at a time."""
+    ranges = iter([(offset, min(range_size, size - offset)) for offset in range(0, size, range_size)])
+    with worker_pool(parallel) as pool:
+        # A window of `parallel` ranges in flight keeps memory bounded while the caller hashes in order.
+        window = deque(pool.submit(get_range, transfer, url, *byte_range)
+                       for _, byte_range in zip(range(parallel), ranges))
+        while window:
+            chunk = window.popleft().result()
+            byte_range = next(ranges, None)
+            if byte_range:
+                window.append(pool.submit(get_range, transfer, url, *byte_range))
+            yield chunk
+
+
+def get_range(transfer, url, offset, length):
+    with check(transfer.get(url, headers={"Range": f"bytes={offset}-{offset + length - 1}"}, stream=True,
+                            timeout=TIMEOUT)) as response:
+        body = b"".join(response.iter_content(CHUNK))  # .content would read it 10 KiB at a time
+    # rclone answers a range with 200 and just the range; anything else of the wrong length is a failure.
+    if len(body) != length:
+        raise RuntimeError(f"range {offset}+{length} came back as {len(body)} bytes (status {response.status_code})")
+    return body
+
+
+def locker_delete(locker, file_id):
+    check(locker.api.delete(f"{locker.url}/api/v1/files/{file_id}", timeout=TIMEOUT))
+
+
+# Baselines -----------------------------------------------------------------------------------------
+
+class S3Baseline:
+    """boto3's managed transfers against the same rclone endpoint, with Locker's part size and concurrency."""
+
+    def __init__(self, endpoint, threshold, part_size, parallel):
+        self.client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                                   aws_access_key_id=S3_KEY, aws_secret_access_key=S3_SECRET,
+                                   config=BotoConfig(signature_version="s3v4", s3={"addressing_style": "path"}))
+        self.config = TransferConfig(multipart_threshold=threshold + 1, multipart_chunksize=part_size,
+                                     max_concurrency=parallel, use_threads=True)
+
+    def upload(self, source, key):
+        self.client.upload_file(str(source.path), BUCKET, key, Config=self.config)
+
+    def download(self, key, destination):
+        self.client.download_file(BUCKET, key, str(destination), Config=self.config)
+
+    def delete(self, key):
+        self.client.delete_object(Bucket=BUCKET, Key=key)
+
+
+class CurlBaseline:
+    """curl PUT/GET against copyparty serving a folder read-write."""
+
+    def __init__(self, url, folder):
+        self.url, self.folder = url, folder
+
+    def upload(self, source, key):
+        curl("-T", source.path, f"{self.url}/{key}", "-o", os.devnull)
+
+    def download(self, key, destination):
+        curl("-o", destination, f"{self.url}/{key}")
+
+    def delete(self, key):
+        (self.folder / key).unlink()
+
+
+def curl(*args):
+    subprocess.run(["curl", "-sS", "--fail", *map(str, args)], check=True, stdin=subprocess.DEVNULL)
+
+
+def start_rclone(processes, folder):
+    """`rclone serve s3` on a folder: each top-level directory is a bucket."""
+    (folder / BUCKET).mkdir(parents=True)
+    port = free_port()
+    env = {**os.environ, "RCLONE_CONFIG": str(folder / "rclone.conf")}  # none there: rclone's defaults
+    process = processes.start("rclone", [BIN / "rclone", "serve", "s3", "--addr", f"127.0.0.1:{port}",
+                                         "--auth-key", f"{S3_KEY},{S3_SECRET}", folder], env)
+    processes.wait_for_port("rclone", process, port)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def start_copyparty(processes, folder):
+    """copyparty with its defaults, serving `folder` read-write to anyone, its own state kept in the run's folder."""
+    (folder / "files").mkdir(parents=True)
+    port = free_port()
+    env = {**os.environ, "XDG_CONFIG_HOME": str(folder / "config")}
+    process = processes.start("copyparty", [sys.executable, "-m", "copyparty", "-i", "127.0.0.1", "-p", str(port),
+                                            "-v", f"{folder / 'files'}::rw", "-q"], env)
+    processes.wait_for_port("copyparty", process, port)
+    return process, f"http://127.0.0.1:{port}"
+
+
+# Round trips ---------------------------------------------------------------------------------------
+
+@dataclass
+class Measurement:
+    seconds: float
+    sha256_ok: bool | None
+    app_rss: int = 0
+    app_io: int = 0
+    server_rss: int = 0
+    steps: dict = field(default_factory=dict)
+
+
+@dataclass
+class Setup:
+    """One backend, running: Locker, its baseline, and how to transfer."""
+
+    backend: str
+    locker: Locker
+    baseline: object
+    baseline_process: subprocess.Popen
+    downloads: Path
+    parallel: int
+    threshold: int
+    part_size: int
+    ranged: bool
+    transfer: requests.Session = field(default_factory=http_session)
+
+    def range_size(self, size):
+        """Download in part-size ranges above the multipart threshold, as boto3's download_file does."""
+        return self.part_size if self.ranged and size > self.threshold else 0
+
+
+def measured(setup, action):
+    """Run `action` (it returns (sha256_ok, steps)) after a sync, timing it and probing both servers."""
+    os.sync()  # so writeback left over from the previous transfer does not land in this one
+    with ServerProbe(setup.locker.process.pid) as app, ServerProbe(setup.baseline_process.pid) as server:
+        began = time.perf_counter()
+        ok, steps = action()
+        seconds = time.perf_counter() - began
+    return Measurement(seconds, ok, app.rss_growth, app.io_bytes, server.rss_growth, steps)
+
+
+def locker_round_trip(setup, source, destination):
+    uploaded = {}
+
+    def upload():
+        file, steps = locker_upload(setup.locker, setup.transfer, source, setup.parallel)
+        uploaded.update(file)
+        # The digest Locker recorded: computed by storage on local disk, declared by the client on S3.
+        return file["sha256"] == source.sha256, steps
+
+    def download():
+        sha256, steps = locker_download(setup.locker, setup.transfer, uploaded["id"], destination, source.size,
+                                        setup.parallel, setup.range_size(source.size))
+        return sha256 == source.sha256, steps
+
+    up = measured(setup, upload)
+    down = measured(setup, download)
+    destination.unlink()
+    locker_delete(setup.locker, uploaded["id"])
+    return up, down
+
+
+def baseline_round_trip(setup, source, destination, key):
+    def upload():
+        setup.baseline.upload(source, key)
+        return None, {}
+
+    def download():
+        setup.baseline.download(key, destination)
+        return None, {}
+
+    up = measured(setup, upload)
+    down = measured(setup, download)
+    down.sha256_ok = sha256_of(destination) == source.sha256  # after the clock stopped: boto3 and curl don't hash
+    destination.unlink()
+    setup.baseline.delete(key)
+    return up, down
+
+
+def round_trips(setup, source, results, key, locker_first):
+    """Both round trips of `source`, in the given order, added to results[(backend, size, direction, who)]."""
+    destination = setup.downloads / "download.bin"
+    runs = {"locker": lambda: locker_round_trip(setup, source, destination),
+            "baseline": lambda: baseline_round_trip(setup, source, destination, key)}
+    for who in (("locker", "baseline") if locker_first else ("baseline", "locker")):
+        for direction, measurement in zip(("up", "down"), runs[who]()):
+            results.setdefault((setup.backend, source.size, direction, who), []).append(measurement)
+            progress(f"{setup.backend:<5} {source.label:>8} {direction:<4} {who:<8} {measurement.seconds:8.3f} s")
+
+
+def progress(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+# Backends ------------------------------------------------------------------------------------------
+
+def start_backend(backend, processes, folder, args):
+    """Start the storage server and Locker for `backend`; returns its Setup."""
+    sizes_env = {}
+    if args.threshold is not None:
+        sizes_env["MULTIPART_THRESHOLD"] = str(args.threshold)
+    if args.part_size is not None:
+        sizes_env["MULTIPART_PART_SIZE"] = str(args.part_size)
+    threshold, part_size = args.threshold or 64 * MIB, args.part_size or 16 * MIB  # Locker's defaults
+    if backend == "s3":
+        server, endpoint = start_rclone(processes, folder / "rclone")
+        baseline = S3Baseline(endpoint, threshold, part_size, args.parallel)
+        storage_env = {"STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": endpoint,
+                       "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "S3_REGION": "us-east-1"}
+    else:
+        server, url = start_copyparty(processes, folder / "copyparty")
+        baseline = CurlBaseline(url, folder / "copyparty" / "files")
+        storage_env = {"STORAGE_BACKEND": "local"}
+    locker = start_locker(processes, f"locker-{backend}", folder, {**storage_env, **sizes_env})
+    downloads = folder / "downloads"
+    downloads.mkdir()
+    ranged = args.download == "ranged" or (args.download == "auto" and backend == "s3")
+    return Setup(backend, locker, baseline, server, downloads, args.parallel, threshold, part_size, ranged)
+
+
+def run_backend(backend, processes, folder, sources, warm_up, args, results):
+    """Every size, `args.repeat` times, after one unreported warm-up round trip."""
+    setup = start_backend(backend, processes, folder, args)
+    try:
+        # The first requests import and allocate what every later one reuses; that is not transfer cost.
+        round_trips(setup, warm_up, {}, "warm-up.bin", locker_first=True)
+        for repeat in range(args.repeat):
+            for source in sources:
+                # Alternating who goes first evens out page-cache and writeback effects over repeats.
+                round_trips(setup, source, results, f"{source.size}-{repeat}.bin", locker_first=repeat % 2 == 0)
+    finally:
+        processes.stop_all()
+
+
+# Report --------------------------------------------------------------------------------------------
+
+def typical(measurements):
+    """The run with the median time, with the worst memory and I/O of all runs and every digest check."""
+    ordered = sorted(measurements, key=lambda m: m.seconds)
+    middle = ordered[(len(ordered) - 1) // 2]
+    checks = [m.sha256_ok for m in measurements]
+    return Measurement(middle.seconds, None if None in checks else all(checks),
+                       max(m.app_rss for m in measurements), max(m.app_io for m in measurements),
+                       max(m.server_rss for m in measurements), middle.steps)
+
+
+def mib_per_s(size, seconds):
+    return size / MIB / seconds
+
+
+def ok_text(value):
+    return "-" if value is None else ("ok" if value else "BAD")
+
+
+def rows(results):
+    """(backend, size, direction, Locker's typical run, the baseline's) for every pair measured."""
+    for backend, size, direction, who in results:
+        if who == "locker":
+            yield (backend, size, direction, typical(results[backend, size, direction, "locker"]),
+                   typical(results[backend, size, direction, "baseline"]))
+
+
+def legend(text):
+    print(textwrap.fill(text, width=110))
+    print()
+
+
+def print_header(args, sources, baselines, loads):
+    print(f"Locker transfer benchmark: {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"sizes {', '.join(s.label for s in sources)}, {args.parallel} parallel parts, repeat {args.repeat} "
+          f"(median time; worst RSS and I/O)")
+    print(f"Locker: gunicorn -k gthread --threads 16 -w 1, SQLite; multipart above "
+          f"{human(args.threshold or 64 * MIB)}, parts of {human(args.part_size or 16 * MIB)}; "
+          f"downloads: {DOWNLOAD_MODES[args.download]}")
+    for backend in args.backends:
+        print(f"{backend} baseline: {baselines[backend]}")
+    # Anything else running on the machine shares its cores with the servers and clients measured here.
+    print(f"load average (1 min) when the run began: {loads[0]:.2f}, when it ended: {loads[1]:.2f}")
+    print()
+
+
+def print_results(results):
+    header = (f"{'backend':<8}{'size':>9} {'dir':<5}{'Locker MiB/s':>13}{'base MiB/s':>11}{'ratio':>7}"
+              f"{'sha256 L/B':>11}{'app RSS +MiB':>13}{'app I/O MiB':>12}{'base srv RSS +MiB':>18}")
+    print(header)
+    print("-" * len(header))
+    for backend, size, direction, locker, base in rows(results):
+        print(f"{backend:<8}{human(size):>9} {direction:<5}{mib_per_s(size, locker.seconds):>13.1f}"
+              f"{mib_per_s(size, base.seconds):>11.1f}{locker.seconds / base.seconds:>6.2f}x"
+              f"{ok_text(locker.sha256_ok) + '/' + ok_text(base.sha256_ok):>11}{locker.app_rss / MIB:>13.1f}"
+              f"{locker.app_io / MIB:>12.2f}{base.server_rss / MIB:>18.1f}")
+    legend("ratio = Locker time / baseline time. sha256 up: the digest Locker recorded for the file (storage "
+           "computes it on local disk; on S3 the client declares it and rclone does not check it); down: the "
+           "downloaded bytes, Locker/baseline. app: gunicorn master + worker.")
+
+
+def print_breakdown(results):
+    print("Where Locker's time goes (seconds, median run)")
+    header = (f"{'backend':<8}{'size':>9} {'dir':<5}{'hash':>7}{'API':>7}{'transfer':>9}{'complete':>9}"
+              f"{'total':>8}{'baseline':>9}{'complete %':>11}{'ratio w/o hash':>15}")
+    print(header)
+    print("-" * len(header))
+    for backend, size, direction, locker, base in rows(results):
+        steps = locker.steps
+        print(f"{backend:<8}{human(size):>9} {direction:<5}{steps.get('hash', 0):>7.3f}{steps.get('api', 0):>7.3f}"
+              f"{steps.get('transfer', 0):>9.3f}{steps.get('complete', 0):>9.3f}{locker.seconds:>8.3f}"
+              f"{base.seconds:>9.3f}{100 * steps.get('complete', 0) / locker.seconds:>10.0f}%"
+              f"{(locker.seconds - steps.get('hash', 0)) / base.seconds:>14.2f}x")
+    legend("hash: client-side SHA-256; up: of the file and of each part, before sending (the API asks for both); "
+           "down: of the bytes as they arrive. API: start, sign, download link. transfer: the PUTs or GETs to "
+           "storage. complete: POST .../complete (on local disk it joins the parts into one file, hashing and "
+           "fsyncing it). Baselines: boto3 adds its CRC32 on upload, curl hashes nothing; their downloads are "
+           "checked after the clock stops.")
+
+
+def check_targets(results):
+    """Print each target from issue 3 as met or missed; returns False when a correctness check failed."""
+    print("Targets (issue 3)")
+    titles = {"s3": f"S3: time <= {TARGET_S3_RATIO}x boto3's",
+              "local": f"local: time <= {TARGET_LOCAL_RATIO}x copyparty's, app RSS growth <= "
+                       f"{TARGET_LOCAL_RSS_MIB:g} MiB"}
+    for backend, title in titles.items():
+        verdicts = [target_verdict(*row) for row in rows(results) if row[0] == backend]
+        if verdicts:
+            print(f"  {title}")
+            for verdict in verdicts:
+                print(f"    {verdict}")
+    bytes_ok = bypass_check(results)
+    digests_ok = all(m.sha256_ok is not False for runs in results.values() for m in runs)
+    print(f"  every round trip's sha256 matches the source: {'yes' if digests_ok else 'NO'}")
+    return bytes_ok and digests_ok
+
+
+def target_verdict(backend, size, direction, locker, base):
+    ratio = locker.seconds / base.seconds
+    if backend == "s3":
+        met = ratio <= TARGET_S3_RATIO
+        return f"{human(size):>8} {direction:<5}{ratio:6.3f}x  {'met' if met else 'MISSED'}"
+    rss = locker.app_rss / MIB
+    met = ratio <= TARGET_LOCAL_RATIO and rss <= TARGET_LOCAL_RSS_MIB
+    return f"{human(size):>8} {direction:<5}{ratio:6.3f}x  RSS +{rss:.1f} MiB  {'met' if met else 'MISSED'}"
+
+
+def bypass_check(results):
+    """On S3 the app's I/O during any transfer must stay under half the file: no file bytes through the app."""
+    runs = [(run.app_io, size) for (backend, size, _, who), measurements in results.items()
+            if backend == "s3" and who == "locker" for run in measurements]
+    if not runs:
+        return True
+    passed = all(io < size / 2 for io, size in runs)
+    worst_io, worst_size = max(runs, key=lambda run: run[0] / run[1])
+    print(f"  S3 zero file bytes through the app: {'yes' if passed else 'NO'} (app I/O at most "
+          f"{worst_io / 1024:.0f} KiB, during a {human(worst_size)} transfer; relaying it would take >= "
+          f"{2 * worst_size / MIB:g} MiB)")
+    return passed
+
+
+# Main ----------------------------------------------------------------------------------------------
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1M,256M,2G", help="comma-separated file sizes (default 1M,256M,2G)")
+    parser.add_argument("--parallel", type=int, default=4, help="parts in flight at once (default 4)")
+    parser.add_argument("--threshold", type=parse_size, help="Locker's MULTIPART_THRESHOLD (default: Locker's, 64M)")
+    parser.add_argument("--part-size", type=parse_size, help="Locker's MULTIPART_PART_SIZE (default: Locker's, 16M)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each transfer; the median is shown (default 3)")
+    parser.add_argument("--backends", default="local,s3", help="local, s3 or both (default local,s3)")
+    parser.add_argument("--download", choices=("auto", "ranged", "single"), default="auto",
+                        help="how Locker downloads are fetched: auto (the default) does what each baseline does, "
+                             "ranged GETs on S3 like boto3 and one GET on local disk like curl")
+    parser.add_argument("--tmp", help="folder for the run's files (default: the system's temp folder)")
+    args = parser.parse_args()
+    args.sizes = [parse_size(size) for size in args.sizes.split(",")]
+    args.backends = [name.strip() for name in args.backends.split(",")]
+    if set(args.backends) - {"local", "s3"}:
+        parser.error("--backends takes local and/or s3")
+    return args
+
+
+def tool_versions():
+    rclone = subprocess.run([BIN / "rclone", "version"], capture_output=True, text=True).stdout.split("\n")[0]
+    return {"s3": f"boto3 {boto3.__version__} upload_file/download_file (same part size and concurrency; "
+                  f"its default CRC32 checksums) to {rclone} serve s3",
+            "local": f"curl PUT/GET (one stream) to copyparty {metadata.version('copyparty')} (its defaults: "
+                     "hashes PUTs with sha512)"}
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main():
+    args = parse_args()
+    if not shutil.which("curl") and "local" in args.backends:
+        sys.exit("curl is needed for the local baseline")
+    signal.signal(signal.SIGTERM, interrupt)  # clean up on kill too, as on Ctrl-C
+    workdir = Path(tempfile.mkdtemp(prefix="locker-bench-", dir=args.tmp))
+    processes = Processes(workdir)
+    results = {}
+    load_at_start = os.getloadavg()[0]
+    try:
+        progress(f"making {', '.join(human(s) for s in args.sizes)} of random bytes in {workdir}")
+        sources = [make_source(workdir, size) for size in args.sizes]
+        warm_up = make_source(workdir, 64 * 1024)
+        for backend in args.backends:
+            run_backend(backend, processes, workdir / backend, sources, warm_up, args, results)
+        print()
+        print_header(args, sources, tool_versions(), (load_at_start, os.getloadavg()[0]))
+        print_results(results)
+        print_breakdown(results)
+        return 0 if check_targets(results) else 1
+    except KeyboardInterrupt:
+        progress("interrupted; stopping servers and removing files")
+        return 130
+    except Exception:
+        for log in sorted(workdir.glob("*.log")):
+            progress(f"--- last lines of {log.name} ---\n{processes.log_tail(log.stem)}")
+        raise
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        processes.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

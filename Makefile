@@ -61,3 +61,15 @@ test-postgres:
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache
+
+## Transfer benchmark, run by hand (not part of `make test`): Locker vs plain S3/copyparty, local and S3.
+## A quick run: `make bench BENCH_ARGS="--sizes 1M,64M"`. Needs curl.
+BENCH_ARGS ?=
+.PHONY: bench
+
+$(VENV)/.stamp-bench: requirements-bench.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.stamp-bench
+	$(BIN)/python bench/transfer.py $(BENCH_ARGS)

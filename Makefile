@@ -26,7 +26,8 @@ $(VENV)/.stamp-test: requirements-test.txt requirements.txt | $(BIN)/python
 	touch $@
 
 node_modules/.stamp: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	# No package needs an install script; skipping them also skips a dependency's telemetry hook.
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(VENV)/.stamp-run node_modules/.stamp

@@ -1,38 +1,178 @@
-// The files page's uploader: Uppy sends each file straight to storage through
-// the signed request Locker's API hands out, then asks Locker to check it.
+// The files page's uploader. Uppy sends each file straight to storage through
+// requests Locker signs; Locker then checks what storage holds.
+//
+// Every file is prepared first (an Uppy pre-processor): Locker starts the
+// upload and answers with one signed PUT (small files) or a part size (large
+// files). Small files are hashed before that, so the signed PUT carries their
+// SHA-256 and storage refuses any other bytes. Large files go up in parts,
+// several at a time, retried with backoff, pausable; each part is signed for its
+// own SHA-256, and a Web Worker hashes the whole file meanwhile (a slice at a
+// time) for Locker to check at completion.
+//
+// A multipart upload always starts the way a resumed one does: Uppy asks Locker
+// which parts storage holds and sends only the others. So "Resume" on an
+// unfinished upload (after a closed tab or a lost connection) is the same path:
+// the person picks the same file again and the missing parts go up.
 import { AwsS3, Dashboard, Uppy } from '/vendor/uppy.min.mjs'
 
 const root = document.getElementById('uploader')
 const csrfToken = document.querySelector('meta[name="csrf-token"]').content
+const multipartThreshold = Number(root.dataset.multipartThreshold)
+const allowedTypes = JSON.parse(root.dataset.allowedTypes || '[]')
+const blockedTypes = JSON.parse(root.dataset.blockedTypes || '[]')
+const listStatus = document.getElementById('list-status')
+const pendingMessage = document.getElementById('pending-message')
+const resumeInput = document.getElementById('resume-input')
 
-async function callApi (path, body) {
+// Uppy 5's S3 plugin never cuts parts under 5 MiB (S3's own minimum) nor makes more than 10,000.
+const UPPY_MIN_PART_SIZE = 5 * 1024 * 1024
+const UPPY_MAX_PARTS = 10_000
+
+class ApiError extends Error {
+  constructor (message, status, code) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+async function api (method, path, body, signal) {
+  const headers = { Accept: 'application/json', 'X-CSRFToken': csrfToken }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
   const response = await fetch(path, {
-    method: 'POST',
+    method,
     credentials: 'same-origin',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRFToken': csrfToken },
-    body: JSON.stringify(body)
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal
   })
+  if (response.status === 204) return null
   const data = await response.json().catch(() => ({}))
   if (!response.ok) {
-    throw new Error(data.error?.message || `Locker answered ${response.status}.`)
+    throw new ApiError(data.error?.message || `Locker answered ${response.status}.`, response.status, data.error?.code)
   }
   return data
 }
 
-async function refreshList () {
-  const url = new URL(window.location.href)
-  url.searchParams.set('fragment', 'table')
-  url.searchParams.delete('cursor')
-  const response = await fetch(url, { credentials: 'same-origin' })
-  if (!response.ok) return
-  const table = document.getElementById('file-table')
-  table.innerHTML = await response.text()
-  window.localizeTimes?.(table)
+const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB']
+
+// The same wording as the pages' human_size filter.
+function humanSize (size) {
+  let value = size
+  let unit = UNITS[0]
+  for (unit of UNITS) {
+    if (value < 1024 || unit === UNITS.at(-1)) break
+    value /= 1024
+  }
+  if (unit === 'bytes') return size === 1 ? '1 byte' : `${size} bytes`
+  return value < 100 ? `${value.toFixed(1)} ${unit}` : `${Math.round(value)} ${unit}`
 }
+
+const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('')
+
+// --- SHA-256 in a Web Worker -------------------------------------------------
+
+let worker = null
+let lastJob = 0
+const jobs = new Map()
+
+function hashWorker () {
+  if (worker) return worker
+  const url = new URL(root.dataset.hashWorker, window.location.href)
+  url.searchParams.set('library', root.dataset.hashLibrary)
+  worker = new Worker(url)
+  worker.onmessage = ({ data }) => {
+    const job = jobs.get(data.id)
+    if (!job) return
+    if (data.type === 'progress') {
+      job.onProgress?.(data.bytes)
+      return
+    }
+    jobs.delete(data.id)
+    if (data.type === 'done') job.resolve(data)
+    else if (data.type === 'cancelled') job.reject(new DOMException('Hashing was cancelled.', 'AbortError'))
+    else job.reject(new Error(`Could not compute the file's SHA-256: ${data.message}`))
+  }
+  worker.onerror = (event) => {
+    event.preventDefault()
+    for (const job of jobs.values()) job.reject(new Error(`Could not compute the file's SHA-256: ${event.message || 'the worker failed'}.`))
+    jobs.clear()
+    worker = null
+  }
+  return worker
+}
+
+// Hash a File or Blob off the main thread. With partSize, each part's digest comes back too.
+function hashBlob (blob, { partSize, onProgress } = {}) {
+  const id = ++lastJob
+  const promise = new Promise((resolve, reject) => jobs.set(id, { resolve, reject, onProgress }))
+  hashWorker().postMessage({ type: 'hash', id, blob, partSize })
+  return { promise, cancel: () => worker?.postMessage({ type: 'cancel', id }) }
+}
+
+// One part's digest, for its signed URL. crypto.subtle exists only in secure contexts
+// (HTTPS, localhost); a plain-HTTP LAN address uses the worker instead.
+async function partSha256 (body) {
+  if (window.crypto?.subtle) return hex(await window.crypto.subtle.digest('SHA-256', await body.arrayBuffer()))
+  return (await hashBlob(body).promise).sha256
+}
+
+const fileHashes = new Map() // Uppy file id -> {promise, cancel, partSize}
+
+function wholeFileHash (file, partSize, onProgress) {
+  let job = fileHashes.get(file.id)
+  if (!job || job.partSize !== partSize) {
+    job?.cancel()
+    job = { ...hashBlob(file.data, { partSize, onProgress }), partSize }
+    fileHashes.set(file.id, job)
+    // A failed or cancelled hash is started again next time it is needed.
+    job.promise.catch(() => { if (fileHashes.get(file.id) === job) fileHashes.delete(file.id) })
+  }
+  return job.promise
+}
+
+// --- What the server allows --------------------------------------------------
+
+// The server's rule: ".exe" matches the name's ending, "video/*" or "text/html" the type.
+function typeRuleMatches (rule, name, type) {
+  if (rule.startsWith('.')) return name.toLowerCase().endsWith(rule)
+  if (rule.endsWith('/*')) return type.startsWith(rule.slice(0, -1))
+  return type === rule
+}
+
+// Uppy cuts parts itself; they must be exactly the parts Locker signed URLs for.
+function chunkingProblem (size, partSize, partCount) {
+  let chunk = size
+  let count = 1
+  if (size > UPPY_MIN_PART_SIZE) {
+    chunk = Math.max(partSize, UPPY_MIN_PART_SIZE)
+    count = Math.ceil(size / chunk)
+    if (Math.floor(size / chunk) > UPPY_MAX_PARTS) count = -1
+  }
+  if (count === partCount && (count === 1 || chunk === partSize)) return null
+  return `Locker cuts this file into ${partCount} parts of ${humanSize(partSize)}, but the browser uploader ` +
+    `can't send parts under ${humanSize(UPPY_MIN_PART_SIZE)}. Ask the administrator to set MULTIPART_PART_SIZE ` +
+    'to 5 MiB or more, or upload this file with the API.'
+}
+
+// --- Uppy --------------------------------------------------------------------
 
 const uppy = new Uppy({
   autoProceed: true,
-  restrictions: { maxFileSize: Number(root.dataset.maxFileSize), minFileSize: 1 }
+  restrictions: {
+    maxFileSize: Number(root.dataset.maxFileSize),
+    minFileSize: 1,
+    allowedFileTypes: allowedTypes.length ? allowedTypes : null
+  },
+  onBeforeFileAdded (file) {
+    const type = (file.type || '').toLowerCase()
+    const rule = blockedTypes.find((r) => typeRuleMatches(r, file.name, type))
+    if (rule) {
+      uppy.info(`${file.name} was not added: files of type ${rule} are not accepted here.`, 'error', 8000)
+      return false
+    }
+    return true
+  }
 })
 
 uppy.use(Dashboard, {
@@ -40,31 +180,373 @@ uppy.use(Dashboard, {
   target: root,
   width: '100%',
   height: 300,
-  proudlyDisplayPoweredByUppy: false
-})
-
-uppy.use(AwsS3, {
-  shouldUseMultipart: false,
-  async getUploadParameters (file) {
-    const upload = await callApi('/api/v1/uploads', { name: file.name, size: file.size, content_type: file.type || '' })
-    uppy.setFileMeta(file.id, { lockerId: upload.id })
-    return { method: upload.method, url: upload.url, headers: upload.headers, fields: {} }
+  showProgressDetails: true,
+  proudlyDisplayPoweredByUppy: false,
+  doneButtonHandler: () => {
+    // Clears the list without cancelling anything: unfinished uploads stay resumable below.
+    uppy.clear()
+    refreshList()
   }
 })
 
-// A file is listed only once Locker has confirmed storage holds all of it.
+const singleRequests = new Map() // Uppy file id -> Locker's signed PUT
+const partSizes = new WeakMap() // file data -> the part size Locker chose for it
+const storedParts = new Map() // Uppy file id -> the parts storage held when sending (re)started
+const finished = new Set() // Locker upload ids completed from this page
+const aborted = new Set() // Locker upload ids cancelled from this page
+
+async function abortUpload (lockerId) {
+  if (!lockerId || aborted.has(lockerId) || finished.has(lockerId)) return
+  aborted.add(lockerId)
+  try {
+    await api('DELETE', `/api/v1/uploads/${lockerId}`)
+  } catch (error) {
+    // Already gone or already complete: nothing left to cancel.
+    if (error.status !== 404 && error.status !== 409) {
+      aborted.delete(lockerId)
+      throw error
+    }
+  }
+}
+
+// What /complete answers when Locker has dropped the upload's bytes.
+const DISCARDED = new Set(['size_mismatch', 'checksum_mismatch'])
+
+// The upload is gone in Locker; this file starts a new one if it is tried again.
+function forgetUpload (fileID) {
+  if (!uppy.getFile(fileID)) return
+  uppy.setFileMeta(fileID, { lockerId: null, lockerMultipart: null, lockerPartSize: null, lockerPartCount: null })
+  uppy.setFileState(fileID, { s3Multipart: {} })
+  storedParts.delete(fileID)
+}
+
+// Hand a multipart upload to Uppy as one being resumed: it lists the stored parts and sends the rest.
+function useMultipart (file, lockerId, partSize, partCount, { fresh }) {
+  const problem = chunkingProblem(file.size, partSize, partCount)
+  if (problem) {
+    if (fresh) abortUpload(lockerId).catch(() => {})
+    throw new Error(problem)
+  }
+  partSizes.set(file.data, partSize)
+  uppy.setFileState(file.id, { s3Multipart: { uploadId: lockerId, key: lockerId } })
+  wholeFileHash(file, partSize) // runs while the parts go up; awaited before completing
+}
+
+async function hashBeforeSending (file) {
+  const message = 'Computing the checksum…'
+  uppy.emit('preprocess-progress', file, { mode: 'determinate', message, value: 0 })
+  const digest = await wholeFileHash(file, undefined, (bytes) => {
+    const current = uppy.getFile(file.id)
+    if (current) uppy.emit('preprocess-progress', current, { mode: 'determinate', message, value: bytes / file.size })
+  })
+  return digest.sha256
+}
+
+async function prepare (fileID) {
+  const file = uppy.getFile(fileID)
+  if (!file || file.progress.uploadComplete) return
+  try {
+    const { meta } = file
+    if (meta.lockerId && meta.lockerMultipart) {
+      // Resumed (or retried): keep the upload and the parts storage already holds.
+      useMultipart(file, meta.lockerId, meta.lockerPartSize, meta.lockerPartCount, { fresh: false })
+      return
+    }
+    if (meta.lockerId) {
+      // A one-PUT upload tried before: its link may be spent, so it starts afresh.
+      await abortUpload(meta.lockerId)
+      uppy.setFileMeta(fileID, { lockerId: null })
+      singleRequests.delete(fileID)
+    }
+    const multipart = file.size > multipartThreshold
+    let sha256 = meta.sha256
+    if (!multipart && !sha256) {
+      sha256 = await hashBeforeSending(file)
+      if (!uppy.getFile(fileID)) return
+      uppy.setFileMeta(fileID, { sha256 })
+    }
+    const upload = await api('POST', '/api/v1/uploads', {
+      name: file.name,
+      size: file.size,
+      content_type: file.type || '',
+      sha256: multipart ? undefined : sha256,
+      part_checksums: multipart
+    })
+    if (!uppy.getFile(fileID)) {
+      await abortUpload(upload.id)
+      return
+    }
+    if (upload.multipart) {
+      const { part_size: partSize, part_count: partCount } = upload.multipart
+      uppy.setFileMeta(fileID, { lockerId: upload.id, lockerMultipart: true, lockerPartSize: partSize, lockerPartCount: partCount })
+      useMultipart(uppy.getFile(fileID), upload.id, partSize, partCount, { fresh: true })
+    } else {
+      uppy.setFileMeta(fileID, { lockerId: upload.id, lockerMultipart: false })
+      singleRequests.set(fileID, upload)
+    }
+  } catch (error) {
+    const current = uppy.getFile(fileID)
+    if (current && error.name !== 'AbortError') uppy.emit('upload-error', current, error)
+  } finally {
+    const current = uppy.getFile(fileID)
+    if (current) uppy.emit('preprocess-complete', current)
+  }
+}
+
+uppy.addPreProcessor(async (fileIDs) => {
+  await Promise.all(fileIDs.map(prepare))
+  refreshList() // the space these uploads reserved (not awaited: the bytes need not wait for it)
+})
+
+uppy.use(AwsS3, {
+  limit: 4, // requests in flight: part uploads and the calls that sign them
+  retryDelays: [0, 1000, 3000, 5000, 10000],
+  shouldUseMultipart: (file) => Boolean(file.meta.lockerMultipart),
+  // Uppy passes the file's data here; parts must be exactly the size Locker signs them for.
+  getChunkSize: (data) => partSizes.get(data) ?? Math.ceil(data.size / UPPY_MAX_PARTS),
+
+  getUploadParameters (file) {
+    const upload = singleRequests.get(file.id)
+    if (!upload) throw new Error('Locker has not started this upload.')
+    return { method: upload.method, url: upload.url, headers: upload.headers, fields: {} }
+  },
+
+  // Never makes a new upload: prepare() started it (or it is being resumed).
+  createMultipartUpload (file) {
+    const lockerId = uppy.getFile(file.id)?.meta.lockerId ?? file.meta.lockerId
+    if (!lockerId) throw new Error('Locker has not started this upload.')
+    return { uploadId: lockerId, key: lockerId }
+  },
+
+  async listParts (file, { uploadId, signal }) {
+    let parts
+    try {
+      ({ parts } = await api('GET', `/api/v1/uploads/${uploadId}/parts`, undefined, signal))
+    } catch (error) {
+      if (error.status === 404 || error.code === 'upload_gone') {
+        forgetUpload(file.id)
+        throw new Error('This upload was cancelled or has expired. Retry to send the file again from the start.')
+      }
+      throw error
+    }
+    storedParts.set(file.id, parts)
+    return parts.map((part) => ({ PartNumber: part.number, Size: part.size, ETag: part.etag }))
+  },
+
+  async signPart (file, { uploadId, partNumber, body, signal }) {
+    const sha256 = await partSha256(body)
+    const { parts } = await api('POST', `/api/v1/uploads/${uploadId}/parts`,
+      { numbers: [partNumber], checksums: { [partNumber]: sha256 } }, signal)
+    return { method: 'PUT', url: parts[0].url, headers: parts[0].headers }
+  },
+
+  async completeMultipartUpload (file, { uploadId, parts, signal }) {
+    const current = uppy.getFile(file.id) ?? file
+    const digest = await wholeFileHash(current, current.meta.lockerPartSize)
+    // Parts stored before this file was picked must be this file's (storages that report each part's SHA-256).
+    for (const part of storedParts.get(file.id) ?? []) {
+      const expected = part.sha256 ?? (/^[0-9a-f]{64}$/.test(part.etag) ? part.etag : null)
+      if (expected && digest.parts[part.number - 1] !== expected) {
+        throw new Error(`This is not the file this upload started with: part ${part.number} differs. ` +
+          'Remove it here to cancel the upload, then upload the file again.')
+      }
+    }
+    let result
+    try {
+      result = await api('POST', `/api/v1/uploads/${uploadId}/complete`, {
+        parts: [...parts].sort((a, b) => a.PartNumber - b.PartNumber).map((p) => ({ number: p.PartNumber, etag: p.ETag })),
+        sha256: digest.sha256
+      }, signal)
+    } catch (error) {
+      // Locker discarded what storage held: a retry starts a new upload.
+      if (DISCARDED.has(error.code)) forgetUpload(file.id)
+      throw error
+    }
+    finished.add(uploadId)
+    return { lockerFile: result }
+  },
+
+  async abortMultipartUpload (file, { uploadId }) {
+    await abortUpload(uploadId)
+  }
+})
+
+// One-PUT files are listed only once Locker has confirmed storage holds all of
+// them (multipart ones were completed above, after the last part).
 uppy.addPostProcessor(async (fileIDs) => {
+  let uploaded = 0
   await Promise.all(fileIDs.map(async (id) => {
     const file = uppy.getFile(id)
-    if (!file?.meta.lockerId) return
+    const lockerId = file?.meta.lockerId
+    if (!lockerId || file.error) return
+    if (file.meta.lockerMultipart) {
+      if (finished.has(lockerId)) uploaded++
+      return
+    }
+    if (!file.progress.uploadComplete) return
     uppy.emit('postprocess-progress', file, { mode: 'indeterminate', message: 'Checking…' })
     try {
-      await callApi(`/api/v1/uploads/${file.meta.lockerId}/complete`, {})
+      await api('POST', `/api/v1/uploads/${lockerId}/complete`, {})
+      finished.add(lockerId)
+      uploaded++
     } catch (error) {
       // Marks the file failed (with Uppy's retry button) instead of "Complete".
       uppy.emit('upload-error', file, error)
     }
     uppy.emit('postprocess-complete', file)
   }))
-  await refreshList()
+  const files = uploaded === 1 ? '1 file uploaded' : `${uploaded} files uploaded`
+  await refreshList(`${files}. The list is up to date.`)
 })
+
+uppy.on('file-removed', (file) => {
+  fileHashes.get(file.id)?.cancel()
+  fileHashes.delete(file.id)
+  singleRequests.delete(file.id)
+  storedParts.delete(file.id)
+  // Removing a file that is not finished cancels its upload in Locker too.
+  const lockerId = file.meta?.lockerId
+  if (lockerId && !finished.has(lockerId)) {
+    abortUpload(lockerId).catch(() => {}).finally(() => refreshList())
+  }
+  updatePending()
+})
+uppy.on('file-added', () => updatePending())
+updatePending()
+
+// --- The list, the space used and the unfinished uploads ---------------------
+
+function announce (text) {
+  // Emptied first so the same words are announced again.
+  listStatus.textContent = ''
+  setTimeout(() => { listStatus.textContent = text }, 100)
+}
+
+async function refreshList (message) {
+  const url = new URL(window.location.href)
+  url.searchParams.set('fragment', 'regions')
+  url.searchParams.delete('cursor')
+  let response
+  try {
+    response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+  } catch {
+    return // offline: the list stays as it was
+  }
+  if (!response.ok && !response.redirected && response.status !== 401) return
+  const template = document.createElement('template')
+  template.innerHTML = response.redirected ? '' : await response.text()
+  const fresh = template.content.querySelector('[data-fragment="files"]')
+  if (!fresh) {
+    // Not the list (the session ended and this is the login page): let the page itself go there.
+    window.location.reload()
+    return
+  }
+  for (const id of ['usage', 'pending-uploads', 'file-table']) {
+    const source = fresh.querySelector(`#${id}`)
+    if (source) document.getElementById(id)?.replaceChildren(...source.childNodes)
+  }
+  window.localizeTimes?.(document.getElementById('pending-uploads'))
+  window.localizeTimes?.(document.getElementById('file-table'))
+  updatePending()
+  if (message) announce(message)
+}
+
+function activeUploadIds () {
+  return new Set(uppy.getFiles().map((f) => f.meta.lockerId).filter((id) => id && !finished.has(id)))
+}
+
+// Uploads this page is sending are shown in the uploader, not again as unfinished.
+function updatePending () {
+  const section = document.querySelector('#pending-uploads .pending')
+  if (!section) return
+  const active = activeUploadIds()
+  let shown = 0
+  for (const item of section.querySelectorAll('li[data-upload-id]')) {
+    item.hidden = active.has(item.dataset.uploadId)
+    if (!item.hidden) shown++
+  }
+  section.hidden = shown === 0
+  for (const button of section.querySelectorAll('[data-action="resume"]')) button.hidden = false
+}
+
+function showPendingMessage (text) {
+  pendingMessage.textContent = text
+  pendingMessage.hidden = !text
+}
+
+function focusQuietly (element) {
+  if (!element) return
+  if (!element.hasAttribute('tabindex')) element.setAttribute('tabindex', '-1')
+  element.focus()
+}
+
+let resumeTarget = null
+
+document.addEventListener('click', (event) => {
+  const control = event.target.closest?.('#pending-uploads [data-action]')
+  if (!control) return
+  const item = control.closest('li[data-upload-id]')
+  if (control.dataset.action === 'resume') {
+    resumeTarget = { ...item.dataset }
+    showPendingMessage('')
+    resumeInput.value = ''
+    resumeInput.click()
+  } else if (control.dataset.action === 'cancel') {
+    event.preventDefault()
+    cancelPending(item)
+  }
+})
+
+resumeInput.addEventListener('change', () => {
+  const picked = resumeInput.files[0]
+  const target = resumeTarget
+  resumeTarget = null
+  if (picked && target) resumePicked(picked, target)
+})
+
+function resumePicked (picked, target) {
+  const size = Number(target.size)
+  if (picked.name.normalize('NFC').trim() !== target.name) {
+    showPendingMessage(`You picked “${picked.name}”, but this unfinished upload is “${target.name}”. ` +
+      'Pick the same file to resume it.')
+    return
+  }
+  if (picked.size !== size) {
+    showPendingMessage(`“${picked.name}” is ${humanSize(picked.size)} (${picked.size.toLocaleString()} bytes), but the ` +
+      `unfinished upload is ${humanSize(size)} (${size.toLocaleString()} bytes), so it is not the same file. ` +
+      'Pick the same file to resume it, or cancel the upload.')
+    return
+  }
+  if (activeUploadIds().has(target.uploadId)) {
+    showPendingMessage(`“${target.name}” is already being sent above.`)
+    return
+  }
+  const multipart = target.multipart === 'true'
+  const meta = multipart
+    ? { lockerId: target.uploadId, lockerMultipart: true, lockerPartSize: Number(target.partSize), lockerPartCount: Number(target.partCount) }
+    : { lockerId: target.uploadId, lockerMultipart: false }
+  try {
+    uppy.addFile({ name: picked.name, type: picked.type || target.contentType, data: picked, source: 'Locker resume', meta })
+  } catch (error) {
+    showPendingMessage(`Could not resume “${target.name}”: ${error.message}`)
+    return
+  }
+  announce(multipart
+    ? `Resuming ${target.name}: sending the parts that are missing.`
+    : `Sending ${target.name} again.`)
+  focusQuietly(document.getElementById('upload-heading'))
+}
+
+async function cancelPending (item) {
+  const { uploadId, name } = item.dataset
+  if (!window.confirm(`Cancel the upload of “${name}”? What has arrived so far will be deleted.`)) return
+  try {
+    await abortUpload(uploadId)
+  } catch (error) {
+    showPendingMessage(`Could not cancel the upload of “${name}”: ${error.message}`)
+    return
+  }
+  showPendingMessage('')
+  await refreshList(`Cancelled the upload of ${name}.`)
+  focusQuietly(document.getElementById('pending-heading') ?? document.querySelector('main h1'))
+}

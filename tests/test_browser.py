@@ -322,6 +322,7 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
 
         # Tab from the top of the page to the row's controls, then use them from the keyboard.
         download = page.get_by_role("link", name=f"Download {name}", exact=True)
+        share = page.get_by_role("link", name=f"Share {name}", exact=True)
         delete = page.get_by_role("link", name=f"Delete {name}", exact=True)
         for _ in range(60):
             page.keyboard.press("Tab")
@@ -329,6 +330,9 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
                 break
         expect(download).to_be_focused()
         expect(download).to_be_in_viewport()
+        page.keyboard.press("Tab")
+        expect(share).to_be_focused()
+        expect(share).to_be_in_viewport()
         page.keyboard.press("Tab")
         expect(delete).to_be_focused()
         expect(delete).to_be_in_viewport()
@@ -628,3 +632,51 @@ def test_a_list_refresh_after_the_session_ended_goes_to_log_in(browser, local_li
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_a_password_share_link_opens_in_a_fresh_browser(browser, live_app, live_server, page):
+    """The owner makes a password link in the page; a stranger's browser unlocks it and downloads the file."""
+    data = random.Random(11).randbytes(64 * 1024)
+    name = "holiday plan.pdf"
+    with live_app.app_context():
+        user = users.create_user(f"sharer{uuid.uuid4().hex[:8]}", PASSWORD)
+        username = user.username
+        headers = {"Authorization": f"Bearer {tokens.create_token(user, 'tests')[1]}"}
+        upload(live_app.test_client(), headers, name, data, "application/pdf", sha256=hashlib.sha256(data).hexdigest())
+
+    log_in(page, username)
+    page.get_by_role("link", name=f"Share {name}", exact=True).click()
+    page.get_by_label("Most downloads (empty: no limit)").fill("2")
+    page.get_by_label("Password (optional)").fill("blue whale")
+    page.get_by_label("Note for the recipient (optional)").fill("See you in June")
+    page.get_by_role("button", name="Create link").click()
+    expect(page.get_by_role("heading", name="Link created")).to_be_visible()
+    link = page.get_by_label("Share link").input_value()
+    assert link.startswith(f"{live_server.url}/s/")
+
+    stranger = browser.new_context(accept_downloads=True)
+    stranger.set_default_timeout(10_000)
+    try:
+        visit = stranger.new_page()
+        visit.goto(link)
+        expect(visit.get_by_role("heading", name="This link needs a password")).to_be_visible()
+        expect(visit.get_by_text(name)).to_have_count(0)
+        visit.get_by_label("Password").fill("wrong guess")
+        visit.get_by_role("button", name="Unlock").click()
+        expect(visit.get_by_role("alert")).to_have_text("That password is not right.")
+        visit.get_by_label("Password").fill("blue whale")
+        visit.get_by_role("button", name="Unlock").click()
+        expect(visit.get_by_role("heading", name=name)).to_be_visible()
+        expect(visit.get_by_text("See you in June")).to_be_visible()
+        expect(visit.get_by_text(hashlib.sha256(data).hexdigest())).to_be_visible()
+        with visit.expect_download() as download_info:
+            visit.get_by_role("button", name="Download").click()
+        download = download_info.value
+        assert download.suggested_filename == name
+        with open(download.path(), "rb") as saved:
+            assert saved.read() == data
+    finally:
+        stranger.close()
+
+    page.get_by_role("link", name="Links", exact=True).click()
+    expect(page.get_by_role("cell", name="1 of 2")).to_be_visible()

@@ -123,6 +123,8 @@ class StoredPart(Schema):
     number = fields.Integer(required=True)
     size = fields.Integer(required=True)
     etag = fields.String(required=True)
+    sha256 = fields.String(allow_none=True, metadata={
+        "description": "the part's SHA-256 (hex) when storage checked it, to confirm a resumed file is the same"})
 
 
 class Upload(Schema):

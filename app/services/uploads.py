@@ -42,6 +42,8 @@ NAME_ATTEMPTS = 50
 MAX_PARTS = 10_000  # S3's limit, and so every backend's
 MIB = 1024 * 1024
 PART_URLS_PER_REQUEST = 1000
+# Listing an upload's parts is a storage call; the sweeper ends the rest after UPLOAD_TTL.
+PENDING_LISTED = 50
 
 
 def clean_name(name):
@@ -377,10 +379,10 @@ def free_name(owner_id, wanted):
         number += 1
 
 
-def pending_uploads(user):
-    """The user's unfinished uploads, newest first, with how much of each has arrived."""
+def pending_uploads(user, limit=PENDING_LISTED):
+    """The user's newest unfinished uploads, with how much of each has arrived (one storage call each)."""
     files = db.session.execute(db.select(File).filter_by(owner_id=user.id, status=FileStatus.PENDING)
-                               .order_by(File.created_at.desc(), File.id.desc())).scalars().all()
+                               .order_by(File.created_at.desc(), File.id.desc()).limit(limit)).scalars().all()
     result = []
     for file in files:
         parts = storage_call(get_storage().list_parts, file.storage_key, file.upload_id) if file.upload_id else None

@@ -11,9 +11,10 @@ from datetime import timedelta
 
 from flask import current_app
 
+from app.errors import Conflict
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
-from app.services import quotas
+from app.services import uploads
 from app.storage import StorageError, get_storage
 
 log = logging.getLogger(__name__)
@@ -67,29 +68,17 @@ def sweep(delete_orphans=False, now=None):
 
 def expire_uploads(cutoff, report):
     """Cancel pending uploads started before `cutoff`: parts and bytes go, reservations come back."""
-    storage = get_storage()
     stale = db.session.execute(db.select(File.id).filter(
         File.status == FileStatus.PENDING, File.created_at < cutoff)).scalars().all()
     for file_id in stale:
         file = db.session.get(File, file_id)
         if file is None:
             continue
-        key, upload_id, public_id, owner_id, size = (file.storage_key, file.upload_id, file.public_id,
-                                                     file.owner_id, file.size)
-        # Claim it: a completion or another sweeper that got there first wins.
-        removed = db.session.execute(db.delete(File).where(
-            File.id == file_id, File.status == FileStatus.PENDING)).rowcount
-        if not removed:
-            db.session.rollback()
-            continue
-        quotas.release(owner_id, size)
-        db.session.commit()
+        public_id = file.public_id
         try:
-            if upload_id:
-                storage.abort_multipart(key, upload_id)
-            storage.delete(key)
-        except StorageError as error:
-            log.warning("expired upload %s: bytes left for the orphan sweep: %s", key, error)
+            uploads.cancel(file)
+        except Conflict:
+            continue  # completed, or cancelled by another sweeper, since we looked
         report.expired_uploads.append(public_id)
 
 

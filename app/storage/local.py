@@ -21,8 +21,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from app.storage.base import (ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
                               StorageRejected, UploadRequest, content_disposition)
 
-# Small enough that several uploads at once stay within a few MiB (the server copies each read).
-CHUNK_SIZE = 256 * 1024
+CHUNK_SIZE = 1024 * 1024
 KEY_PATTERN = re.compile(r"^[a-z]/[0-9]+/[0-9a-f]{32}$")
 UPLOAD_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 PART_NAME_PATTERN = re.compile(r"^[0-9]+$")

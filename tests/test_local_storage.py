@@ -7,6 +7,7 @@ upload must leave nothing behind: not under the key, not half-written in
 """
 import hashlib
 import io
+import os
 import resource
 import threading
 import time
@@ -15,6 +16,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from app.extensions import db
+from app.models import File
 from app.storage import StorageError
 from app.storage import local as local_module
 from tests.storage_support import PatternReader, new_key, sha256
@@ -419,3 +422,46 @@ def test_a_range_near_the_end_does_not_read_the_whole_file(local_app, accounts, 
     response = client.get(location, headers={"Range": "bytes=-10"}, environ_base={"wsgi.file_wrapper": NoSeekWrapper})
     assert response.status_code == 206 and response.get_data() == data[-10:]
     assert NoSeekWrapper.read == 0
+
+
+def multipart_app(make_app):
+    from tests.conftest import MULTIPART_SETTINGS
+    return make_app(STORAGE_BACKEND="local", **MULTIPART_SETTINGS)
+
+
+def test_completing_a_multipart_upload_moves_the_parts_file_instead_of_copying_it(make_app, accounts):
+    """Parts are written in place as they arrive, so completing a 50 GiB upload copies nothing."""
+    from tests.conftest import PART_SIZE
+    from tests.helpers import complete_parts, send_parts, start_multipart
+    app = multipart_app(make_app)
+    with app.test_request_context():
+        client, headers = app.test_client(), accounts.headers(accounts.create())
+        data = os.urandom(3 * PART_SIZE + 7)
+        upload_info = start_multipart(client, headers, "big.bin", data)
+        etags = send_parts(client, headers, upload_info, data, [3, 1, 4, 2])  # any order
+        storage = app.extensions["locker.storage"]
+        file = db.session.execute(db.select(File).filter_by(public_id=upload_info["id"])).scalar_one()
+        key, data_file = file.storage_key, storage.upload_dir(file.upload_id) / "data"
+        inode = data_file.stat().st_ino
+        assert complete_parts(client, headers, upload_info, etags).status_code == 200
+        assert storage.path_for(key).stat().st_ino == inode
+        assert storage.path_for(key).read_bytes() == data
+
+
+def test_a_part_sent_again_that_fails_reads_as_missing(make_app, accounts):
+    from tests.conftest import PART_SIZE
+    from tests.helpers import send_parts, start_multipart
+    app = multipart_app(make_app)
+    with app.test_request_context():
+        client, headers = app.test_client(), accounts.headers(accounts.create())
+        data = os.urandom(3 * PART_SIZE)
+        upload_info = start_multipart(client, headers, "retry.bin", data)
+        send_parts(client, headers, upload_info, data, [1, 2])
+        signed = client.post(f"/api/v1/uploads/{upload_info['id']}/parts", headers=headers,
+                             json={"numbers": [1]}).get_json()["parts"][0]
+        # The connection drops a third of the way into the re-sent part.
+        short = client.put(signed["url"], headers={"Content-Length": str(PART_SIZE)},
+                           input_stream=PatternReader(PART_SIZE, stop_after=PART_SIZE // 3))
+        assert short.status_code == 400
+        listed = client.get(f"/api/v1/uploads/{upload_info['id']}/parts", headers=headers).get_json()["parts"]
+        assert [part["number"] for part in listed] == [2]

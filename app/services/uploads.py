@@ -157,7 +157,7 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
             file.part_size = part_size_for(size)
             file.part_checksums = bool(part_checksums)
             file.upload_id = storage_call(storage.create_multipart, file.storage_key, content_type,
-                                          part_checksums=file.part_checksums)
+                                          part_checksums=file.part_checksums, part_size=file.part_size)
         else:
             request = storage_call(storage.presign_upload, file.storage_key, size, content_type,
                                    expires=current_app.config["UPLOAD_URL_EXPIRY"], sha256=sha256)

@@ -100,11 +100,13 @@ class Storage(ABC):
     # Multipart uploads: parts are sent with signed PUTs, then joined into one object.
 
     @abstractmethod
-    def create_multipart(self, key, content_type, part_checksums=False) -> str:
+    def create_multipart(self, key, content_type, part_checksums=False, part_size=None) -> str:
         """Start a multipart upload and return its id.
 
         With `part_checksums`, every part must be signed with its SHA-256 and the
-        backend refuses a part whose bytes do not match it.
+        backend refuses a part whose bytes do not match it. `part_size` (every
+        part's size but the last's) lets a backend put each part where it belongs
+        as it arrives.
         """
 
     @abstractmethod

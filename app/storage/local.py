@@ -104,37 +104,54 @@ class LocalStorage(Storage):
         (None, (status, code, message)) describing the refusal.
         """
         path = self.path_for(key)
-        part = claims.get("n")
-        if part is not None:
-            upload_dir = self.upload_dir(claims["u"])
-            if not upload_dir.is_dir():
-                return None, (404, "no_such_upload", "This upload was cancelled or has expired.")
-            path = upload_dir / str(part)
-        elif path.exists():
+        if claims.get("n") is not None:
+            return self.receive_part(claims, stream, declared_length)
+        if path.exists():
             return None, (409, "already_uploaded", "This upload was already received.")
         if declared_length != claims["s"]:
             return None, (400, "size_mismatch", f"This upload must be exactly {claims['s']} bytes.")
         partial = self.partial_dir / uuid.uuid4().hex
         try:
-            received, digest = _write_stream(stream, partial, claims["s"])
-            if received != claims["s"]:
-                return None, (400, "size_mismatch",
-                              f"Received {received} bytes; this upload must be exactly {claims['s']}.")
-            if claims.get("h") and digest != claims["h"]:
-                return None, (400, "checksum_mismatch", "The bytes received do not match the declared SHA-256.")
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                received, digest = _write_at(stream, fd, 0, claims["s"])
+            finally:
+                os.close(fd)
+            refusal = _check_received(claims, received, digest)
+            if refusal:
+                return None, refusal
             path.parent.mkdir(parents=True, exist_ok=True)
-            if part is not None:
-                # A part may be sent again (a retry); the newest copy wins, as on S3.
-                _sidecar(path).write_text(digest)
-                os.replace(partial, path)
-            elif _place(partial, path):
-                _sidecar(path).write_text(digest)
-            else:
+            if not _place(partial, path):
                 # Another PUT with the same link finished while this one was streaming.
                 return None, (409, "already_uploaded", "This upload was already received.")
+            _sidecar(path).write_text(digest)
             return digest, None
         finally:
             partial.unlink(missing_ok=True)
+
+    def receive_part(self, claims, stream, declared_length):
+        """Write one part straight into the upload's data file at its offset, so completing copies nothing.
+
+        The part's record is removed first and written last: a part sent again
+        that fails midway reads as missing (to be sent once more), never as done.
+        """
+        upload_dir = self.upload_dir(claims["u"])
+        if not upload_dir.is_dir():
+            return None, (404, "no_such_upload", "This upload was cancelled or has expired.")
+        if declared_length != claims["s"]:
+            return None, (400, "size_mismatch", f"This part must be exactly {claims['s']} bytes.")
+        record = upload_dir / f"{claims['n']}.part"
+        record.unlink(missing_ok=True)
+        fd = os.open(upload_dir / "data", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            received, digest = _write_at(stream, fd, claims["o"], claims["s"])
+        finally:
+            os.close(fd)
+        refusal = _check_received(claims, received, digest)
+        if refusal:
+            return None, refusal
+        record.write_text(json.dumps({"size": received, "sha256": digest}))
+        return digest, None
 
     def open_read(self, key):
         try:
@@ -156,18 +173,25 @@ class LocalStorage(Storage):
             raise StorageError(f"not an upload id: {upload_id!r}")
         return self.multipart_dir / upload_id
 
-    def create_multipart(self, key, content_type, part_checksums=False):
+    def create_multipart(self, key, content_type, part_checksums=False, part_size=None):
         self.path_for(key)
         upload_id = uuid.uuid4().hex
         upload_dir = self.upload_dir(upload_id)
         upload_dir.mkdir(parents=True)
-        (upload_dir / "upload.json").write_text(json.dumps({"key": key, "initiated": time.time()}))
+        (upload_dir / "upload.json").write_text(json.dumps({"key": key, "initiated": time.time(),
+                                                            "part_size": part_size}))
         return upload_id
 
     def presign_part(self, key, upload_id, number, size, expires, sha256=None):
         self.path_for(key)
-        self.upload_dir(upload_id)
-        token = self.sign({"k": key, "m": "PUT", "u": upload_id, "n": number, "s": size, "h": sha256}, expires)
+        try:
+            part_size = json.loads((self.upload_dir(upload_id) / "upload.json").read_text())["part_size"]
+        except (FileNotFoundError, ValueError, KeyError) as error:
+            raise StorageRejected("This upload was cancelled or has expired.") from error
+        if not part_size:
+            raise StorageError("this upload was started without a part size")
+        token = self.sign({"k": key, "m": "PUT", "u": upload_id, "n": number, "s": size, "h": sha256,
+                           "o": (number - 1) * part_size}, expires)
         return UploadRequest("PUT", _external_url(key, token), {})
 
     def list_parts(self, key, upload_id):
@@ -175,38 +199,34 @@ class LocalStorage(Storage):
         if not upload_dir.is_dir():
             return None
         parts = []
-        for path in upload_dir.iterdir():
-            digest = _read_sidecar(path) if PART_NAME_PATTERN.match(path.name) else None
-            if digest:
-                parts.append(StoredPart(int(path.name), path.stat().st_size, digest, digest))
+        for record in upload_dir.glob("*.part"):
+            number = record.name[:-len(".part")]
+            if PART_NAME_PATTERN.match(number):
+                facts = json.loads(record.read_text())
+                parts.append(StoredPart(int(number), facts["size"], facts["sha256"], facts["sha256"]))
         return sorted(parts, key=lambda part: part.number)
 
     def complete_multipart(self, key, upload_id, parts):
-        """Stream the parts, in order, into one file (hashing as it goes) and move it into place."""
+        """Check the parts' records, hash the data file they were written into, and move it into place."""
         path = self.path_for(key)
         upload_dir = self.upload_dir(upload_id)
+        stored = {part.number: part for part in (self.list_parts(key, upload_id) or [])}
         if not upload_dir.is_dir():
             raise StorageRejected("This upload was cancelled or has expired.")
-        partial = self.partial_dir / uuid.uuid4().hex
+        for part in parts:
+            if part.number not in stored or stored[part.number].etag != part.etag:
+                raise StorageRejected(f"Part {part.number} is missing or was sent again since it was listed.")
+        data = upload_dir / "data"
+        total = sum(part.size for part in parts)
         digest = hashlib.sha256()
-        try:
-            with partial.open("wb") as out:
-                for part in parts:
-                    part_path = upload_dir / str(part.number)
-                    if _read_sidecar(part_path) != part.etag:
-                        raise StorageRejected(f"Part {part.number} is missing or was sent again since it was listed.")
-                    with part_path.open("rb") as source:
-                        while chunk := source.read(CHUNK_SIZE):
-                            digest.update(chunk)
-                            out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not _place(partial, path):
-                raise StorageRejected("This upload was already completed.")
-            _sidecar(path).write_text(digest.hexdigest())
-        finally:
-            partial.unlink(missing_ok=True)
+        with data.open("rb+") as joined:
+            joined.truncate(total)
+            while chunk := joined.read(CHUNK_SIZE):
+                digest.update(chunk)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not _place(data, path):
+            raise StorageRejected("This upload was already completed.")
+        _sidecar(path).write_text(digest.hexdigest())
         shutil.rmtree(upload_dir, ignore_errors=True)
 
     def abort_multipart(self, key, upload_id):
@@ -226,20 +246,28 @@ def _utc(timestamp):
     return datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
 
 
-def _write_stream(stream, destination, limit):
-    """Copy at most `limit` + 1 bytes to `destination`, fsynced; returns (bytes received, sha256 hex)."""
+def _write_at(stream, fd, offset, limit):
+    """Copy the stream to `fd` from `offset`, stopping past `limit` bytes, fsynced; returns (bytes read, sha256 hex)."""
     digest = hashlib.sha256()
     received = 0
-    with destination.open("wb") as out:
-        while chunk := stream.read(CHUNK_SIZE):
+    while chunk := stream.read(CHUNK_SIZE):
+        if received + len(chunk) > limit:
             received += len(chunk)
-            if received > limit:
-                break
-            digest.update(chunk)
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
+            break
+        os.pwrite(fd, chunk, offset + received)
+        digest.update(chunk)
+        received += len(chunk)
+    os.fsync(fd)
     return received, digest.hexdigest()
+
+
+def _check_received(claims, received, digest):
+    """The refusal for bytes that do not match what the URL was signed for, or None."""
+    if received != claims["s"]:
+        return 400, "size_mismatch", f"Received {received} bytes; this upload must be exactly {claims['s']}."
+    if claims.get("h") and digest != claims["h"]:
+        return 400, "checksum_mismatch", "The bytes received do not match the declared SHA-256."
+    return None
 
 
 def _place(partial, path):

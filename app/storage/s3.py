@@ -189,7 +189,7 @@ class S3Storage(Storage):
         except BotoCoreError as error:
             raise StorageError(f"{doing}: {error}") from error
 
-    def create_multipart(self, key, content_type, part_checksums=False):
+    def create_multipart(self, key, content_type, part_checksums=False, part_size=None):
         kwargs = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
         if part_checksums:
             kwargs["ChecksumAlgorithm"] = "SHA256"

@@ -4,10 +4,8 @@ flask-smorest builds the document from the marshmallow schemas in
 app/api/schemas.py, serves it at /api/v1/openapi.json and a Swagger UI at
 /api/docs (assets from node_modules, never a CDN).
 """
-from pathlib import Path
-
 import flask_smorest
-from flask import abort, g, request, send_from_directory
+from flask import g, request
 from flask_login import current_user
 from webargs.flaskparser import FlaskParser
 
@@ -24,7 +22,7 @@ OPENAPI_SETTINGS = {
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "v1/openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
-    "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+    "OPENAPI_SWAGGER_UI_URL": "/vendor/",  # served from node_modules by the web blueprint
     "API_SPEC_OPTIONS": {
         "info": {"description": "Files go straight between clients and storage through signed URLs; "
                                 "this API signs them and keeps the records. Errors are always "
@@ -52,23 +50,11 @@ api = Api()
 bp = Blueprint("api", __name__, url_prefix="/api/v1", description="Files, uploads and tokens.")
 
 
-SWAGGER_UI_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "swagger-ui-dist"
-SWAGGER_UI_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"}
-
-
 def init_api(app):
     for name, value in OPENAPI_SETTINGS.items():
         app.config.setdefault(name, value)
     api.init_app(app)
     api.register_blueprint(bp)
-    app.add_url_rule("/api/docs/assets/<name>", "api_docs_asset", docs_asset)
-
-
-def docs_asset(name):
-    """Swagger UI's files from node_modules (installed by make), so the docs page works offline."""
-    if name not in SWAGGER_UI_FILES:
-        abort(404)
-    return send_from_directory(SWAGGER_UI_DIR, name, max_age=3600)
 
 
 @bp.before_request

@@ -1,7 +1,7 @@
 from flask import g
 
 from app.api import bp
-from app.api.schemas import NewShare, ShareInfo, ShareRequest, Shares
+from app.api.schemas import NewShare, ShareRequest, Shares
 from app.models import utcnow
 from app.services import shares
 

@@ -1,10 +1,17 @@
 """Helpers the services share."""
 import logging
+import re
 
 from app.errors import InvalidInput, Unavailable
 from app.storage import StorageError, StorageRejected
 
 log = logging.getLogger(__name__)
+PUBLIC_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def is_public_id(value):
+    """True for an id Locker hands out (32 hex digits); anything else names nothing, so no query is needed."""
+    return isinstance(value, str) and PUBLIC_ID_PATTERN.match(value) is not None
 
 
 def storage_call(operation, *args, **kwargs):

@@ -7,7 +7,6 @@ import base64
 import binascii
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +17,7 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
 from app.services import quotas, shares
-from app.services.common import storage_call
+from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text
 
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 SORT_COLUMNS = {"date": File.created_at, "name": File.name, "size": File.size}
 DEFAULT_ORDER = {"date": "desc", "name": "asc", "size": "desc"}
 MAX_PAGE_SIZE = 1000
-PUBLIC_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 BIGINT = 2 ** 63 - 1
 # Even as attachments, never hand these to a browser under their own type.
 ACTIVE_CONTENT_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
@@ -116,7 +114,7 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50):
 
 def get_file(user, public_id):
     """The user's ready file with this id; anyone else's is as absent as a missing one."""
-    if not isinstance(public_id, str) or not PUBLIC_ID_PATTERN.match(public_id):
+    if not is_public_id(public_id):
         raise NotFound("No such file.")
     file = db.session.execute(db.select(File).filter_by(
         public_id=public_id, owner_id=user.id, status=FileStatus.READY)).scalar_one_or_none()

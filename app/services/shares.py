@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import File, FileStatus, Share, utcnow
 from app.security import hash_token, new_token
 from app.services import files
-from app.services.common import storage_call
+from app.services.common import is_public_id, storage_call
 from app.storage import get_storage
 from app.text import is_encodable, is_plain_text
 
@@ -106,7 +106,7 @@ def list_shares(user):
 
 def revoke_share(user, public_id):
     """Turn a link off at once; revoking twice is fine."""
-    if not isinstance(public_id, str) or not files.PUBLIC_ID_PATTERN.match(public_id):
+    if not is_public_id(public_id):
         raise NotFound("No such link.")
     changed = db.session.execute(db.update(Share).where(Share.public_id == public_id, Share.owner_id == user.id)
                                  .values(revoked_at=db.func.coalesce(Share.revoked_at, utcnow()))).rowcount

@@ -5,6 +5,7 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import ApiToken, utcnow
 from app.security import hash_token, new_token
+from app.services.sessions import LAST_SEEN_GRANULARITY
 from app.text import is_plain_text
 
 TOKEN_PREFIX = "lk_"
@@ -44,8 +45,10 @@ def user_for_token(secret):
     now = utcnow()
     if token is None or (token.expires_at and token.expires_at <= now) or not token.user.is_active:
         return None
-    token.last_used_at = now
-    db.session.commit()
+    if token.last_used_at is None or now - token.last_used_at > LAST_SEEN_GRANULARITY:
+        # "Last used" to the minute is enough; a write on every API call (each part signed) is not.
+        token.last_used_at = now
+        db.session.commit()
     return token.user
 
 

@@ -23,7 +23,7 @@ from app.extensions import db
 from app.formatting import human_size
 from app.models import File, FileStatus, utcnow
 from app.services import quotas
-from app.services.common import storage_call
+from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, StoredPart, get_storage
 from app.text import is_plain_text
 
@@ -34,7 +34,6 @@ MAX_NAME_LENGTH = 255
 # file downloadable to Windows, macOS and Linux alike.
 FORBIDDEN_NAME_CHARACTERS = set('<>:"/\\|?*')
 WINDOWS_DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{n}" for n in range(1, 10)), *(f"lpt{n}" for n in range(1, 10))}
-PUBLIC_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 CONTENT_TYPE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 DOUBLE_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst")
@@ -172,7 +171,7 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
 
 
 def pending_upload(user, public_id):
-    if not isinstance(public_id, str) or not PUBLIC_ID_PATTERN.match(public_id):
+    if not is_public_id(public_id):
         raise NotFound("No such upload.")
     file = db.session.execute(db.select(File).filter(
         File.public_id == public_id, File.owner_id == user.id,

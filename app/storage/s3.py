@@ -154,17 +154,12 @@ class S3Storage(Storage):
         }, ExpiresIn=presign_seconds(expires))
 
     def delete(self, key):
-        try:
+        with self.errors(f"could not delete {key}"):
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except (ClientError, BotoCoreError) as error:
-            raise StorageError(f"could not delete {key}: {error}") from error
 
     def health(self):
-        try:
+        with self.errors(f"bucket {self.bucket!r} not reachable"):
             self.client.head_bucket(Bucket=self.bucket)
-        except (ClientError, BotoCoreError) as error:
-            raise StorageError(f"bucket {self.bucket!r} not reachable: {error}") from error
-
 
     def open_read(self, key):
         with self.errors(f"could not read {key}"):

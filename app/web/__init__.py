@@ -17,6 +17,10 @@ VENDOR_FILES = {
     "uppy.min.mjs": ("uppy", "dist/uppy.min.mjs"),
     "uppy.min.css": ("uppy", "dist/uppy.min.css"),
     "hash-wasm-sha256.umd.min.js": ("hash-wasm", "dist/sha256.umd.min.js"),
+    # Swagger UI for /api/docs (flask-smorest loads these names from OPENAPI_SWAGGER_UI_URL).
+    "swagger-ui.css": ("swagger-ui-dist", "swagger-ui.css"),
+    "swagger-ui-bundle.js": ("swagger-ui-dist", "swagger-ui-bundle.js"),
+    "swagger-ui-standalone-preset.js": ("swagger-ui-dist", "swagger-ui-standalone-preset.js"),
 }
 FRAGMENTS = {"table": "files/_table.html", "regions": "files/_regions.html"}
 
@@ -57,6 +61,9 @@ def list_files():
     page = files.list_files(current_user, sort=request.args.get("sort", "date"), order=request.args.get("order"),
                             cursor=request.args.get("cursor"), limit=current_app.config["FILES_PER_PAGE"])
     template = FRAGMENTS.get(request.args.get("fragment"), "files/index.html")
+    if template == FRAGMENTS["table"]:
+        # The table alone needs no usage or unfinished uploads (each of those is a storage call).
+        return render_template(template, page=page)
     config = current_app.config
     return render_template(template, page=page, max_file_size=config["MAX_FILE_SIZE"],
                            multipart_threshold=config["MULTIPART_THRESHOLD"],

@@ -410,10 +410,10 @@ def download(file: str, output: str | None, force: bool, as_json: bool) -> None:
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                           TimeRemainingColumn(), console=console) as progress:
                 task = progress.add_task(info.name[:40], total=info.size)
-                saved = lk.download(info.id, target,
+                saved = lk.download(info, target,
                                     progress=lambda _phase, done, _total: progress.update(task, completed=done))
         else:
-            saved = lk.download(info.id, target)
+            saved = lk.download(info, target)
     if as_json:
         print_json({"path": str(saved), "file": info.to_json()})
     else:
@@ -422,20 +422,24 @@ def download(file: str, output: str | None, force: bool, as_json: bool) -> None:
 
 
 @cli.command("rm")
-@click.argument("ids", nargs=-1, required=True)
+@click.argument("files", nargs=-1, required=True)
 @handle_errors
-def remove(ids: tuple[str, ...]) -> None:
-    """Delete files by id."""
+def remove(files: tuple[str, ...]) -> None:
+    """Delete FILES (ids or exact names)."""
     failures = 0
     with connect() as lk:
-        for file_id in ids:
+        for file in files:
             try:
-                lk.delete(file_id)
+                lk.delete(file if is_file_id(file) else resolve_file(lk, file).id)
             except NotFoundError as error:
                 failures += 1
-                click.echo(f"locker: {file_id}: {one_line(error.message)}", err=True)
+                click.echo(f"locker: {file}: {one_line(error.message)}", err=True)
                 continue
-            click.echo(f"deleted {file_id}")
+            except Failed as error:
+                failures += 1
+                click.echo(f"locker: {one_line(str(error))}", err=True)
+                continue
+            click.echo(f"deleted {file}")
     if failures:
         sys.exit(EXIT_FAILED)
 

@@ -712,7 +712,7 @@ class Locker:
 
     # -- downloads -----------------------------------------------------------------
 
-    def download(self, file_id: str, path: str | os.PathLike[str] | None = None, *, overwrite: bool = True,
+    def download(self, file_id: str | File, path: str | os.PathLike[str] | None = None, *, overwrite: bool = True,
                  progress: ProgressCallback | None = None) -> Path:
         """Download a file to `path` (a file path, or a folder to keep the stored name; default: here).
 
@@ -726,7 +726,8 @@ class Locker:
             TransferError: storage could not be reached (after retries).
             FileExistsError: the target exists and ``overwrite`` is false.
         """
-        file = self.file(file_id)
+        # A File the caller already fetched saves asking for it again.
+        file = file_id if isinstance(file_id, File) else self.file(file_id)
         target = self.download_target(path, file.name)
         if target.exists() and not overwrite:
             raise FileExistsError(f"{target} already exists")
@@ -823,29 +824,23 @@ class Locker:
             body["max_downloads"] = int(max_downloads)
         if note:
             body["note"] = note
-        try:
-            response = self._request("POST", "/shares", json=body, ok=(200, 201))
-        except LockerError as error:
-            if error.status == 405 or (error.status == 404 and self._shares_missing()):
-                raise UnsupportedFeatureError(SHARES_UNSUPPORTED, code="unsupported", status=error.status) from None
-            raise
+        response = self._shares_request("POST", "/shares", json=body, ok=(200, 201))
         return Share.from_json(self._json(response))
 
     def shares(self) -> list[Share]:
         """Every share link of this user (``GET /shares``)."""
-        try:
-            body = self._json(self._request("GET", "/shares"))
-        except LockerError as error:
-            if error.status in (404, 405):
-                raise UnsupportedFeatureError(SHARES_UNSUPPORTED, code="unsupported", status=error.status) from None
-            raise
+        body = self._json(self._shares_request("GET", "/shares"))
         items = body.get("items", body.get("shares")) or []
         return [Share.from_json(item) for item in items]
 
     def revoke_share(self, share_id: str) -> None:
         """Revoke a share link at once (``DELETE /shares/<id>``)."""
+        self._shares_request("DELETE", f"/shares/{quote(share_id, safe='')}", ok=(200, 204))
+
+    def _shares_request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A /shares call that says plainly when the server has no share links at all."""
         try:
-            self._request("DELETE", f"/shares/{quote(share_id, safe='')}", ok=(200, 204))
+            return self._request(method, path, **kwargs)
         except LockerError as error:
             if error.status == 405 or (error.status == 404 and self._shares_missing()):
                 raise UnsupportedFeatureError(SHARES_UNSUPPORTED, code="unsupported", status=error.status) from None

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from locker_client.client import normalize_url
+from locker_client.errors import LockerError
+from locker_client.state import write_private_json
 
 CONFIG_DIR_ENV = "LOCKER_CONFIG_DIR"
 URL_ENV = "LOCKER_URL"
@@ -66,29 +69,19 @@ def current_login() -> Login:
 
 
 def same_server(first: str | None, second: str | None) -> bool:
+    """True when both addresses name one Locker (the token stored for one is sent only to it)."""
     if not first or not second:
         return False
-    def base(url: str) -> str:
-        return url.strip().rstrip("/").removesuffix("/api/v1").rstrip("/")
-
-    return base(first) == base(second)
+    try:
+        return normalize_url(first) == normalize_url(second)
+    except LockerError:
+        return False
 
 
 def store(url: str, token: str, username: str) -> Path:
     """Save a login atomically; the file is created with mode 0600 (its folder 0700)."""
-    folder = config_dir()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = config_path()
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".config.", suffix=".tmp")  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"url": url, "token": token, "username": username}, out, indent=2)
-            out.write("\n")
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_private_json(config_dir(), target, {"url": url, "token": token, "username": username})
     return target
 
 

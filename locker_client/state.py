@@ -15,6 +15,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -64,17 +65,22 @@ class UploadStateStore:
         return state
 
     def save(self, state: UploadState) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        target = self._file(state.server, state.path)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(asdict(state), out)
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_private_json(self.directory, self._file(state.server, state.path), asdict(state))
 
     def drop(self, server: str, path: str) -> None:
         self._file(server, path).unlink(missing_ok=True)
+
+
+def write_private_json(folder: Path, target: Path, data: Any) -> None:
+    """Write JSON readable only by this user (file 0600, folder 0700), atomically: never a half-written file."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2)
+            out.write("\n")
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -153,6 +153,15 @@ def test_upload_ls_download_rm_with_json_output(live: Live, run, dirs) -> None:
     assert one_error_line(run("rm", files[0]["id"], url=live.url, token=token)) == \
         f"locker: {files[0]['id']}: No such file."
 
+    # Like download and share, rm takes an exact name too.
+    draft = write(dirs["work"], "old draft.txt", SMALL)
+    assert run("upload", str(draft), url=live.url, token=token).exit_code == 0
+    by_name = run("rm", "old draft.txt", url=live.url, token=token)
+    assert by_name.exit_code == 0 and by_name.stdout == "deleted old draft.txt\n"
+    assert json.loads(run("ls", "--json", url=live.url, token=token).stdout) == []
+    assert one_error_line(run("rm", "old draft.txt", url=live.url, token=token)) == \
+        "locker: no file with the id or name 'old draft.txt' (see `locker ls`)"
+
 
 def test_an_interrupted_cli_upload_resumes_when_run_again(local_live: Live, run, dirs, monkeypatch) -> None:
     _, token = local_live.user()

@@ -507,6 +507,33 @@ def revoke(share_id: str) -> None:
     click.echo(f"revoked {share_id}")
 
 
+@cli.command("uploads")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of unfinished uploads.")
+@handle_errors
+def list_uploads(as_json: bool) -> None:
+    """List unfinished uploads (run the same `locker upload` again to resume one)."""
+    with connect() as lk:
+        pending = lk.pending_uploads()
+    if as_json:
+        print_json(pending)
+        return
+    for item in pending:  # tab-separated: id, size, parts stored, started, name
+        multipart = item.get("multipart") or {}
+        stored = f"{len(item.get('parts') or [])}/{multipart['part_count']} parts" if multipart else "1 part"
+        click.echo("\t".join([item["id"], human_size(item["size"]), stored, item["created_at"], item["name"]]))
+
+
+@cli.command()
+@click.argument("upload_ids", nargs=-1, required=True)
+@handle_errors
+def cancel(upload_ids: tuple[str, ...]) -> None:
+    """Cancel unfinished uploads: their parts go and their reserved space is free again."""
+    with connect() as lk:
+        for upload_id in upload_ids:
+            lk.cancel_upload(upload_id)
+            click.echo(f"cancelled {upload_id}")
+
+
 def main() -> None:
     """The ``locker`` console script."""
     cli(prog_name="locker")

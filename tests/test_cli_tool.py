@@ -182,6 +182,29 @@ def test_an_interrupted_cli_upload_resumes_when_run_again(local_live: Live, run,
     assert json.loads(resumed.stdout)[0]["sha256"] == sha(LARGE)
 
 
+def test_unfinished_uploads_are_listed_and_can_be_cancelled(local_live: Live, run, dirs, monkeypatch) -> None:
+    _, token = local_live.user()
+    path = write(dirs["work"], "abandoned.img", LARGE)
+    broken = FaultyStorage(fail_parts={3})
+    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
+        local_live.url, token=token, session=session_with(broken), retries=0, state_dir=dirs["state"]))
+    assert run("upload", str(path)).exit_code == 1
+    monkeypatch.undo()
+
+    pending = json.loads(run("uploads", "--json", url=local_live.url, token=token).stdout)
+    assert [item["name"] for item in pending] == ["abandoned.img"] and pending[0]["parts"]
+    listed = run("uploads", url=local_live.url, token=token).stdout.split("\t")
+    assert listed[0] == pending[0]["id"] and listed[2].endswith(f"/{pending[0]['multipart']['part_count']} parts")
+    assert json.loads(run("whoami", "--json", url=local_live.url, token=token).stdout)["used_bytes"] == len(LARGE)
+
+    cancelled = run("cancel", pending[0]["id"], url=local_live.url, token=token)
+    assert cancelled.exit_code == 0 and cancelled.stdout == f"cancelled {pending[0]['id']}\n"
+    assert json.loads(run("uploads", "--json", url=local_live.url, token=token).stdout) == []
+    assert json.loads(run("whoami", "--json", url=local_live.url, token=token).stdout)["used_bytes"] == 0
+    assert one_error_line(run("cancel", pending[0]["id"], url=local_live.url, token=token)) == \
+        "locker: No such upload."
+
+
 def test_failures_exit_non_zero_with_one_line(local_live: Live, run) -> None:
     _, token = local_live.user()
     _, expired = local_live.user(expired=True)

@@ -1,4 +1,5 @@
 """Database models. Times are stored as naive UTC."""
+import unicodedata
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
@@ -101,6 +102,12 @@ class File(db.Model):
         # Two ready files of one owner never share a name; pending ones may.
         db.Index("uq_files_owner_ready_name", "owner_id", "name", unique=True,
                  sqlite_where=db.text("status = 'ready'"), postgresql_where=db.text("status = 'ready'")),
+        # The Everyone page walks visible ready files newest first.
+        db.Index("ix_files_everyone_created", "visible_to_everyone", "status", "created_at", "id"),
+        # Name search: a trigram GIN index on PostgreSQL (pg_trgm); on SQLite a b-tree for
+        # prefix matches beside the FTS5 trigram table SEARCH_TABLE (see the migration).
+        db.Index("ix_files_search_name", "search_name", postgresql_using="gin",
+                 postgresql_ops={"search_name": "gin_trgm_ops"}),
     )
 
     id = db.Column(db.Integer, primary_key=True)
@@ -121,6 +128,15 @@ class File(db.Model):
     upload_id = db.Column(db.String(1024))
     part_size = db.Column(db.BigInteger)
     part_checksums = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    # The name as search compares it (search_key(name)); set wherever name is.
+    search_name = db.Column(db.String(255), nullable=False, default="", server_default="")
+    visible_to_everyone = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    # The type read from the stored bytes at completion (None: not recognised); only
+    # this, never the client's claim, decides whether a file may be shown inline.
+    sniffed_type = db.Column(db.String(255))
+    # Files that arrived through an upload request: which one, and the name the guest gave.
+    file_request_id = db.Column(db.Integer, db.ForeignKey("file_requests.id", ondelete="SET NULL"), index=True)
+    guest_name = db.Column(db.String(100))
 
     @property
     def part_count(self):
@@ -133,6 +149,22 @@ class File(db.Model):
         return self.size - self.part_size * (self.part_count - 1)
 
     owner = db.relationship("User")
+    file_request = db.relationship("FileRequest")
+
+
+def search_key(name):
+    """How names are compared by search: Unicode case-folded, the same on every database."""
+    return unicodedata.normalize("NFKC", name).casefold()[:255]
+
+
+# SQLite's FTS5 trigram index over files.search_name; made by migrations only, so
+# model/migration comparisons skip it (and the tables FTS5 makes beside it).
+SEARCH_TABLE = "files_search"
+
+
+def described_by_models(name, type_, parent_names):
+    """Alembic's include_name: everything but the search table is the models' to describe."""
+    return not (type_ == "table" and name.startswith(SEARCH_TABLE))
 
 
 class Share(db.Model):
@@ -166,3 +198,54 @@ class Share(db.Model):
         if self.max_downloads is not None and self.download_count >= self.max_downloads:
             return "used_up"
         return "active"
+
+
+class FileRequest(db.Model):
+    """An upload request: /r/<token> lets anyone with the link upload files to the owner."""
+
+    __tablename__ = "file_requests"
+
+    id = db.Column(db.Integer, primary_key=True)
+    public_id = db.Column(db.String(32), nullable=False, unique=True)
+    owner_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    title = db.Column(db.String(200), nullable=False)
+    message = db.Column(db.String(1000))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    expires_at = db.Column(db.DateTime)
+    password_hash = db.Column(db.String(255))
+    max_files = db.Column(db.Integer)
+    max_bytes = db.Column(db.BigInteger)
+    # Uploads started through the link (pending ones included) and their bytes; changed
+    # only by conditional UPDATEs, like quotas, so racing guests cannot pass the limits.
+    files_used = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    bytes_used = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
+    revoked_at = db.Column(db.DateTime)
+
+    owner = db.relationship("User")
+
+
+class AuditEvent(db.Model):
+    """One thing that happened, for the activity log. Never holds tokens or passwords."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        db.Index("ix_audit_events_owner_id_id", "owner_id", "id"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    action = db.Column(db.String(40), nullable=False)
+    # Who did it (None: someone without an account, e.g. through a link, or a failed sign-in).
+    actor_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    actor_name = db.Column(db.String(100))
+    # Whose activity this is: the owner of the file, link or account concerned.
+    owner_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"))
+    file_id = db.Column(db.Integer, db.ForeignKey("files.id", ondelete="SET NULL"), index=True)
+    file_name = db.Column(db.String(255))
+    share_id = db.Column(db.Integer, db.ForeignKey("shares.id", ondelete="SET NULL"), index=True)
+    file_request_id = db.Column(db.Integer, db.ForeignKey("file_requests.id", ondelete="SET NULL"), index=True)
+    address = db.Column(db.String(45))
+    detail = db.Column(db.String(500))
+
+    actor = db.relationship("User", foreign_keys=[actor_id])

@@ -3,6 +3,8 @@ from logging.config import fileConfig
 
 from flask import current_app
 
+from app.models import described_by_models
+
 from alembic import context
 
 # this is the Alembic Config object, which provides
@@ -95,6 +97,7 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            include_name=described_by_models,
             **conf_args
         )
 

@@ -17,6 +17,9 @@ def scratch_database(url, sqlite_folder):
     schema = f"locker_scratch_{secrets.token_hex(4)}"
     engine = sa.create_engine(url)
     with engine.begin() as connection:
+        # Made once, outside any scratch schema: an extension created inside one would
+        # vanish with it, taking other runs' search indexes along.
+        connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
         connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
     try:
         yield url, {"connect_args": {"options": f"-csearch_path={schema}"}}

@@ -123,6 +123,18 @@ def get_file(user, public_id):
     return file
 
 
+def get_readable_file(user, public_id):
+    """A ready file the user may read: their own, or one its owner made visible to everyone."""
+    if not is_public_id(public_id):
+        raise NotFound("No such file.")
+    file = db.session.execute(db.select(File).filter(
+        File.public_id == public_id, File.status == FileStatus.READY,
+        db.or_(File.owner_id == user.id, File.visible_to_everyone.is_(True)))).scalar_one_or_none()
+    if file is None:
+        raise NotFound("No such file.")
+    return file
+
+
 def download_type(content_type):
     """The type a download is served as: types a browser would run as a page or script become plain bytes."""
     if content_type in ACTIVE_CONTENT_TYPES or content_type.endswith(("+xml", "/xml", "javascript")):
@@ -131,8 +143,8 @@ def download_type(content_type):
 
 
 def download_link(user, public_id):
-    """A fresh signed URL for the file and when it stops working."""
-    file = get_file(user, public_id)
+    """A fresh signed URL for a file the user may read and when it stops working."""
+    file = get_readable_file(user, public_id)
     expires = current_app.config["URL_EXPIRY"]
     url = storage_call(get_storage().download_url, file.storage_key, file.name, download_type(file.content_type),
                        expires=expires)

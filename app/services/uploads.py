@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Conflict, InvalidInput, NotFound, TooLarge
 from app.extensions import db
 from app.formatting import human_size
-from app.models import File, FileStatus, utcnow
+from app.models import File, FileStatus, search_key, utcnow
 from app.services import quotas
 from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, StoredPart, get_storage
@@ -146,7 +146,7 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
     check_type(name, content_type)
     sha256 = clean_sha256(sha256)
     storage = get_storage()
-    file = File(public_id=uuid.uuid4().hex, owner_id=user.id, name=name, size=size,
+    file = File(public_id=uuid.uuid4().hex, owner_id=user.id, name=name, search_name=search_key(name), size=size,
                 content_type=content_type, sha256=sha256, status=FileStatus.PENDING,
                 storage_key=f"u/{user.id}/{uuid.uuid4().hex}")
     quotas.reserve(user, size)
@@ -333,7 +333,7 @@ def mark_ready(file, sha256, verified):
             changed = db.session.execute(
                 db.update(File)
                 .where(File.id == file_id, File.status == FileStatus.PENDING)
-                .values(status=FileStatus.READY, name=name, sha256=sha256, sha256_verified=verified,
+                .values(status=FileStatus.READY, name=name, search_name=search_key(name), sha256=sha256, sha256_verified=verified,
                         upload_id=None, created_at=utcnow())
             ).rowcount
             db.session.commit()

@@ -296,6 +296,7 @@ class Locker:
     url: str
     process: subprocess.Popen
     api: requests.Session
+    multipart_threshold: int
 
 
 def start_locker(processes, name, folder, storage_env):
@@ -318,7 +319,8 @@ def start_locker(processes, name, folder, storage_env):
     token = check(api.post(f"{url}/api/v1/auth/token", json={"username": "bench", "password": password},
                            timeout=10)).json()["token"]
     api.headers["Authorization"] = f"Bearer {token}"
-    return Locker(url, process, api)
+    threshold = check(api.get(f"{url}/api/v1/me", timeout=10)).json()["multipart_threshold"]
+    return Locker(url, process, api, threshold)
 
 
 def http_session(pool=16):
@@ -357,8 +359,13 @@ def step(steps, name):
 def locker_upload(locker, transfer, source, parallel):
     """Send `source` through the API flow; returns (file JSON, timings of each step)."""
     steps = {}
-    with step(steps, "hash"):
-        sha256 = sha256_of(source.path)
+    # As locker_client does: a file that goes up in parts is hashed while the parts are sent
+    # (its sha256 is given at completion); a single PUT pins its checksum, so it is hashed first.
+    multipart = source.size > locker.multipart_threshold
+    sha256 = None
+    if not multipart:
+        with step(steps, "hash"):
+            sha256 = sha256_of(source.path)
     with step(steps, "api"):
         upload = check(locker.api.post(f"{locker.url}/api/v1/uploads", json={
             "name": source.path.name, "size": source.size, "content_type": "application/octet-stream",
@@ -374,7 +381,8 @@ def locker_upload(locker, transfer, source, parallel):
     part_size, count = upload["multipart"]["part_size"], upload["multipart"]["part_count"]
     ranges = {n: ((n - 1) * part_size, min(part_size, source.size - (n - 1) * part_size))
               for n in range(1, count + 1)}
-    with worker_pool(parallel) as pool:
+    with worker_pool(1) as hasher, worker_pool(parallel) as pool:
+        whole = hasher.submit(sha256_of, source.path)
         with step(steps, "hash"):
             digests = dict(zip(ranges, pool.map(lambda r: sha256_of(source.path, *r), ranges.values())))
         with step(steps, "api"):
@@ -382,9 +390,12 @@ def locker_upload(locker, transfer, source, parallel):
         with step(steps, "transfer"):
             etags = list(pool.map(lambda part: put_part(transfer, source.path, ranges[part["number"]], part),
                                   signed))
+        with step(steps, "hash"):
+            sha256 = whole.result()
     with step(steps, "complete"):
         file = check(locker.api.post(f"{locker.url}/api/v1/uploads/{upload['id']}/complete", json={
-            "parts": [{"number": n, "etag": etag} for n, etag in enumerate(etags, 1)]}, timeout=TIMEOUT)).json()
+            "parts": [{"number": n, "etag": etag} for n, etag in enumerate(etags, 1)], "sha256": sha256},
+            timeout=TIMEOUT)).json()
     return file, steps
 
 

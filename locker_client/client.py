@@ -254,6 +254,7 @@ class Locker:
         self.session = session if session is not None else _new_session(self.workers)
         self.token: str | None = token
         self._owns_token = False
+        self._multipart_threshold: int | None = None  # learnt from /me on the first upload
         if token is None:
             try:
                 self.token = self.create_token(username or "", password or "", token_name)["token"]
@@ -367,7 +368,10 @@ class Locker:
 
     def me(self) -> Account:
         """Who this token belongs to, and their used, total and remaining space."""
-        return Account.from_json(self._json(self._request("GET", "/me")))
+        account = Account.from_json(self._json(self._request("GET", "/me")))
+        # 0: a server too old to say, so every file is hashed before it is sent.
+        self._multipart_threshold = account.multipart_threshold or 0
+        return account
 
     # -- files -------------------------------------------------------------------
 
@@ -443,9 +447,15 @@ class Locker:
             resumed = self._resume(state, source, info, name, progress)
             if resumed is not None:
                 return resumed
-        if info.st_size > QUOTA_PRECHECK_SIZE:
-            self._check_space(source, info.st_size)
-        digest = self._hash_file(source, info.st_size, progress)
+        if info.st_size > QUOTA_PRECHECK_SIZE or self._multipart_threshold is None:
+            account = self.me()
+            if info.st_size > QUOTA_PRECHECK_SIZE:
+                self._check_space(source, info.st_size, account)
+        # A file that will go up in parts is hashed while its parts are sent (its sha256 is
+        # given at completion), so its bytes start moving at once; small files are hashed
+        # first because their one signed PUT pins the checksum.
+        hash_while_sending = 0 < self._multipart_threshold < info.st_size
+        digest = None if hash_while_sending else self._hash_file(source, info.st_size, progress)
         body: dict[str, Any] = {"name": name, "size": info.st_size, "sha256": digest, "part_checksums": True}
         if content_type:
             body["content_type"] = content_type
@@ -462,18 +472,21 @@ class Locker:
         self.state.save(state)
         return self._finish_multipart(state, source, {}, progress)
 
-    def _check_space(self, source: Path, size: int) -> None:
-        remaining = self.me().remaining_bytes
+    def _check_space(self, source: Path, size: int, account: Account) -> None:
+        remaining = account.remaining_bytes
         if remaining is not None and size > remaining:
             raise QuotaExceededError(f"Not enough space for {source.name}: it needs {size} bytes and "
                                      f"{remaining} are left.", code="quota_exceeded", status=None)
 
-    def _hash_file(self, source: Path, size: int, progress: ProgressCallback | None) -> str:
+    def _hash_file(self, source: Path, size: int, progress: ProgressCallback | None,
+                   stop: threading.Event | None = None) -> str:
         meter = _Meter(progress, "hashing", size)
         digest = hashlib.sha256()
         read = 0
         with open(source, "rb") as handle:
             while chunk := handle.read(CHUNK_SIZE):
+                if stop is not None and stop.is_set():
+                    raise _Stopped()
                 digest.update(chunk)
                 read += len(chunk)
                 meter.add(len(chunk))
@@ -497,9 +510,6 @@ class Locker:
             # Cancelled, expired or swept (or another user's token): start afresh, freeing what is left.
             self._forget(state, cancel=isinstance(error, ConflictError))
             return None
-        if self._hash_file(source, info.st_size, progress) != state.sha256:
-            self._forget(state, cancel=True)
-            return None
         stored = {}
         for part in listing.get("parts") or []:
             number, etag = int(part["number"]), str(part.get("etag") or "")
@@ -518,15 +528,24 @@ class Locker:
 
     def _finish_multipart(self, state: UploadState, source: Path, stored: dict[int, str],
                           progress: ProgressCallback | None) -> File:
-        etags = self._send_parts(state, source, stored, progress)
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="locker-hash") as hasher:
+            whole = hasher.submit(self._hash_file, source, state.size, None, stop)
+            try:
+                etags = self._send_parts(state, source, stored, progress)
+            except BaseException:
+                stop.set()
+                raise
+            digest = whole.result()
         current = source.stat()
-        if (current.st_size, current.st_mtime_ns) != (state.size, state.mtime_ns):
+        if ((current.st_size, current.st_mtime_ns) != (state.size, state.mtime_ns)
+                or (state.sha256 is not None and digest != state.sha256)):
             self._forget(state, cancel=True)
             raise LockerError(f"{source} changed while it was being uploaded; upload it again.",
                               code="file_changed")
         parts = [{"number": n, "etag": etags[n]} for n in range(1, state.part_count + 1)]
         try:
-            file = self._complete(state.upload_id, {"parts": parts, "sha256": state.sha256})
+            file = self._complete(state.upload_id, {"parts": parts, "sha256": digest})
         except (NotFoundError, ChecksumMismatchError):
             self.state.drop(state.server, state.path)  # the server discarded the upload
             raise

@@ -61,15 +61,18 @@ class Account:
     used_bytes: int
     quota_bytes: int | None
     remaining_bytes: int | None
+    #: Files above this size go up in parts (None: a server too old to say).
+    multipart_threshold: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    KEYS = ("username", "is_admin", "used_bytes", "quota_bytes", "remaining_bytes")
+    KEYS = ("username", "is_admin", "used_bytes", "quota_bytes", "remaining_bytes", "multipart_threshold")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Account:
         return cls(username=str(data["username"]), is_admin=bool(data.get("is_admin")),
                    used_bytes=int(data.get("used_bytes") or 0), quota_bytes=data.get("quota_bytes"),
-                   remaining_bytes=data.get("remaining_bytes"), raw=dict(data))
+                   remaining_bytes=data.get("remaining_bytes"), multipart_threshold=data.get("multipart_threshold"),
+                   raw=dict(data))
 
     def to_json(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in self.KEYS}

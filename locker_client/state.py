@@ -32,7 +32,7 @@ class UploadState:
     mtime_ns: int
     name: str
     upload_id: str
-    sha256: str
+    sha256: str | None  # None until the file has been read once (it is hashed while the parts go up)
     part_size: int
     part_count: int
     part_checksums: bool

@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from locker_client import AuthenticationError, Locker
 from locker_client import cli as cli_module
 from locker_client.cli import cli
-from tests.conftest import PASSWORD
+from tests.conftest import MULTIPART_SETTINGS, PASSWORD
 # The live-server fixtures (live, local_live, moto_endpoint) are shared with the client's tests.
 from tests.test_client import (LARGE, SMALL, FaultyStorage, Live, closed_port_url, live,  # noqa: F401,F811
                                local_live, moto_endpoint, session_with, sha, start_live,  # noqa: F401,F811
@@ -78,7 +78,8 @@ def test_login_stores_a_private_token_whoami_and_logout_revoke_it(local_live: Li
     whoami = run("whoami", "--json")
     assert whoami.exit_code == 0, whoami.output
     assert json.loads(whoami.stdout) == {"url": local_live.url, "username": username, "is_admin": False,
-                                         "used_bytes": 0, "quota_bytes": None, "remaining_bytes": None}
+                                         "used_bytes": 0, "quota_bytes": None, "remaining_bytes": None,
+                                             "multipart_threshold": MULTIPART_SETTINGS["MULTIPART_THRESHOLD"]}
     plain = run("whoami")
     assert plain.stdout == f"{username} at {local_live.url}: 0 bytes used\n"
     elsewhere = closed_port_url()  # the stored token is never sent to another server

@@ -1,4 +1,4 @@
-from flask import g
+from flask import current_app, g
 
 from app.api import bp
 from app.api.schemas import Me, NewToken, Token, TokenRequest, Tokens
@@ -59,4 +59,5 @@ def me():
     """Who the token belongs to, and how much space they use and have left."""
     usage = quotas.usage(g.api_user)
     return {"username": g.api_user.username, "is_admin": g.api_user.is_admin, "used_bytes": usage.used,
-            "quota_bytes": usage.quota, "remaining_bytes": usage.remaining}
+            "quota_bytes": usage.quota, "remaining_bytes": usage.remaining,
+            "multipart_threshold": current_app.config["MULTIPART_THRESHOLD"]}

@@ -65,6 +65,9 @@ class Me(Schema):
     used_bytes = fields.Integer(required=True)
     quota_bytes = fields.Integer(required=True, allow_none=True, metadata={"description": "null: no limit"})
     remaining_bytes = fields.Integer(required=True, allow_none=True)
+    multipart_threshold = fields.Integer(required=True, metadata={
+        "description": "files larger than this are uploaded in parts; a client may then hash while sending "
+                       "and give sha256 at completion"})
 
 
 class File(Schema):

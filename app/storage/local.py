@@ -159,6 +159,10 @@ class LocalStorage(Storage):
         except FileNotFoundError as error:
             raise StorageError(f"{key} is not stored") from error
 
+    def read_head(self, key, length):
+        with self.open_read(key) as stream:
+            return stream.read(length)
+
     def iter_objects(self, prefix):
         for path in sorted((self.root / prefix).rglob("*") if (self.root / prefix).is_dir() else []):
             key = path.relative_to(self.root).as_posix()

@@ -30,6 +30,13 @@ SAFE_RESPONSE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Cache-Control": "private, no-store",
 }
+# Browsers draw PDFs with a viewer that a sandboxed document may not load (Chrome also
+# needs inline styles for it), and Locker's own page frames it, so an inline PDF gets
+# this policy instead. A PDF cannot run script in the storage origin's pages.
+PDF_VIEWER_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+    "X-Frame-Options": "SAMEORIGIN",
+}
 
 
 class LocalStorage(Storage):
@@ -318,7 +325,10 @@ bp = Blueprint("storage", __name__)
 def _safe_headers(response):
     # Every answer from storage, refusals and framework errors included, is never
     # sniffed, rendered with scripts, or cached.
+    pdf_viewer = response.headers.get("Content-Security-Policy") == PDF_VIEWER_HEADERS["Content-Security-Policy"]
     response.headers.update(SAFE_RESPONSE_HEADERS)
+    if pdf_viewer:
+        response.headers.update(PDF_VIEWER_HEADERS)
     return response
 
 
@@ -365,4 +375,9 @@ def serve_object(key):
         request.environ.pop("wsgi.file_wrapper", None)
     response = send_file(path, mimetype=claims["t"], conditional=True, etag=_read_sidecar(path) or True, max_age=0)
     response.headers["Content-Disposition"] = claims["d"]
+    if ";" in claims["t"]:
+        # A type that names its charset already (text previews) would get a second one from send_file.
+        response.headers["Content-Type"] = claims["t"]
+    if claims["t"] == "application/pdf" and claims["d"].startswith("inline"):
+        response.headers.update(PDF_VIEWER_HEADERS)
     return response

@@ -32,7 +32,7 @@ SAFE_RESPONSE_HEADERS = {
 }
 # Browsers draw PDFs with a viewer that a sandboxed document may not load (Chrome also
 # needs inline styles for it), and Locker's own page frames it, so an inline PDF gets
-# this policy instead. A PDF cannot run script in the storage origin's pages.
+# this policy instead. The viewers run a PDF's own scripts, if at all, apart from the page's origin.
 PDF_VIEWER_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
     "X-Frame-Options": "SAMEORIGIN",
@@ -324,7 +324,7 @@ bp = Blueprint("storage", __name__)
 @bp.after_request
 def _safe_headers(response):
     # Every answer from storage, refusals and framework errors included, is never
-    # sniffed, rendered with scripts, or cached.
+    # sniffed, rendered with scripts, or cached; an inline PDF keeps the viewer's policy.
     pdf_viewer = response.headers.get("Content-Security-Policy") == PDF_VIEWER_HEADERS["Content-Security-Policy"]
     response.headers.update(SAFE_RESPONSE_HEADERS)
     if pdf_viewer:

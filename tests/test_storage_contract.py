@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from app.storage import ObjectInfo, UploadRequest
+from app.storage import ObjectInfo, StorageError, UploadRequest
 from app.storage.local import LocalStorage
 from tests.helpers import send
 from tests.storage_support import UNICODE_NAMES, disposition_parts, new_key, sha256
@@ -151,6 +151,20 @@ def test_deleting_one_object_leaves_the_others(store):
 
     assert store.storage.stat(kept).size == len(b"keep me")
     assert store.get(kept)[2] == b"keep me"
+
+
+def test_read_head_gives_only_the_first_bytes(store):
+    data = bytes(range(256)) * 64  # 16 KiB
+    key = store.put(data)
+
+    assert store.storage.read_head(key, 10) == data[:10]
+    assert store.storage.read_head(key, 4096) == data[:4096]
+    assert store.storage.read_head(key, len(data) + 1000) == data  # a short object comes back whole
+
+
+def test_read_head_of_a_missing_key_is_a_storage_error(store):
+    with pytest.raises(StorageError):
+        store.storage.read_head(new_key(), 100)
 
 
 def test_health_passes(store):

@@ -42,8 +42,11 @@ def get_file(file_id):
 @bp.response(200, DownloadLink, description="With redirect=0: the signed URL and when it stops working.")
 @bp.alt_response(302, description="A redirect to a signed URL that works for a few minutes.")
 def download_file(query, file_id):
-    """Download a file: a redirect to a short-lived signed URL, or (redirect=0) that URL as JSON."""
-    url, expires_at = files.download_link(g.api_user, file_id)
+    """Download a file: a redirect to a short-lived signed URL, or (redirect=0) that URL as JSON.
+
+    With inline=1 the URL shows a previewable file in the browser (see the file's `preview`).
+    """
+    url, expires_at = files.download_link(g.api_user, file_id, inline=query["inline"])
     if not query["redirect"]:
         return {"url": url, "expires_at": expires_at}
     return redirect(url, code=302)

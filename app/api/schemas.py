@@ -6,6 +6,7 @@ the services are the rules.
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.formatting import iso_utc
+from app.services import previews
 
 
 class Loose(Schema):
@@ -79,6 +80,10 @@ class File(Schema):
     sha256 = fields.String(required=True, allow_none=True)
     sha256_verified = fields.Boolean(required=True, metadata={
         "description": "true when storage or Locker computed sha256 from the stored bytes"})
+    preview = fields.Function(previews.preview_kind, required=True, metadata={
+        "type": "string", "nullable": True, "enum": [*previews.KINDS, None],
+        "description": "how a browser may show the file inline (from the type of its stored bytes), "
+                       "or null: only as a download"})
 
 
 class FilePage(Schema):
@@ -95,6 +100,9 @@ class ListFilesQuery(Loose):
 
 class DownloadQuery(Loose):
     redirect = fields.Boolean(load_default=True, metadata={"description": "false: answer the URL as JSON"})
+    inline = fields.Boolean(load_default=False, metadata={
+        "description": "true: a URL the browser shows instead of saving, for files whose preview is not null; "
+                       "any other file still comes as an attachment"})
 
 
 class DownloadLink(Schema):

@@ -16,7 +16,7 @@ from sqlalchemy import tuple_
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
-from app.services import quotas, shares
+from app.services import previews, quotas, shares
 from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text
@@ -142,12 +142,14 @@ def download_type(content_type):
     return content_type
 
 
-def download_link(user, public_id):
-    """A fresh signed URL for a file the user may read and when it stops working."""
+def download_link(user, public_id, inline=False):
+    """A fresh signed URL for a file the user may read and when it stops working.
+
+    `inline` asks for a URL the browser may show; only previewable files get one.
+    """
     file = get_readable_file(user, public_id)
     expires = current_app.config["URL_EXPIRY"]
-    url = storage_call(get_storage().download_url, file.storage_key, file.name, download_type(file.content_type),
-                       expires=expires)
+    url = storage_call(previews.signed_url, file, expires, inline=inline)
     return url, utcnow() + timedelta(seconds=expires)
 
 

@@ -16,9 +16,8 @@ from app.errors import InvalidInput, LockerError, NotFound
 from app.extensions import db
 from app.models import File, FileStatus, Share, utcnow
 from app.security import hash_token, new_token
-from app.services import files
+from app.services import files, previews
 from app.services.common import is_public_id, storage_call
-from app.storage import get_storage
 from app.text import is_encodable, is_plain_text
 
 MAX_NOTE_LENGTH = 1000
@@ -156,5 +155,4 @@ def download_through_share(token):
     if not counted:
         # Someone else took the last download between our look and our write.
         raise ShareEnded(ENDED_MESSAGES["used_up"])
-    return storage_call(get_storage().download_url, file.storage_key, file.name,
-                        files.download_type(file.content_type), expires=current_app.config["SHARE_URL_EXPIRY"])
+    return storage_call(previews.signed_url, file, current_app.config["SHARE_URL_EXPIRY"])

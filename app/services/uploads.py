@@ -22,7 +22,7 @@ from app.errors import Conflict, InvalidInput, NotFound, TooLarge
 from app.extensions import db
 from app.formatting import human_size
 from app.models import File, FileStatus, search_key, utcnow
-from app.services import quotas
+from app.services import previews, quotas
 from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, StoredPart, get_storage
 from app.text import is_plain_text
@@ -296,7 +296,7 @@ def complete_upload(user, public_id, parts=None, sha256=None):
         raise InvalidInput("The stored bytes do not match the declared SHA-256, so the upload was discarded.",
                            code="checksum_mismatch")
     # A digest storage computed is proof; one only the client declared is recorded as such.
-    return mark_ready(file, stored.sha256 or declared, verified=stored.sha256 is not None)
+    return previews.record_sniffed_type(mark_ready(file, stored.sha256 or declared, verified=stored.sha256 is not None))
 
 
 def abort_upload(user, public_id):

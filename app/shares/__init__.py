@@ -14,7 +14,7 @@ from app.errors import LockerError, Unauthorized
 from app.extensions import limiter
 from app.models import utcnow
 from app.security import hash_token
-from app.services import files, shares
+from app.services import files, previews, shares
 
 bp = Blueprint("shares", __name__)
 UNLOCKED = "unlocked_shares"
@@ -120,7 +120,8 @@ def show_share(token):
             flash("That password is not right.", "error")
             return render_template("shares/password.html", form=form, file=file), 401
         return render_template("shares/password.html", form=form, file=file), 400 if form.errors else 200
-    return render_template("shares/public.html", share=share, file=file, token=token)
+    return render_template("shares/public.html", share=share, file=file, token=token,
+                           preview=previews.share_preview(share, file))
 
 
 @bp.post("/s/<token>/download")

@@ -94,6 +94,10 @@ class Storage(ABC):
         """A binary stream of the stored bytes, for server-side checks such as `verify`."""
 
     @abstractmethod
+    def read_head(self, key, length) -> bytes:
+        """The first `length` bytes of the stored object (all of it when shorter), read with one ranged request."""
+
+    @abstractmethod
     def iter_objects(self, prefix):
         """Every stored object whose key starts with `prefix`, as StoredObject."""
 

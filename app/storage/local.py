@@ -30,6 +30,13 @@ SAFE_RESPONSE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Cache-Control": "private, no-store",
 }
+# Browsers draw PDFs with a viewer that a sandboxed document may not load (Chrome also
+# needs inline styles for it), and Locker's own page frames it, so an inline PDF gets
+# this policy instead. The viewers run a PDF's own scripts, if at all, apart from the page's origin.
+PDF_VIEWER_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+    "X-Frame-Options": "SAMEORIGIN",
+}
 
 
 class LocalStorage(Storage):
@@ -158,6 +165,10 @@ class LocalStorage(Storage):
             return self.path_for(key).open("rb")
         except FileNotFoundError as error:
             raise StorageError(f"{key} is not stored") from error
+
+    def read_head(self, key, length):
+        with self.open_read(key) as stream:
+            return stream.read(length)
 
     def iter_objects(self, prefix):
         for path in sorted((self.root / prefix).rglob("*") if (self.root / prefix).is_dir() else []):
@@ -313,8 +324,11 @@ bp = Blueprint("storage", __name__)
 @bp.after_request
 def _safe_headers(response):
     # Every answer from storage, refusals and framework errors included, is never
-    # sniffed, rendered with scripts, or cached.
+    # sniffed, rendered with scripts, or cached; an inline PDF keeps the viewer's policy.
+    pdf_viewer = response.headers.get("Content-Security-Policy") == PDF_VIEWER_HEADERS["Content-Security-Policy"]
     response.headers.update(SAFE_RESPONSE_HEADERS)
+    if pdf_viewer:
+        response.headers.update(PDF_VIEWER_HEADERS)
     return response
 
 
@@ -361,4 +375,9 @@ def serve_object(key):
         request.environ.pop("wsgi.file_wrapper", None)
     response = send_file(path, mimetype=claims["t"], conditional=True, etag=_read_sidecar(path) or True, max_age=0)
     response.headers["Content-Disposition"] = claims["d"]
+    if ";" in claims["t"]:
+        # A type that names its charset already (text previews) would get a second one from send_file.
+        response.headers["Content-Type"] = claims["t"]
+    if claims["t"] == "application/pdf" and claims["d"].startswith("inline"):
+        response.headers.update(PDF_VIEWER_HEADERS)
     return response

@@ -165,6 +165,19 @@ class S3Storage(Storage):
         with self.errors(f"could not read {key}"):
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
 
+    def read_head(self, key, length):
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")["Body"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "InvalidRange":
+                return b""  # an empty object has no first byte to start a range at
+            raise StorageError(f"could not read {key}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageError(f"could not read {key}: {error}") from error
+        with body:
+            with self.errors(f"could not read {key}"):
+                return body.read()
+
     def iter_objects(self, prefix):
         with self.errors("could not list the bucket"):
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):

@@ -6,7 +6,8 @@ from flask_login import current_user, login_required
 
 from app.errors import Unavailable
 from app.formatting import human_size, iso_utc
-from app.services import files, quotas, uploads
+from app.qr import qr_svg
+from app.services import files, previews, quotas, uploads
 
 bp = Blueprint("web", __name__)
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
@@ -28,6 +29,7 @@ FRAGMENTS = {"table": "files/_table.html", "regions": "files/_regions.html"}
 def register_template_helpers(app):
     app.add_template_filter(human_size, "human_size")
     app.add_template_filter(iso_utc, "iso_utc")
+    app.add_template_filter(qr_svg, "qr_svg")
 
     @app.context_processor
     def site_settings():
@@ -75,6 +77,22 @@ def list_files():
 @login_required
 def download_file(file_id):
     url, _ = files.download_link(current_user, file_id)
+    return redirect(url, code=302)
+
+
+@bp.get("/files/<file_id>/view")
+@login_required
+def view_file(file_id):
+    file = files.get_readable_file(current_user, file_id)
+    return render_template("files/view.html", file=file,
+                           preview=previews.preview(file, current_app.config["URL_EXPIRY"]))
+
+
+@bp.get("/files/<file_id>/raw")
+@login_required
+def raw_file(file_id):
+    """The file itself: shown by the browser when it is previewable, downloaded otherwise."""
+    url, _ = files.download_link(current_user, file_id, inline=True)
     return redirect(url, code=302)
 
 

@@ -1,5 +1,6 @@
-// The files page's uploader. Uppy sends each file straight to storage through
-// requests Locker signs; Locker then checks what storage holds.
+// The uploader of the files page and of upload-request pages (/r/<token>, whose
+// endpoints mirror the API's: data-api-base). Uppy sends each file straight to
+// storage through requests Locker signs; Locker then checks what storage holds.
 //
 // Every file is prepared first (an Uppy pre-processor): Locker starts the
 // upload and answers with one signed PUT (small files) or a part size (large
@@ -452,12 +453,14 @@ async function refreshList (message) {
     window.location.reload()
     return
   }
+  // A page has the regions it shows (an upload request's page has only its list).
   for (const id of ['usage', 'pending-uploads', 'file-table']) {
     const source = fresh.querySelector(`#${id}`)
-    if (source) document.getElementById(id)?.replaceChildren(...source.childNodes)
+    const target = document.getElementById(id)
+    if (!source || !target) continue
+    target.replaceChildren(...source.childNodes)
+    window.localizeTimes?.(target)
   }
-  window.localizeTimes?.(document.getElementById('pending-uploads'))
-  window.localizeTimes?.(document.getElementById('file-table'))
   updatePending()
   if (message) announce(message)
 }

@@ -88,6 +88,8 @@ class Config:
     SHARE_UNLOCK_MINUTES = int(env("SHARE_UNLOCK_MINUTES", "30"))
     SHARE_PASSWORD_LIMIT_PER_LINK = env("SHARE_PASSWORD_LIMIT_PER_LINK", "10 per hour")
     SHARE_PASSWORD_LIMIT_PER_ADDRESS = env("SHARE_PASSWORD_LIMIT_PER_ADDRESS", "20 per hour")
+    # Uploads a client address may start through upload-request links.
+    REQUEST_UPLOAD_LIMIT_PER_ADDRESS = env("REQUEST_UPLOAD_LIMIT_PER_ADDRESS", "200 per hour")
     UPLOAD_URL_EXPIRY = int(env("UPLOAD_URL_EXPIRY", "3600"))
     # Pending uploads older than this are cancelled by `flask locker sweep`.
     UPLOAD_TTL = parse_duration(env("UPLOAD_TTL", "24h"))

@@ -46,12 +46,13 @@ def create_app(config_class=None):
     storage.prepare()
     app.extensions["locker.storage"] = storage
 
-    from app import api, auth, cli, errors, health, shares, web
+    from app import api, auth, cli, errors, file_requests, health, shares, web
     from app.storage import local
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(shares.bp)
+    app.register_blueprint(file_requests.bp)
     api.init_api(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(local.bp)

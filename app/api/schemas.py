@@ -71,6 +71,13 @@ class Me(Schema):
                        "and give sha256 at completion"})
 
 
+class RequestTitle(fields.String):
+    """The title of the upload request a file arrived through (null for the owner's own uploads)."""
+
+    def get_value(self, obj, attr, accessor=None, default=None):
+        return obj.file_request.title if obj.file_request is not None else None
+
+
 class File(Schema):
     id = fields.String(required=True, attribute="public_id")
     name = fields.String(required=True)
@@ -84,6 +91,10 @@ class File(Schema):
         "type": "string", "nullable": True, "enum": [*previews.KINDS, None],
         "description": "how a browser may show the file inline (from the type of its stored bytes), "
                        "or null: only as a download"})
+    guest_name = fields.String(required=True, allow_none=True, metadata={
+        "description": "the name a guest gave when uploading through an upload request"})
+    request = RequestTitle(required=True, allow_none=True, metadata={
+        "description": "the title of the upload request the file arrived through"})
 
 
 class FilePage(Schema):
@@ -122,6 +133,12 @@ class UploadRequest(Loose):
         "description": "hex SHA-256 of the whole file"})
     part_checksums = fields.Boolean(load_default=False, metadata={
         "description": "multipart only: every part URL request names its part's SHA-256, checked by storage"})
+
+
+class GuestUploadRequest(UploadRequest):
+    guest_name = fields.String(allow_none=True, validate=validate.Length(
+        max=100, error="Your name can be at most {max} characters."), metadata={
+        "description": "the uploader's name, shown to the request's owner (optional)"})
 
 
 class MultipartInfo(Schema):
@@ -223,3 +240,40 @@ class NewShare(ShareInfo):
 
 class Shares(Schema):
     items = fields.List(fields.Nested(ShareInfo), required=True)
+
+
+class FileRequestCreate(Loose):
+    title = fields.String(required=True, validate=validate.Length(1, 200), metadata={"example": "Wedding photos"})
+    message = fields.String(allow_none=True, validate=validate.Length(max=1000), metadata={
+        "description": "shown to the people who upload"})
+    expires_at = fields.String(allow_none=True, metadata={
+        "description": "ISO 8601 date-time; without a zone it is UTC", "example": "2026-12-31T18:00:00Z"})
+    expires_in = fields.String(allow_none=True, metadata={"description": "or a duration: 30m, 12h, 7d, 2w"})
+    max_files = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 100_000))
+    max_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 2 ** 63 - 1))
+    password = fields.String(allow_none=True, load_only=True)
+
+
+class FileRequestInfo(Schema):
+    id = fields.String(required=True, attribute="public_id")
+    title = fields.String(required=True)
+    message = fields.String(required=True, allow_none=True)
+    state = fields.String(required=True, validate=validate.OneOf(["open", "full", "expired", "revoked"]))
+    created_at = UtcDateTime(required=True)
+    expires_at = UtcDateTime(required=True, allow_none=True)
+    has_password = fields.Boolean(required=True)
+    max_files = fields.Integer(required=True, allow_none=True)
+    max_bytes = fields.Integer(required=True, allow_none=True)
+    files_used = fields.Integer(required=True, metadata={
+        "description": "uploads started through the link, unfinished ones included"})
+    bytes_used = fields.Integer(required=True)
+    files_received = fields.Integer(required=True, metadata={"description": "completed files"})
+    bytes_received = fields.Integer(required=True)
+
+
+class NewFileRequest(FileRequestInfo):
+    url = fields.String(required=True, metadata={"description": "Shown only this once: Locker keeps only its hash."})
+
+
+class FileRequests(Schema):
+    items = fields.List(fields.Nested(FileRequestInfo), required=True)

@@ -22,7 +22,7 @@ from app.errors import Conflict, InvalidInput, NotFound, TooLarge
 from app.extensions import db
 from app.formatting import human_size
 from app.models import File, FileStatus, search_key, utcnow
-from app.services import previews, quotas
+from app.services import audit, file_requests, previews, quotas
 from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, StoredPart, get_storage
 from app.text import is_plain_text
@@ -134,11 +134,13 @@ def part_size_for(size):
     return part_size
 
 
-def start_upload(user, name, size, content_type=None, sha256=None, part_checksums=False):
+def start_upload(user, name, size, content_type=None, sha256=None, part_checksums=False, file_request=None,
+                 guest_name=None):
     """Reserve space for a pending file and say how to send its bytes.
 
     Returns (file, request): request is the signed PUT for a small file, or
-    None for a multipart upload (see file.part_size and sign_parts).
+    None for a multipart upload (see file.part_size and sign_parts). A guest's
+    upload through `file_request` (owned by `user`) also takes one of its slots.
     """
     name = clean_name(name)
     check_size(size, name)
@@ -148,10 +150,13 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
     storage = get_storage()
     file = File(public_id=uuid.uuid4().hex, owner_id=user.id, name=name, search_name=search_key(name), size=size,
                 content_type=content_type, sha256=sha256, status=FileStatus.PENDING,
-                storage_key=f"u/{user.id}/{uuid.uuid4().hex}")
+                storage_key=f"u/{user.id}/{uuid.uuid4().hex}",
+                file_request_id=file_request.id if file_request is not None else None, guest_name=guest_name)
     quotas.reserve(user, size)
     request = None
     try:
+        if file_request is not None:
+            file_requests.reserve(file_request, size, name)
         if size > current_app.config["MULTIPART_THRESHOLD"]:
             file.part_size = part_size_for(size)
             file.part_checksums = bool(part_checksums)
@@ -307,12 +312,15 @@ def abort_upload(user, public_id):
 def cancel(file):
     """Drop a pending upload. The row goes first, so a concurrent completion cannot also win."""
     key, upload_id, owner_id, size = file.storage_key, file.upload_id, file.owner_id, file.size
+    request_id = file.file_request_id
     removed = db.session.execute(
         db.delete(File).where(File.id == file.id, File.status == FileStatus.PENDING)).rowcount
     if not removed:
         db.session.rollback()
         raise Conflict("This upload is already complete.", code="already_completed")
     quotas.release(owner_id, size)
+    if request_id is not None:
+        file_requests.release(request_id, size)
     db.session.commit()
     # What storage fails to drop now, the sweeper finds later as an orphan.
     storage = get_storage()
@@ -336,6 +344,9 @@ def mark_ready(file, sha256, verified):
                 .values(status=FileStatus.READY, name=name, search_name=search_key(name), sha256=sha256, sha256_verified=verified,
                         upload_id=None, created_at=utcnow())
             ).rowcount
+            if changed and file.file_request_id is not None:
+                audit.record("guest_upload", owner_id=owner_id, actor_name=file.guest_name or "guest", file=file,
+                             file_request=file.file_request)
             db.session.commit()
         except IntegrityError:
             # Another upload took this name between our look and our write: look again.

@@ -1,5 +1,6 @@
-// The files page's uploader. Uppy sends each file straight to storage through
-// requests Locker signs; Locker then checks what storage holds.
+// The uploader of the files page and of upload-request pages (/r/<token>, whose
+// endpoints mirror the API's: data-api-base). Uppy sends each file straight to
+// storage through requests Locker signs; Locker then checks what storage holds.
 //
 // Every file is prepared first (an Uppy pre-processor): Locker starts the
 // upload and answers with one signed PUT (small files) or a part size (large
@@ -16,6 +17,8 @@
 import { AwsS3, Dashboard, Uppy } from '/vendor/uppy.min.mjs'
 
 const root = document.getElementById('uploader')
+// Where uploads are started and finished: the API, or an upload request's own endpoints (/r/<token>).
+const apiBase = root.dataset.apiBase || '/api/v1'
 const csrfToken = document.querySelector('meta[name="csrf-token"]').content
 const multipartThreshold = Number(root.dataset.multipartThreshold)
 const allowedTypes = JSON.parse(root.dataset.allowedTypes || '[]')
@@ -162,6 +165,7 @@ const uppy = new Uppy({
   restrictions: {
     maxFileSize: Number(root.dataset.maxFileSize),
     minFileSize: 1,
+    maxNumberOfFiles: root.dataset.maxFiles ? Number(root.dataset.maxFiles) : null,
     allowedFileTypes: allowedTypes.length ? allowedTypes : null
   },
   onBeforeFileAdded (file) {
@@ -199,7 +203,7 @@ async function abortUpload (lockerId) {
   if (!lockerId || aborted.has(lockerId) || finished.has(lockerId)) return
   aborted.add(lockerId)
   try {
-    await api('DELETE', `/api/v1/uploads/${lockerId}`)
+    await api('DELETE', `${apiBase}/uploads/${lockerId}`)
   } catch (error) {
     // Already gone or already complete: nothing left to cancel.
     if (error.status !== 404 && error.status !== 409) {
@@ -242,6 +246,13 @@ async function hashBeforeSending (file) {
   return digest.sha256
 }
 
+// Inputs the page marks with data-upload-field (an upload request's "Your name") go with every upload.
+function pageFields () {
+  const fields = {}
+  for (const input of document.querySelectorAll('[data-upload-field]')) fields[input.name] = input.value
+  return fields
+}
+
 async function prepare (fileID) {
   const file = uppy.getFile(fileID)
   if (!file || file.progress.uploadComplete) return
@@ -265,7 +276,8 @@ async function prepare (fileID) {
       if (!uppy.getFile(fileID)) return
       uppy.setFileMeta(fileID, { sha256 })
     }
-    const upload = await api('POST', '/api/v1/uploads', {
+    const upload = await api('POST', `${apiBase}/uploads`, {
+      ...pageFields(),
       name: file.name,
       size: file.size,
       content_type: file.type || '',
@@ -321,7 +333,7 @@ uppy.use(AwsS3, {
   async listParts (file, { uploadId, signal }) {
     let parts
     try {
-      ({ parts } = await api('GET', `/api/v1/uploads/${uploadId}/parts`, undefined, signal))
+      ({ parts } = await api('GET', `${apiBase}/uploads/${uploadId}/parts`, undefined, signal))
     } catch (error) {
       if (error.status === 404 || error.code === 'upload_gone') {
         forgetUpload(file.id)
@@ -335,7 +347,7 @@ uppy.use(AwsS3, {
 
   async signPart (file, { uploadId, partNumber, body, signal }) {
     const sha256 = await partSha256(body)
-    const { parts } = await api('POST', `/api/v1/uploads/${uploadId}/parts`,
+    const { parts } = await api('POST', `${apiBase}/uploads/${uploadId}/parts`,
       { numbers: [partNumber], checksums: { [partNumber]: sha256 } }, signal)
     return { method: 'PUT', url: parts[0].url, headers: parts[0].headers }
   },
@@ -353,7 +365,7 @@ uppy.use(AwsS3, {
     }
     let result
     try {
-      result = await api('POST', `/api/v1/uploads/${uploadId}/complete`, {
+      result = await api('POST', `${apiBase}/uploads/${uploadId}/complete`, {
         parts: [...parts].sort((a, b) => a.PartNumber - b.PartNumber).map((p) => ({ number: p.PartNumber, etag: p.ETag })),
         sha256: digest.sha256
       }, signal)
@@ -386,7 +398,7 @@ uppy.addPostProcessor(async (fileIDs) => {
     if (!file.progress.uploadComplete) return
     uppy.emit('postprocess-progress', file, { mode: 'indeterminate', message: 'Checking…' })
     try {
-      await api('POST', `/api/v1/uploads/${lockerId}/complete`, {})
+      await api('POST', `${apiBase}/uploads/${lockerId}/complete`, {})
       finished.add(lockerId)
       uploaded++
     } catch (error) {
@@ -441,12 +453,14 @@ async function refreshList (message) {
     window.location.reload()
     return
   }
+  // A page has the regions it shows (an upload request's page has only its list).
   for (const id of ['usage', 'pending-uploads', 'file-table']) {
     const source = fresh.querySelector(`#${id}`)
-    if (source) document.getElementById(id)?.replaceChildren(...source.childNodes)
+    const target = document.getElementById(id)
+    if (!source || !target) continue
+    target.replaceChildren(...source.childNodes)
+    window.localizeTimes?.(target)
   }
-  window.localizeTimes?.(document.getElementById('pending-uploads'))
-  window.localizeTimes?.(document.getElementById('file-table'))
   updatePending()
   if (message) announce(message)
 }
@@ -497,7 +511,7 @@ document.addEventListener('click', (event) => {
   }
 })
 
-resumeInput.addEventListener('change', () => {
+resumeInput?.addEventListener('change', () => {
   const picked = resumeInput.files[0]
   const target = resumeTarget
   resumeTarget = null

@@ -1,0 +1,184 @@
+"""Upload requests in the browser: the owner's pages (create, list, revoke) and the public /r/<token> pages.
+
+A guest's uploads go through JSON endpoints under /r/<token>/uploads that mirror
+the API's (start, sign parts, list parts, complete, abort) and are authorised by
+the link, its password when it has one, and the list of uploads this visit
+started, kept in the guest's session.
+"""
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+from wtforms import IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from app.api import Parser
+from app.api.files import upload_payload
+from app.api.schemas import CompleteRequest, File, GuestUploadRequest, PartsRequest, StoredParts, Upload
+from app.errors import Conflict, LockerError, Unauthorized
+from app.extensions import limiter
+from app.services import file_requests, guest_uploads
+from app.shares import ShareForm, UnlockForm, per_address, per_link, remember_unlock, unlocked
+
+bp = Blueprint("file_requests", __name__)
+parser = Parser()
+MIB = 1024 * 1024
+# The session cookie holds each visit's upload ids; these bounds keep it well under browsers' 4 KB.
+VISITS = "request_visits"
+MAX_VISITS = 5
+MAX_UPLOADS_PER_VISIT = 200
+
+
+class RequestForm(ShareForm):
+    title = StringField("Title (what you are asking for)", validators=[DataRequired(), Length(max=200)])
+    message = TextAreaField("Message for the people who upload (optional)", validators=[Optional(), Length(max=1000)])
+    max_files = IntegerField("Most files (empty: no limit)", validators=[Optional(), NumberRange(1, 100_000)])
+    max_mib = IntegerField("Most total size in MiB (empty: no limit)", validators=[Optional(), NumberRange(1, 2 ** 40)])
+    # The share form's download limit and note mean nothing here.
+    max_downloads = None
+    note = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.submit.label.text = "Create upload link"
+
+
+@bp.get("/requests")
+@login_required
+def list_requests():
+    return render_template("requests/list.html", requests=file_requests.list_requests(current_user),
+                           state=file_requests.state)
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@login_required
+def create_request():
+    form = RequestForm()
+    if form.validate_on_submit():
+        expires_at, expires_in = form.expiry()
+        try:
+            file_request, url = file_requests.create_request(
+                current_user, form.title.data, message=form.message.data or None, expires_at=expires_at,
+                expires_in=expires_in, max_files=form.max_files.data,
+                max_bytes=form.max_mib.data * MIB if form.max_mib.data else None, password=form.password.data or None)
+        except LockerError as error:
+            flash(error.message, "error")
+            return render_template("requests/new.html", form=form), error.status
+        return render_template("requests/created.html", file_request=file_request, url=url), 201
+    return render_template("requests/new.html", form=form), 400 if form.errors else 200
+
+
+@bp.post("/requests/<request_id>/revoke")
+@login_required
+def revoke_request(request_id):
+    file_requests.revoke_request(current_user, request_id)
+    flash("Upload link closed. Nobody can upload through it any more.", "info")
+    return redirect(url_for("file_requests.list_requests"))
+
+
+# --- The guest's side -------------------------------------------------------------
+
+
+def visit_ids(file_request):
+    return set(session.get(VISITS, {}).get(file_request.public_id, []))
+
+
+def remember_upload(file_request, file):
+    visits = dict(session.get(VISITS, {}))
+    ids = visits.pop(file_request.public_id, [])
+    visits[file_request.public_id] = ids + [file.id]
+    # The most recently used requests are kept (dicts keep insertion order).
+    session[VISITS] = dict(list(visits.items())[-MAX_VISITS:])
+
+
+def guest_request(token):
+    """The open request a guest's upload call names, once its password (if any) has been given."""
+    file_request = file_requests.open_request(token)
+    if not unlocked(file_request):
+        raise Unauthorized("Enter the link's password first.", code="password_required")
+    return file_request
+
+
+@bp.route("/r/<token>", methods=["GET", "POST"])
+@per_link
+@per_address
+def show_request(token):
+    file_request = file_requests.open_request(token)
+    if not unlocked(file_request):
+        form = UnlockForm()
+        if form.validate_on_submit():
+            if file_requests.password_matches(file_request, form.password.data):
+                remember_unlock(file_request)
+                return redirect(url_for("file_requests.show_request", token=token))
+            flash("That password is not right.", "error")
+            return render_template("requests/password.html", form=form, file_request=file_request), 401
+        return render_template("requests/password.html", form=form, file_request=file_request), \
+            400 if form.errors else 200
+    sent = guest_uploads.visit_files(file_request, visit_ids(file_request))
+    if request.args.get("fragment") == "regions":
+        return render_template("requests/_regions.html", sent=sent)
+    config = current_app.config
+    max_file_size = config["MAX_FILE_SIZE"]
+    if file_request.max_bytes is not None:
+        max_file_size = min(max_file_size, file_request.max_bytes - file_request.bytes_used)
+    files_left = None if file_request.max_files is None else file_request.max_files - file_request.files_used
+    return render_template("requests/public.html", file_request=file_request, token=token, sent=sent,
+                           state=file_requests.state(file_request), max_file_size=max_file_size,
+                           files_left=files_left, multipart_threshold=config["MULTIPART_THRESHOLD"],
+                           allowed_types=config["ALLOWED_TYPES"], blocked_types=config["BLOCKED_TYPES"])
+
+
+upload_limit = limiter.limit(lambda: current_app.config["REQUEST_UPLOAD_LIMIT_PER_ADDRESS"],
+                             scope="request-upload-address")
+
+
+@bp.post("/r/<token>/uploads")
+@upload_limit
+def start_upload(token):
+    file_request = guest_request(token)
+    if len(visit_ids(file_request)) >= MAX_UPLOADS_PER_VISIT:
+        raise Conflict(f"One visit can send at most {MAX_UPLOADS_PER_VISIT} files. Close the browser, "
+                       "open the link again and carry on.", code="visit_full")
+    body = parser.parse(GuestUploadRequest(), request, location="json")
+    file, signed = guest_uploads.start(file_request, body["name"], body["size"], body.get("content_type"),
+                                       body.get("sha256"), part_checksums=body["part_checksums"],
+                                       guest_name=body.get("guest_name"))
+    remember_upload(file_request, file)
+    return jsonify(Upload().dump(upload_payload(file, signed))), 201
+
+
+@bp.post("/r/<token>/uploads/<upload_id>/parts")
+def sign_parts(token, upload_id):
+    file_request = guest_request(token)
+    body = parser.parse(PartsRequest(), request, location="json")
+    return jsonify(parts=guest_uploads.sign_parts(file_request, upload_id, visit_ids(file_request), body["numbers"],
+                                                  body.get("checksums")))
+
+
+@bp.get("/r/<token>/uploads/<upload_id>/parts")
+def list_parts(token, upload_id):
+    file_request = guest_request(token)
+    file, parts = guest_uploads.uploaded_parts(file_request, upload_id, visit_ids(file_request))
+    return jsonify(StoredParts().dump({"parts": parts, "part_size": file.part_size, "part_count": file.part_count}))
+
+
+@bp.post("/r/<token>/uploads/<upload_id>/complete")
+def complete_upload(token, upload_id):
+    file_request = guest_request(token)
+    body = parser.parse(CompleteRequest(), request, location="json")
+    file = guest_uploads.complete(file_request, upload_id, visit_ids(file_request), body.get("parts"),
+                                  body.get("sha256"))
+    return jsonify(File().dump(file))
+
+
+@bp.delete("/r/<token>/uploads/<upload_id>")
+def abort_upload(token, upload_id):
+    file_request = guest_request(token)
+    guest_uploads.abort(file_request, upload_id, visit_ids(file_request))
+    return "", 204
+
+
+@bp.after_request
+def keep_links_private(response):
+    # Upload links are for whoever has them, never for search engines or other sites' logs.
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,203 @@
+"""Upload requests: /r/<token> lets anyone with the link send files to its owner.
+
+A request may expire, need a password, and accept only so many files or
+bytes. Every upload started through it reserves one file and its size on the
+request with one conditional UPDATE (the same way quotas work), so guests
+racing for the last slot cannot together pass the limits; a cancelled, failed
+or expired upload gives its reservation back. Guest uploads themselves are in
+services.guest_uploads.
+"""
+import uuid
+
+from flask import current_app, url_for
+from werkzeug.security import generate_password_hash
+
+from app.errors import InvalidInput, LockerError, NotFound
+from app.extensions import db
+from app.formatting import human_size
+from app.models import File, FileRequest, FileStatus, utcnow
+from app.security import hash_token, new_token
+from app.services import audit, shares
+from app.services.common import is_public_id
+from app.text import is_encodable, is_plain_text
+
+MAX_TITLE_LENGTH = 200
+MAX_MESSAGE_LENGTH = 1000
+MAX_GUEST_NAME_LENGTH = 100
+MAX_FILES = 100_000
+MAX_BYTES = 2 ** 63 - 1
+ENDED_MESSAGES = {
+    "revoked": "This upload link was closed by its owner.",
+    "expired": "This upload link has expired.",
+}
+
+
+class RequestEnded(LockerError):
+    """The link exists but takes no more files."""
+
+    status, code = 410, "request_ended"
+
+
+class RequestFull(LockerError):
+    """Every file slot (or byte) the owner allowed is taken."""
+
+    status, code = 409, "request_full"
+
+
+def state(file_request, now=None):
+    """revoked, expired, full (no file slot or byte left) or open."""
+    now = now or utcnow()
+    if file_request.revoked_at is not None:
+        return "revoked"
+    if file_request.expires_at is not None and file_request.expires_at <= now:
+        return "expired"
+    if ((file_request.max_files is not None and file_request.files_used >= file_request.max_files)
+            or (file_request.max_bytes is not None and file_request.bytes_used >= file_request.max_bytes)):
+        return "full"
+    return "open"
+
+
+def clean_text(value, field, max_length, required=False, multiline=False):
+    """Plain text of at most max_length characters, stripped; None when empty (unless required)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidInput(f"Give the request a {field}.", code=f"invalid_{field}")
+        return None
+    checked = value.replace("\r", " ").replace("\n", " ").replace("\t", " ") if multiline and isinstance(value, str) \
+        else value
+    if not isinstance(value, str) or len(value) > max_length or not is_plain_text(checked):
+        lines = "; line breaks are fine" if multiline else ", without control characters"
+        raise InvalidInput(f"A {field} is plain text of at most {max_length} characters{lines}.",
+                           code=f"invalid_{field}")
+    return value.strip()
+
+
+def clean_limit(value, field, largest, unit):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= largest:
+        raise InvalidInput(f"{field} is a whole number of {unit} from 1 to {largest:,} (or empty for no limit).",
+                           code=f"invalid_{field}")
+    return value
+
+
+def clean_guest_name(name):
+    """The name a guest gives (optional): plain text on one line, at most 100 characters."""
+    if name is None or (isinstance(name, str) and not name.strip()):
+        return None
+    if not isinstance(name, str) or not is_plain_text(name):
+        raise InvalidInput("Your name can't contain control characters, line breaks or text-direction overrides.",
+                           code="invalid_guest_name")
+    name = name.strip()
+    if len(name) > MAX_GUEST_NAME_LENGTH:
+        raise InvalidInput(f"Your name can be at most {MAX_GUEST_NAME_LENGTH} characters; this one has {len(name)}.",
+                           code="invalid_guest_name")
+    return name
+
+
+def create_request(user, title, message=None, expires_at=None, expires_in=None, max_files=None, max_bytes=None,
+                   password=None):
+    """A new upload link; returns the request and its URL (shown only now: Locker keeps its hash)."""
+    title = clean_text(title, "title", MAX_TITLE_LENGTH, required=True)
+    message = clean_text(message, "message", MAX_MESSAGE_LENGTH, multiline=True)
+    expiry = shares.parse_expiry(expires_at, expires_in)
+    max_files = clean_limit(max_files, "max_files", MAX_FILES, "files")
+    max_bytes = clean_limit(max_bytes, "max_bytes", MAX_BYTES, "bytes")
+    if password is not None and (not is_encodable(password) or not 1 <= len(password) <= 200):
+        raise InvalidInput("A link password is 1 to 200 characters.", code="invalid_password")
+    token = new_token()
+    file_request = FileRequest(public_id=uuid.uuid4().hex, owner_id=user.id, token_hash=hash_token(token),
+                               title=title, message=message, expires_at=expiry, max_files=max_files,
+                               max_bytes=max_bytes, password_hash=generate_password_hash(password) if password else None)
+    db.session.add(file_request)
+    db.session.flush()
+    audit.record("request_created", owner_id=user.id, actor=user, file_request=file_request)
+    db.session.commit()
+    return file_request, request_url(token)
+
+
+def request_url(token):
+    public_url = current_app.config.get("PUBLIC_URL")
+    if public_url:
+        return public_url.rstrip("/") + url_for("file_requests.show_request", token=token)
+    return url_for("file_requests.show_request", token=token, _external=True)
+
+
+def list_requests(user):
+    """The user's requests, newest first, each with (files received, bytes received) of its ready files."""
+    received = (db.select(File.file_request_id, db.func.count(File.id), db.func.coalesce(db.func.sum(File.size), 0))
+                .join(FileRequest, FileRequest.id == File.file_request_id)
+                .filter(FileRequest.owner_id == user.id, File.status == FileStatus.READY)
+                .group_by(File.file_request_id))
+    totals = {request_id: (count, size) for request_id, count, size in db.session.execute(received)}
+    requests = db.session.execute(db.select(FileRequest).filter_by(owner_id=user.id)
+                                  .order_by(FileRequest.created_at.desc(), FileRequest.id.desc())).scalars().all()
+    return [(file_request, *totals.get(file_request.id, (0, 0))) for file_request in requests]
+
+
+def revoke_request(user, public_id):
+    """Close a link at once; closing twice is fine (and recorded once)."""
+    if not is_public_id(public_id):
+        raise NotFound("No such upload request.")
+    file_request = db.session.execute(db.select(FileRequest).filter_by(public_id=public_id, owner_id=user.id)
+                                      ).scalar_one_or_none()
+    if file_request is None:
+        raise NotFound("No such upload request.")
+    closed = db.session.execute(db.update(FileRequest).where(FileRequest.id == file_request.id,
+                                                             FileRequest.revoked_at.is_(None))
+                                .values(revoked_at=utcnow())).rowcount
+    if closed:
+        audit.record("request_revoked", owner_id=user.id, actor=user, file_request=file_request)
+    db.session.commit()
+
+
+def open_request(token):
+    """The request a public link names, or NotFound / RequestEnded (410). A full request still opens."""
+    if not is_plain_text(token):
+        raise NotFound("No such upload link.")
+    file_request = db.session.execute(db.select(FileRequest).filter_by(token_hash=hash_token(token))
+                                      ).scalar_one_or_none()
+    if file_request is None:
+        raise NotFound("No such upload link.")
+    current = state(file_request)
+    if current in ENDED_MESSAGES:
+        raise RequestEnded(ENDED_MESSAGES[current])
+    return file_request
+
+
+def password_matches(file_request, password):
+    """The same check as a share link's password."""
+    return shares.password_matches(file_request, password)
+
+
+def reserve(file_request, size, name):
+    """Take one file slot and `size` bytes of the request, in the caller's transaction, or refuse saying why."""
+    now = utcnow()
+    taken = db.session.execute(
+        db.update(FileRequest).where(
+            FileRequest.id == file_request.id, FileRequest.revoked_at.is_(None),
+            db.or_(FileRequest.expires_at.is_(None), FileRequest.expires_at > now),
+            db.or_(FileRequest.max_files.is_(None), FileRequest.files_used + 1 <= FileRequest.max_files),
+            db.or_(FileRequest.max_bytes.is_(None), FileRequest.bytes_used + size <= FileRequest.max_bytes))
+        .values(files_used=FileRequest.files_used + 1, bytes_used=FileRequest.bytes_used + size)).rowcount
+    if taken:
+        return
+    current = db.session.execute(db.select(FileRequest.revoked_at, FileRequest.expires_at, FileRequest.max_files,
+                                           FileRequest.files_used, FileRequest.max_bytes, FileRequest.bytes_used)
+                                 .filter_by(id=file_request.id)).one()
+    if current.revoked_at is not None:
+        raise RequestEnded(ENDED_MESSAGES["revoked"])
+    if current.expires_at is not None and current.expires_at <= now:
+        raise RequestEnded(ENDED_MESSAGES["expired"])
+    if current.max_files is not None and current.files_used >= current.max_files:
+        raise RequestFull(f"This request accepts {current.max_files} file{'s' if current.max_files != 1 else ''} "
+                          "and has received them all, so it takes no more.")
+    left = max(current.max_bytes - current.bytes_used, 0)
+    raise RequestFull(f"{name} is {human_size(size)}, but this request has only {human_size(left)} of space left.",
+                      code="request_too_large", status=413)
+
+
+def release(file_request_id, size):
+    """Give one file slot and `size` bytes back, in the caller's transaction."""
+    db.session.execute(db.update(FileRequest).where(FileRequest.id == file_request_id)
+                       .values(files_used=FileRequest.files_used - 1, bytes_used=FileRequest.bytes_used - size))

@@ -1,0 +1,74 @@
+"""A real browser journey through an upload request, on local storage and on moto's S3 with bucket CORS.
+
+The owner makes the link in the page; a stranger's browser (its own cookies)
+opens it, gives a name and uploads through Uppy straight to storage; the file
+shows in the stranger's visit and in the owner's list, marked as theirs.
+"""
+import random
+import re
+import uuid
+
+from playwright.sync_api import expect
+
+from app.services import users
+from tests.conftest import PASSWORD
+from tests.test_browser import browser, live_app, live_server, log_in, moto_server, page  # noqa: F401  (fixtures)
+
+
+def test_a_guest_uploads_through_a_request_link_and_the_owner_sees_it_marked(browser, live_app, live_server, page,
+                                                                              tmp_path):
+    name = "tax return 2026.pdf"
+    data = random.Random(7).randbytes(150 * 1024)
+    (tmp_path / name).write_bytes(data)
+    with live_app.app_context():
+        username = users.create_user(f"asker{uuid.uuid4().hex[:8]}", PASSWORD).username
+
+    log_in(page, username)
+    page.get_by_role("link", name="Requests", exact=True).click()
+    page.get_by_role("link", name="New upload request").click()
+    page.get_by_label("Title (what you are asking for)").fill("Paperwork for the accountant")
+    page.get_by_label("Message for the people who upload (optional)").fill("PDFs only, please.")
+    page.get_by_label("Most files (empty: no limit)").fill("5")
+    page.get_by_role("button", name="Create upload link").click()
+    expect(page.get_by_role("heading", name="Upload link created")).to_be_visible()
+    link = page.get_by_label("Upload link").input_value()
+    assert link.startswith(f"{live_server.url}/r/")
+
+    stranger = browser.new_context()
+    stranger.set_default_timeout(10_000)
+    errors = []
+    try:
+        visit = stranger.new_page()
+        visit.on("pageerror", lambda error: errors.append(str(error)))
+        visit.goto(link)
+        expect(visit.get_by_role("heading", name="Paperwork for the accountant")).to_be_visible()
+        expect(visit.get_by_text("PDFs only, please.")).to_be_visible()
+        expect(visit.get_by_text("Nothing sent in this visit yet.")).to_be_visible()
+        visit.get_by_label("Your name (optional)").fill("Ada Lovelace")
+        visit.locator("#uploader input[type=file]").first.set_input_files(str(tmp_path / name))
+        status_bar = visit.locator("#uploader .uppy-StatusBar")
+        expect(status_bar).to_have_class(re.compile(r"\bis-(complete|error)\b"), timeout=20_000)
+        informer = " / ".join(visit.locator("#uploader .uppy-Informer").all_inner_texts())
+        expect(status_bar, f"the upload failed: {informer}").to_have_class(re.compile(r"\bis-complete\b"))
+        expect(visit.locator("#list-status")).to_have_text("1 file uploaded. The list is up to date.")
+        sent = visit.get_by_role("list", name="Sent in this visit")
+        expect(sent.get_by_role("listitem")).to_have_count(1)
+        expect(sent).to_contain_text(name)
+        visit.screenshot(path=f"/tmp/locker-browser-{live_app.config['STORAGE_BACKEND']}-request-guest.png",
+                         full_page=True)
+    finally:
+        stranger.close()
+    assert not errors, errors
+
+    page.goto("/files")
+    row = page.locator("#file-table tbody tr").filter(has_text=name)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("from Ada Lovelace via Paperwork for the accountant")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name=f"Download {name}", exact=True).click()
+    with open(download_info.value.path(), "rb") as saved:
+        assert saved.read() == data
+    page.get_by_role("link", name="Requests", exact=True).click()
+    listed = page.locator("tbody tr").filter(has_text="Paperwork for the accountant")
+    expect(listed).to_contain_text("1 of 5")
+    expect(listed).to_contain_text("Open")

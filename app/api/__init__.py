@@ -79,3 +79,4 @@ def authenticate():
 
 
 from app.api import auth, files, shares  # noqa: E402,F401  (routes attach themselves to bp)
+from app.api import activity  # noqa: E402,F401

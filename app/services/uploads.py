@@ -22,7 +22,7 @@ from app.errors import Conflict, InvalidInput, NotFound, TooLarge
 from app.extensions import db
 from app.formatting import human_size
 from app.models import File, FileStatus, search_key, utcnow
-from app.services import quotas
+from app.services import audit, quotas
 from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, StoredPart, get_storage
 from app.text import is_plain_text
@@ -336,6 +336,9 @@ def mark_ready(file, sha256, verified):
                 .values(status=FileStatus.READY, name=name, search_name=search_key(name), sha256=sha256, sha256_verified=verified,
                         upload_id=None, created_at=utcnow())
             ).rowcount
+            if changed and file.file_request_id is None:
+                # The update refreshed file.name. Guest uploads are recorded by their request.
+                audit.record("upload", owner_id=owner_id, actor=file.owner, file=file)
             db.session.commit()
         except IntegrityError:
             # Another upload took this name between our look and our write: look again.

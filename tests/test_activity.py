@@ -1,4 +1,5 @@
 """The activity log: what is recorded, who may see it, paging, retention, and that it never holds secrets."""
+import json
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -10,10 +11,15 @@ from app.models import AuditEvent, File, utcnow
 from app.services import audit
 from tests.conftest import PASSWORD, Accounts, csrf_from
 from tests.helpers import send, upload
+# The live server and the CLI runner are the CLI tests' own fixtures.
+from tests.test_cli_tool import dirs, one_error_line, run  # noqa: F401
+from tests.test_client import Live, local_live  # noqa: F401
 
 DATA = b"minutes of the meeting\n" * 40
 OWNER_ADDRESS = "203.0.113.7"
 VISITOR_ADDRESS = "198.51.100.9"
+EVENT_KEYS = {"id", "created_at", "action", "label", "actor", "actor_name", "who", "owner", "file_id", "file_name",
+              "share_id", "file_request_id", "address", "detail"}
 
 
 def from_address(client, address):
@@ -305,3 +311,26 @@ def test_old_events_are_pruned_by_sweep_when_retention_is_set(make_app):
         assert [event.detail for event in events()] == ["29 days old", "0 days old"]
         assert audit.prune(0, now=utcnow() + timedelta(days=999)) == 0
         assert len(events()) == 2
+
+
+def test_the_cli_lists_activity(local_live: Live, run, dirs) -> None:
+    username, token = local_live.user()
+    path = dirs["work"] / "plan.txt"
+    path.write_bytes(b"the plan")
+    file = json.loads(run("upload", str(path), "--json", url=local_live.url, token=token).stdout)[0]
+    assert run("download", file["id"], "-o", str(dirs["work"] / "copy.txt"), url=local_live.url,
+               token=token).exit_code == 0
+
+    listed = run("activity", "--json", url=local_live.url, token=token)
+    assert listed.exit_code == 0, listed.output
+    events_seen = json.loads(listed.stdout)
+    assert [(event["action"], event["actor"], event["file_id"]) for event in events_seen] == [
+        ("download", username, file["id"]), ("upload", username, file["id"])]
+    assert set(events_seen[0]) == EVENT_KEYS and events_seen[0]["address"] == "127.0.0.1"
+
+    lines = run("activity", "--file", "plan.txt", "--action", "upload", url=local_live.url, token=token).stdout
+    [line] = lines.splitlines()
+    assert line.split("\t")[1:] == [username, "uploaded", "plan.txt", "127.0.0.1"]
+    assert len(json.loads(run("activity", "-n", "1", "--json", url=local_live.url, token=token).stdout)) == 1
+    assert one_error_line(run("activity", "--all", url=local_live.url, token=token)) == \
+        "locker: Only admins can see everyone's activity."

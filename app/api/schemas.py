@@ -6,7 +6,7 @@ the services are the rules.
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.formatting import iso_utc
-from app.services.audit import ACTIONS
+from app.services.audit import ACTIONS, SCOPES
 
 
 class Loose(Schema):
@@ -216,7 +216,7 @@ class Shares(Schema):
 
 
 class ActivityQuery(Loose):
-    scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "all"]), metadata={
+    scope = fields.String(load_default="mine", validate=validate.OneOf(list(SCOPES)), metadata={
         "description": "mine: your account, files and links; all: everyone's (admins only, else 403)"})
     file = fields.String(metadata={"description": "only this file's events (a file id; admins: any file)"})
     action = fields.String(validate=validate.OneOf(list(ACTIONS)), metadata={"description": "only this kind of event"})

@@ -119,10 +119,14 @@ def test_uploads_downloads_and_deletes_are_recorded(app, api, accounts, owner, h
     assert len(items) == 1 and items[0]["file_name"] == "minutes.txt" and items[0]["file_id"] is None
 
 
-def test_the_listed_file_id_leads_to_the_file_while_it_exists(app, api, headers):
-    file = upload(api, headers, "minutes.txt", DATA, "text/plain")
-    [item] = activity(api, headers, action="upload")["items"]
-    assert item["file_id"] == file["id"] and item["label"] == audit.ACTIONS["upload"]
+def test_an_upload_is_recorded_under_the_name_it_was_given(app, api, headers):
+    first = upload(api, headers, "minutes.txt", DATA, "text/plain")
+    second = upload(api, headers, "minutes.txt", DATA, "text/plain")
+    assert second["name"] == "minutes (1).txt"
+    items = activity(api, headers, action="upload")["items"]
+    assert [(item["file_id"], item["file_name"]) for item in items] == [
+        (second["id"], "minutes (1).txt"), (first["id"], "minutes.txt")]
+    assert items[0]["label"] == audit.ACTIONS["upload"]
 
 
 def test_a_download_of_an_everyone_visible_file_is_its_owners_activity(app, api, accounts, owner, headers):

@@ -63,19 +63,19 @@ def authenticate(username, password):
     password = password if is_encodable(password) else ""
     if user is None:
         check_password_hash(DUMMY_PASSWORD_HASH, password)
-        sign_in_failed(None, username)
+        raise refused_sign_in(None, username)
     if not user.check_password(password) or not user.is_active:
-        sign_in_failed(user.id, username)
+        raise refused_sign_in(user.id, username)
     # Committed by the caller with the session or token this sign-in makes.
     audit.record("sign_in", owner_id=user.id, actor=user)
     return user
 
 
-def sign_in_failed(user_id, username):
-    """Record the attempt (the name tried, never the password) and refuse it."""
+def refused_sign_in(user_id, username):
+    """Record a failed attempt (the name tried, never the password); returns the error to raise."""
     audit.record("sign_in_failed", owner_id=user_id, actor_name=username)
     db.session.commit()
-    raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+    return Unauthorized("Wrong username or password.", code="invalid_credentials")
 
 
 def has_users():

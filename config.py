@@ -95,6 +95,8 @@ class Config:
     UPLOAD_TTL = parse_duration(env("UPLOAD_TTL", "24h"))
     # Objects in storage that no row knows are removed by `sweep --delete` only after this long.
     ORPHAN_GRACE = parse_duration(env("ORPHAN_GRACE", "1h"))
+    # Activity events older than this many days are removed by `flask locker sweep`; 0 keeps them all.
+    AUDIT_RETENTION_DAYS = int(env("AUDIT_RETENTION_DAYS", "0"))
     # Per-user quota for users without their own; 0 means no limit.
     DEFAULT_QUOTA = parse_size(env("DEFAULT_QUOTA", "0"))
     # Comma-separated extensions (.exe) and content types (video/*, text/html).

@@ -48,11 +48,13 @@ def create_app(config_class=None):
 
     from app import api, auth, cli, errors, file_requests, health, shares, web
     from app.storage import local
+    from app import activity
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(shares.bp)
     app.register_blueprint(file_requests.bp)
+    app.register_blueprint(activity.bp)
     api.init_api(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(local.bp)

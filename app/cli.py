@@ -91,6 +91,8 @@ def sweep(delete_orphans):
     click.echo(f"Files whose bytes are missing: {len(report.missing_objects)}")
     for public_id in report.missing_objects:
         click.echo(f"    {public_id}")
+    if current_app.config["AUDIT_RETENTION_DAYS"]:
+        click.echo(f"Activity events older than AUDIT_RETENTION_DAYS removed: {report.pruned_events}")
 
 
 @locker.command("verify")

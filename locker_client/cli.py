@@ -19,11 +19,14 @@ stderr no progress bars or colours are written.
   "has_password", "max_downloads", "download_count", "last_download_at", "note"}``;
   ``shares``: a list of those (``url`` is null there: Locker keeps only a hash of it).
 * ``download``: ``{"path", "file": {file}}``.
+* ``activity``: a list of events, each ``{"id", "created_at", "action", "label", "actor", "actor_name",
+  "who", "owner", "file_id", "file_name", "share_id", "file_request_id", "address", "detail"}``.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import os
 import socket
@@ -532,6 +535,31 @@ def cancel(upload_ids: tuple[str, ...]) -> None:
         for upload_id in upload_ids:
             lk.cancel_upload(upload_id)
             click.echo(f"cancelled {upload_id}")
+
+
+# -- activity ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--all", "everyone", is_flag=True, help="Everyone's activity (admins only).")
+@click.option("--file", "file", default=None, help="Only this file's events (an id or an exact name).")
+@click.option("--action", default=None, help="Only this kind of event: upload, download, share_download, ….")
+@click.option("-n", "--limit", type=click.IntRange(1), default=50, show_default=True,
+              help="How many of the newest events to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of events.")
+@handle_errors
+def activity(everyone: bool, file: str | None, action: str | None, limit: int, as_json: bool) -> None:
+    """Show the activity log: sign-ins, uploads, downloads (link downloads too), deletions and links."""
+    with connect() as lk:
+        file_id = resolve_file(lk, file).id if file and not is_file_id(file) else file
+        events = list(itertools.islice(lk.activity(everyone=everyone, file_id=file_id, action=action,
+                                                   page_size=min(limit, 500)), limit))
+    if as_json:
+        print_json(events)
+        return
+    for event in events:  # tab-separated: time, who, what, file, address
+        click.echo("\t".join([event["created_at"], one_line(event["who"]), event["label"],
+                              one_line(event["file_name"] or ""), event["address"] or ""]))
 
 
 def main() -> None:

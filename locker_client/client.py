@@ -725,6 +725,25 @@ class Locker:
         """Unfinished uploads on the server (``GET /uploads``), each with its stored ``parts``."""
         return list(self._json(self._request("GET", "/uploads")).get("items") or [])
 
+    def activity(self, *, everyone: bool = False, file_id: str | None = None, action: str | None = None,
+                 page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """The activity log newest first, page after page (``GET /activity``), as the API's event objects.
+
+        ``everyone=True`` is everyone's activity (admins only: anyone else gets
+        :class:`PermissionDeniedError`); ``file_id`` and ``action`` narrow it.
+        """
+        params: dict[str, Any] = {"scope": "all" if everyone else "mine", "limit": page_size}
+        if file_id:
+            params["file"] = file_id
+        if action:
+            params["action"] = action
+        while True:
+            body = self._json(self._request("GET", "/activity", params=params))
+            yield from body.get("items") or []
+            if not body.get("next_cursor"):
+                return
+            params["cursor"] = body["next_cursor"]
+
     def cancel_upload(self, upload_id: str) -> None:
         """Cancel an unfinished upload and free its reserved space (``DELETE /uploads/<id>``)."""
         self._request("DELETE", f"/uploads/{quote(upload_id, safe='')}", ok=(200, 204))

@@ -7,6 +7,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.formatting import iso_utc
 from app.services import previews
+from app.services.audit import ACTIONS, SCOPES
 
 
 class Loose(Schema):
@@ -277,3 +278,37 @@ class NewFileRequest(FileRequestInfo):
 
 class FileRequests(Schema):
     items = fields.List(fields.Nested(FileRequestInfo), required=True)
+
+
+class ActivityQuery(Loose):
+    scope = fields.String(load_default="mine", validate=validate.OneOf(list(SCOPES)), metadata={
+        "description": "mine: your account, files and links; all: everyone's (admins only, else 403)"})
+    file = fields.String(metadata={"description": "only this file's events (a file id; admins: any file)"})
+    action = fields.String(validate=validate.OneOf(list(ACTIONS)), metadata={"description": "only this kind of event"})
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class ActivityEvent(Schema):
+    id = fields.Integer(required=True)
+    created_at = UtcDateTime(required=True)
+    action = fields.String(required=True, metadata={"example": "share_download"})
+    label = fields.String(required=True, metadata={"example": "downloaded through a link"})
+    actor = fields.String(required=True, allow_none=True, metadata={
+        "description": "the account that acted; null for someone without one"})
+    actor_name = fields.String(required=True, allow_none=True, metadata={
+        "description": "without an account: the username tried at a failed sign-in, or the name a guest gave"})
+    who = fields.String(required=True, metadata={"example": "someone with the link"})
+    owner = fields.String(required=True, allow_none=True, metadata={"description": "whose activity this is"})
+    file_id = fields.String(required=True, allow_none=True, metadata={
+        "description": "null once the file is deleted"})
+    file_name = fields.String(required=True, allow_none=True, metadata={"description": "the name at the time"})
+    share_id = fields.String(required=True, allow_none=True)
+    file_request_id = fields.String(required=True, allow_none=True)
+    address = fields.String(required=True, allow_none=True, metadata={"description": "the client's IP address"})
+    detail = fields.String(required=True, allow_none=True)
+
+
+class ActivityPage(Schema):
+    items = fields.List(fields.Nested(ActivityEvent), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)

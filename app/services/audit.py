@@ -3,10 +3,21 @@
 Events are added to the caller's transaction, so an action and its record
 are committed (or rolled back) together. Never pass a token or a password.
 """
-from flask import has_request_context, request
+import base64
+import binascii
+import json
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from flask import has_request_context, request
+from sqlalchemy.orm import aliased
+
+from app.errors import Forbidden, InvalidInput, NotFound
 from app.extensions import db
-from app.models import AuditEvent
+from app.models import AuditEvent, File, FileRequest, FileStatus, Share, User, utcnow
+from app.services.common import is_public_id
+from app.text import BIDI_CONTROLS
 
 ACTIONS = {
     "sign_in": "signed in",
@@ -43,6 +54,177 @@ def record(action, *, owner_id, actor=None, actor_name=None, file=None, share=No
         address=request.remote_addr[:45] if has_request_context() and request.remote_addr else None,
         detail=detail[:500] if detail else None)
     if event.actor_name:
-        event.actor_name = event.actor_name[:100]
+        event.actor_name = plain(event.actor_name)[:100] or None
+    if event.detail:
+        event.detail = plain(event.detail)[:500] or None
     db.session.add(event)
     return event
+
+
+def plain(text):
+    """Text safe to show in a table: control and display-reordering characters become spaces."""
+    cleaned = "".join(" " if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS else c
+                      for c in text.encode("utf-8", "replace").decode("utf-8"))
+    return cleaned.strip()
+
+
+SCOPES = ("mine", "all")
+PER_PAGE = 50
+MAX_PAGE_SIZE = 500
+MAX_ID = 2 ** 63 - 1
+PRUNE_BATCH = 1000
+
+
+@dataclass
+class Entry:
+    """One event as people see it: names rather than row ids, and only ids that still lead somewhere."""
+
+    id: int
+    created_at: datetime
+    action: str
+    label: str
+    actor: str | None  # the account that acted
+    actor_name: str | None  # a name given without an account: tried at sign-in, or by a guest
+    who: str
+    owner: str | None  # whose activity it is
+    file_id: str | None  # while the file is still listed and the viewer may open it
+    file_name: str | None
+    share_id: str | None
+    file_request_id: str | None
+    address: str | None
+    detail: str | None
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+    prev_cursor: str | None
+    file: File | None  # the file the page is filtered to
+
+
+def encode_cursor(event_id, before=False):
+    payload = json.dumps({"i": event_id, "b": before}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor):
+    try:
+        payload = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        event_id = payload["i"]
+        if isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id <= MAX_ID:
+            raise ValueError
+        return event_id, bool(payload.get("b"))
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("That page cursor is not valid; start again from the first page.",
+                           code="invalid_cursor") from None
+
+
+def filtered_file(user, public_id):
+    """The file whose activity is asked for: the user's own, or any file for an admin."""
+    if not is_public_id(public_id):
+        raise NotFound("No such file.")
+    query = db.select(File).filter(File.public_id == public_id, File.status == FileStatus.READY)
+    if not user.is_admin:
+        query = query.filter(File.owner_id == user.id)
+    file = db.session.execute(query).scalar_one_or_none()
+    if file is None:
+        raise NotFound("No such file.")
+    return file
+
+
+def list_events(user, scope="mine", file=None, action=None, cursor=None, limit=PER_PAGE):
+    """One page of activity, newest first, walked by keyset on the event id.
+
+    "mine" is what happened to the user's account, files and links; "all" is
+    everyone's, for admins only (anyone else gets 403 forbidden).
+    """
+    if scope not in SCOPES:
+        raise InvalidInput("scope is 'mine' or 'all'.", code="invalid_scope")
+    if scope == "all" and not user.is_admin:
+        raise Forbidden("Only admins can see everyone's activity.", code="forbidden")
+    if action is not None and action not in ACTIONS:
+        raise InvalidInput(f"action is one of: {', '.join(ACTIONS)}.", code="invalid_action")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}.", code="invalid_limit")
+    after, before = decode_cursor(cursor) if cursor else (None, False)
+
+    owner = aliased(User)
+    query = (db.select(AuditEvent, File, Share.public_id, FileRequest.public_id, owner.username)
+             .outerjoin(File, File.id == AuditEvent.file_id)
+             .outerjoin(Share, Share.id == AuditEvent.share_id)
+             .outerjoin(FileRequest, FileRequest.id == AuditEvent.file_request_id)
+             .outerjoin(owner, owner.id == AuditEvent.owner_id))
+    if scope == "mine":
+        query = query.filter(AuditEvent.owner_id == user.id)
+    if file is not None:
+        file = filtered_file(user, file)
+        query = query.filter(AuditEvent.file_id == file.id)
+    if action is not None:
+        query = query.filter(AuditEvent.action == action)
+    if after is not None:
+        query = query.filter(AuditEvent.id > after if before else AuditEvent.id < after)
+    query = query.order_by(AuditEvent.id.asc() if before else AuditEvent.id.desc())
+    rows = db.session.execute(query.limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if before:
+        rows.reverse()
+    items = [entry(user, *row) for row in rows]
+    newer_exist = more if before else after is not None
+    older_exist = after is not None if before else more
+    return Page(items,
+                next_cursor=encode_cursor(items[-1].id) if items and older_exist else None,
+                prev_cursor=encode_cursor(items[0].id, before=True) if items and newer_exist else None,
+                file=file)
+
+
+def entry(viewer, event, file, share_id, file_request_id, owner_name):
+    by_account = event.actor_id is not None
+    openable = (file is not None and file.status == FileStatus.READY
+                and (file.owner_id == viewer.id or viewer.is_admin))
+    return Entry(id=event.id, created_at=event.created_at, action=event.action,
+                 label=ACTIONS.get(event.action, event.action),
+                 actor=event.actor_name if by_account else None,
+                 actor_name=None if by_account else event.actor_name,
+                 who=who(event), owner=owner_name,
+                 file_id=file.public_id if openable else None, file_name=event.file_name,
+                 share_id=share_id, file_request_id=file_request_id, address=event.address, detail=event.detail)
+
+
+def who(event):
+    """The actor as a person reads it; a name given without an account is marked as such."""
+    if event.actor_id is not None:
+        return event.actor_name or "a deleted account"
+    if event.action == "guest_upload":
+        return f"{event.actor_name} (guest)" if event.actor_name else "a guest with the link"
+    if event.action == "share_download":
+        return "someone with the link"
+    return event.actor_name or "someone"
+
+
+def forget_file(file_id):
+    """A removed file's events keep its name but no longer point at its id, which SQLite may reuse."""
+    db.session.execute(db.update(AuditEvent).where(AuditEvent.file_id == file_id).values(file_id=None))
+
+
+def prune(retention_days, now=None):
+    """Delete events older than retention_days (None or 0: keep them all); returns how many went.
+
+    Ids grow with time, so the oldest rows are read a batch at a time by id
+    and the walk stops at the first batch not wholly past the cutoff: no
+    scan of the whole table, however long the log.
+    """
+    if not retention_days:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    removed = 0
+    while True:
+        oldest = db.session.execute(db.select(AuditEvent.id, AuditEvent.created_at)
+                                    .order_by(AuditEvent.id).limit(PRUNE_BATCH)).all()
+        expired = [event_id for event_id, created_at in oldest if created_at < cutoff]
+        if expired:
+            removed += db.session.execute(db.delete(AuditEvent).where(AuditEvent.id.in_(expired))).rowcount
+            db.session.commit()
+        if len(expired) < PRUNE_BATCH:
+            return removed

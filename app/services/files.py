@@ -16,7 +16,7 @@ from sqlalchemy import tuple_
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
-from app.services import previews, quotas, shares
+from app.services import audit, previews, quotas, shares
 from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text
@@ -150,6 +150,8 @@ def download_link(user, public_id, inline=False):
     file = get_readable_file(user, public_id)
     expires = current_app.config["URL_EXPIRY"]
     url = storage_call(previews.signed_url, file, expires, inline=inline)
+    audit.record("download", owner_id=file.owner_id, actor=user, file=file)
+    db.session.commit()
     return url, utcnow() + timedelta(seconds=expires)
 
 
@@ -165,6 +167,7 @@ def delete_file(user, public_id):
     # The space is the user's again at once, even if storage removes the bytes later.
     quotas.release(file.owner_id, file.size)
     shares.end_shares_of(file.id)
+    audit.record("delete", owner_id=file.owner_id, actor=user, file=file)
     db.session.commit()
     if purge(file.id, file.storage_key):
         # Storage answers again, so earlier deletes that failed can finish now.
@@ -182,6 +185,7 @@ def purge(file_id, key):
         db.session.commit()
         return False
     db.session.execute(db.delete(File).where(File.id == file_id, File.status == FileStatus.DELETING))
+    audit.forget_file(file_id)
     db.session.commit()
     return True
 

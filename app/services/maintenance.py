@@ -14,7 +14,7 @@ from flask import current_app
 from app.errors import Conflict
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
-from app.services import uploads
+from app.services import audit, uploads
 from app.storage import StorageError, get_storage
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ class SweepReport:
     orphan_uploads: list = field(default_factory=list)       # multipart upload ids no row knows
     deleted_orphans: list = field(default_factory=list)      # keys and upload ids removed
     missing_objects: list = field(default_factory=list)      # ready files whose bytes are gone
+    pruned_events: int = 0                                   # activity events past AUDIT_RETENTION_DAYS
 
 
 def sweep(delete_orphans=False, now=None):
@@ -39,6 +40,7 @@ def sweep(delete_orphans=False, now=None):
     config = current_app.config
     report = SweepReport()
     expire_uploads(now - timedelta(seconds=config["UPLOAD_TTL"]), report)
+    report.pruned_events = audit.prune(config["AUDIT_RETENTION_DAYS"], now)
     grace_cutoff = now - timedelta(seconds=config["ORPHAN_GRACE"])
     storage = get_storage()
     stored_keys = set()

@@ -16,7 +16,7 @@ from app.errors import InvalidInput, LockerError, NotFound
 from app.extensions import db
 from app.models import File, FileStatus, Share, utcnow
 from app.security import hash_token, new_token
-from app.services import files, previews
+from app.services import audit, files, previews
 from app.services.common import is_public_id, storage_call
 from app.text import is_encodable, is_plain_text
 
@@ -77,6 +77,8 @@ def create_share(user, file_id, expires_at=None, expires_in=None, password=None,
                   expires_at=expiry, max_downloads=max_downloads, note=note,
                   password_hash=generate_password_hash(password) if password else None)
     db.session.add(share)
+    db.session.flush()
+    audit.record("share_created", owner_id=user.id, actor=user, file=file, share=share)
     db.session.commit()
     return share, share_url(token)
 
@@ -107,11 +109,14 @@ def revoke_share(user, public_id):
     """Turn a link off at once; revoking twice is fine."""
     if not is_public_id(public_id):
         raise NotFound("No such link.")
-    changed = db.session.execute(db.update(Share).where(Share.public_id == public_id, Share.owner_id == user.id)
-                                 .values(revoked_at=db.func.coalesce(Share.revoked_at, utcnow()))).rowcount
-    db.session.commit()
-    if not changed:
+    share = db.session.execute(db.select(Share).filter_by(public_id=public_id, owner_id=user.id)).scalar_one_or_none()
+    if share is None:
         raise NotFound("No such link.")
+    # Only the revoke that turns the link off is recorded, however many race it.
+    if db.session.execute(db.update(Share).where(Share.id == share.id, Share.revoked_at.is_(None))
+                          .values(revoked_at=utcnow())).rowcount:
+        audit.record("share_revoked", owner_id=user.id, actor=user, file=share.file, share=share)
+    db.session.commit()
 
 
 def end_shares_of(file_id):
@@ -151,6 +156,8 @@ def download_through_share(token):
             db.or_(Share.expires_at.is_(None), Share.expires_at > now),
             db.or_(Share.max_downloads.is_(None), Share.download_count < Share.max_downloads))
         .values(download_count=Share.download_count + 1, last_download_at=now)).rowcount
+    if counted:
+        audit.record("share_download", owner_id=share.owner_id, file=file, share=share)
     db.session.commit()
     if not counted:
         # Someone else took the last download between our look and our write.

@@ -347,6 +347,9 @@ def mark_ready(file, sha256, verified):
             if changed and file.file_request_id is not None:
                 audit.record("guest_upload", owner_id=owner_id, actor_name=file.guest_name or "guest", file=file,
                              file_request=file.file_request)
+            elif changed:
+                # The update refreshed file.name, so the event names the file as it is listed.
+                audit.record("upload", owner_id=owner_id, actor=file.owner, file=file)
             db.session.commit()
         except IntegrityError:
             # Another upload took this name between our look and our write: look again.

@@ -9,6 +9,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from app.extensions import db
 from app.models import SetupToken, User
 from app.security import hash_token, new_token
+from app.services import audit
 from app.text import is_encodable, is_plain_text
 
 # Checked against when the account does not exist, so a miss costs as long as a wrong password.
@@ -62,10 +63,19 @@ def authenticate(username, password):
     password = password if is_encodable(password) else ""
     if user is None:
         check_password_hash(DUMMY_PASSWORD_HASH, password)
-        raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+        raise refused_sign_in(None, username)
     if not user.check_password(password) or not user.is_active:
-        raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+        raise refused_sign_in(user.id, username)
+    # Committed by the caller with the session or token this sign-in makes.
+    audit.record("sign_in", owner_id=user.id, actor=user)
     return user
+
+
+def refused_sign_in(user_id, username):
+    """Record a failed attempt (the name tried, never the password); returns the error to raise."""
+    audit.record("sign_in_failed", owner_id=user_id, actor_name=username)
+    db.session.commit()
+    return Unauthorized("Wrong username or password.", code="invalid_credentials")
 
 
 def has_users():

@@ -74,7 +74,8 @@ def error_response(status, code, message):
 
 
 # A schema field's problem is reported under the code the services use for it.
-FIELD_CODES = {"numbers": "invalid_parts", "parts": "invalid_parts", "checksums": "invalid_parts"}
+FIELD_CODES = {"numbers": "invalid_parts", "parts": "invalid_parts", "checksums": "invalid_parts",
+               "q": "invalid_query"}
 
 
 def first_message(details):

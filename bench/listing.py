@@ -18,7 +18,7 @@ from flask_migrate import upgrade  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.models import File, FileStatus, User, utcnow  # noqa: E402
+from app.models import File, FileStatus, User, search_key, utcnow  # noqa: E402
 from app.services import files  # noqa: E402
 from config import TestingConfig  # noqa: E402
 from tests.scratch_db import scratch_database  # noqa: E402
@@ -33,7 +33,8 @@ def make_user(count):
     db.session.add(user)
     db.session.commit()
     start = utcnow()
-    rows = [{"public_id": uuid.uuid4().hex, "owner_id": user.id, "name": f"file {i:06}.bin", "size": (i * 7919) % 10**9,
+    rows = [{"public_id": uuid.uuid4().hex, "owner_id": user.id, "name": f"file {i:06}.bin",
+             "search_name": search_key(f"file {i:06}.bin"), "visible_to_everyone": i % 2 == 0, "size": (i * 7919) % 10**9,
              "content_type": "application/octet-stream", "storage_key": f"u/{user.id}/{uuid.uuid4().hex}",
              "status": FileStatus.READY, "created_at": start - timedelta(seconds=i)} for i in range(count)]
     for chunk in range(0, count, 10_000):
@@ -42,9 +43,9 @@ def make_user(count):
     return user
 
 
-def median_ms(action):
+def median_ms(action, runs=RUNS):
     timings = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         began = time.perf_counter()
         action()
         timings.append((time.perf_counter() - began) * 1000)

@@ -336,6 +336,8 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         page.keyboard.press("Tab")
         expect(page.get_by_role("link", name=f"Activity of {name}", exact=True)).to_be_focused()
         page.keyboard.press("Tab")
+        expect(page.get_by_role("button", name=f"Make {name} visible to everyone", exact=True)).to_be_focused()
+        page.keyboard.press("Tab")
         expect(delete).to_be_focused()
         expect(delete).to_be_in_viewport()
         page.keyboard.press("Enter")

@@ -1,8 +1,8 @@
 from flask import g, redirect
 
 from app.api import bp
-from app.api.schemas import (CompleteRequest, DownloadLink, DownloadQuery, File, FilePage, ListFilesQuery,
-                             PartsRequest, PendingUploads, SignedParts, StoredParts, Upload, UploadRequest)
+from app.api.schemas import (CompleteRequest, DownloadLink, DownloadQuery, File, FilePage, FileUpdate,
+                             ListFilesQuery, PartsRequest, PendingUploads, SignedParts, StoredParts, Upload, UploadRequest)
 from app.services import files, uploads
 
 
@@ -24,17 +24,29 @@ def upload_payload(file, request=None, parts=None):
 @bp.arguments(ListFilesQuery, location="query")
 @bp.response(200, FilePage)
 def list_files(query):
-    """One page of your files; follow next_cursor for the next (keyset pagination)."""
+    """One page of your files, of files visible to everyone, or (q) of names matching a search.
+
+    Follow next_cursor for the next page (keyset pagination); it keeps the sort, search and scope.
+    """
     page = files.list_files(g.api_user, sort=query["sort"], order=query.get("order"),
-                            cursor=query.get("cursor"), limit=query["limit"])
+                            cursor=query.get("cursor"), limit=query["limit"], q=query.get("q"),
+                            scope=query.get("scope"))
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @bp.get("/files/<file_id>")
 @bp.response(200, File)
 def get_file(file_id):
-    """One of your files."""
-    return files.get_file(g.api_user, file_id)
+    """One of your files, or one visible to everyone."""
+    return files.get_readable_file(g.api_user, file_id)
+
+
+@bp.patch("/files/<file_id>")
+@bp.arguments(FileUpdate)
+@bp.response(200, File)
+def update_file(body, file_id):
+    """Make one of your files visible to every signed-in user, or private again."""
+    return files.set_visibility(g.api_user, file_id, body["visible_to_everyone"])
 
 
 @bp.get("/files/<file_id>/download")

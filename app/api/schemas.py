@@ -96,6 +96,14 @@ class File(Schema):
         "description": "the name a guest gave when uploading through an upload request"})
     request = RequestTitle(required=True, allow_none=True, metadata={
         "description": "the title of the upload request the file arrived through"})
+    visible_to_everyone = fields.Boolean(required=True, metadata={
+        "description": "true: every signed-in user can find and download it"})
+    owner = fields.String(required=True, attribute="owner.username", metadata={"description": "the owner's username"})
+
+
+class FileUpdate(Loose):
+    visible_to_everyone = fields.Boolean(required=True, metadata={
+        "description": "true: every signed-in user can find and download it; false: only you"})
 
 
 class FilePage(Schema):
@@ -108,6 +116,11 @@ class ListFilesQuery(Loose):
     cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
     sort = fields.String(load_default="date", validate=validate.OneOf(["date", "name", "size"]))
     order = fields.String(validate=validate.OneOf(["asc", "desc"]))
+    q = fields.String(validate=validate.Length(max=100), metadata={
+        "description": "names containing this, ignoring case (1 or 2 characters: names starting with it)"})
+    scope = fields.String(validate=validate.OneOf(["mine", "everyone", "all"]), metadata={
+        "description": "mine (the default without q), everyone (files visible to everyone), "
+                       "all (both; the default with q)"})
 
 
 class DownloadQuery(Loose):

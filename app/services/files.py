@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import tuple_
+from sqlalchemy import UnaryExpression, tuple_
+from sqlalchemy.sql.operators import custom_op
+from sqlalchemy.orm import selectinload
 
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
-from app.models import File, FileStatus, utcnow
+from app.models import SEARCH_TABLE, File, FileStatus, search_key, utcnow
 from app.services import audit, previews, quotas, shares
 from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, get_storage
@@ -31,6 +33,13 @@ BIGINT = 2 ** 63 - 1
 ACTIVE_CONTENT_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
                         "text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript"}
 RETRIES_PER_DELETE = 10
+# mine: the user's files; everyone: files their owners made visible to all; all: both.
+SCOPES = ("mine", "everyone", "all")
+MAX_QUERY_LENGTH = 100
+# Shorter queries than a trigram can't use a trigram index: they match the start of names.
+PREFIX_QUERY_LENGTH = 2
+# SQLite's FTS5 trigram table over files.search_name (rowid = files.id), made by the migration.
+search_table = db.table(SEARCH_TABLE, db.column("rowid"), db.column("search_name"))
 
 
 @dataclass
@@ -40,13 +49,15 @@ class Page:
     prev_cursor: str | None
     sort: str
     order: str
+    q: str | None = None
+    scope: str = "mine"
 
 
-def encode_cursor(sort, order, file, before=False):
+def encode_cursor(sort, order, file, before=False, search=None, scope="mine"):
     value = getattr(file, SORT_COLUMNS[sort].key)
     if isinstance(value, datetime):
         value = value.isoformat()
-    payload = {"s": sort, "o": order, "v": value, "i": file.id, "b": before}
+    payload = {"s": sort, "o": order, "v": value, "i": file.id, "b": before, "q": search, "c": scope}
     return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
@@ -67,21 +78,88 @@ def decode_cursor(cursor):
             raise ValueError
         if not -BIGINT <= file_id <= BIGINT:
             raise ValueError
-        return sort, order, value, file_id, bool(payload.get("b"))
+        search, scope = payload.get("q"), payload.get("c", "mine")
+        if scope not in SCOPES or not (search is None or is_plain_text(search) and 0 < len(search) <= 255):
+            raise ValueError
+        return sort, order, value, file_id, bool(payload.get("b")), search, scope
     except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("That page cursor is not valid; start again from the first page.",
                            code="invalid_cursor") from None
 
 
-def list_files(user, sort="date", order=None, cursor=None, limit=50):
-    """One page of the user's ready files, walked by keyset (never OFFSET).
+def search_query(q):
+    """The search key of what the user typed (None: no search)."""
+    if q is None:
+        return None
+    if not is_plain_text(q):
+        raise InvalidInput("A search can't contain control characters.", code="invalid_query")
+    if len(q) > MAX_QUERY_LENGTH:
+        raise InvalidInput(f"Search for at most {MAX_QUERY_LENGTH} characters.", code="invalid_query")
+    return search_key(q.strip()) or None
 
-    A cursor names the row a page starts after (or, for a previous page,
-    ends before) and carries the sort, so following it keeps the order.
+
+def unindexed(column):
+    """The column as SQLite's "+column": the same value, but no index on it may serve the term."""
+    return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
+
+
+def scope_filter(user, scope, indexed=True):
+    owner, visible = (File.owner_id, File.visible_to_everyone) if indexed else (
+        unindexed(File.owner_id), unindexed(File.visible_to_everyone))
+    everyone = visible == db.true()
+    if scope == "mine":
+        return owner == user.id
+    if scope == "everyone":
+        return everyone
+    return db.or_(owner == user.id, everyone)
+
+
+def escape_like(key):
+    return key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def escape_glob(key):
+    return "".join(f"[{c}]" if c in "*?[" else c for c in key)
+
+
+def search_filter(key):
+    """Names whose search key contains `key` (3+ characters) or starts with it (1 or 2), through an index.
+
+    PostgreSQL: the trigram GIN index serves both LIKE forms. SQLite: the FTS5 trigram
+    table finds substrings, and GLOB (case-sensitive, on the already case-folded key) lets
+    the b-tree on search_name serve a prefix, which LIKE (case-insensitive there) would not.
     """
+    sqlite = db.engine.dialect.name == "sqlite"
+    if len(key) > PREFIX_QUERY_LENGTH:
+        if sqlite:
+            # An FTS5 string (a phrase): its characters are all literal, quotes doubled.
+            phrase = '"' + key.replace('"', '""') + '"'
+            return File.id.in_(db.select(search_table.c.rowid).where(search_table.c.search_name.match(phrase)))
+        return File.search_name.like(f"%{escape_like(key)}%", escape="\\")
+    if sqlite:
+        return File.search_name.op("GLOB")(escape_glob(key) + "*")
+    return File.search_name.like(f"{escape_like(key)}%", escape="\\")
+
+
+def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, scope=None):
+    """One page of ready files the user may see, walked by keyset (never OFFSET).
+
+    `scope` is mine, everyone or all (default: all when searching, else mine); `q`
+    keeps names containing it, compared by search_key. A cursor names the row a page
+    starts after (or, for a previous page, ends before) and carries the sort, the
+    search and the scope, so following it keeps them; asking for another search with it is refused.
+    """
+    search = search_query(q)
+    if scope is not None and scope not in SCOPES:
+        raise InvalidInput(f"Scope is one of: {', '.join(SCOPES)}.", code="invalid_scope")
     if cursor:
-        sort, order, value, file_id, before = decode_cursor(cursor)
+        sort, order, value, file_id, before, cursor_search, cursor_scope = decode_cursor(cursor)
+        if (q is not None and search != cursor_search) or (scope is not None and scope != cursor_scope):
+            raise InvalidInput("That page cursor belongs to another search; start again from the first page.",
+                               code="invalid_cursor")
+        search, scope = cursor_search, cursor_scope
     else:
+        scope = scope or ("all" if search else "mine")
         if sort not in SORT_COLUMNS:
             raise InvalidInput(f"Sort by one of: {', '.join(SORT_COLUMNS)}.", code="invalid_sort")
         order = order or DEFAULT_ORDER[sort]
@@ -94,7 +172,15 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50):
 
     column = SORT_COLUMNS[sort]
     ascending = (order == "asc") != before
-    query = db.select(File).filter(File.owner_id == user.id, File.status == FileStatus.READY)
+    # Without statistics, SQLite would rather walk the scope's index in sort order and test
+    # every row against the search, reading all of a scope's files when few match; so there
+    # the search index must find the matches, and only those are sorted.
+    indexed = not (search and db.engine.dialect.name == "sqlite")
+    query = db.select(File).filter(scope_filter(user, scope, indexed), File.status == FileStatus.READY)
+    if search:
+        query = query.filter(search_filter(search))
+    if scope != "mine":
+        query = query.options(selectinload(File.owner))
     if cursor:
         key = tuple_(column, File.id)
         query = query.filter(key > tuple_(value, file_id) if ascending else key < tuple_(value, file_id))
@@ -104,12 +190,15 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50):
     rows = rows[:limit]
     if before:
         rows.reverse()
-        next_cursor = encode_cursor(sort, order, rows[-1]) if rows else None
-        prev_cursor = encode_cursor(sort, order, rows[0], before=True) if rows and more else None
+        next_cursor = encode_cursor(sort, order, rows[-1], search=search, scope=scope) if rows else None
+        prev_cursor = (encode_cursor(sort, order, rows[0], before=True, search=search, scope=scope)
+                       if rows and more else None)
     else:
-        next_cursor = encode_cursor(sort, order, rows[-1]) if rows and more else None
-        prev_cursor = encode_cursor(sort, order, rows[0], before=True) if rows and cursor else None
-    return Page(rows, next_cursor, prev_cursor, sort, order)
+        next_cursor = encode_cursor(sort, order, rows[-1], search=search, scope=scope) if rows and more else None
+        prev_cursor = (encode_cursor(sort, order, rows[0], before=True, search=search, scope=scope)
+                       if rows and cursor else None)
+    shown_query = q.strip() if q is not None and search else search
+    return Page(rows, next_cursor, prev_cursor, sort, order, q=shown_query, scope=scope)
 
 
 def get_file(user, public_id):
@@ -132,6 +221,17 @@ def get_readable_file(user, public_id):
         db.or_(File.owner_id == user.id, File.visible_to_everyone.is_(True)))).scalar_one_or_none()
     if file is None:
         raise NotFound("No such file.")
+    return file
+
+
+def set_visibility(user, public_id, visible):
+    """Let every signed-in user see and download one of the user's files, or make it private again."""
+    file = get_file(user, public_id)
+    if file.visible_to_everyone != visible:
+        file.visible_to_everyone = visible
+        audit.record("visibility_changed", owner_id=file.owner_id, actor=user, file=file,
+                     detail="visible to everyone" if visible else "private")
+    db.session.commit()
     return file
 
 

@@ -60,8 +60,11 @@ def pending_item(file, parts):
 @bp.get("/files")
 @login_required
 def list_files():
+    q = request.args.get("q")
+    # This page lists your files, or with a search also those visible to everyone; a cursor from elsewhere is refused.
     page = files.list_files(current_user, sort=request.args.get("sort", "date"), order=request.args.get("order"),
-                            cursor=request.args.get("cursor"), limit=current_app.config["FILES_PER_PAGE"])
+                            cursor=request.args.get("cursor"), limit=current_app.config["FILES_PER_PAGE"],
+                            q=q, scope="all" if q and q.strip() else "mine")
     template = FRAGMENTS.get(request.args.get("fragment"), "files/index.html")
     if template == FRAGMENTS["table"]:
         # The table alone needs no usage or unfinished uploads (each of those is a storage call).
@@ -71,6 +74,25 @@ def list_files():
                            multipart_threshold=config["MULTIPART_THRESHOLD"],
                            allowed_types=config["ALLOWED_TYPES"], blocked_types=config["BLOCKED_TYPES"],
                            usage=quotas.usage(current_user), pending=pending_of(current_user))
+
+
+@bp.get("/everyone")
+@login_required
+def everyone():
+    """Files their owners made visible to every signed-in user, newest first."""
+    page = files.list_files(current_user, cursor=request.args.get("cursor"), q=request.args.get("q"),
+                            scope="everyone", limit=current_app.config["FILES_PER_PAGE"])
+    return render_template("files/everyone.html", page=page)
+
+
+@bp.post("/files/<file_id>/visibility")
+@login_required
+def set_visibility(file_id):
+    visible = request.form.get("visible") == "1"
+    file = files.set_visibility(current_user, file_id, visible)
+    flash(f"{file.name} is now visible to everyone." if visible else f"{file.name} is now private.", "info")
+    # Back to the list the button was on, keeping its search.
+    return redirect(url_for("web.list_files", q=request.form.get("q") or None))
 
 
 @bp.get("/files/<file_id>/download")

@@ -8,6 +8,7 @@ import pytest
 
 from app.extensions import db
 from app.models import AuditEvent, File, FileRequest, FileStatus, User, utcnow
+from app.qr import qr_svg
 from app.services import file_requests, guest_uploads, maintenance
 from app.services.file_requests import RequestEnded, RequestFull
 from tests.conftest import MULTIPART_SETTINGS, csrf_from
@@ -158,6 +159,7 @@ def test_the_pages_create_show_the_link_once_list_and_revoke(app, accounts):
     assert created.status_code == 201 and 'data-copy="request-url"' in html and "At most 20 files" in html
     url = html.split('id="request-url" type="text" readonly value="', 1)[1].split('"', 1)[0]
     assert "/r/" in url
+    assert str(qr_svg(url)) in html, "the page shows the link as a QR code too, for phones"
     listing = client.get("/requests").get_data(as_text=True)
     assert "Wedding photos" in listing and "Open" in listing and "0 of 20" in listing and url not in listing
 

@@ -2,6 +2,8 @@
 import logging
 import re
 
+from flask import current_app, url_for
+
 from app.errors import InvalidInput, Unavailable
 from app.storage import StorageError, StorageRejected
 
@@ -12,6 +14,14 @@ PUBLIC_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 def is_public_id(value):
     """True for an id Locker hands out (32 hex digits); anything else names nothing, so no query is needed."""
     return isinstance(value, str) and PUBLIC_ID_PATTERN.match(value) is not None
+
+
+def public_link(endpoint, token):
+    """The full address of a link page for people outside Locker, under PUBLIC_URL when set."""
+    public_url = current_app.config.get("PUBLIC_URL")
+    if public_url:
+        return public_url.rstrip("/") + url_for(endpoint, token=token)
+    return url_for(endpoint, token=token, _external=True)
 
 
 def storage_call(operation, *args, **kwargs):

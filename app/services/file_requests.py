@@ -9,7 +9,6 @@ services.guest_uploads.
 """
 import uuid
 
-from flask import current_app, url_for
 from werkzeug.security import generate_password_hash
 
 from app.errors import InvalidInput, LockerError, NotFound
@@ -18,7 +17,7 @@ from app.formatting import human_size
 from app.models import File, FileRequest, FileStatus, utcnow
 from app.security import hash_token, new_token
 from app.services import audit, shares
-from app.services.common import is_public_id
+from app.services.common import is_public_id, public_link
 from app.text import is_encodable, is_plain_text
 
 MAX_TITLE_LENGTH = 200
@@ -117,10 +116,7 @@ def create_request(user, title, message=None, expires_at=None, expires_in=None, 
 
 
 def request_url(token):
-    public_url = current_app.config.get("PUBLIC_URL")
-    if public_url:
-        return public_url.rstrip("/") + url_for("file_requests.show_request", token=token)
-    return url_for("file_requests.show_request", token=token, _external=True)
+    return public_link("file_requests.show_request", token)
 
 
 def list_requests(user):

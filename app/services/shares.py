@@ -9,7 +9,7 @@ import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from flask import current_app, url_for
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.errors import InvalidInput, LockerError, NotFound
@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import File, FileStatus, Share, utcnow
 from app.security import hash_token, new_token
 from app.services import audit, files, previews
-from app.services.common import is_public_id, storage_call
+from app.services.common import is_public_id, public_link, storage_call
 from app.text import is_encodable, is_plain_text
 
 MAX_NOTE_LENGTH = 1000
@@ -94,10 +94,7 @@ def clean_note(note):
 
 
 def share_url(token):
-    public_url = current_app.config.get("PUBLIC_URL")
-    if public_url:
-        return public_url.rstrip("/") + url_for("shares.show_share", token=token)
-    return url_for("shares.show_share", token=token, _external=True)
+    return public_link("shares.show_share", token)
 
 
 def list_shares(user):

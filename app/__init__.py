@@ -46,9 +46,8 @@ def create_app(config_class=None):
     storage.prepare()
     app.extensions["locker.storage"] = storage
 
-    from app import api, auth, cli, errors, file_requests, health, shares, web
+    from app import activity, api, auth, cli, errors, file_requests, health, shares, web
     from app.storage import local
-    from app import activity
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)

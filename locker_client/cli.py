@@ -13,8 +13,10 @@ stderr no progress bars or colours are written.
 ``--json`` output (stable; new keys may be added, none renamed or removed):
 
 * ``ls``, ``upload``: a list of files, each
-  ``{"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified"}``.
-* ``whoami``: ``{"url", "username", "is_admin", "used_bytes", "quota_bytes", "remaining_bytes"}``.
+  ``{"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified", "preview",
+  "visible_to_everyone", "owner", "guest_name", "request"}``.
+* ``whoami``: ``{"url", "username", "is_admin", "used_bytes", "quota_bytes", "remaining_bytes",
+  "multipart_threshold"}``.
 * ``share``: ``{"id", "url", "file_id", "file_name", "state", "created_at", "expires_at",
   "has_password", "max_downloads", "download_count", "last_download_at", "note"}``;
   ``shares``: a list of those (``url`` is null there: Locker keeps only a hash of it).

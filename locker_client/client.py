@@ -375,32 +375,42 @@ class Locker:
 
     # -- files -------------------------------------------------------------------
 
-    def files(self, *, sort: str = "date", order: str | None = None, page_size: int = 1000) -> Iterator[File]:
+    def files(self, *, sort: str = "date", order: str | None = None, q: str | None = None,
+              scope: str | None = None, page_size: int = 1000) -> Iterator[File]:
         """Every file, page after page (``sort`` is date, name or size; ``order`` asc or desc).
 
-        Pages are fetched as the iteration reaches them (``page_size`` files each, at most 1,000).
+        ``q`` keeps names containing it, ignoring case (1 or 2 characters: names
+        starting with it; at most 100). ``scope`` is ``"mine"``, ``"everyone"`` (files
+        their owners made visible to every signed-in user) or ``"all"`` (both); the
+        server's default is ``"all"`` with ``q``, else ``"mine"``. Pages are fetched as
+        the iteration reaches them (``page_size`` files each, at most 1,000).
         """
-        cursor: str | None = None
+        params: dict[str, Any] = {"limit": page_size, "sort": sort, "order": order, "q": q, "scope": scope}
+        params = {key: value for key, value in params.items() if value not in (None, "")}
         while True:
-            params: dict[str, Any] = {"limit": page_size, "sort": sort}
-            if order:
-                params["order"] = order
-            if cursor:
-                params["cursor"] = cursor
             body = self._json(self._request("GET", "/files", params=params))
             for item in body.get("items") or []:
                 yield File.from_json(item)
-            cursor = body.get("next_cursor")
-            if not cursor:
+            if not body.get("next_cursor"):
                 return
+            params["cursor"] = body["next_cursor"]
 
     def file(self, file_id: str) -> File:
-        """One file by id; :class:`NotFoundError` when there is no such file."""
+        """One file by id (yours, or one visible to everyone); :class:`NotFoundError` when there is no such file."""
         return File.from_json(self._json(self._request("GET", f"/files/{quote(file_id, safe='')}")))
 
     def find(self, name: str) -> list[File]:
         """The files called exactly `name` (names are unique per user, but a list says so honestly)."""
         return [f for f in self.files(sort="name") if f.name == name]
+
+    def set_visibility(self, file_id: str, visible_to_everyone: bool) -> File:
+        """Let every signed-in user find and download one of your files, or make it private again.
+
+        ``PATCH /files/<id>``; another user's file is a :class:`NotFoundError`.
+        """
+        response = self._request("PATCH", f"/files/{quote(file_id, safe='')}",
+                                 json={"visible_to_everyone": bool(visible_to_everyone)})
+        return File.from_json(self._json(response))
 
     def delete(self, file_id: str) -> None:
         """Delete a file (``DELETE /files/<id>``)."""

@@ -22,7 +22,10 @@ def parse_time(value: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class File:
-    """A stored file (``GET /api/v1/files/<id>``)."""
+    """A stored file (``GET /api/v1/files/<id>``).
+
+    The fields after ``sha256_verified`` are None or false from a Locker too old to send them.
+    """
 
     id: str
     name: str
@@ -31,16 +34,29 @@ class File:
     created_at: str | None
     sha256: str | None
     sha256_verified: bool
+    #: How a browser may show it inline: image, pdf, audio, video or text; None: download only.
+    preview: str | None = None
+    #: True when every signed-in user can find and download it.
+    visible_to_everyone: bool = False
+    #: The owner's username.
+    owner: str | None = None
+    #: The name a guest gave when sending it through an upload request.
+    guest_name: str | None = None
+    #: The title of the upload request it arrived through.
+    request: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    KEYS = ("id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified")
+    KEYS = ("id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified", "preview",
+            "visible_to_everyone", "owner", "guest_name", "request")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> File:
         return cls(id=str(data["id"]), name=str(data["name"]), size=int(data["size"]),
                    content_type=str(data.get("content_type") or "application/octet-stream"),
                    created_at=data.get("created_at"), sha256=data.get("sha256"),
-                   sha256_verified=bool(data.get("sha256_verified")), raw=dict(data))
+                   sha256_verified=bool(data.get("sha256_verified")), preview=data.get("preview"),
+                   visible_to_everyone=bool(data.get("visible_to_everyone")), owner=data.get("owner"),
+                   guest_name=data.get("guest_name"), request=data.get("request"), raw=dict(data))
 
     @property
     def created(self) -> datetime | None:
@@ -48,7 +64,8 @@ class File:
         return parse_time(self.created_at)
 
     def to_json(self) -> dict[str, Any]:
-        """The documented keys: id, name, size, content_type, created_at, sha256, sha256_verified."""
+        """The documented keys: id, name, size, content_type, created_at, sha256, sha256_verified,
+        preview, visible_to_everyone, owner, guest_name, request."""
         return {key: getattr(self, key) for key in self.KEYS}
 
 

@@ -29,7 +29,8 @@ from tests.test_client import (LARGE, SMALL, FaultyStorage, Live, closed_port_ur
                                local_live, moto_endpoint, session_with, sha, start_live,  # noqa: F401,F811
                                without_share_links, write)
 
-FILE_KEYS = {"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified"}
+FILE_KEYS = {"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified",
+             "preview", "visible_to_everyone", "owner", "guest_name", "request"}
 SHARE_KEYS = {"id", "url", "file_id", "file_name", "state", "created_at", "expires_at", "has_password",
               "max_downloads", "download_count", "last_download_at", "note"}
 LOCKER_SCRIPT = Path(sys.executable).parent / "locker"

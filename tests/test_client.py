@@ -437,3 +437,33 @@ def test_an_upload_that_finished_unnoticed_is_not_sent_twice(local_live: Live, t
         assert again == first and transport.put_parts == [] and transport.single_puts == 0
         assert [f.id for f in lk.files()] == [first.id]
     assert not list(state_dir.glob("*.json"))
+
+
+def test_files_are_searched_by_name_and_shared_with_everyone(local_live: Live, tmp_path: Path,
+                                                             state_dir: Path) -> None:
+    """One user makes a file visible to everyone: another finds it by name, sees its owner, and can't change it."""
+    alice, alice_token = local_live.user()
+    bob, bob_token = local_live.user()
+    with Locker(local_live.url, token=alice_token, state_dir=state_dir) as lk:
+        report = lk.upload(write(tmp_path, "Quarterly report.txt", b"plain words, shown inline\n"))
+        lk.upload(write(tmp_path, "notes.bin", SMALL))
+        assert (report.preview, report.owner, report.visible_to_everyone) == ("text", alice, False)
+        assert (report.guest_name, report.request) == (None, None)
+        published = lk.set_visibility(report.id, True)
+        assert published.visible_to_everyone is True and published.id == report.id
+    with Locker(local_live.url, token=bob_token, state_dir=state_dir) as lk:
+        draft = lk.upload(write(tmp_path, "report draft.txt", b"mine"))
+        found = list(lk.files(q="REPORT", sort="name"))  # a search covers everyone-visible files by default
+        assert [(f.name, f.owner) for f in found] == [("Quarterly report.txt", alice), ("report draft.txt", bob)]
+        assert [f.id for f in lk.files(q="report", scope="mine")] == [draft.id]
+        assert [f.id for f in lk.files(scope="everyone")] == [report.id]
+        assert [f.id for f in lk.files()] == [draft.id], "without a search, only your own files"
+        assert lk.file(report.id).owner == alice
+        with pytest.raises(NotFoundError):  # only the owner may change who sees a file
+            lk.set_visibility(report.id, False)
+    with Locker(local_live.url, token=alice_token, state_dir=state_dir) as lk:
+        assert lk.set_visibility(report.id, False).visible_to_everyone is False
+    with Locker(local_live.url, token=bob_token, state_dir=state_dir) as lk:
+        assert list(lk.files(scope="everyone")) == []
+        with pytest.raises(NotFoundError):
+            lk.file(report.id)

@@ -61,6 +61,7 @@ CHUNK_SIZE = 1024 * 1024
 DEFAULT_TIMEOUT = (10.0, 120.0)  # seconds to connect, seconds to wait for each answer
 # Above this size, the quota is checked before the (long) hashing pass.
 QUOTA_PRECHECK_SIZE = 64 * 1024 * 1024
+MAX_SEARCH_LENGTH = 100  # the longest `q` GET /files accepts
 SHARES_UNSUPPORTED = "this Locker server does not support share links yet"
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -400,8 +401,11 @@ class Locker:
         return File.from_json(self._json(self._request("GET", f"/files/{quote(file_id, safe='')}")))
 
     def find(self, name: str) -> list[File]:
-        """The files called exactly `name` (names are unique per user, but a list says so honestly)."""
-        return [f for f in self.files(sort="name") if f.name == name]
+        """Your files called exactly `name` (names are unique per user, but a list says so honestly)."""
+        # Searching for the name fetches its few matches rather than every file; a name longer
+        # than a search may be is looked for in the whole list.
+        q = name if len(name) <= MAX_SEARCH_LENGTH else None
+        return [f for f in self.files(sort="name", q=q, scope="mine") if f.name == name]
 
     def set_visibility(self, file_id: str, visible_to_everyone: bool) -> File:
         """Let every signed-in user find and download one of your files, or make it private again.

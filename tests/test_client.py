@@ -20,6 +20,7 @@ import threading
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -467,3 +468,36 @@ def test_files_are_searched_by_name_and_shared_with_everyone(local_live: Live, t
         assert list(lk.files(scope="everyone")) == []
         with pytest.raises(NotFoundError):
             lk.file(report.id)
+
+
+class RecordingTransport(HTTPAdapter):
+    """Counts the files each GET /api/v1/files answer carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed: list[int] = []
+
+    def send(self, request, **kwargs):
+        response = super().send(request, **kwargs)
+        if request.method == "GET" and urlsplit(request.url).path == "/api/v1/files":
+            self.listed.append(len(response.json()["items"]))
+        return response
+
+
+def test_find_asks_the_server_for_the_name_rather_than_listing_every_file(local_live: Live, tmp_path: Path,
+                                                                          state_dir: Path) -> None:
+    _, token = local_live.user()
+    long_name = "y" * 120 + ".txt"  # longer than a search may be: found in the whole list
+    names = ["notes.txt", "NOTES.txt", "old notes.txt", "x", "xy", "50% off_[v2].txt", long_name]
+    transport = RecordingTransport()
+    with Locker(local_live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        for name in names:
+            lk.upload(write(tmp_path, "upload.bin", name.encode()), name=name)
+        for name in names:
+            transport.listed.clear()
+            assert [f.name for f in lk.find(name)] == [name]
+            if name == long_name:
+                assert transport.listed == [len(names)]
+            else:
+                assert len(transport.listed) == 1 and transport.listed[0] < len(names), "only the name's matches"
+        assert lk.find("missing.txt") == []

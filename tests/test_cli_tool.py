@@ -165,6 +165,40 @@ def test_upload_ls_download_rm_with_json_output(live: Live, run, dirs) -> None:
         "locker: no file with the id or name 'old draft.txt' (see `locker ls`)"
 
 
+def test_publish_then_others_find_it_with_ls_search_and_everyone(local_live: Live, run, dirs) -> None:
+    alice, alice_token = local_live.user()
+    bob, bob_token = local_live.user()
+    uploaded = run("upload", str(write(dirs["work"], "Team plan.txt", b"the plan\n")), "--json",
+                   url=local_live.url, token=alice_token)
+    plan = json.loads(uploaded.stdout)[0]
+    assert (plan["owner"], plan["visible_to_everyone"], plan["preview"]) == (alice, False, "text")
+    published = run("publish", "Team plan.txt", url=local_live.url, token=alice_token)  # by name
+    assert published.exit_code == 0 and published.stdout == "Team plan.txt is now visible to everyone\n"
+    mine = run("upload", str(write(dirs["work"], "Another plan.txt", b"mine")), "--json", url=local_live.url,
+               token=bob_token)
+    draft = json.loads(mine.stdout)[0]
+
+    # Tab-separated as for `ls`, with the owner added: a search and --everyone can list others' files.
+    everyone = run("ls", "--everyone", url=local_live.url, token=bob_token)
+    assert everyone.stdout.splitlines() == [
+        f"{plan['id']}\t{plan['size']}\t{plan['created_at']}\tTeam plan.txt\t{alice}"]
+    found = json.loads(run("ls", "--search", "PLAN", "--sort", "name", "--json", url=local_live.url,
+                           token=bob_token).stdout)
+    assert [(f["name"], f["owner"], f["visible_to_everyone"]) for f in found] == [
+        ("Another plan.txt", bob, False), ("Team plan.txt", alice, True)]
+    assert [set(f) for f in found] == [FILE_KEYS, FILE_KEYS]
+    assert [f["id"] for f in json.loads(run("ls", "--json", url=local_live.url, token=bob_token).stdout)] == \
+        [draft["id"]], "plain ls lists only your own files"
+
+    refused = one_error_line(run("unpublish", plan["id"], url=local_live.url, token=bob_token))
+    assert refused == f"locker: {plan['id']}: No such file.", "only the owner changes who sees a file"
+    private = run("unpublish", plan["id"], url=local_live.url, token=alice_token)
+    assert private.exit_code == 0 and private.stdout == "Team plan.txt is now private\n"
+    assert json.loads(run("ls", "--everyone", "--json", url=local_live.url, token=bob_token).stdout) == []
+    assert one_error_line(run("publish", "nothing.txt", url=local_live.url, token=alice_token)) == \
+        "locker: no file with the id or name 'nothing.txt' (see `locker ls`)"
+
+
 def test_an_interrupted_cli_upload_resumes_when_run_again(local_live: Live, run, dirs, monkeypatch) -> None:
     _, token = local_live.user()
     path = write(dirs["work"], "disk.img", LARGE)

@@ -59,7 +59,8 @@ from locker_client.state import UploadState, UploadStateStore
 API_PREFIX = "/api/v1"
 CHUNK_SIZE = 1024 * 1024
 DEFAULT_TIMEOUT = (10.0, 120.0)  # seconds to connect, seconds to wait for each answer
-# Above this size, the quota is checked before the (long) hashing pass.
+# A file above this size that is hashed before its upload starts has the quota checked first
+# (POST /uploads checks it too, but only after the long hashing pass).
 QUOTA_PRECHECK_SIZE = 64 * 1024 * 1024
 MAX_SEARCH_LENGTH = 100  # the longest `q` GET /files accepts
 SHARES_UNSUPPORTED = "this Locker server does not support share links yet"
@@ -461,14 +462,13 @@ class Locker:
             resumed = self._resume(state, source, info, name, progress)
             if resumed is not None:
                 return resumed
-        if info.st_size > QUOTA_PRECHECK_SIZE or self._multipart_threshold is None:
-            account = self.me()
-            if info.st_size > QUOTA_PRECHECK_SIZE:
-                self._check_space(source, info.st_size, account)
+        account = self.me() if self._multipart_threshold is None else None
         # A file that will go up in parts is hashed while its parts are sent (its sha256 is
         # given at completion), so its bytes start moving at once; small files are hashed
         # first because their one signed PUT pins the checksum.
-        hash_while_sending = 0 < self._multipart_threshold < info.st_size
+        hash_while_sending = 0 < (self._multipart_threshold or 0) < info.st_size
+        if not hash_while_sending and info.st_size > QUOTA_PRECHECK_SIZE:
+            self._check_space(source, info.st_size, account or self.me())
         digest = None if hash_while_sending else self._hash_file(source, info.st_size, progress)
         body: dict[str, Any] = {"name": name, "size": info.st_size, "sha256": digest, "part_checksums": True}
         if content_type:

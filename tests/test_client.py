@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import socket
 import threading
 import uuid
@@ -471,17 +472,25 @@ def test_files_are_searched_by_name_and_shared_with_everyone(local_live: Live, t
 
 
 class RecordingTransport(HTTPAdapter):
-    """Counts the files each GET /api/v1/files answer carried."""
+    """Records every request as "METHOD /path" (API calls and storage alike), and how many files each
+    GET /api/v1/files answer carried."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.requests: list[str] = []
         self.listed: list[int] = []
 
     def send(self, request, **kwargs):
         response = super().send(request, **kwargs)
-        if request.method == "GET" and urlsplit(request.url).path == "/api/v1/files":
+        path = urlsplit(request.url).path
+        self.requests.append(f"{request.method} {path}")
+        if request.method == "GET" and path == "/api/v1/files":
             self.listed.append(len(response.json()["items"]))
         return response
+
+    def api_calls(self) -> list[str]:
+        """The API's part of the requests, with file and upload ids replaced by <id>."""
+        return [re.sub(r"/[0-9a-f]{32}", "/<id>", line) for line in self.requests if "/api/v1/" in line]
 
 
 def test_find_asks_the_server_for_the_name_rather_than_listing_every_file(local_live: Live, tmp_path: Path,
@@ -501,3 +510,24 @@ def test_find_asks_the_server_for_the_name_rather_than_listing_every_file(local_
             else:
                 assert len(transport.listed) == 1 and transport.listed[0] < len(names), "only the name's matches"
         assert lk.find("missing.txt") == []
+
+
+def test_uploads_of_many_files_learn_the_threshold_once(local_live: Live, tmp_path: Path, state_dir: Path,
+                                                          monkeypatch) -> None:
+    """Two API calls a small file after the first /me; the quota is checked ahead only of a file hashed first."""
+    _, token = local_live.user()
+    transport = RecordingTransport()
+    start, complete = "POST /api/v1/uploads", "POST /api/v1/uploads/<id>/complete"
+    with Locker(local_live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        for number in range(3):
+            lk.upload(write(tmp_path, f"small {number}.txt", SMALL))
+        assert transport.api_calls() == ["GET /api/v1/me", *[start, complete] * 3]
+        assert [r.split()[0] for r in transport.requests if "/api/v1/" not in r] == ["PUT"] * 3, "one to storage"
+
+        # As if both files were large enough for the check: only the one hashed before it starts gets it.
+        monkeypatch.setattr("locker_client.client.QUOTA_PRECHECK_SIZE", 0)
+        transport.requests.clear()
+        lk.upload(write(tmp_path, "small 3.txt", SMALL))
+        lk.upload(write(tmp_path, "large.bin", LARGE))
+        assert transport.api_calls() == ["GET /api/v1/me", start, complete,
+                                         start, *["POST /api/v1/uploads/<id>/parts"] * 6, complete]

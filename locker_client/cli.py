@@ -409,6 +409,11 @@ def resolve_file(lk: Locker, id_or_name: str) -> File:
     return matches[0]
 
 
+def file_id_of(lk: Locker, id_or_name: str) -> str:
+    """An id as it is (the API answers for a missing one), else the id of your file with that exact name."""
+    return id_or_name if is_file_id(id_or_name) else resolve_file(lk, id_or_name).id
+
+
 @cli.command()
 @click.argument("file")
 @click.option("-o", "--output", type=click.Path(), default=None,
@@ -448,7 +453,7 @@ def each_file(files: tuple[str, ...], action: Callable[[Locker, str, str], str])
     with connect() as lk:
         for file in files:
             try:
-                line = action(lk, file if is_file_id(file) else resolve_file(lk, file).id, file)
+                line = action(lk, file_id_of(lk, file), file)
             except NotFoundError as error:
                 failures += 1
                 click.echo(f"locker: {file}: {one_line(error.message)}", err=True)
@@ -526,8 +531,7 @@ def share(file: str, expires: str | None, ask_password: bool, max_downloads: int
     if ask_password:
         password = click.prompt("Link password", hide_input=True, confirmation_prompt=True, err=True)
     with connect() as lk:
-        target = resolve_file(lk, file) if not is_file_id(file) else None
-        link = lk.share(target.id if target else file, expires=lifetime, password=password,
+        link = lk.share(file_id_of(lk, file), expires=lifetime, password=password,
                         max_downloads=max_downloads, note=note)
     if as_json:
         print_json(link.to_json())
@@ -603,7 +607,7 @@ def cancel(upload_ids: tuple[str, ...]) -> None:
 def activity(everyone: bool, file: str | None, action: str | None, limit: int, as_json: bool) -> None:
     """Show the activity log: sign-ins, uploads, downloads (link downloads too), deletions and links."""
     with connect() as lk:
-        file_id = resolve_file(lk, file).id if file and not is_file_id(file) else file
+        file_id = file_id_of(lk, file) if file else None
         events = list(itertools.islice(lk.activity(everyone=everyone, file_id=file_id, action=action,
                                                    page_size=min(limit, 500)), limit))
     if as_json:

@@ -10,9 +10,11 @@ For each backend it starts the storage server and Locker (gunicorn, one gthread 
 threads, a throwaway SQLite database and storage folder), then for each size, `--repeat` times
 (3 by default; the median is shown):
 
-* Locker, as an API client does it: hash the file (the whole file for POST /uploads, then every
-  part, since `part_checksums` makes storage refuse a part without its signed digest), sign the
-  parts in batches, PUT them `--parallel` at a time straight from the file, complete; then ask for
+* Locker, as an API client does it: a single-PUT file is hashed before POST /uploads (its signed
+  PUT pins the digest); a multipart file starts at once, every part hashed first (`part_checksums`
+  makes storage refuse a part without its signed digest) and the whole file hashed meanwhile for
+  complete; sign the parts in batches, PUT them `--parallel` at a time straight from the file,
+  complete; then ask for
   a download URL and fetch it the way the baseline does (on S3 `--parallel` ranged GETs at a time
   above MULTIPART_THRESHOLD, like boto3; on local disk one GET, like curl; `--download` changes
   this), hashing the bytes in order as they arrive.
@@ -757,7 +759,8 @@ def print_breakdown(results):
               f"{steps.get('transfer', 0):>9.3f}{steps.get('complete', 0):>9.3f}{locker.seconds:>8.3f}"
               f"{base.seconds:>9.3f}{100 * steps.get('complete', 0) / locker.seconds:>10.0f}%"
               f"{(locker.seconds - steps.get('hash', 0)) / base.seconds:>14.2f}x")
-    legend("hash: client-side SHA-256; up: of the file and of each part, before sending (the API asks for both); "
+    legend("hash: client-side SHA-256; up: of a small file before it starts; of each part before sending, and of "
+           "a multipart file's whole alongside (counted only while still awaited after the transfer); "
            "down: of the bytes as they arrive. API: start, sign, download link. transfer: the PUTs or GETs to "
            "storage. complete: POST .../complete (on local disk it joins the parts into one file, hashing and "
            "fsyncing it). Baselines: boto3 adds its CRC32 on upload, curl hashes nothing; their downloads are "

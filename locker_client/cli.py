@@ -13,8 +13,10 @@ stderr no progress bars or colours are written.
 ``--json`` output (stable; new keys may be added, none renamed or removed):
 
 * ``ls``, ``upload``: a list of files, each
-  ``{"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified"}``.
-* ``whoami``: ``{"url", "username", "is_admin", "used_bytes", "quota_bytes", "remaining_bytes"}``.
+  ``{"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified", "preview",
+  "visible_to_everyone", "owner", "guest_name", "request"}``.
+* ``whoami``: ``{"url", "username", "is_admin", "used_bytes", "quota_bytes", "remaining_bytes",
+  "multipart_threshold"}``.
 * ``share``: ``{"id", "url", "file_id", "file_name", "state", "created_at", "expires_at",
   "has_password", "max_downloads", "download_count", "last_download_at", "note"}``;
   ``shares``: a list of those (``url`` is null there: Locker keeps only a hash of it).
@@ -212,32 +214,45 @@ def whoami(as_json: bool) -> None:
 
 @cli.command("ls")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of files (stable keys).")
+@click.option("-s", "--search", default=None,
+              help="Only names containing this, ignoring case; finds files shared with everyone too.")
+@click.option("--everyone", is_flag=True, help="Only files shared with everyone (yours and others').")
 @click.option("--sort", type=click.Choice(["date", "name", "size"]), default="date", show_default=True)
 @click.option("--order", type=click.Choice(["asc", "desc"]), default=None,
               help="Default: newest/largest first, names A-Z.")
 @handle_errors
-def list_files(as_json: bool, sort: str, order: str | None) -> None:
-    """List your files (all pages)."""
+def list_files(as_json: bool, search: str | None, everyone: bool, sort: str, order: str | None) -> None:
+    """List your files (all pages), or search them and files shared with everyone."""
     with connect() as lk:
-        files = list(lk.files(sort=sort, order=order))
+        files = list(lk.files(sort=sort, order=order, q=search, scope="everyone" if everyone else None))
     if as_json:
         print_json([f.to_json() for f in files])
         return
+    # Only a search or --everyone can list other people's files, so only then is the owner shown.
+    show_owner = bool(search) or everyone
     console = Console()
     if not console.is_terminal:
-        for f in files:  # tab-separated, one file a line: id, size in bytes, created, name
-            click.echo(f"{f.id}\t{f.size}\t{f.created_at or ''}\t{f.name}")
+        for f in files:  # tab-separated, one file a line: id, size in bytes, created, name (, owner)
+            columns = [f.id, str(f.size), f.created_at or "", f.name]
+            if show_owner:
+                columns.append(f.owner or "")
+            click.echo("\t".join(columns))
         return
     if not files:
-        console.print("No files yet. Upload with `locker upload PATH`.")
+        console.print("No files match." if show_owner else "No files yet. Upload with `locker upload PATH`.")
         return
     table = Table(box=None, pad_edge=False)
     table.add_column("ID", style="dim", no_wrap=True)
     table.add_column("Size", justify="right", no_wrap=True)
     table.add_column("Uploaded", no_wrap=True)
     table.add_column("Name", overflow="fold")
+    if show_owner:
+        table.add_column("Owner", no_wrap=True)
     for f in files:
-        table.add_row(f.id, human_size(f.size), (f.created_at or "").replace("T", " ").rstrip("Z"), f.name)
+        cells = [f.id, human_size(f.size), (f.created_at or "").replace("T", " ").rstrip("Z"), f.name]
+        if show_owner:
+            cells.append(f.owner or "")
+        table.add_row(*cells)
     console.print(table)
 
 
@@ -394,6 +409,11 @@ def resolve_file(lk: Locker, id_or_name: str) -> File:
     return matches[0]
 
 
+def file_id_of(lk: Locker, id_or_name: str) -> str:
+    """An id as it is (the API answers for a missing one), else the id of your file with that exact name."""
+    return id_or_name if is_file_id(id_or_name) else resolve_file(lk, id_or_name).id
+
+
 @cli.command()
 @click.argument("file")
 @click.option("-o", "--output", type=click.Path(), default=None,
@@ -424,16 +444,16 @@ def download(file: str, output: str | None, force: bool, as_json: bool) -> None:
         click.echo(f"saved {info.name} to {saved} ({human_size(info.size)}, {check})")
 
 
-@cli.command("rm")
-@click.argument("files", nargs=-1, required=True)
-@handle_errors
-def remove(files: tuple[str, ...]) -> None:
-    """Delete FILES (ids or exact names)."""
+def each_file(files: tuple[str, ...], action: Callable[[Locker, str, str], str]) -> None:
+    """`action(lk, file_id, given)` for every FILE given (an id or an exact name), printing the line it returns.
+
+    A file that is not there is reported and the others are still done; then the exit status is 1.
+    """
     failures = 0
     with connect() as lk:
         for file in files:
             try:
-                lk.delete(file if is_file_id(file) else resolve_file(lk, file).id)
+                line = action(lk, file_id_of(lk, file), file)
             except NotFoundError as error:
                 failures += 1
                 click.echo(f"locker: {file}: {one_line(error.message)}", err=True)
@@ -442,9 +462,46 @@ def remove(files: tuple[str, ...]) -> None:
                 failures += 1
                 click.echo(f"locker: {one_line(str(error))}", err=True)
                 continue
-            click.echo(f"deleted {file}")
+            click.echo(line)
     if failures:
         sys.exit(EXIT_FAILED)
+
+
+@cli.command("rm")
+@click.argument("files", nargs=-1, required=True)
+@handle_errors
+def remove(files: tuple[str, ...]) -> None:
+    """Delete FILES (ids or exact names)."""
+
+    def delete(lk: Locker, file_id: str, given: str) -> str:
+        lk.delete(file_id)
+        return f"deleted {given}"
+
+    each_file(files, delete)
+
+
+def set_visibility(files: tuple[str, ...], visible: bool) -> None:
+    def change(lk: Locker, file_id: str, given: str) -> str:
+        file = lk.set_visibility(file_id, visible)
+        return f"{file.name} is now {'visible to everyone' if visible else 'private'}"
+
+    each_file(files, change)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@handle_errors
+def publish(files: tuple[str, ...]) -> None:
+    """Share FILES (ids or exact names) with everyone: every signed-in user can find and download them."""
+    set_visibility(files, True)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@handle_errors
+def unpublish(files: tuple[str, ...]) -> None:
+    """Make FILES (ids or exact names) private again: only you see them."""
+    set_visibility(files, False)
 
 
 # -- share links -------------------------------------------------------------------------
@@ -474,8 +531,7 @@ def share(file: str, expires: str | None, ask_password: bool, max_downloads: int
     if ask_password:
         password = click.prompt("Link password", hide_input=True, confirmation_prompt=True, err=True)
     with connect() as lk:
-        target = resolve_file(lk, file) if not is_file_id(file) else None
-        link = lk.share(target.id if target else file, expires=lifetime, password=password,
+        link = lk.share(file_id_of(lk, file), expires=lifetime, password=password,
                         max_downloads=max_downloads, note=note)
     if as_json:
         print_json(link.to_json())
@@ -551,7 +607,7 @@ def cancel(upload_ids: tuple[str, ...]) -> None:
 def activity(everyone: bool, file: str | None, action: str | None, limit: int, as_json: bool) -> None:
     """Show the activity log: sign-ins, uploads, downloads (link downloads too), deletions and links."""
     with connect() as lk:
-        file_id = resolve_file(lk, file).id if file and not is_file_id(file) else file
+        file_id = file_id_of(lk, file) if file else None
         events = list(itertools.islice(lk.activity(everyone=everyone, file_id=file_id, action=action,
                                                    page_size=min(limit, 500)), limit))
     if as_json:

@@ -59,8 +59,10 @@ from locker_client.state import UploadState, UploadStateStore
 API_PREFIX = "/api/v1"
 CHUNK_SIZE = 1024 * 1024
 DEFAULT_TIMEOUT = (10.0, 120.0)  # seconds to connect, seconds to wait for each answer
-# Above this size, the quota is checked before the (long) hashing pass.
+# A file above this size that is hashed before its upload starts has the quota checked first
+# (POST /uploads checks it too, but only after the long hashing pass).
 QUOTA_PRECHECK_SIZE = 64 * 1024 * 1024
+MAX_SEARCH_LENGTH = 100  # the longest `q` GET /files accepts
 SHARES_UNSUPPORTED = "this Locker server does not support share links yet"
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -375,32 +377,45 @@ class Locker:
 
     # -- files -------------------------------------------------------------------
 
-    def files(self, *, sort: str = "date", order: str | None = None, page_size: int = 1000) -> Iterator[File]:
+    def files(self, *, sort: str = "date", order: str | None = None, q: str | None = None,
+              scope: str | None = None, page_size: int = 1000) -> Iterator[File]:
         """Every file, page after page (``sort`` is date, name or size; ``order`` asc or desc).
 
-        Pages are fetched as the iteration reaches them (``page_size`` files each, at most 1,000).
+        ``q`` keeps names containing it, ignoring case (1 or 2 characters: names
+        starting with it; at most 100). ``scope`` is ``"mine"``, ``"everyone"`` (files
+        their owners made visible to every signed-in user) or ``"all"`` (both); the
+        server's default is ``"all"`` with ``q``, else ``"mine"``. Pages are fetched as
+        the iteration reaches them (``page_size`` files each, at most 1,000).
         """
-        cursor: str | None = None
+        params: dict[str, Any] = {"limit": page_size, "sort": sort, "order": order, "q": q, "scope": scope}
+        params = {key: value for key, value in params.items() if value not in (None, "")}
         while True:
-            params: dict[str, Any] = {"limit": page_size, "sort": sort}
-            if order:
-                params["order"] = order
-            if cursor:
-                params["cursor"] = cursor
             body = self._json(self._request("GET", "/files", params=params))
             for item in body.get("items") or []:
                 yield File.from_json(item)
-            cursor = body.get("next_cursor")
-            if not cursor:
+            if not body.get("next_cursor"):
                 return
+            params["cursor"] = body["next_cursor"]
 
     def file(self, file_id: str) -> File:
-        """One file by id; :class:`NotFoundError` when there is no such file."""
+        """One file by id (yours, or one visible to everyone); :class:`NotFoundError` when there is no such file."""
         return File.from_json(self._json(self._request("GET", f"/files/{quote(file_id, safe='')}")))
 
     def find(self, name: str) -> list[File]:
-        """The files called exactly `name` (names are unique per user, but a list says so honestly)."""
-        return [f for f in self.files(sort="name") if f.name == name]
+        """Your files called exactly `name` (names are unique per user, but a list says so honestly)."""
+        # Searching for the name fetches its few matches rather than every file; a name longer
+        # than a search may be is looked for in the whole list.
+        q = name if len(name) <= MAX_SEARCH_LENGTH else None
+        return [f for f in self.files(sort="name", q=q, scope="mine") if f.name == name]
+
+    def set_visibility(self, file_id: str, visible_to_everyone: bool) -> File:
+        """Let every signed-in user find and download one of your files, or make it private again.
+
+        ``PATCH /files/<id>``; another user's file is a :class:`NotFoundError`.
+        """
+        response = self._request("PATCH", f"/files/{quote(file_id, safe='')}",
+                                 json={"visible_to_everyone": bool(visible_to_everyone)})
+        return File.from_json(self._json(response))
 
     def delete(self, file_id: str) -> None:
         """Delete a file (``DELETE /files/<id>``)."""
@@ -447,14 +462,13 @@ class Locker:
             resumed = self._resume(state, source, info, name, progress)
             if resumed is not None:
                 return resumed
-        if info.st_size > QUOTA_PRECHECK_SIZE or self._multipart_threshold is None:
-            account = self.me()
-            if info.st_size > QUOTA_PRECHECK_SIZE:
-                self._check_space(source, info.st_size, account)
+        account = self.me() if self._multipart_threshold is None else None
         # A file that will go up in parts is hashed while its parts are sent (its sha256 is
         # given at completion), so its bytes start moving at once; small files are hashed
         # first because their one signed PUT pins the checksum.
-        hash_while_sending = 0 < self._multipart_threshold < info.st_size
+        hash_while_sending = 0 < (self._multipart_threshold or 0) < info.st_size
+        if not hash_while_sending and info.st_size > QUOTA_PRECHECK_SIZE:
+            self._check_space(source, info.st_size, account or self.me())
         digest = None if hash_while_sending else self._hash_file(source, info.st_size, progress)
         body: dict[str, Any] = {"name": name, "size": info.st_size, "sha256": digest, "part_checksums": True}
         if content_type:

@@ -120,15 +120,17 @@ class UnsupportedFeatureError(LockerError):
     default_code = "unsupported"
 
 
+# An answer's class by (status, code) first, then by status alone; any other 5xx is a ServerError.
+ERROR_CLASSES: dict[int | tuple[int, str], type[LockerError]] = {
+    (400, "checksum_mismatch"): ChecksumMismatchError, (413, "quota_exceeded"): QuotaExceededError,
+    400: InvalidRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError,
+    409: ConflictError, 413: FileTooLargeError, 429: RateLimitedError,
+}
+
+
 def error_for_status(status: int, code: str | None, message: str) -> LockerError:
     """The most specific LockerError for an HTTP error answer."""
-    if status == 413:
-        cls: type[LockerError] = QuotaExceededError if code == "quota_exceeded" else FileTooLargeError
-    elif status == 400 and code == "checksum_mismatch":
-        return ChecksumMismatchError(message, code=code, status=status)
-    elif status >= 500:
-        cls = ServerError
-    else:
-        cls = {400: InvalidRequestError, 401: AuthenticationError, 403: PermissionDeniedError,
-               404: NotFoundError, 409: ConflictError, 429: RateLimitedError}.get(status, LockerError)
+    cls = ERROR_CLASSES.get((status, code or "")) or ERROR_CLASSES.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else LockerError
     return cls(message, code=code, status=status)

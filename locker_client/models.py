@@ -5,7 +5,7 @@ adds are not lost; ``to_json()`` gives the documented, stable keys only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +20,19 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
+class Record:
+    """A record's documented, stable JSON keys are its fields but ``raw``, in order."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "raw"}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class File:
-    """A stored file (``GET /api/v1/files/<id>``)."""
+class File(Record):
+    """A stored file (``GET /api/v1/files/<id>``).
+
+    The fields after ``sha256_verified`` are None or false from a Locker too old to send them.
+    """
 
     id: str
     name: str
@@ -31,29 +41,35 @@ class File:
     created_at: str | None
     sha256: str | None
     sha256_verified: bool
+    #: How a browser may show it inline: image, pdf, audio, video or text; None: download only.
+    preview: str | None = None
+    #: True when every signed-in user can find and download it.
+    visible_to_everyone: bool = False
+    #: The owner's username.
+    owner: str | None = None
+    #: The name a guest gave when sending it through an upload request.
+    guest_name: str | None = None
+    #: The title of the upload request it arrived through.
+    request: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    KEYS = ("id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> File:
         return cls(id=str(data["id"]), name=str(data["name"]), size=int(data["size"]),
                    content_type=str(data.get("content_type") or "application/octet-stream"),
                    created_at=data.get("created_at"), sha256=data.get("sha256"),
-                   sha256_verified=bool(data.get("sha256_verified")), raw=dict(data))
+                   sha256_verified=bool(data.get("sha256_verified")), preview=data.get("preview"),
+                   visible_to_everyone=bool(data.get("visible_to_everyone")), owner=data.get("owner"),
+                   guest_name=data.get("guest_name"), request=data.get("request"), raw=dict(data))
 
     @property
     def created(self) -> datetime | None:
         """``created_at`` as an aware datetime (UTC)."""
         return parse_time(self.created_at)
 
-    def to_json(self) -> dict[str, Any]:
-        """The documented keys: id, name, size, content_type, created_at, sha256, sha256_verified."""
-        return {key: getattr(self, key) for key in self.KEYS}
-
 
 @dataclass(frozen=True)
-class Account:
+class Account(Record):
     """Who the token belongs to and their space (``GET /api/v1/me``)."""
 
     username: str
@@ -65,8 +81,6 @@ class Account:
     multipart_threshold: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    KEYS = ("username", "is_admin", "used_bytes", "quota_bytes", "remaining_bytes", "multipart_threshold")
-
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Account:
         return cls(username=str(data["username"]), is_admin=bool(data.get("is_admin")),
@@ -74,12 +88,9 @@ class Account:
                    remaining_bytes=data.get("remaining_bytes"), multipart_threshold=data.get("multipart_threshold"),
                    raw=dict(data))
 
-    def to_json(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in self.KEYS}
-
 
 @dataclass(frozen=True)
-class Share:
+class Share(Record):
     """A share link (``POST /api/v1/shares``, ``GET /api/v1/shares``).
 
     ``url`` is known only when the link is created (Locker keeps just a hash of
@@ -100,9 +111,6 @@ class Share:
     note: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    KEYS = ("id", "url", "file_id", "file_name", "state", "created_at", "expires_at", "has_password",
-            "max_downloads", "download_count", "last_download_at", "note")
-
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Share:
         return cls(id=str(data.get("id") or data.get("public_id")), url=data.get("url") or None,
@@ -111,8 +119,3 @@ class Share:
                    has_password=bool(data.get("has_password")), max_downloads=data.get("max_downloads"),
                    download_count=int(data.get("download_count") or 0),
                    last_download_at=data.get("last_download_at"), note=data.get("note"), raw=dict(data))
-
-    def to_json(self) -> dict[str, Any]:
-        """The documented keys: id, url, file_id, file_name, state, created_at, expires_at,
-        has_password, max_downloads, download_count, last_download_at, note."""
-        return {key: getattr(self, key) for key in self.KEYS}

@@ -29,7 +29,8 @@ from tests.test_client import (LARGE, SMALL, FaultyStorage, Live, closed_port_ur
                                local_live, moto_endpoint, session_with, sha, start_live,  # noqa: F401,F811
                                without_share_links, write)
 
-FILE_KEYS = {"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified"}
+FILE_KEYS = {"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified",
+             "preview", "visible_to_everyone", "owner", "guest_name", "request"}
 SHARE_KEYS = {"id", "url", "file_id", "file_name", "state", "created_at", "expires_at", "has_password",
               "max_downloads", "download_count", "last_download_at", "note"}
 LOCKER_SCRIPT = Path(sys.executable).parent / "locker"
@@ -164,19 +165,57 @@ def test_upload_ls_download_rm_with_json_output(live: Live, run, dirs) -> None:
         "locker: no file with the id or name 'old draft.txt' (see `locker ls`)"
 
 
+def test_publish_then_others_find_it_with_ls_search_and_everyone(local_live: Live, run, dirs) -> None:
+    alice, alice_token = local_live.user()
+    bob, bob_token = local_live.user()
+    uploaded = run("upload", str(write(dirs["work"], "Team plan.txt", b"the plan\n")), "--json",
+                   url=local_live.url, token=alice_token)
+    plan = json.loads(uploaded.stdout)[0]
+    assert (plan["owner"], plan["visible_to_everyone"], plan["preview"]) == (alice, False, "text")
+    published = run("publish", "Team plan.txt", url=local_live.url, token=alice_token)  # by name
+    assert published.exit_code == 0 and published.stdout == "Team plan.txt is now visible to everyone\n"
+    mine = run("upload", str(write(dirs["work"], "Another plan.txt", b"mine")), "--json", url=local_live.url,
+               token=bob_token)
+    draft = json.loads(mine.stdout)[0]
+
+    # Tab-separated as for `ls`, with the owner added: a search and --everyone can list others' files.
+    everyone = run("ls", "--everyone", url=local_live.url, token=bob_token)
+    assert everyone.stdout.splitlines() == [
+        f"{plan['id']}\t{plan['size']}\t{plan['created_at']}\tTeam plan.txt\t{alice}"]
+    found = json.loads(run("ls", "--search", "PLAN", "--sort", "name", "--json", url=local_live.url,
+                           token=bob_token).stdout)
+    assert [(f["name"], f["owner"], f["visible_to_everyone"]) for f in found] == [
+        ("Another plan.txt", bob, False), ("Team plan.txt", alice, True)]
+    assert [set(f) for f in found] == [FILE_KEYS, FILE_KEYS]
+    assert [f["id"] for f in json.loads(run("ls", "--json", url=local_live.url, token=bob_token).stdout)] == \
+        [draft["id"]], "plain ls lists only your own files"
+
+    refused = one_error_line(run("unpublish", plan["id"], url=local_live.url, token=bob_token))
+    assert refused == f"locker: {plan['id']}: No such file.", "only the owner changes who sees a file"
+    private = run("unpublish", plan["id"], url=local_live.url, token=alice_token)
+    assert private.exit_code == 0 and private.stdout == "Team plan.txt is now private\n"
+    assert json.loads(run("ls", "--everyone", "--json", url=local_live.url, token=bob_token).stdout) == []
+    assert one_error_line(run("publish", "nothing.txt", url=local_live.url, token=alice_token)) == \
+        "locker: no file with the id or name 'nothing.txt' (see `locker ls`)"
+
+
+def connect_through(monkeypatch, live: Live, token: str, dirs, transport: FaultyStorage, **options) -> None:
+    """Have the CLI's client send through `transport` (to break or count parts), remembering uploads in dirs."""
+    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
+        live.url, token=token, session=session_with(transport), state_dir=dirs["state"], **options))
+
+
 def test_an_interrupted_cli_upload_resumes_when_run_again(local_live: Live, run, dirs, monkeypatch) -> None:
     _, token = local_live.user()
     path = write(dirs["work"], "disk.img", LARGE)
     broken = FaultyStorage(fail_parts={3})
-    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
-        local_live.url, token=token, session=session_with(broken), retries=0, state_dir=dirs["state"]))
+    connect_through(monkeypatch, local_live, token, dirs, broken, retries=0)
     failed = one_error_line(run("upload", str(path)))
     assert failed.startswith(f"locker: {path}: upload of disk.img stopped with ")
     assert failed.endswith("run it again to send the rest.")
 
     healthy = FaultyStorage()
-    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
-        local_live.url, token=token, session=session_with(healthy), state_dir=dirs["state"]))
+    connect_through(monkeypatch, local_live, token, dirs, healthy)
     resumed = run("upload", str(path), "--json")
     assert resumed.exit_code == 0, resumed.output
     assert 3 in healthy.put_parts and 1 not in healthy.put_parts, "parts already stored are not sent again"
@@ -187,8 +226,7 @@ def test_unfinished_uploads_are_listed_and_can_be_cancelled(local_live: Live, ru
     _, token = local_live.user()
     path = write(dirs["work"], "abandoned.img", LARGE)
     broken = FaultyStorage(fail_parts={3})
-    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
-        local_live.url, token=token, session=session_with(broken), retries=0, state_dir=dirs["state"]))
+    connect_through(monkeypatch, local_live, token, dirs, broken, retries=0)
     assert run("upload", str(path)).exit_code == 1
     monkeypatch.undo()
 

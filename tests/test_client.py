@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import socket
 import threading
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -437,3 +439,95 @@ def test_an_upload_that_finished_unnoticed_is_not_sent_twice(local_live: Live, t
         assert again == first and transport.put_parts == [] and transport.single_puts == 0
         assert [f.id for f in lk.files()] == [first.id]
     assert not list(state_dir.glob("*.json"))
+
+
+def test_files_are_searched_by_name_and_shared_with_everyone(local_live: Live, tmp_path: Path,
+                                                             state_dir: Path) -> None:
+    """One user makes a file visible to everyone: another finds it by name, sees its owner, and can't change it."""
+    alice, alice_token = local_live.user()
+    bob, bob_token = local_live.user()
+    with Locker(local_live.url, token=alice_token, state_dir=state_dir) as lk:
+        report = lk.upload(write(tmp_path, "Quarterly report.txt", b"plain words, shown inline\n"))
+        lk.upload(write(tmp_path, "notes.bin", SMALL))
+        assert (report.preview, report.owner, report.visible_to_everyone) == ("text", alice, False)
+        assert (report.guest_name, report.request) == (None, None)
+        published = lk.set_visibility(report.id, True)
+        assert published.visible_to_everyone is True and published.id == report.id
+    with Locker(local_live.url, token=bob_token, state_dir=state_dir) as lk:
+        draft = lk.upload(write(tmp_path, "report draft.txt", b"mine"))
+        found = list(lk.files(q="REPORT", sort="name"))  # a search covers everyone-visible files by default
+        assert [(f.name, f.owner) for f in found] == [("Quarterly report.txt", alice), ("report draft.txt", bob)]
+        assert [f.id for f in lk.files(q="report", scope="mine")] == [draft.id]
+        assert [f.id for f in lk.files(scope="everyone")] == [report.id]
+        assert [f.id for f in lk.files()] == [draft.id], "without a search, only your own files"
+        assert lk.file(report.id).owner == alice
+        with pytest.raises(NotFoundError):  # only the owner may change who sees a file
+            lk.set_visibility(report.id, False)
+    with Locker(local_live.url, token=alice_token, state_dir=state_dir) as lk:
+        assert lk.set_visibility(report.id, False).visible_to_everyone is False
+    with Locker(local_live.url, token=bob_token, state_dir=state_dir) as lk:
+        assert list(lk.files(scope="everyone")) == []
+        with pytest.raises(NotFoundError):
+            lk.file(report.id)
+
+
+class RecordingTransport(HTTPAdapter):
+    """Records every request as "METHOD /path" (API calls and storage alike), and how many files each
+    GET /api/v1/files answer carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[str] = []
+        self.listed: list[int] = []
+
+    def send(self, request, **kwargs):
+        response = super().send(request, **kwargs)
+        path = urlsplit(request.url).path
+        self.requests.append(f"{request.method} {path}")
+        if request.method == "GET" and path == "/api/v1/files":
+            self.listed.append(len(response.json()["items"]))
+        return response
+
+    def api_calls(self) -> list[str]:
+        """The API's part of the requests, with file and upload ids replaced by <id>."""
+        return [re.sub(r"/[0-9a-f]{32}", "/<id>", line) for line in self.requests if "/api/v1/" in line]
+
+
+def test_find_asks_the_server_for_the_name_rather_than_listing_every_file(local_live: Live, tmp_path: Path,
+                                                                          state_dir: Path) -> None:
+    _, token = local_live.user()
+    long_name = "y" * 120 + ".txt"  # longer than a search may be: found in the whole list
+    names = ["notes.txt", "NOTES.txt", "old notes.txt", "x", "xy", "50% off_[v2].txt", long_name]
+    transport = RecordingTransport()
+    with Locker(local_live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        for name in names:
+            lk.upload(write(tmp_path, "upload.bin", name.encode()), name=name)
+        for name in names:
+            transport.listed.clear()
+            assert [f.name for f in lk.find(name)] == [name]
+            if name == long_name:
+                assert transport.listed == [len(names)]
+            else:
+                assert len(transport.listed) == 1 and transport.listed[0] < len(names), "only the name's matches"
+        assert lk.find("missing.txt") == []
+
+
+def test_uploads_of_many_files_learn_the_threshold_once(local_live: Live, tmp_path: Path, state_dir: Path,
+                                                          monkeypatch) -> None:
+    """Two API calls a small file after the first /me; the quota is checked ahead only of a file hashed first."""
+    _, token = local_live.user()
+    transport = RecordingTransport()
+    start, complete = "POST /api/v1/uploads", "POST /api/v1/uploads/<id>/complete"
+    with Locker(local_live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        for number in range(3):
+            lk.upload(write(tmp_path, f"small {number}.txt", SMALL))
+        assert transport.api_calls() == ["GET /api/v1/me", *[start, complete] * 3]
+        assert [r.split()[0] for r in transport.requests if "/api/v1/" not in r] == ["PUT"] * 3, "one to storage"
+
+        # As if both files were large enough for the check: only the one hashed before it starts gets it.
+        monkeypatch.setattr("locker_client.client.QUOTA_PRECHECK_SIZE", 0)
+        transport.requests.clear()
+        lk.upload(write(tmp_path, "small 3.txt", SMALL))
+        lk.upload(write(tmp_path, "large.bin", LARGE))
+        assert transport.api_calls() == ["GET /api/v1/me", start, complete,
+                                         start, *["POST /api/v1/uploads/<id>/parts"] * 6, complete]

@@ -66,7 +66,7 @@ def create_request():
 @bp.post("/requests/<request_id>/revoke")
 @login_required
 def revoke_request(request_id):
-    file_requests.revoke_request(current_user, request_id)
+    guest_uploads.close_request(current_user, request_id)
     flash("Upload link closed. Nobody can upload through it any more.", "info")
     return redirect(url_for("file_requests.list_requests"))
 

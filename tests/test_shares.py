@@ -132,6 +132,15 @@ def test_deleting_the_file_ends_its_links(app, client, headers, file):
     assert client.get("/api/v1/shares", headers=headers).get_json()["items"][0]["state"] == "revoked"
 
 
+def test_a_deleted_files_links_never_name_a_later_file(client, headers, file, accounts):
+    share(client, headers, file)
+    client.delete(f"/api/v1/files/{file['id']}", headers=headers)
+    # SQLite hands a deleted row's id to the next row, so the link must not keep pointing at it.
+    upload(client, accounts.headers(accounts.create()), "someone-elses.pdf", DATA, "application/pdf")
+    listed = client.get("/api/v1/shares", headers=headers).get_json()["items"][0]
+    assert (listed["file_id"], listed["file_name"], listed["state"]) == (None, None, "revoked")
+
+
 def test_unknown_links_are_404(client):
     assert client.get("/s/not-a-real-token").status_code == 404
     token = csrf_from(client.get("/login").get_data(as_text=True))

@@ -64,6 +64,11 @@ def end_shares_of(file_id):
                        .values(revoked_at=utcnow()))
 
 
+def forget_file(file_id):
+    """A removed file's links keep saying they ended but no longer point at its id, which SQLite may reuse."""
+    db.session.execute(db.update(Share).where(Share.file_id == file_id).values(file_id=None))
+
+
 def open_share(token):
     """The share a public link names, with its file, or ShareEnded/NotFound."""
     share = links.by_token(Share, token, "No such link.")

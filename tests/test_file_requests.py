@@ -356,6 +356,22 @@ def test_expired_and_revoked_links_answer_410_and_sign_nothing(app, client, head
     assert db.session.execute(db.select(File).filter_by(name="new.pdf")).first() is None
 
 
+def test_closing_a_request_cancels_its_unfinished_uploads_and_gives_their_space_back(app, client, headers, owner,
+                                                                                     link, guest):
+    done = guest.upload("done.pdf", DATA)
+    unfinished = guest.start("half.pdf", DATA).get_json()
+    key = db.session.execute(db.select(File.storage_key).filter_by(public_id=unfinished["id"])).scalar_one()
+    write_directly(app, key, DATA)
+    assert used_bytes(owner) == 2 * len(DATA)
+
+    assert client.delete(f"/api/v1/requests/{link['id']}", headers=headers).status_code == 204
+    assert used_bytes(owner) == len(DATA)
+    assert (request_row().files_used, request_row().bytes_used) == (1, len(DATA))
+    assert db.session.execute(db.select(File).filter_by(public_id=unfinished["id"])).first() is None
+    assert app.extensions["locker.storage"].stat(key) is None
+    assert [item["id"] for item in owner_files(client, headers)] == [done["id"]]
+
+
 def test_a_password_gate_comes_first_and_wrong_passwords_are_rate_limited(make_app, backend, accounts):
     app = make_app(**backend, SHARE_PASSWORD_LIMIT_PER_LINK="3 per hour", SHARE_PASSWORD_LIMIT_PER_ADDRESS="100 per hour")
     with app.app_context():

@@ -5,6 +5,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import event
 
 from app.extensions import db
 from app.models import Share, utcnow
@@ -130,6 +131,33 @@ def test_deleting_the_file_ends_its_links(app, client, headers, file):
     client.delete(f"/api/v1/files/{file['id']}", headers=headers)
     assert visit_and_download(app, path(link))[0].status_code == 410
     assert client.get("/api/v1/shares", headers=headers).get_json()["items"][0]["state"] == "revoked"
+
+
+def test_a_deleted_files_links_never_name_a_later_file(client, headers, file, accounts):
+    share(client, headers, file)
+    client.delete(f"/api/v1/files/{file['id']}", headers=headers)
+    # SQLite hands a deleted row's id to the next row, so the link must not keep pointing at it.
+    upload(client, accounts.headers(accounts.create()), "someone-elses.pdf", DATA, "application/pdf")
+    listed = client.get("/api/v1/shares", headers=headers).get_json()["items"][0]
+    assert (listed["file_id"], listed["file_name"], listed["state"]) == (None, None, "revoked")
+
+
+def test_listing_links_reads_their_files_in_one_query(client, headers):
+    for number in range(4):
+        share(client, headers, upload(client, headers, f"f{number}.txt", b"x" * (number + 1)))
+    db.session.remove()  # nothing already loaded may hide a query
+    executed = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        executed.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        listed = client.get("/api/v1/shares", headers=headers).get_json()["items"]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert sorted(item["file_name"] for item in listed) == ["f0.txt", "f1.txt", "f2.txt", "f3.txt"]
+    assert len([statement for statement in executed if "FROM files" in statement]) == 1
 
 
 def test_unknown_links_are_404(client):

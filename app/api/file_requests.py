@@ -2,7 +2,7 @@ from flask import g
 
 from app.api import bp
 from app.api.schemas import FileRequestCreate, FileRequests, NewFileRequest
-from app.services import file_requests
+from app.services import file_requests, guest_uploads
 
 
 def request_payload(file_request, files_received=0, bytes_received=0, url=None):
@@ -39,5 +39,5 @@ def list_requests():
 @bp.delete("/requests/<request_id>")
 @bp.response(204)
 def revoke_request(request_id):
-    """Close an upload request at once; closing it again is fine."""
-    file_requests.revoke_request(g.api_user, request_id)
+    """Close an upload request at once, cancelling uploads still in progress through it; closing it again is fine."""
+    guest_uploads.close_request(g.api_user, request_id)

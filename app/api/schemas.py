@@ -224,24 +224,32 @@ class CompleteRequest(Loose):
     sha256 = fields.String(allow_none=True, validate=SHA256_HEX)
 
 
-class ShareRequest(Loose):
-    file_id = fields.String(required=True)
+class LinkSettings(Loose):
+    """What every public link may have: an end and a password."""
+
     expires_at = fields.String(allow_none=True, metadata={
         "description": "ISO 8601 date-time; without a zone it is UTC", "example": "2026-12-31T18:00:00Z"})
     expires_in = fields.String(allow_none=True, metadata={"description": "or a duration: 30m, 12h, 7d, 2w"})
     password = fields.String(allow_none=True, load_only=True)
+
+
+class ShareRequest(LinkSettings):
+    file_id = fields.String(required=True)
     max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 1_000_000))
     note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
-class ShareInfo(Schema):
+class LinkInfo(Schema):
     id = fields.String(required=True, attribute="public_id")
-    file_id = fields.String(required=True, allow_none=True)
-    file_name = fields.String(required=True, allow_none=True)
-    state = fields.String(required=True, validate=validate.OneOf(["active", "expired", "used_up", "revoked"]))
     created_at = UtcDateTime(required=True)
     expires_at = UtcDateTime(required=True, allow_none=True)
     has_password = fields.Boolean(required=True)
+
+
+class ShareInfo(LinkInfo):
+    file_id = fields.String(required=True, allow_none=True)
+    file_name = fields.String(required=True, allow_none=True)
+    state = fields.String(required=True, validate=validate.OneOf(["active", "expired", "used_up", "revoked"]))
     max_downloads = fields.Integer(required=True, allow_none=True)
     download_count = fields.Integer(required=True)
     last_download_at = UtcDateTime(required=True, allow_none=True)
@@ -256,26 +264,18 @@ class Shares(Schema):
     items = fields.List(fields.Nested(ShareInfo), required=True)
 
 
-class FileRequestCreate(Loose):
+class FileRequestCreate(LinkSettings):
     title = fields.String(required=True, validate=validate.Length(1, 200), metadata={"example": "Wedding photos"})
     message = fields.String(allow_none=True, validate=validate.Length(max=1000), metadata={
         "description": "shown to the people who upload"})
-    expires_at = fields.String(allow_none=True, metadata={
-        "description": "ISO 8601 date-time; without a zone it is UTC", "example": "2026-12-31T18:00:00Z"})
-    expires_in = fields.String(allow_none=True, metadata={"description": "or a duration: 30m, 12h, 7d, 2w"})
     max_files = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 100_000))
     max_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 2 ** 63 - 1))
-    password = fields.String(allow_none=True, load_only=True)
 
 
-class FileRequestInfo(Schema):
-    id = fields.String(required=True, attribute="public_id")
+class FileRequestInfo(LinkInfo):
     title = fields.String(required=True)
     message = fields.String(required=True, allow_none=True)
     state = fields.String(required=True, validate=validate.OneOf(["open", "full", "expired", "revoked"]))
-    created_at = UtcDateTime(required=True)
-    expires_at = UtcDateTime(required=True, allow_none=True)
-    has_password = fields.Boolean(required=True)
     max_files = fields.Integer(required=True, allow_none=True)
     max_bytes = fields.Integer(required=True, allow_none=True)
     files_used = fields.Integer(required=True, metadata={

@@ -7,16 +7,16 @@ started, kept in the guest's session.
 """
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from wtforms import IntegerField, StringField, TextAreaField
+from wtforms import IntegerField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.api import Parser
 from app.api.files import upload_payload
 from app.api.schemas import CompleteRequest, File, GuestUploadRequest, PartsRequest, StoredParts, Upload
-from app.errors import Conflict, LockerError, Unauthorized
+from app.errors import Conflict, LockerError
 from app.extensions import limiter
+from app.links import LinkForm, keep_links_private, password_gate, per_address, per_link, require_unlocked
 from app.services import file_requests, guest_uploads
-from app.shares import ShareForm, UnlockForm, per_address, per_link, remember_unlock, unlocked
 
 bp = Blueprint("file_requests", __name__)
 parser = Parser()
@@ -27,18 +27,15 @@ MAX_VISITS = 5
 MAX_UPLOADS_PER_VISIT = 200
 
 
-class RequestForm(ShareForm):
-    title = StringField("Title (what you are asking for)", validators=[DataRequired(), Length(max=200)])
-    message = TextAreaField("Message for the people who upload (optional)", validators=[Optional(), Length(max=1000)])
-    max_files = IntegerField("Most files (empty: no limit)", validators=[Optional(), NumberRange(1, 100_000)])
+class RequestForm(LinkForm):
+    title = StringField("Title (what you are asking for)",
+                        validators=[DataRequired(), Length(max=file_requests.MAX_TITLE_LENGTH)])
+    message = TextAreaField("Message for the people who upload (optional)",
+                            validators=[Optional(), Length(max=file_requests.MAX_MESSAGE_LENGTH)])
+    max_files = IntegerField("Most files (empty: no limit)",
+                             validators=[Optional(), NumberRange(1, file_requests.MAX_FILES)])
     max_mib = IntegerField("Most total size in MiB (empty: no limit)", validators=[Optional(), NumberRange(1, 2 ** 40)])
-    # The share form's download limit and note mean nothing here.
-    max_downloads = None
-    note = None
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.submit.label.text = "Create upload link"
+    submit = SubmitField("Create upload link")
 
 
 @bp.get("/requests")
@@ -69,7 +66,7 @@ def create_request():
 @bp.post("/requests/<request_id>/revoke")
 @login_required
 def revoke_request(request_id):
-    file_requests.revoke_request(current_user, request_id)
+    guest_uploads.close_request(current_user, request_id)
     flash("Upload link closed. Nobody can upload through it any more.", "info")
     return redirect(url_for("file_requests.list_requests"))
 
@@ -92,8 +89,7 @@ def remember_upload(file_request, file):
 def guest_request(token):
     """The open request a guest's upload call names, once its password (if any) has been given."""
     file_request = file_requests.open_request(token)
-    if not unlocked(file_request):
-        raise Unauthorized("Enter the link's password first.", code="password_required")
+    require_unlocked(file_request)
     return file_request
 
 
@@ -102,16 +98,9 @@ def guest_request(token):
 @per_address
 def show_request(token):
     file_request = file_requests.open_request(token)
-    if not unlocked(file_request):
-        form = UnlockForm()
-        if form.validate_on_submit():
-            if file_requests.password_matches(file_request, form.password.data):
-                remember_unlock(file_request)
-                return redirect(url_for("file_requests.show_request", token=token))
-            flash("That password is not right.", "error")
-            return render_template("requests/password.html", form=form, file_request=file_request), 401
-        return render_template("requests/password.html", form=form, file_request=file_request), \
-            400 if form.errors else 200
+    gate = password_gate(file_request, "requests/password.html")
+    if gate is not None:
+        return gate
     sent = guest_uploads.visit_files(file_request, visit_ids(file_request))
     if request.args.get("fragment") == "regions":
         return render_template("requests/_regions.html", sent=sent)
@@ -176,9 +165,4 @@ def abort_upload(token, upload_id):
     return "", 204
 
 
-@bp.after_request
-def keep_links_private(response):
-    # Upload links are for whoever has them, never for search engines or other sites' logs.
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+bp.after_request(keep_links_private)

@@ -7,18 +7,13 @@ racing for the last slot cannot together pass the limits; a cancelled, failed
 or expired upload gives its reservation back. Guest uploads themselves are in
 services.guest_uploads.
 """
-import uuid
-
-from werkzeug.security import generate_password_hash
-
-from app.errors import InvalidInput, LockerError, NotFound
+from app.errors import InvalidInput, LockerError
 from app.extensions import db
 from app.formatting import human_size
 from app.models import File, FileRequest, FileStatus, utcnow
-from app.security import hash_token, new_token
-from app.services import audit, shares
-from app.services.common import is_public_id, public_link
-from app.text import is_encodable, is_plain_text
+from app.services import audit, links
+from app.services.common import public_link
+from app.text import is_plain_text
 
 MAX_TITLE_LENGTH = 200
 MAX_MESSAGE_LENGTH = 1000
@@ -56,30 +51,6 @@ def state(file_request, now=None):
     return "open"
 
 
-def clean_text(value, field, max_length, required=False, multiline=False):
-    """Plain text of at most max_length characters, stripped; None when empty (unless required)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidInput(f"Give the request a {field}.", code=f"invalid_{field}")
-        return None
-    checked = value.replace("\r", " ").replace("\n", " ").replace("\t", " ") if multiline and isinstance(value, str) \
-        else value
-    if not isinstance(value, str) or len(value) > max_length or not is_plain_text(checked):
-        lines = "; line breaks are fine" if multiline else ", without control characters"
-        raise InvalidInput(f"A {field} is plain text of at most {max_length} characters{lines}.",
-                           code=f"invalid_{field}")
-    return value.strip()
-
-
-def clean_limit(value, field, largest, unit):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= largest:
-        raise InvalidInput(f"{field} is a whole number of {unit} from 1 to {largest:,} (or empty for no limit).",
-                           code=f"invalid_{field}")
-    return value
-
-
 def clean_guest_name(name):
     """The name a guest gives (optional): plain text on one line, at most 100 characters."""
     if name is None or (isinstance(name, str) and not name.strip()):
@@ -97,19 +68,16 @@ def clean_guest_name(name):
 def create_request(user, title, message=None, expires_at=None, expires_in=None, max_files=None, max_bytes=None,
                    password=None):
     """A new upload link; returns the request and its URL (shown only now: Locker keeps its hash)."""
-    title = clean_text(title, "title", MAX_TITLE_LENGTH, required=True)
-    message = clean_text(message, "message", MAX_MESSAGE_LENGTH, multiline=True)
-    expiry = shares.parse_expiry(expires_at, expires_in)
-    max_files = clean_limit(max_files, "max_files", MAX_FILES, "files")
-    max_bytes = clean_limit(max_bytes, "max_bytes", MAX_BYTES, "bytes")
-    if password is not None and (not is_encodable(password) or not 1 <= len(password) <= 200):
-        raise InvalidInput("A link password is 1 to 200 characters.", code="invalid_password")
-    token = new_token()
-    file_request = FileRequest(public_id=uuid.uuid4().hex, owner_id=user.id, token_hash=hash_token(token),
-                               title=title, message=message, expires_at=expiry, max_files=max_files,
-                               max_bytes=max_bytes, password_hash=generate_password_hash(password) if password else None)
-    db.session.add(file_request)
-    db.session.flush()
+    title = links.clean_text(title, "title", MAX_TITLE_LENGTH)
+    if title is None:
+        raise InvalidInput("Give the request a title.", code="invalid_title")
+    file_request, token = links.new(
+        FileRequest, user, title=title,
+        message=links.clean_text(message, "message", MAX_MESSAGE_LENGTH, multiline=True),
+        expires_at=links.parse_expiry(expires_at, expires_in),
+        max_files=links.clean_limit(max_files, "max_files", MAX_FILES, "files"),
+        max_bytes=links.clean_limit(max_bytes, "max_bytes", MAX_BYTES, "bytes"),
+        password_hash=links.password_hash(password))
     audit.record("request_created", owner_id=user.id, actor=user, file_request=file_request)
     db.session.commit()
     return file_request, request_url(token)
@@ -132,38 +100,21 @@ def list_requests(user):
 
 
 def revoke_request(user, public_id):
-    """Close a link at once; closing twice is fine (and recorded once)."""
-    if not is_public_id(public_id):
-        raise NotFound("No such upload request.")
-    file_request = db.session.execute(db.select(FileRequest).filter_by(public_id=public_id, owner_id=user.id)
-                                      ).scalar_one_or_none()
-    if file_request is None:
-        raise NotFound("No such upload request.")
-    closed = db.session.execute(db.update(FileRequest).where(FileRequest.id == file_request.id,
-                                                             FileRequest.revoked_at.is_(None))
-                                .values(revoked_at=utcnow())).rowcount
-    if closed:
+    """Close a link at once and return it; closing twice is fine (and recorded once)."""
+    file_request = links.owned(FileRequest, user, public_id, "No such upload request.")
+    if links.revoke(file_request):
         audit.record("request_revoked", owner_id=user.id, actor=user, file_request=file_request)
     db.session.commit()
+    return file_request
 
 
 def open_request(token):
     """The request a public link names, or NotFound / RequestEnded (410). A full request still opens."""
-    if not is_plain_text(token):
-        raise NotFound("No such upload link.")
-    file_request = db.session.execute(db.select(FileRequest).filter_by(token_hash=hash_token(token))
-                                      ).scalar_one_or_none()
-    if file_request is None:
-        raise NotFound("No such upload link.")
+    file_request = links.by_token(FileRequest, token, "No such upload link.")
     current = state(file_request)
     if current in ENDED_MESSAGES:
         raise RequestEnded(ENDED_MESSAGES[current])
     return file_request
-
-
-def password_matches(file_request, password):
-    """The same check as a share link's password."""
-    return shares.password_matches(file_request, password)
 
 
 def reserve(file_request, size, name):

@@ -286,6 +286,7 @@ def purge(file_id, key):
         return False
     db.session.execute(db.delete(File).where(File.id == file_id, File.status == FileStatus.DELETING))
     audit.forget_file(file_id)
+    shares.forget_file(file_id)
     db.session.commit()
     return True
 

@@ -7,7 +7,7 @@ visit: the caller passes the ids of those (kept in the guest's session), and
 any other id is as absent as a missing one, so a guest never reaches the
 owner's other files or another guest's uploads.
 """
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import File, FileStatus
 from app.services import file_requests, uploads
@@ -65,3 +65,21 @@ def visit_files(file_request, visit_ids):
     return db.session.execute(db.select(File).filter(
         File.file_request_id == file_request.id, File.status == FileStatus.READY, File.id.in_(visit_ids))
         .order_by(File.created_at, File.id)).scalars().all()
+
+
+def close_request(user, public_id):
+    """Revoke an upload request and cancel its unfinished uploads, which no guest can complete any more.
+
+    Without this they would hold the owner's quota (and the request's slots) until the sweeper expires them.
+    """
+    file_request = file_requests.revoke_request(user, public_id)
+    pending = db.session.execute(db.select(File.id).filter_by(file_request_id=file_request.id,
+                                                              status=FileStatus.PENDING)).scalars().all()
+    for file_id in pending:
+        file = db.session.get(File, file_id)
+        if file is None:
+            continue
+        try:
+            uploads.cancel(file)
+        except Conflict:
+            continue  # completed, or cancelled elsewhere, since we looked

@@ -1,0 +1,120 @@
+"""What share links and upload requests have in common: their settings' rules, their password, their token.
+
+Both kinds of public link are rows with a public_id, the hash of their token,
+an optional expiry and an optional password hash; this module checks the
+settings an owner gives and finds the row a token or id names.
+"""
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.errors import InvalidInput, NotFound
+from app.extensions import db
+from app.models import utcnow
+from app.security import hash_token, new_token
+from app.services.common import is_public_id
+from app.text import is_encodable, is_plain_text
+
+MAX_PASSWORD_LENGTH = 200
+DURATION_PATTERN = re.compile(r"^(\d{1,6})([mhdw])$")
+DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_expiry(expires_at=None, expires_in=None, now=None):
+    """A naive-UTC expiry from an ISO date-time (any zone; no zone means UTC) or a duration like '7d'."""
+    now = now or utcnow()
+    if expires_at not in (None, "") and expires_in not in (None, ""):
+        raise InvalidInput("Give expires_at or expires_in, not both.", code="invalid_expiry")
+    if expires_in not in (None, ""):
+        match = DURATION_PATTERN.match(expires_in) if isinstance(expires_in, str) else None
+        if not match or int(match.group(1)) == 0:
+            raise InvalidInput("expires_in is a number and a unit: 30m, 12h, 7d or 2w.", code="invalid_expiry")
+        return now + timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
+    if expires_at in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(expires_at) if isinstance(expires_at, str) else expires_at
+    except ValueError:
+        moment = None
+    if not isinstance(moment, datetime):
+        raise InvalidInput("expires_at is a date and time such as 2026-12-31T18:00:00Z.", code="invalid_expiry")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    if moment <= now:
+        raise InvalidInput("expires_at is in the past.", code="invalid_expiry")
+    return moment
+
+
+def clean_text(value, field, max_length, multiline=False):
+    """Plain text of at most max_length characters, stripped; None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    checked = value.replace("\r", " ").replace("\n", " ").replace("\t", " ") if multiline and isinstance(value, str) \
+        else value
+    if not isinstance(value, str) or len(value) > max_length or not is_plain_text(checked):
+        lines = "; line breaks are fine" if multiline else ", without control characters"
+        raise InvalidInput(f"A {field} is plain text of at most {max_length} characters{lines}.",
+                           code=f"invalid_{field}")
+    return value.strip()
+
+
+def clean_limit(value, field, largest, unit):
+    """A whole number from 1 to `largest`, or None for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= largest:
+        raise InvalidInput(f"{field} is a whole number of {unit} from 1 to {largest:,} (or empty for no limit).",
+                           code=f"invalid_{field}")
+    return value
+
+
+def password_hash(password):
+    """The hash to keep for a link's password, or None for a link without one."""
+    if password is None:
+        return None
+    if not is_encodable(password) or not 1 <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"A link password is 1 to {MAX_PASSWORD_LENGTH} characters.", code="invalid_password")
+    return generate_password_hash(password)
+
+
+def password_matches(link, password):
+    return link.password_hash is not None and is_encodable(password) and check_password_hash(link.password_hash,
+                                                                                              password)
+
+
+def by_token(model, token, message):
+    """The link of this kind a public URL's token names, or NotFound(message)."""
+    if not is_plain_text(token):
+        raise NotFound(message)
+    link = db.session.execute(db.select(model).filter_by(token_hash=hash_token(token))).scalar_one_or_none()
+    if link is None:
+        raise NotFound(message)
+    return link
+
+
+def owned(model, user, public_id, message):
+    """One of the user's links of this kind, or NotFound(message)."""
+    if not is_public_id(public_id):
+        raise NotFound(message)
+    link = db.session.execute(db.select(model).filter_by(public_id=public_id, owner_id=user.id)).scalar_one_or_none()
+    if link is None:
+        raise NotFound(message)
+    return link
+
+
+def new(model, user, **columns):
+    """A new link of this kind (added to the session) and its token, which is shown once and never stored."""
+    token = new_token()
+    link = model(public_id=uuid.uuid4().hex, owner_id=user.id, token_hash=hash_token(token), **columns)
+    db.session.add(link)
+    db.session.flush()
+    return link, token
+
+
+def revoke(link):
+    """Turn a link off at once, in the caller's transaction; True only for the call that did, however many race."""
+    model = type(link)
+    return bool(db.session.execute(db.update(model).where(model.id == link.id, model.revoked_at.is_(None))
+                                   .values(revoked_at=utcnow())).rowcount)

@@ -179,6 +179,9 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, sco
     query = db.select(File).filter(scope_filter(user, scope, indexed), File.status == FileStatus.READY)
     if search:
         query = query.filter(search_filter(search))
+    # Rows show the request a guest file came through and, outside "mine", their owner:
+    # one query each for the page, not one per row.
+    query = query.options(selectinload(File.file_request))
     if scope != "mine":
         query = query.options(selectinload(File.owner))
     if cursor:

@@ -29,9 +29,6 @@ SORT_COLUMNS = {"date": File.created_at, "name": File.name, "size": File.size}
 DEFAULT_ORDER = {"date": "desc", "name": "asc", "size": "desc"}
 MAX_PAGE_SIZE = 1000
 BIGINT = 2 ** 63 - 1
-# Even as attachments, never hand these to a browser under their own type.
-ACTIVE_CONTENT_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
-                        "text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript"}
 RETRIES_PER_DELETE = 10
 # mine: the user's files; everyone: files their owners made visible to all; all: both.
 SCOPES = ("mine", "everyone", "all")
@@ -236,13 +233,6 @@ def set_visibility(user, public_id, visible):
                      detail="visible to everyone" if visible else "private")
     db.session.commit()
     return file
-
-
-def download_type(content_type):
-    """The type a download is served as: types a browser would run as a page or script become plain bytes."""
-    if content_type in ACTIVE_CONTENT_TYPES or content_type.endswith(("+xml", "/xml", "javascript")):
-        return "application/octet-stream"
-    return content_type
 
 
 def download_link(user, public_id, inline=False):

@@ -16,7 +16,6 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import utcnow
-from app.services import files
 from app.services.common import storage_call
 from app.storage import StorageError, get_storage
 
@@ -46,6 +45,9 @@ INLINE_TYPES = {
     "text/plain": ("text", TEXT_TYPE),
 }
 KINDS = ("image", "pdf", "audio", "video", "text")
+# Declared types that, even as attachments, never go to a browser under their own name.
+ACTIVE_CONTENT_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+                        "text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript"}
 # Sniffed types that a browser would run as a page or script.
 ACTIVE_SNIFFED_TYPES = {"text/html", "text/xml", "image/svg+xml"}
 # Names that say page, markup or script: never inline, whatever the bytes look like.
@@ -135,7 +137,7 @@ def extension(name):
 def claims_active_content(file):
     """True when the name or the declared type says page, markup or script."""
     return (extension(file.name) in ACTIVE_EXTENSIONS
-            or files.download_type(file.content_type) != file.content_type)
+            or download_type(file.content_type) != file.content_type)
 
 
 def is_text_flavour(file):
@@ -156,11 +158,18 @@ def preview_kind(file):
     return kind
 
 
+def download_type(content_type):
+    """The type a declared type is served as: one a browser would run as a page or script becomes plain bytes."""
+    if content_type in ACTIVE_CONTENT_TYPES or content_type.endswith(("+xml", "/xml", "javascript")):
+        return "application/octet-stream"
+    return content_type
+
+
 def attachment_type(file):
     """The type a file is downloaded as: plain bytes whenever the claim or the bytes are active content."""
     if file.sniffed_type in ACTIVE_SNIFFED_TYPES:
         return "application/octet-stream"
-    return files.download_type(file.content_type)
+    return download_type(file.content_type)
 
 
 def signed_url(file, expires, inline=False):

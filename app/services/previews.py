@@ -15,7 +15,7 @@ import filetype
 from flask import current_app
 
 from app.extensions import db
-from app.models import utcnow
+from app.models import File, FileStatus, utcnow
 from app.services.common import storage_call
 from app.storage import StorageError, get_storage
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # filetype looks at most at the first 8 KiB; the text and markup checks need no more.
 SNIFF_BYTES = 8192
+SNIFF_BATCH = 500
 TEXT_PREVIEW_BYTES = 256 * 1024
 TEXT_TYPE = "text/plain; charset=utf-8"
 # Sniffed type -> (preview kind, the type it is served inline as).
@@ -114,19 +115,63 @@ def markup_type(head):
     return None
 
 
+def stored_type(storage_key, size):
+    """The type of a stored file, from its first bytes; StorageError when storage can't read them."""
+    return sniff(get_storage().read_head(storage_key, SNIFF_BYTES), size)
+
+
 def record_sniffed_type(file):
     """Read the stored file's first bytes and keep their type; a storage failure leaves it unknown (no preview).
 
     Returns the file, so the upload flow can hand it on.
     """
     try:
-        head = get_storage().read_head(file.storage_key, SNIFF_BYTES)
+        file.sniffed_type = stored_type(file.storage_key, file.size)
     except StorageError as error:
         log.warning("could not read the start of %s to sniff its type: %s", file.storage_key, error)
         return file
-    file.sniffed_type = sniff(head, file.size)
     db.session.commit()
     return file
+
+
+@dataclass
+class SniffReport:
+    recognised: int = 0
+    unrecognised: int = 0  # read, but not a type Locker knows: downloads only
+    unreadable: int = 0  # storage could not read them this time
+
+
+def sniff_unknown_types(batch=SNIFF_BATCH):
+    """Sniff the ready files without a type: uploaded before sniffing, or when storage could not be read.
+
+    Walks them by id, a batch per query and commit, so a large backlog is never held in memory.
+    Unrecognised files keep no type and are read again by the next run.
+    """
+    report = SniffReport()
+    after = 0
+    while True:
+        rows = db.session.execute(
+            db.select(File.id, File.storage_key, File.size)
+            .filter(File.status == FileStatus.READY, File.sniffed_type.is_(None), File.id > after)
+            .order_by(File.id).limit(batch)).all()
+        if not rows:
+            return report
+        for file_id, storage_key, size in rows:
+            try:
+                sniffed = stored_type(storage_key, size)
+            except StorageError as error:
+                log.warning("could not read the start of %s to sniff its type: %s", storage_key, error)
+                report.unreadable += 1
+                continue
+            if sniffed is None:
+                report.unrecognised += 1
+                continue
+            report.recognised += 1
+            # A file deleted meanwhile is simply not updated.
+            db.session.execute(db.update(File).where(File.id == file_id, File.status == FileStatus.READY)
+                               .values(sniffed_type=sniffed))
+        db.session.commit()
+        after = rows[-1].id
 
 
 def extension(name):

@@ -3,9 +3,6 @@
 Only ready files are listed or downloadable; another user's file is as
 absent as a missing one.
 """
-import base64
-import binascii
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +16,7 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import SEARCH_TABLE, File, FileStatus, search_key, utcnow
 from app.services import audit, previews, quotas, shares
-from app.services.common import is_public_id, storage_call
+from app.services.common import is_public_id, pack_cursor, storage_call, unpack_cursor
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text
 
@@ -54,34 +51,32 @@ def encode_cursor(sort, order, file, before=False, search=None, scope="mine"):
     value = getattr(file, SORT_COLUMNS[sort].key)
     if isinstance(value, datetime):
         value = value.isoformat()
-    payload = {"s": sort, "o": order, "v": value, "i": file.id, "b": before, "q": search, "c": scope}
-    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+    return pack_cursor({"s": sort, "o": order, "v": value, "i": file.id, "b": before, "q": search, "c": scope})
 
 
 def decode_cursor(cursor):
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        sort, order, value, file_id = payload["s"], payload["o"], payload["v"], int(payload["i"])
-        if sort not in SORT_COLUMNS or order not in ("asc", "desc"):
+    return unpack_cursor(cursor, cursor_position)
+
+
+def cursor_position(payload):
+    """(sort, order, value, file id, before, search, scope) from a cursor's payload; ValueError if it is not one."""
+    sort, order, value, file_id = payload["s"], payload["o"], payload["v"], int(payload["i"])
+    if sort not in SORT_COLUMNS or order not in ("asc", "desc"):
+        raise ValueError
+    if sort == "date":
+        value = datetime.fromisoformat(value)
+    elif sort == "size":
+        value = int(value)
+        if not -BIGINT <= value <= BIGINT:
             raise ValueError
-        if sort == "date":
-            value = datetime.fromisoformat(value)
-        elif sort == "size":
-            value = int(value)
-            if not -BIGINT <= value <= BIGINT:
-                raise ValueError
-        elif not is_plain_text(value):
-            raise ValueError
-        if not -BIGINT <= file_id <= BIGINT:
-            raise ValueError
-        search, scope = payload.get("q"), payload.get("c", "mine")
-        if scope not in SCOPES or not (search is None or is_plain_text(search) and 0 < len(search) <= 255):
-            raise ValueError
-        return sort, order, value, file_id, bool(payload.get("b")), search, scope
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("That page cursor is not valid; start again from the first page.",
-                           code="invalid_cursor") from None
+    elif not is_plain_text(value):
+        raise ValueError
+    if not -BIGINT <= file_id <= BIGINT:
+        raise ValueError
+    search, scope = payload.get("q"), payload.get("c", "mine")
+    if scope not in SCOPES or not (search is None or is_plain_text(search) and 0 < len(search) <= 255):
+        raise ValueError
+    return sort, order, value, file_id, bool(payload.get("b")), search, scope
 
 
 def search_query(q):

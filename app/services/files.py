@@ -185,13 +185,12 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, sco
     rows = rows[:limit]
     if before:
         rows.reverse()
-        next_cursor = encode_cursor(sort, order, rows[-1], search=search, scope=scope) if rows else None
-        prev_cursor = (encode_cursor(sort, order, rows[0], before=True, search=search, scope=scope)
-                       if rows and more else None)
-    else:
-        next_cursor = encode_cursor(sort, order, rows[-1], search=search, scope=scope) if rows and more else None
-        prev_cursor = (encode_cursor(sort, order, rows[0], before=True, search=search, scope=scope)
-                       if rows and cursor else None)
+    # Walking back, the page came from a later one and `more` says whether an earlier one is left;
+    # walking forward, `more` says whether a later one is left, and past the first page an earlier one is.
+    has_next, has_prev = (True, more) if before else (more, bool(cursor))
+    next_cursor = encode_cursor(sort, order, rows[-1], search=search, scope=scope) if rows and has_next else None
+    prev_cursor = (encode_cursor(sort, order, rows[0], before=True, search=search, scope=scope)
+                   if rows and has_prev else None)
     shown_query = q.strip() if q is not None and search else search
     return Page(rows, next_cursor, prev_cursor, sort, order, q=shown_query, scope=scope)
 

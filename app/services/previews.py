@@ -120,18 +120,13 @@ def stored_type(storage_key, size):
     return sniff(get_storage().read_head(storage_key, SNIFF_BYTES), size)
 
 
-def record_sniffed_type(file):
-    """Read the stored file's first bytes and keep their type; a storage failure leaves it unknown (no preview).
-
-    Returns the file, so the upload flow can hand it on.
-    """
+def type_or_none(storage_key, size):
+    """stored_type, or None (no preview) when storage can't read the bytes right now; `flask locker sniff` retries."""
     try:
-        file.sniffed_type = stored_type(file.storage_key, file.size)
+        return stored_type(storage_key, size)
     except StorageError as error:
-        log.warning("could not read the start of %s to sniff its type: %s", file.storage_key, error)
-        return file
-    db.session.commit()
-    return file
+        log.warning("could not read the start of %s to sniff its type: %s", storage_key, error)
+        return None
 
 
 @dataclass

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.errors import LockerError
-from app.services import files, maintenance, users
+from app.services import files, maintenance, previews, users
 
 locker = AppGroup("locker", help="Locker administration.")
 
@@ -109,6 +109,16 @@ def verify(file_ids, every_file):
         bad += result.status in ("mismatch", "missing")
     click.echo(f"Checked {checked}; {bad} with problems.")
     if bad or (file_ids and checked < len(file_ids)):
+        raise SystemExit(1)
+
+
+@locker.command("sniff")
+def sniff():
+    """Read the type of files that have none yet (uploaded before previews), so those that can get a preview."""
+    report = previews.sniff_unknown_types()
+    click.echo(f"Recognised: {report.recognised}; not recognised (downloads only): {report.unrecognised}; "
+               f"storage could not read: {report.unreadable}.")
+    if report.unreadable:
         raise SystemExit(1)
 
 

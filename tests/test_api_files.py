@@ -1,4 +1,6 @@
 """The JSON API's file flow, on both storage backends."""
+import base64
+import json
 from urllib.parse import unquote
 
 import pytest
@@ -235,6 +237,28 @@ def test_pagination_is_keyset_and_complete(client, headers):
 def test_bad_list_parameters_get_clear_errors(client, headers, query, code):
     response = client.get(f"/api/v1/files?{query}", headers=headers)
     assert response.status_code == 400 and response.get_json()["error"]["code"] == code
+
+
+def cursor_of(payload):
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("service, cursor", [
+    *[(service, cursor) for service in ("files", "audit") for cursor in ("garbage!", cursor_of([1]), cursor_of("x"))],
+    ("files", cursor_of({"s": "date", "o": "desc", "i": 1})),
+    ("files", cursor_of({"s": "date", "o": "desc", "v": "yesterday", "i": 1})),
+    ("files", cursor_of({"s": "size", "o": "desc", "v": 2 ** 70, "i": 1})),
+    ("files", cursor_of({"s": "name", "o": "asc", "v": "a", "i": 1, "c": "theirs"})),
+    ("audit", cursor_of({"i": -1})),
+    ("audit", cursor_of({"i": True})),
+])
+def test_every_malformed_cursor_is_the_same_clear_error(service, cursor):
+    from app.errors import InvalidInput
+    from app.services import audit, files
+
+    with pytest.raises(InvalidInput) as raised:
+        {"files": files, "audit": audit}[service].decode_cursor(cursor)
+    assert raised.value.code == "invalid_cursor"
 
 
 def test_failed_object_delete_keeps_row_marked_and_is_retried(app, client, headers, monkeypatch):

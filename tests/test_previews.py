@@ -263,6 +263,59 @@ def test_an_upload_whose_type_cannot_be_read_completes_without_a_preview(app, ow
     assert status == 200 and headers["Content-Disposition"].startswith("attachment;")
 
 
+def forget_sniffed_types():
+    """As if the files were uploaded before Locker read types from the bytes."""
+    db.session.execute(db.update(File).values(sniffed_type=None))
+    db.session.commit()
+
+
+def sniffed_types():
+    return dict(db.session.execute(db.select(File.name, File.sniffed_type)).all())
+
+
+def test_flask_locker_sniff_gives_older_files_their_type_and_preview(app, owner, accounts):
+    client, user = owner
+    headers = accounts.headers(user)
+    for name, data in [("photo.png", PNG), ("notes.txt", b"hello"), ("blob.bin", b"\x00\x01\x02")]:
+        upload(client, headers, name, data)
+    forget_sniffed_types()
+    assert {f["name"]: f["preview"] for f in client.get("/api/v1/files", headers=headers).get_json()["items"]} == {
+        "photo.png": None, "notes.txt": None, "blob.bin": None}
+
+    result = app.test_cli_runner().invoke(args=["locker", "sniff"])
+    assert result.exit_code == 0, result.output
+    assert "Recognised: 2; not recognised (downloads only): 1; storage could not read: 0." in result.output
+    assert sniffed_types() == {"photo.png": "image/png", "notes.txt": "text/plain", "blob.bin": None}
+    assert {f["name"]: f["preview"] for f in client.get("/api/v1/files", headers=headers).get_json()["items"]} == {
+        "photo.png": "image", "notes.txt": "text", "blob.bin": None}
+
+
+def test_sniff_walks_every_batch_and_reports_files_storage_could_not_read(app, owner, accounts, monkeypatch):
+    client, user = owner
+    headers = accounts.headers(user)
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
+        upload(client, headers, name, b"text")
+    forget_sniffed_types()
+    unreadable = db.session.execute(db.select(File.storage_key).filter_by(name="b.txt")).scalar_one()
+    storage = app.extensions["locker.storage"]
+    read_head = storage.read_head
+
+    def flaky(key, length):
+        if key == unreadable:
+            raise StorageError("storage is down")
+        return read_head(key, length)
+
+    monkeypatch.setattr(storage, "read_head", flaky)
+    assert previews.sniff_unknown_types(batch=1) == previews.SniffReport(recognised=3, unrecognised=0, unreadable=1)
+    assert sniffed_types() == {"a.txt": "text/plain", "b.txt": None, "c.txt": "text/plain", "d.txt": "text/plain"}
+    failing = app.test_cli_runner().invoke(args=["locker", "sniff"])
+    assert failing.exit_code == 1 and "Recognised: 0; not recognised (downloads only): 0; storage could not read: 1." \
+        in failing.output
+    monkeypatch.setattr(storage, "read_head", read_head)
+    assert app.test_cli_runner().invoke(args=["locker", "sniff"]).exit_code == 0
+    assert sniffed_types()["b.txt"] == "text/plain"
+
+
 # Who may look.
 
 def test_another_users_file_is_404_unless_made_visible_to_everyone(app, owner, accounts):

@@ -1,11 +1,13 @@
 """The browser pages: file list, sorting, paging, download and delete."""
 import re
+import uuid
 
 import pytest
+from sqlalchemy import event
 
 from app.extensions import db
-from app.models import File
-from tests.conftest import csrf_from
+from app.models import File, FileRequest, FileStatus
+from tests.conftest import Accounts, csrf_from
 from tests.helpers import send, upload
 
 
@@ -129,3 +131,56 @@ def test_uppy_is_served_from_node_modules_not_a_cdn(client, signed_in):
     assert "/vendor/uppy.min.css" in html and "https://" not in html
     assert client.get("/vendor/uppy.min.mjs").status_code == 200
     assert client.get("/vendor/package.json").status_code == 404
+
+
+def add_files(owner, guest_requests=0, visible_from=()):
+    """Ready rows written directly: guest files each from a request of its own, and one visible file per other user."""
+    for number in range(guest_requests):
+        request = FileRequest(public_id=uuid.uuid4().hex, owner_id=owner.id, token_hash=uuid.uuid4().hex,
+                              title=f"request {number}")
+        db.session.add(request)
+        db.session.flush()
+        add_file(owner, f"guest {request.id}.txt", file_request_id=request.id, guest_name="a guest")
+    for other in visible_from:
+        add_file(other, f"shared {other.id}.txt", visible_to_everyone=True)
+    db.session.commit()
+
+
+def add_file(owner, name, **columns):
+    db.session.add(File(public_id=uuid.uuid4().hex, owner_id=owner.id, name=name, search_name=name, size=1,
+                        content_type="text/plain", storage_key=f"u/{owner.id}/{uuid.uuid4().hex}",
+                        status=FileStatus.READY, **columns))
+
+
+def statements_for(call):
+    executed = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        executed.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    return len(executed)
+
+
+def test_a_page_of_files_takes_the_same_queries_however_many_owners_and_requests_it_shows(local_app):
+    """Owners' names and the requests guest files came through are loaded for the page, not per row."""
+    accounts = Accounts()
+    client, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    pages = {"table": lambda: client.get("/files?fragment=table&q=.txt"),
+             "mine": lambda: client.get("/api/v1/files", headers=headers),
+             "all": lambda: client.get("/api/v1/files?scope=all", headers=headers),
+             "everyone": lambda: client.get("/everyone")}
+    add_files(user, guest_requests=2, visible_from=[accounts.create() for _ in range(2)])
+    for call in pages.values():
+        call()  # the token's first use records when it was used; later calls don't
+    few = {name: statements_for(call) for name, call in pages.items()}
+    add_files(user, guest_requests=8, visible_from=[accounts.create() for _ in range(8)])
+    many = {name: statements_for(call) for name, call in pages.items()}
+    assert len(client.get("/api/v1/files?scope=all", headers=headers).get_json()["items"]) == 20
+    assert many == few

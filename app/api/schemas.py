@@ -79,12 +79,17 @@ class RequestTitle(fields.String):
         return obj.file_request.title if obj.file_request is not None else None
 
 
-class File(Schema):
+class FileFacts(Schema):
+    """What a listed file and a pending upload both say of themselves."""
+
     id = fields.String(required=True, attribute="public_id")
     name = fields.String(required=True)
     size = fields.Integer(required=True)
     content_type = fields.String(required=True)
     created_at = UtcDateTime(required=True)
+
+
+class File(FileFacts):
     sha256 = fields.String(required=True, allow_none=True)
     sha256_verified = fields.Boolean(required=True, metadata={
         "description": "true when storage or Locker computed sha256 from the stored bytes"})
@@ -169,14 +174,9 @@ class StoredPart(Schema):
         "description": "the part's SHA-256 (hex) when storage checked it, to confirm a resumed file is the same"})
 
 
-class Upload(Schema):
+class Upload(FileFacts):
     """A pending upload: either one signed PUT (method, url, headers) or multipart."""
 
-    id = fields.String(required=True, attribute="public_id")
-    name = fields.String(required=True)
-    size = fields.Integer(required=True)
-    content_type = fields.String(required=True)
-    created_at = UtcDateTime(required=True)
     method = fields.String(metadata={"example": "PUT"})
     url = fields.String()
     headers = fields.Dict(keys=fields.String(), values=fields.String())

@@ -3,9 +3,6 @@
 Events are added to the caller's transaction, so an action and its record
 are committed (or rolled back) together. Never pass a token or a password.
 """
-import base64
-import binascii
-import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +13,7 @@ from sqlalchemy.orm import aliased
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.models import AuditEvent, File, FileRequest, FileStatus, Share, User, utcnow
-from app.services.common import is_public_id
+from app.services.common import is_public_id, pack_cursor, unpack_cursor
 from app.text import BIDI_CONTROLS
 
 ACTIONS = {
@@ -104,20 +101,19 @@ class Page:
 
 
 def encode_cursor(event_id, before=False):
-    payload = json.dumps({"i": event_id, "b": before}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return pack_cursor({"i": event_id, "b": before})
 
 
 def decode_cursor(cursor):
-    try:
-        payload = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        event_id = payload["i"]
-        if isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id <= MAX_ID:
-            raise ValueError
-        return event_id, bool(payload.get("b"))
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("That page cursor is not valid; start again from the first page.",
-                           code="invalid_cursor") from None
+    return unpack_cursor(cursor, cursor_position)
+
+
+def cursor_position(payload):
+    """(event id, before) from a cursor's payload; ValueError if it is not one."""
+    event_id = payload["i"]
+    if isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id <= MAX_ID:
+        raise ValueError
+    return event_id, bool(payload.get("b"))
 
 
 def filtered_file(user, public_id):

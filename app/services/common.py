@@ -1,4 +1,7 @@
 """Helpers the services share."""
+import base64
+import binascii
+import json
 import logging
 import re
 
@@ -34,3 +37,17 @@ def storage_call(operation, *args, **kwargs):
         log.warning("storage unavailable: %s", error)
         raise Unavailable("File storage is not reachable right now. Try again in a minute.",
                           code="storage_unavailable") from error
+
+
+def pack_cursor(payload):
+    """A page cursor: a keyset position (JSON) as unpadded URL-safe base64."""
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def unpack_cursor(cursor, read):
+    """`read(payload)` of a cursor from pack_cursor; a cursor that isn't one (read raises ValueError) is a clear 400."""
+    try:
+        return read(json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode())))
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("That page cursor is not valid; start again from the first page.",
+                           code="invalid_cursor") from None

@@ -3,9 +3,6 @@
 Only ready files are listed or downloadable; another user's file is as
 absent as a missing one.
 """
-import base64
-import binascii
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +16,7 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import SEARCH_TABLE, File, FileStatus, search_key, utcnow
 from app.services import audit, previews, quotas, shares
-from app.services.common import is_public_id, storage_call
+from app.services.common import is_public_id, pack_cursor, storage_call, unpack_cursor
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text
 
@@ -29,9 +26,6 @@ SORT_COLUMNS = {"date": File.created_at, "name": File.name, "size": File.size}
 DEFAULT_ORDER = {"date": "desc", "name": "asc", "size": "desc"}
 MAX_PAGE_SIZE = 1000
 BIGINT = 2 ** 63 - 1
-# Even as attachments, never hand these to a browser under their own type.
-ACTIVE_CONTENT_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
-                        "text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript"}
 RETRIES_PER_DELETE = 10
 # mine: the user's files; everyone: files their owners made visible to all; all: both.
 SCOPES = ("mine", "everyone", "all")
@@ -57,34 +51,32 @@ def encode_cursor(sort, order, file, before=False, search=None, scope="mine"):
     value = getattr(file, SORT_COLUMNS[sort].key)
     if isinstance(value, datetime):
         value = value.isoformat()
-    payload = {"s": sort, "o": order, "v": value, "i": file.id, "b": before, "q": search, "c": scope}
-    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+    return pack_cursor({"s": sort, "o": order, "v": value, "i": file.id, "b": before, "q": search, "c": scope})
 
 
 def decode_cursor(cursor):
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        sort, order, value, file_id = payload["s"], payload["o"], payload["v"], int(payload["i"])
-        if sort not in SORT_COLUMNS or order not in ("asc", "desc"):
+    return unpack_cursor(cursor, cursor_position)
+
+
+def cursor_position(payload):
+    """(sort, order, value, file id, before, search, scope) from a cursor's payload; ValueError if it is not one."""
+    sort, order, value, file_id = payload["s"], payload["o"], payload["v"], int(payload["i"])
+    if sort not in SORT_COLUMNS or order not in ("asc", "desc"):
+        raise ValueError
+    if sort == "date":
+        value = datetime.fromisoformat(value)
+    elif sort == "size":
+        value = int(value)
+        if not -BIGINT <= value <= BIGINT:
             raise ValueError
-        if sort == "date":
-            value = datetime.fromisoformat(value)
-        elif sort == "size":
-            value = int(value)
-            if not -BIGINT <= value <= BIGINT:
-                raise ValueError
-        elif not is_plain_text(value):
-            raise ValueError
-        if not -BIGINT <= file_id <= BIGINT:
-            raise ValueError
-        search, scope = payload.get("q"), payload.get("c", "mine")
-        if scope not in SCOPES or not (search is None or is_plain_text(search) and 0 < len(search) <= 255):
-            raise ValueError
-        return sort, order, value, file_id, bool(payload.get("b")), search, scope
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("That page cursor is not valid; start again from the first page.",
-                           code="invalid_cursor") from None
+    elif not is_plain_text(value):
+        raise ValueError
+    if not -BIGINT <= file_id <= BIGINT:
+        raise ValueError
+    search, scope = payload.get("q"), payload.get("c", "mine")
+    if scope not in SCOPES or not (search is None or is_plain_text(search) and 0 < len(search) <= 255):
+        raise ValueError
+    return sort, order, value, file_id, bool(payload.get("b")), search, scope
 
 
 def search_query(q):
@@ -179,6 +171,9 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, sco
     query = db.select(File).filter(scope_filter(user, scope, indexed), File.status == FileStatus.READY)
     if search:
         query = query.filter(search_filter(search))
+    # Rows show the request a guest file came through and, outside "mine", their owner:
+    # one query each for the page, not one per row.
+    query = query.options(selectinload(File.file_request))
     if scope != "mine":
         query = query.options(selectinload(File.owner))
     if cursor:
@@ -190,13 +185,12 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, sco
     rows = rows[:limit]
     if before:
         rows.reverse()
-        next_cursor = encode_cursor(sort, order, rows[-1], search=search, scope=scope) if rows else None
-        prev_cursor = (encode_cursor(sort, order, rows[0], before=True, search=search, scope=scope)
-                       if rows and more else None)
-    else:
-        next_cursor = encode_cursor(sort, order, rows[-1], search=search, scope=scope) if rows and more else None
-        prev_cursor = (encode_cursor(sort, order, rows[0], before=True, search=search, scope=scope)
-                       if rows and cursor else None)
+    # Walking back, the page came from a later one and `more` says whether an earlier one is left;
+    # walking forward, `more` says whether a later one is left, and past the first page an earlier one is.
+    has_next, has_prev = (True, more) if before else (more, bool(cursor))
+    next_cursor = encode_cursor(sort, order, rows[-1], search=search, scope=scope) if rows and has_next else None
+    prev_cursor = (encode_cursor(sort, order, rows[0], before=True, search=search, scope=scope)
+                   if rows and has_prev else None)
     shown_query = q.strip() if q is not None and search else search
     return Page(rows, next_cursor, prev_cursor, sort, order, q=shown_query, scope=scope)
 
@@ -233,13 +227,6 @@ def set_visibility(user, public_id, visible):
                      detail="visible to everyone" if visible else "private")
     db.session.commit()
     return file
-
-
-def download_type(content_type):
-    """The type a download is served as: types a browser would run as a page or script become plain bytes."""
-    if content_type in ACTIVE_CONTENT_TYPES or content_type.endswith(("+xml", "/xml", "javascript")):
-        return "application/octet-stream"
-    return content_type
 
 
 def download_link(user, public_id, inline=False):

@@ -15,8 +15,7 @@ import filetype
 from flask import current_app
 
 from app.extensions import db
-from app.models import utcnow
-from app.services import files
+from app.models import File, FileStatus, utcnow
 from app.services.common import storage_call
 from app.storage import StorageError, get_storage
 
@@ -24,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # filetype looks at most at the first 8 KiB; the text and markup checks need no more.
 SNIFF_BYTES = 8192
+SNIFF_BATCH = 500
 TEXT_PREVIEW_BYTES = 256 * 1024
 TEXT_TYPE = "text/plain; charset=utf-8"
 # Sniffed type -> (preview kind, the type it is served inline as).
@@ -46,6 +46,9 @@ INLINE_TYPES = {
     "text/plain": ("text", TEXT_TYPE),
 }
 KINDS = ("image", "pdf", "audio", "video", "text")
+# Declared types that, even as attachments, never go to a browser under their own name.
+ACTIVE_CONTENT_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+                        "text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript"}
 # Sniffed types that a browser would run as a page or script.
 ACTIVE_SNIFFED_TYPES = {"text/html", "text/xml", "image/svg+xml"}
 # Names that say page, markup or script: never inline, whatever the bytes look like.
@@ -112,19 +115,58 @@ def markup_type(head):
     return None
 
 
-def record_sniffed_type(file):
-    """Read the stored file's first bytes and keep their type; a storage failure leaves it unknown (no preview).
+def stored_type(storage_key, size):
+    """The type of a stored file, from its first bytes; StorageError when storage can't read them."""
+    return sniff(get_storage().read_head(storage_key, SNIFF_BYTES), size)
 
-    Returns the file, so the upload flow can hand it on.
-    """
+
+def type_or_none(storage_key, size):
+    """stored_type, or None (no preview) when storage can't read the bytes right now; `flask locker sniff` retries."""
     try:
-        head = get_storage().read_head(file.storage_key, SNIFF_BYTES)
+        return stored_type(storage_key, size)
     except StorageError as error:
-        log.warning("could not read the start of %s to sniff its type: %s", file.storage_key, error)
-        return file
-    file.sniffed_type = sniff(head, file.size)
-    db.session.commit()
-    return file
+        log.warning("could not read the start of %s to sniff its type: %s", storage_key, error)
+        return None
+
+
+@dataclass
+class SniffReport:
+    recognised: int = 0
+    unrecognised: int = 0  # read, but not a type Locker knows: downloads only
+    unreadable: int = 0  # storage could not read them this time
+
+
+def sniff_unknown_types(batch=SNIFF_BATCH):
+    """Sniff the ready files without a type: uploaded before sniffing, or when storage could not be read.
+
+    Walks them by id, a batch per query and commit, so a large backlog is never held in memory.
+    Unrecognised files keep no type and are read again by the next run.
+    """
+    report = SniffReport()
+    after = 0
+    while True:
+        rows = db.session.execute(
+            db.select(File.id, File.storage_key, File.size)
+            .filter(File.status == FileStatus.READY, File.sniffed_type.is_(None), File.id > after)
+            .order_by(File.id).limit(batch)).all()
+        if not rows:
+            return report
+        for file_id, storage_key, size in rows:
+            try:
+                sniffed = stored_type(storage_key, size)
+            except StorageError as error:
+                log.warning("could not read the start of %s to sniff its type: %s", storage_key, error)
+                report.unreadable += 1
+                continue
+            if sniffed is None:
+                report.unrecognised += 1
+                continue
+            report.recognised += 1
+            # A file deleted meanwhile is simply not updated.
+            db.session.execute(db.update(File).where(File.id == file_id, File.status == FileStatus.READY)
+                               .values(sniffed_type=sniffed))
+        db.session.commit()
+        after = rows[-1].id
 
 
 def extension(name):
@@ -135,7 +177,7 @@ def extension(name):
 def claims_active_content(file):
     """True when the name or the declared type says page, markup or script."""
     return (extension(file.name) in ACTIVE_EXTENSIONS
-            or files.download_type(file.content_type) != file.content_type)
+            or download_type(file.content_type) != file.content_type)
 
 
 def is_text_flavour(file):
@@ -156,11 +198,18 @@ def preview_kind(file):
     return kind
 
 
+def download_type(content_type):
+    """The type a declared type is served as: one a browser would run as a page or script becomes plain bytes."""
+    if content_type in ACTIVE_CONTENT_TYPES or content_type.endswith(("+xml", "/xml", "javascript")):
+        return "application/octet-stream"
+    return content_type
+
+
 def attachment_type(file):
     """The type a file is downloaded as: plain bytes whenever the claim or the bytes are active content."""
     if file.sniffed_type in ACTIVE_SNIFFED_TYPES:
         return "application/octet-stream"
-    return files.download_type(file.content_type)
+    return download_type(file.content_type)
 
 
 def signed_url(file, expires, inline=False):

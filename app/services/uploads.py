@@ -301,7 +301,8 @@ def complete_upload(user, public_id, parts=None, sha256=None):
         raise InvalidInput("The stored bytes do not match the declared SHA-256, so the upload was discarded.",
                            code="checksum_mismatch")
     # A digest storage computed is proof; one only the client declared is recorded as such.
-    return previews.record_sniffed_type(mark_ready(file, stored.sha256 or declared, verified=stored.sha256 is not None))
+    return mark_ready(file, stored.sha256 or declared, verified=stored.sha256 is not None,
+                      sniffed_type=previews.type_or_none(file.storage_key, file.size))
 
 
 def abort_upload(user, public_id):
@@ -332,8 +333,8 @@ def cancel(file):
         log.warning("could not drop bytes of cancelled upload %s: %s", key, error)
 
 
-def mark_ready(file, sha256, verified):
-    """Flip pending to ready under a name no other ready file of the owner has."""
+def mark_ready(file, sha256, verified, sniffed_type):
+    """Flip pending to ready, with its type, under a name no other ready file of the owner has."""
     file_id, owner_id, wanted = file.id, file.owner_id, file.name
     for _ in range(NAME_ATTEMPTS):
         name = free_name(owner_id, wanted)
@@ -342,7 +343,7 @@ def mark_ready(file, sha256, verified):
                 db.update(File)
                 .where(File.id == file_id, File.status == FileStatus.PENDING)
                 .values(status=FileStatus.READY, name=name, search_name=search_key(name), sha256=sha256, sha256_verified=verified,
-                        upload_id=None, created_at=utcnow())
+                        sniffed_type=sniffed_type, upload_id=None, created_at=utcnow())
             ).rowcount
             if changed and file.file_request_id is not None:
                 audit.record("guest_upload", owner_id=owner_id, actor_name=file.guest_name or "guest", file=file,

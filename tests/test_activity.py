@@ -45,16 +45,6 @@ def assert_recent(event):
 
 
 @pytest.fixture
-def owner(accounts):
-    return accounts.create()
-
-
-@pytest.fixture
-def headers(accounts, owner):
-    return accounts.headers(owner)
-
-
-@pytest.fixture
 def api(client):
     return from_address(client, OWNER_ADDRESS)
 

@@ -18,16 +18,6 @@ KIB = 1024
 DATA = b"scanned passport, page 1\n" * 40
 
 
-@pytest.fixture
-def owner(accounts):
-    return accounts.create()
-
-
-@pytest.fixture
-def headers(accounts, owner):
-    return accounts.headers(owner)
-
-
 def make_request(client, headers, **options):
     response = client.post("/api/v1/requests", headers=headers, json={"title": "Documents for the visa", **options})
     assert response.status_code == 201, response.get_json()

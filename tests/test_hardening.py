@@ -11,11 +11,6 @@ from tests.conftest import PASSWORD
 from tests.helpers import download, send, start_upload, upload
 
 
-@pytest.fixture
-def headers(accounts):
-    return accounts.headers(accounts.create())
-
-
 def cursor(payload):
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
@@ -111,7 +106,7 @@ def test_html_and_svg_download_as_plain_bytes(client, headers):
     assert download(client, headers, file["id"])[1]["Content-Type"].startswith("image/png")
 
 
-def test_pages_cannot_be_framed_and_are_not_cached(accounts):
+def test_pages_cannot_be_framed_and_are_not_cached(app, accounts):
     client, _ = accounts.signed_in_client()
     for path in ["/files", "/login", "/account"]:
         response = client.get(path)

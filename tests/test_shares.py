@@ -15,16 +15,6 @@ DATA = b"quarterly report, final\n" * 50
 
 
 @pytest.fixture
-def owner(accounts):
-    return accounts.create()
-
-
-@pytest.fixture
-def headers(accounts, owner):
-    return accounts.headers(owner)
-
-
-@pytest.fixture
 def file(client, headers):
     return upload(client, headers, "report.pdf", DATA, "application/pdf", sha256=sha256(DATA))
 
@@ -229,7 +219,7 @@ def test_another_users_file_or_link_is_404(client, headers, file, accounts):
     assert client.get("/api/v1/shares", headers=headers).get_json()["items"][0]["state"] == "active"
 
 
-def test_sharing_from_the_browser(accounts):
+def test_sharing_from_the_browser(app, accounts):
     client, user = accounts.signed_in_client()
     file = upload(client, accounts.headers(user), "photo.jpg", b"jpeg", "image/jpeg")
     form = client.get(f"/files/{file['id']}/share").get_data(as_text=True)

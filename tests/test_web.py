@@ -1,18 +1,10 @@
 """The browser pages: file list, sorting, paging, download and delete."""
 import re
 
-import pytest
-
 from app.extensions import db
 from app.models import File
 from tests.conftest import csrf_from
 from tests.helpers import send, upload
-
-
-@pytest.fixture
-def signed_in(accounts):
-    client, user = accounts.signed_in_client()
-    return client, user, accounts.headers(user)
 
 
 def row_names(html):

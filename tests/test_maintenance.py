@@ -1,6 +1,5 @@
 """`flask locker sweep` and `flask locker verify`: cleanup that never touches what is ready."""
 import random
-import threading
 from datetime import timedelta
 
 import pytest
@@ -9,7 +8,7 @@ from app.extensions import db
 from app.models import File, FileStatus, User, utcnow
 from app.services import maintenance
 from tests.conftest import MULTIPART_SETTINGS, PART_SIZE
-from tests.helpers import (download, send, send_parts, sha256, start_multipart, start_upload, upload,
+from tests.helpers import (at_once, download, send, send_parts, sha256, start_multipart, start_upload, upload,
                            upload_multipart, write_directly)
 
 DATA = random.Random(5).randbytes(2 * PART_SIZE + 100)
@@ -98,24 +97,19 @@ def test_concurrent_sweeps_cancel_each_upload_once(app, client, headers, owner):
     stale = [start_upload(client, headers, f"old{n}.txt", b"abc").get_json()["id"] for n in range(6)]
     for public_id in stale:
         age(public_id, 30)
-    start = threading.Barrier(2, timeout=10)
-    reports, errors = [], []
+    errors = []
 
-    def run():
+    def run(number, start):
         with app.test_request_context():
             try:
                 start.wait()
-                reports.append(maintenance.sweep())
+                return maintenance.sweep()
             except Exception as error:  # must surface in the assertion, not vanish in a thread
                 errors.append(repr(error))
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    reports = at_once(2, run)
     assert errors == []
     cancelled = [public_id for report in reports for public_id in report.expired_uploads]
     assert sorted(cancelled) == sorted(stale)

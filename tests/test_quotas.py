@@ -1,5 +1,4 @@
 """Quotas and type rules: refused before any byte is sent, never overshot under concurrency."""
-import threading
 from collections import Counter
 
 import pytest
@@ -8,7 +7,7 @@ from app.extensions import db
 from app.models import File, FileStatus, User
 from app.services import uploads
 from app.services.quotas import QuotaExceeded
-from tests.helpers import upload, write_directly
+from tests.helpers import admission_race, upload, write_directly
 
 KIB = 1024
 
@@ -78,31 +77,10 @@ def test_no_default_quota_means_no_limit(make_app, backend, accounts):
 def test_twenty_concurrent_uploads_never_exceed_the_quota(app, owner):
     """Real threads, each with its own connection, all starting at once: only what fits is admitted."""
     size, attempts = 2 * KIB, 20  # five fit in 10 KiB
-    start = threading.Barrier(attempts, timeout=30)
-    outcomes = []
     user_id = owner.id  # read here: the threads must not touch this thread's session
-
-    def attempt(number):
-        with app.test_request_context():
-            try:
-                owner = db.session.get(User, user_id)
-                # Hand the connection back while waiting: twenty idle transactions would exhaust the pool.
-                db.session.commit()
-                start.wait()
-                uploads.start_upload(owner, f"race-{number}.bin", size)
-                outcomes.append("ok")
-            except QuotaExceeded:
-                outcomes.append("refused")
-            except Exception as error:  # any other failure must show in the assertion, not hang the test
-                outcomes.append(repr(error))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = admission_race(app, attempts, lambda: db.session.get(User, user_id),
+                              lambda user, number: uploads.start_upload(user, f"race-{number}.bin", size),
+                              QuotaExceeded)
     assert Counter(outcomes) == {"ok": 5, "refused": 15}
     db.session.expire_all()
     assert db.session.get(User, user_id).used_bytes == 5 * size

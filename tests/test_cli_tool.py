@@ -162,19 +162,22 @@ def test_upload_ls_download_rm_with_json_output(live: Live, run, dirs) -> None:
         "locker: no file with the id or name 'old draft.txt' (see `locker ls`)"
 
 
+def send_through(monkeypatch, live: Live, token: str, dirs, transport: FaultyStorage, **options) -> None:
+    """The `locker` command's client talks through `transport`, keeping its resume state in dirs["state"]."""
+    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
+        live.url, token=token, session=session_with(transport), state_dir=dirs["state"], **options))
+
+
 def test_an_interrupted_cli_upload_resumes_when_run_again(local_live: Live, run, dirs, monkeypatch) -> None:
     _, token = local_live.user()
     path = write(dirs["work"], "disk.img", LARGE)
-    broken = FaultyStorage(fail_parts={3})
-    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
-        local_live.url, token=token, session=session_with(broken), retries=0, state_dir=dirs["state"]))
+    send_through(monkeypatch, local_live, token, dirs, FaultyStorage(fail_parts={3}), retries=0)
     failed = one_error_line(run("upload", str(path)))
     assert failed.startswith(f"locker: {path}: upload of disk.img stopped with ")
     assert failed.endswith("run it again to send the rest.")
 
     healthy = FaultyStorage()
-    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
-        local_live.url, token=token, session=session_with(healthy), state_dir=dirs["state"]))
+    send_through(monkeypatch, local_live, token, dirs, healthy)
     resumed = run("upload", str(path), "--json")
     assert resumed.exit_code == 0, resumed.output
     assert 3 in healthy.put_parts and 1 not in healthy.put_parts, "parts already stored are not sent again"
@@ -184,9 +187,7 @@ def test_an_interrupted_cli_upload_resumes_when_run_again(local_live: Live, run,
 def test_unfinished_uploads_are_listed_and_can_be_cancelled(local_live: Live, run, dirs, monkeypatch) -> None:
     _, token = local_live.user()
     path = write(dirs["work"], "abandoned.img", LARGE)
-    broken = FaultyStorage(fail_parts={3})
-    monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(
-        local_live.url, token=token, session=session_with(broken), retries=0, state_dir=dirs["state"]))
+    send_through(monkeypatch, local_live, token, dirs, FaultyStorage(fail_parts={3}), retries=0)
     assert run("upload", str(path)).exit_code == 1
     monkeypatch.undo()
 

@@ -123,8 +123,14 @@ def backend(request):
 
 
 @pytest.fixture
-def app(make_app, backend):
-    app = make_app(**backend)
+def app_settings():
+    """Config overrides for `app`: a module overrides this fixture to run all its tests on other settings."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app, backend, app_settings):
+    app = make_app(**backend, **app_settings)
     with app.app_context():
         yield app
 
@@ -176,5 +182,25 @@ class Accounts:
 
 
 @pytest.fixture
-def accounts(app):
+def accounts():
+    """Asks for no app: a test that builds its own would otherwise also get an unused `app` and its backends."""
     return Accounts()
+
+
+@pytest.fixture
+def owner(app, accounts):
+    """A user of `app`, who owns what the test uploads."""
+    return accounts.create()
+
+
+@pytest.fixture
+def headers(accounts, owner):
+    """API headers with a token of `owner`."""
+    return accounts.headers(owner)
+
+
+@pytest.fixture
+def signed_in(app, accounts):
+    """(browser client signed in as a new user of `app`, that user, API headers for them)."""
+    client, user = accounts.signed_in_client()
+    return client, user, accounts.headers(user)

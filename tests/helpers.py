@@ -1,8 +1,11 @@
-"""Small helpers the tests share: sending bytes to a signed URL and the API upload flow."""
+"""Small helpers the tests share: sending bytes to a signed URL, the API upload flow, and races between threads."""
 import hashlib
+import threading
 from urllib.parse import urlsplit
 
 import requests
+
+from app.extensions import db
 
 
 def send(client, method, url, headers=None, data=b""):
@@ -95,3 +98,44 @@ def upload_multipart(client, headers, name, data, checksums=False, **extra):
     completed = complete_parts(client, headers, upload, etags)
     assert completed.status_code == 200, completed.get_json()
     return completed.get_json()
+
+
+def at_once(count, work):
+    """Run work(number, start) in `count` real threads and return what each returned, in finishing order.
+
+    Each thread calls start.wait() when it is ready, so what follows runs in all of them at once.
+    """
+    start = threading.Barrier(count, timeout=30)
+    results = []
+    threads = [threading.Thread(target=lambda number=number: results.append(work(number, start)))
+               for number in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def admission_race(app, count, prepare, admit, refusal):
+    """`count` threads, each with its own connection, try admit(prepare(), number) at once.
+
+    Returns each one's outcome: "ok", "refused" (it raised `refusal`) or the repr of any other error,
+    so a failure shows in the test's assertion instead of dying with its thread.
+    """
+    def attempt(number, start):
+        with app.test_request_context():
+            try:
+                prepared = prepare()
+                # Hand the connection back while waiting: that many idle transactions would exhaust the pool.
+                db.session.commit()
+                start.wait()
+                admit(prepared, number)
+                return "ok"
+            except refusal:
+                return "refused"
+            except Exception as error:
+                return repr(error)
+            finally:
+                db.session.remove()
+
+    return at_once(count, attempt)

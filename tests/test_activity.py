@@ -11,9 +11,9 @@ from app.models import AuditEvent, File, utcnow
 from app.services import audit
 from tests.conftest import PASSWORD, Accounts, csrf_from
 from tests.helpers import send, upload
-# The live server and the CLI runner are the CLI tests' own fixtures.
+from tests.live_support import Live, local_live  # noqa: F401  (fixtures)
+# The CLI runner is the CLI tests' own fixture.
 from tests.test_cli_tool import dirs, one_error_line, run  # noqa: F401
-from tests.test_client import Live, local_live  # noqa: F401
 
 DATA = b"minutes of the meeting\n" * 40
 OWNER_ADDRESS = "203.0.113.7"
@@ -42,16 +42,6 @@ def activity(client, headers, **query):
 
 def assert_recent(event):
     assert utcnow() - timedelta(minutes=1) < event.created_at <= utcnow()
-
-
-@pytest.fixture
-def owner(accounts):
-    return accounts.create()
-
-
-@pytest.fixture
-def headers(accounts, owner):
-    return accounts.headers(owner)
 
 
 @pytest.fixture

@@ -10,16 +10,6 @@ from app.models import File, FileStatus
 from tests.helpers import download, send, sha256, start_upload, upload, write_directly
 
 
-@pytest.fixture
-def user(accounts):
-    return accounts.create()
-
-
-@pytest.fixture
-def headers(accounts, user):
-    return accounts.headers(user)
-
-
 def stored_rows():
     return db.session.execute(db.select(File.name, File.status)).all()
 

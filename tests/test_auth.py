@@ -102,7 +102,7 @@ def idle(minutes):
     db.session.commit()
 
 
-def test_sessions_expire_when_idle(accounts):
+def test_sessions_expire_when_idle(app, accounts):
     client, _ = accounts.signed_in_client()
     idle(29)
     assert client.get("/files").status_code == 200
@@ -132,7 +132,7 @@ def test_forms_without_csrf_token_are_refused_and_change_nothing(client, account
     assert db.session.execute(db.select(User).filter_by(username="heidi")).first() is None
 
 
-def test_api_with_session_cookie_needs_the_csrf_header(accounts):
+def test_api_with_session_cookie_needs_the_csrf_header(app, accounts):
     client, _ = accounts.signed_in_client()
     body = {"name": "a.txt", "size": 3}
     refused = client.post("/api/v1/uploads", json=body)
@@ -247,7 +247,7 @@ def test_revoked_and_expired_tokens_stop_working(client, accounts):
     assert client.get("/api/v1/files", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
-def test_account_page_creates_lists_and_revokes_tokens(accounts):
+def test_account_page_creates_lists_and_revokes_tokens(app, accounts):
     client, user = accounts.signed_in_client()
     page = client.post("/account", data={"csrf_token": form_token(client, "/account"), "name": "backup script"})
     html = page.get_data(as_text=True)
@@ -261,7 +261,7 @@ def test_account_page_creates_lists_and_revokes_tokens(accounts):
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
 
-def test_cannot_revoke_another_users_token(accounts):
+def test_cannot_revoke_another_users_token(app, accounts):
     from app.models import ApiToken
     owner = accounts.create()
     accounts.token(owner)
@@ -344,7 +344,7 @@ def test_bad_token_lifetimes_are_refused(client, accounts, days):
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_expires_in_days"
 
 
-def test_account_page_tokens_can_expire(accounts):
+def test_account_page_tokens_can_expire(app, accounts):
     from app.models import ApiToken
     client, _ = accounts.signed_in_client()
     client.post("/account", data={"csrf_token": form_token(client, "/account"), "name": "laptop",

@@ -12,24 +12,19 @@ import base64
 import hashlib
 import random
 import re
-import threading
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from moto.moto_server import werkzeug_app
-from moto.server import ThreadedMotoServer
-from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
 from app.services import tokens, users
+from tests.browser_support import (backend_settings, browser, live_app, live_server, log_in,  # noqa: F401  (fixtures)
+                                   new_page, page)
 from tests.conftest import PASSWORD
 from tests.helpers import send_parts, start_multipart, start_upload, upload
+from tests.live_support import moto_server  # noqa: F401  (fixture)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-HOST = "127.0.0.1"
 MIB = 1024 * 1024
 # Uppy 5's S3 plugin never cuts parts under 5 MiB, so the browser tests use the smallest parts it sends.
 PART = 5 * MIB
@@ -64,97 +59,6 @@ WATCH_PROGRESS = """() => {
   new MutationObserver(record).observe(document.getElementById('uploader'),
     { subtree: true, childList: true, attributes: true })
 }"""
-
-
-class LiveServer:
-    """Locker on a real socket in a background thread.
-
-    The socket is bound first (port 0, so no free-port race) and the app is
-    plugged in afterwards, because the S3 app's config needs this address.
-    """
-
-    def __init__(self):
-        self.app = None
-        self.server = make_server(HOST, 0, self.dispatch, threaded=True)
-        self.url = f"http://{HOST}:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def dispatch(self, environ, start_response):
-        return self.app(environ, start_response)
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def live_server():
-    server = LiveServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def moto_server():
-    """moto's S3 over HTTP on loopback: the app's boto3 and the browser both really talk to it."""
-    # With moto's global CORS layer every preflight passes and CORS bugs go unseen.
-    assert werkzeug_app.DISABLE_GLOBAL_CORS, "set MOTO_DISABLE_GLOBAL_CORS=true before moto is imported"
-    server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def backend_settings(request, live_server):
-    """Settings for the backend the test is parametrized with: local disk, or S3 on moto's HTTP server."""
-    if request.param == "s3":
-        endpoint = request.getfixturevalue("moto_server")
-        return {"STORAGE_BACKEND": "s3", "S3_BUCKET": f"locker-browser-{uuid.uuid4().hex[:12]}",
-                "S3_ENDPOINT_URL": endpoint, "S3_CREATE_BUCKET": True, "PUBLIC_URL": live_server.url}
-    return {"STORAGE_BACKEND": "local", "PUBLIC_URL": live_server.url}
-
-
-@pytest.fixture(params=["local", "s3"])
-def live_app(request, make_app, live_server):
-    """A Locker app on each storage backend, served by live_server."""
-    live_server.app = make_app(**backend_settings(request, live_server))
-    return live_server.app
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for this module's tests; each test gets its own context (cookies, downloads)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, accept_downloads=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors in the page: {errors}"
-
-
-def log_in(page, username):
-    """Sign in through the login form, by its labels, as a person would."""
-    if "/login" not in page.url:
-        page.goto("/login")
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_journey_register_upload_download_delete(live_app, live_server, page):
@@ -387,16 +291,6 @@ def test_files_over_the_limit_or_of_refused_types_are_refused_before_any_byte_is
         assert sent == []
     finally:
         context.close()
-
-
-def new_page(browser, live_server):
-    """A fresh browser context (its own cookies) and page, collecting the page's JavaScript errors."""
-    context = browser.new_context(base_url=live_server.url, accept_downloads=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return context, page, errors
 
 
 def is_part_put(request):
@@ -658,10 +552,8 @@ def test_a_password_share_link_opens_in_a_fresh_browser(browser, live_app, live_
     link = page.get_by_label("Share link").input_value()
     assert link.startswith(f"{live_server.url}/s/")
 
-    stranger = browser.new_context(accept_downloads=True)
-    stranger.set_default_timeout(10_000)
+    stranger, visit, _ = new_page(browser, live_server)
     try:
-        visit = stranger.new_page()
         visit.goto(link)
         expect(visit.get_by_role("heading", name="This link needs a password")).to_be_visible()
         expect(visit.get_by_text(name)).to_have_count(0)

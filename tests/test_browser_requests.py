@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 
 from app.services import users
 from tests.conftest import PASSWORD
-from tests.test_browser import browser, live_app, live_server, log_in, moto_server, page  # noqa: F401  (fixtures)
+from tests.browser_support import browser, live_app, live_server, log_in, new_page, page  # noqa: F401  (fixtures)
+from tests.live_support import moto_server  # noqa: F401  (fixture)
 
 
 def test_a_guest_uploads_through_a_request_link_and_the_owner_sees_it_marked(browser, live_app, live_server, page,
@@ -34,12 +35,8 @@ def test_a_guest_uploads_through_a_request_link_and_the_owner_sees_it_marked(bro
     link = page.get_by_label("Upload link").input_value()
     assert link.startswith(f"{live_server.url}/r/")
 
-    stranger = browser.new_context()
-    stranger.set_default_timeout(10_000)
-    errors = []
+    stranger, visit, errors = new_page(browser, live_server)
     try:
-        visit = stranger.new_page()
-        visit.on("pageerror", lambda error: errors.append(str(error)))
         visit.goto(link)
         expect(visit.get_by_role("heading", name="Paperwork for the accountant")).to_be_visible()
         expect(visit.get_by_text("PDFs only, please.")).to_be_visible()

@@ -24,10 +24,8 @@ from locker_client import AuthenticationError, Locker
 from locker_client import cli as cli_module
 from locker_client.cli import cli
 from tests.conftest import MULTIPART_SETTINGS, PASSWORD
-# The live-server fixtures (live, local_live, moto_endpoint) are shared with the client's tests.
-from tests.test_client import (LARGE, SMALL, FaultyStorage, Live, closed_port_url, live,  # noqa: F401,F811
-                               local_live, moto_endpoint, session_with, sha, start_live,  # noqa: F401,F811
-                               without_share_links, write)
+from tests.live_support import Live, live, local_live, moto_server, start_live  # noqa: F401  (fixtures)
+from tests.test_client import LARGE, SMALL, FaultyStorage, closed_port_url, session_with, sha, without_share_links, write
 
 FILE_KEYS = {"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified",
              "preview", "visible_to_everyone", "owner", "guest_name", "request"}

@@ -18,108 +18,23 @@ import random
 import re
 import socket
 import threading
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 from requests.adapters import HTTPAdapter
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-from app.extensions import db
-from app.models import File as FileRow
 from app.models import utcnow
-from app.services import tokens, users
 from locker_client import (AuthenticationError, ChecksumMismatchError, ConnectionFailed, Locker, LockerError,
                            NotFoundError, QuotaExceededError, TransferError, UnsupportedFeatureError)
-from tests.conftest import PASSWORD
-from tests.helpers import write_directly
+from tests.conftest import MULTIPART_SETTINGS, PASSWORD
+from tests.live_support import HOST, Live, live, local_live, moto_server, start_live  # noqa: F401  (fixtures)
 
-HOST = "127.0.0.1"
-PART = 64 * 1024
-CLIENT_SETTINGS = {"MULTIPART_THRESHOLD": 2 * PART, "MULTIPART_PART_SIZE": PART}
+PART = MULTIPART_SETTINGS["MULTIPART_PART_SIZE"]
 SMALL = random.Random(1).randbytes(100 * 1024 + 3)       # one PUT
 LARGE = random.Random(2).randbytes(5 * PART + 4321)      # six parts, the last one short
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:  # one line per request would drown failures
-        pass
-
-
-class LiveServer:
-    """Locker on a real socket in a background thread (bound first: the app's config needs the address)."""
-
-    def __init__(self) -> None:
-        self.app = None
-        self.server = make_server(HOST, 0, self.dispatch, threaded=True, request_handler=QuietHandler)
-        self.url = f"http://{HOST}:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-
-    def dispatch(self, environ, start_response):
-        return self.app(environ, start_response)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-class Live:
-    """A running Locker: its URL, app, backend name, and helpers to make users and tokens."""
-
-    def __init__(self, url: str, app, backend: str) -> None:
-        self.url, self.app, self.backend = url, app, backend
-
-    def user(self, username: str | None = None, expired: bool = False):
-        """A new user and an API token for them (one that expired a minute ago, if asked): (username, token)."""
-        username = username or f"cli{uuid.uuid4().hex[:10]}"
-        with self.app.app_context():
-            user = users.create_user(username, PASSWORD)
-            token, secret = tokens.create_token(user, "tests")
-            if expired:
-                token.expires_at = utcnow() - timedelta(minutes=1)
-                db.session.commit()
-        return username, secret
-
-    def storage_key(self, file_id: str) -> str:
-        with self.app.app_context():
-            return db.session.execute(db.select(FileRow.storage_key).filter_by(public_id=file_id)).scalar_one()
-
-    def tamper(self, file_id: str, data: bytes) -> None:
-        """Replace a stored file's bytes behind Locker's back (same length, other content)."""
-        with self.app.app_context():
-            write_directly(self.app, self.storage_key(file_id), data)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    """moto's S3 over HTTP on loopback, shared by this module's tests (each uses its own bucket)."""
-    server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def start_live(request, make_app, backend: str, middleware=None, **overrides) -> Live:
-    server = LiveServer()
-    settings = {"STORAGE_BACKEND": "local", "PUBLIC_URL": server.url, **CLIENT_SETTINGS, **overrides}
-    if backend == "s3":
-        settings.update(STORAGE_BACKEND="s3", S3_BUCKET=f"locker-client-{uuid.uuid4().hex[:12]}",
-                        S3_ENDPOINT_URL=request.getfixturevalue("moto_endpoint"), S3_CREATE_BUCKET=True)
-    app = make_app(**settings)
-    server.app = middleware(app) if middleware else app
-    server.start()
-    request.addfinalizer(server.stop)
-    return Live(server.url, app, backend)
 
 
 def without_share_links(app):
@@ -134,17 +49,6 @@ def without_share_links(app):
         return app(environ, start_response)
 
     return wsgi
-
-
-@pytest.fixture(params=["local", "s3"])
-def live(request, make_app) -> Live:
-    """Locker on each storage backend, served on 127.0.0.1."""
-    return start_live(request, make_app, request.param)
-
-
-@pytest.fixture
-def local_live(request, make_app) -> Live:
-    return start_live(request, make_app, "local")
 
 
 @pytest.fixture

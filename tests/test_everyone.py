@@ -10,7 +10,7 @@ from tests.helpers import download, send, upload
 
 
 @pytest.fixture
-def people(accounts):
+def people(app, accounts):
     """Alice (who owns the files) and Bob, each signed in in a browser and with an API token."""
     alice_browser, alice = accounts.signed_in_client(accounts.create("alice"))
     bob_browser, bob = accounts.signed_in_client(accounts.create("bob"))

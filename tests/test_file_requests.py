@@ -1,5 +1,4 @@
 """Upload requests: guests send files to an owner through /r/<token>, within the limits the owner set."""
-import threading
 from collections import Counter
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -12,20 +11,10 @@ from app.qr import qr_svg
 from app.services import file_requests, guest_uploads, maintenance
 from app.services.file_requests import RequestEnded, RequestFull
 from tests.conftest import MULTIPART_SETTINGS, csrf_from
-from tests.helpers import part_bytes, send, sha256, write_directly
+from tests.helpers import admission_race, part_bytes, send, sha256, write_directly
 
 KIB = 1024
 DATA = b"scanned passport, page 1\n" * 40
-
-
-@pytest.fixture
-def owner(accounts):
-    return accounts.create()
-
-
-@pytest.fixture
-def headers(accounts, owner):
-    return accounts.headers(owner)
 
 
 def make_request(client, headers, **options):
@@ -300,30 +289,14 @@ def test_racing_guests_never_pass_the_limits(app, owner, limit):
     with app.test_request_context():
         file_request, _ = file_requests.create_request(owner, "Race", **options)
     request_id = file_request.id
-    start = threading.Barrier(attempts, timeout=30)
-    outcomes = []
 
-    def attempt(number):
-        with app.test_request_context():
-            try:
-                row = db.session.get(FileRequest, request_id)
-                row.owner  # loaded before the race, so no thread waits on it
-                db.session.commit()
-                start.wait()
-                guest_uploads.start(row, f"race-{number}.bin", size, guest_name=f"guest {number}")
-                outcomes.append("ok")
-            except RequestFull:
-                outcomes.append("refused")
-            except Exception as error:  # any other failure must show in the assertion, not hang the test
-                outcomes.append(repr(error))
-            finally:
-                db.session.remove()
+    def load():
+        row = db.session.get(FileRequest, request_id)
+        row.owner  # loaded before the race, so no thread waits on it
+        return row
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = admission_race(app, attempts, load, lambda row, number: guest_uploads.start(
+        row, f"race-{number}.bin", size, guest_name=f"guest {number}"), RequestFull)
     assert Counter(outcomes) == {"ok": 3, "refused": 9}
     row = request_row()
     assert (row.files_used, row.bytes_used) == (3, 3 * size)

@@ -1,19 +1,13 @@
 """Odd input never reaches the database as a 500, and pages carry their security headers."""
 import base64
 import json
-import threading
 
 import pytest
 
 from app.extensions import db
 from app.models import File
 from tests.conftest import PASSWORD
-from tests.helpers import download, send, start_upload, upload
-
-
-@pytest.fixture
-def headers(accounts):
-    return accounts.headers(accounts.create())
+from tests.helpers import at_once, download, send, start_upload, upload
 
 
 def cursor(payload):
@@ -84,19 +78,13 @@ def test_an_upload_url_cannot_overwrite_a_stored_file(client, headers):
 
 def test_two_deletes_at_once_give_one_success_and_one_404(app, headers):
     file = upload(app.test_client(), headers, "twice.txt", b"x")
-    start = threading.Barrier(2, timeout=10)
-    statuses = []
 
-    def delete():
+    def delete(number, start):
         client = app.test_client()
         start.wait()
-        statuses.append(client.delete(f"/api/v1/files/{file['id']}", headers=headers).status_code)
+        return client.delete(f"/api/v1/files/{file['id']}", headers=headers).status_code
 
-    threads = [threading.Thread(target=delete) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = at_once(2, delete)
     assert sorted(statuses) == [204, 404]
     assert db.session.execute(db.select(File)).first() is None
 
@@ -111,7 +99,7 @@ def test_html_and_svg_download_as_plain_bytes(client, headers):
     assert download(client, headers, file["id"])[1]["Content-Type"].startswith("image/png")
 
 
-def test_pages_cannot_be_framed_and_are_not_cached(accounts):
+def test_pages_cannot_be_framed_and_are_not_cached(app, accounts):
     client, _ = accounts.signed_in_client()
     for path in ["/files", "/login", "/account"]:
         response = client.get(path)

@@ -1,6 +1,5 @@
 """`flask locker sweep` and `flask locker verify`: cleanup that never touches what is ready."""
 import random
-import threading
 from datetime import timedelta
 
 import pytest
@@ -9,32 +8,15 @@ from app.extensions import db
 from app.models import File, FileStatus, User, utcnow
 from app.services import maintenance
 from tests.conftest import MULTIPART_SETTINGS, PART_SIZE
-from tests.helpers import (download, send, send_parts, sha256, start_multipart, start_upload, upload, upload_multipart,
-                           write_directly)
+from tests.helpers import (at_once, download, send, send_parts, sha256, start_multipart, start_upload, upload,
+                           upload_multipart, write_directly)
 
 DATA = random.Random(5).randbytes(2 * PART_SIZE + 100)
 
 
 @pytest.fixture
-def mp_app(make_app, backend):
-    app = make_app(**backend, **MULTIPART_SETTINGS)
-    with app.test_request_context():
-        yield app
-
-
-@pytest.fixture
-def client(mp_app):
-    return mp_app.test_client()
-
-
-@pytest.fixture
-def user(accounts, mp_app):
-    return accounts.create()
-
-
-@pytest.fixture
-def headers(accounts, user):
-    return accounts.headers(user)
+def app_settings():
+    return MULTIPART_SETTINGS
 
 
 def age(public_id, hours):
@@ -52,8 +34,8 @@ def used(user_id):
     return db.session.get(User, user_id).used_bytes
 
 
-def test_sweep_cancels_expired_uploads_and_nothing_else(mp_app, client, headers, user):
-    storage = mp_app.extensions["locker.storage"]
+def test_sweep_cancels_expired_uploads_and_nothing_else(app, client, headers, owner):
+    storage = app.extensions["locker.storage"]
     ready = upload(client, headers, "keep.txt", b"ready bytes")
     old_single = start_upload(client, headers, "old.txt", b"abc").get_json()
     old_multi = start_multipart(client, headers, "old.bin", DATA)
@@ -63,14 +45,14 @@ def test_sweep_cancels_expired_uploads_and_nothing_else(mp_app, client, headers,
     old_key, old_upload_id = row(old_multi["id"]).storage_key, row(old_multi["id"]).upload_id
     age(old_single["id"], 25)
     age(old_multi["id"], 25)
-    assert used(user.id) == len(b"ready bytes") + 3 + 2 * len(DATA)
+    assert used(owner.id) == len(b"ready bytes") + 3 + 2 * len(DATA)
 
     report = maintenance.sweep()
 
     assert sorted(report.expired_uploads) == sorted([old_single["id"], old_multi["id"]])
     assert row(old_single["id"]) is None and row(old_multi["id"]) is None
     assert storage.list_parts(old_key, old_upload_id) is None
-    assert used(user.id) == len(b"ready bytes") + len(DATA)
+    assert used(owner.id) == len(b"ready bytes") + len(DATA)
     # The fresh upload and the ready file are untouched.
     assert [p["number"] for p in client.get(f"/api/v1/uploads/{fresh_multi['id']}/parts",
                                             headers=headers).get_json()["parts"]] == [1]
@@ -80,12 +62,12 @@ def test_sweep_cancels_expired_uploads_and_nothing_else(mp_app, client, headers,
     assert maintenance.sweep().expired_uploads == []
 
 
-def test_sweep_reports_orphans_and_deletes_them_only_after_the_grace_period(mp_app, client, headers, user):
-    storage = mp_app.extensions["locker.storage"]
+def test_sweep_reports_orphans_and_deletes_them_only_after_the_grace_period(app, client, headers, owner):
+    storage = app.extensions["locker.storage"]
     ready = upload(client, headers, "keep.txt", b"ready")
-    orphan_key = f"u/{user.id}/{'a' * 32}"
-    write_directly(mp_app, orphan_key, b"nobody knows me")
-    orphan_upload = storage.create_multipart(f"u/{user.id}/{'b' * 32}", "application/octet-stream")
+    orphan_key = f"u/{owner.id}/{'a' * 32}"
+    write_directly(app, orphan_key, b"nobody knows me")
+    orphan_upload = storage.create_multipart(f"u/{owner.id}/{'b' * 32}", "application/octet-stream")
 
     # moto reports every multipart upload as started on 2010-11-10, so there it is always past the grace.
     young_upload_removed = [] if storage.name == "local" else [orphan_upload]
@@ -100,58 +82,53 @@ def test_sweep_reports_orphans_and_deletes_them_only_after_the_grace_period(mp_a
     report = maintenance.sweep(delete_orphans=True, now=utcnow() + timedelta(hours=2))
     assert sorted(report.deleted_orphans + young_upload_removed) == sorted([orphan_key, orphan_upload])
     assert storage.stat(orphan_key) is None
-    assert storage.list_parts(f"u/{user.id}/{'b' * 32}", orphan_upload) is None
-    assert download(mp_app.test_client(), headers, ready["id"])[2] == b"ready"
+    assert storage.list_parts(f"u/{owner.id}/{'b' * 32}", orphan_upload) is None
+    assert download(app.test_client(), headers, ready["id"])[2] == b"ready"
 
 
-def test_sweep_reports_files_whose_bytes_are_gone(mp_app, client, headers):
+def test_sweep_reports_files_whose_bytes_are_gone(app, client, headers):
     file = upload(client, headers, "vanished.txt", b"x")
-    mp_app.extensions["locker.storage"].delete(row(file["id"]).storage_key)
+    app.extensions["locker.storage"].delete(row(file["id"]).storage_key)
     assert maintenance.sweep().missing_objects == [file["id"]]
     assert row(file["id"]).status == FileStatus.READY  # reported, not changed
 
 
-def test_concurrent_sweeps_cancel_each_upload_once(mp_app, client, headers, user):
+def test_concurrent_sweeps_cancel_each_upload_once(app, client, headers, owner):
     stale = [start_upload(client, headers, f"old{n}.txt", b"abc").get_json()["id"] for n in range(6)]
     for public_id in stale:
         age(public_id, 30)
-    start = threading.Barrier(2, timeout=10)
-    reports, errors = [], []
+    errors = []
 
-    def run():
-        with mp_app.test_request_context():
+    def run(number, start):
+        with app.test_request_context():
             try:
                 start.wait()
-                reports.append(maintenance.sweep())
+                return maintenance.sweep()
             except Exception as error:  # must surface in the assertion, not vanish in a thread
                 errors.append(repr(error))
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    reports = at_once(2, run)
     assert errors == []
     cancelled = [public_id for report in reports for public_id in report.expired_uploads]
     assert sorted(cancelled) == sorted(stale)
-    assert used(user.id) == 0
+    assert used(owner.id) == 0
 
 
-def test_sweep_command_prints_what_it_found(mp_app, client, headers):
+def test_sweep_command_prints_what_it_found(app, client, headers):
     old = start_upload(client, headers, "old.txt", b"abc").get_json()
     age(old["id"], 48)
-    result = mp_app.test_cli_runner().invoke(args=["locker", "sweep"])
+    result = app.test_cli_runner().invoke(args=["locker", "sweep"])
     assert result.exit_code == 0 and "Expired uploads cancelled: 1" in result.output
     assert "Files whose bytes are missing: 0" in result.output
 
 
-def test_verify_confirms_good_files_and_reports_changed_bytes(mp_app, client, headers):
+def test_verify_confirms_good_files_and_reports_changed_bytes(app, client, headers):
     good = upload_multipart(client, headers, "good.bin", DATA, sha256=sha256(DATA))
     bad = upload_declaring_sha256(client, headers, "bad.txt", b"original")
-    write_directly_over(mp_app, row(bad["id"]).storage_key, b"tampered")
-    runner = mp_app.test_cli_runner()
+    write_directly_over(app, row(bad["id"]).storage_key, b"tampered")
+    runner = app.test_cli_runner()
 
     result = runner.invoke(args=["locker", "verify", good["id"]])
     assert result.exit_code == 0 and result.output.startswith("ok")
@@ -169,11 +146,11 @@ def upload_declaring_sha256(client, headers, name, data):
     return client.post(f"/api/v1/uploads/{started['id']}/complete", headers=headers).get_json()
 
 
-def test_verify_records_a_digest_for_files_that_had_none(mp_app, client, headers):
+def test_verify_records_a_digest_for_files_that_had_none(app, client, headers):
     file = upload(client, headers, "plain.txt", b"no digest declared")
     db.session.execute(db.update(File).where(File.public_id == file["id"]).values(sha256=None, sha256_verified=False))
     db.session.commit()
-    result = mp_app.test_cli_runner().invoke(args=["locker", "verify", file["id"]])
+    result = app.test_cli_runner().invoke(args=["locker", "verify", file["id"]])
     assert result.exit_code == 0 and result.output.startswith("recorded")
     assert (row(file["id"]).sha256, row(file["id"]).sha256_verified) == (sha256(b"no digest declared"), True)
 
@@ -184,6 +161,6 @@ def write_directly_over(app, key, data):
     write_directly(app, key, data)
 
 
-def test_verify_needs_a_choice(mp_app):
-    result = mp_app.test_cli_runner().invoke(args=["locker", "verify"])
+def test_verify_needs_a_choice(app):
+    result = app.test_cli_runner().invoke(args=["locker", "verify"])
     assert result.exit_code != 0 and "--all" in result.output

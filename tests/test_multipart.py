@@ -13,27 +13,15 @@ DATA = random.Random(3).randbytes(3 * PART_SIZE + 1234)  # four parts, the last 
 
 
 @pytest.fixture
-def mp_app(make_app, backend):
-    app = make_app(**backend, **MULTIPART_SETTINGS)
-    with app.app_context():
-        yield app
-
-
-@pytest.fixture
-def client(mp_app):
-    return mp_app.test_client()
-
-
-@pytest.fixture
-def headers(mp_app, accounts):
-    return accounts.headers(accounts.create())
+def app_settings():
+    return MULTIPART_SETTINGS
 
 
 def rows():
     return db.session.execute(db.select(File.name, File.status)).all()
 
 
-def test_large_files_go_up_in_parts_and_come_back_intact(client, headers, mp_app):
+def test_large_files_go_up_in_parts_and_come_back_intact(client, headers, app):
     upload_info = start_multipart(client, headers, "video.mkv", DATA, sha256=sha256(DATA))
     assert upload_info["multipart"] == {"part_size": PART_SIZE, "part_count": 4, "part_checksums": False}
     assert "url" not in upload_info
@@ -41,7 +29,7 @@ def test_large_files_go_up_in_parts_and_come_back_intact(client, headers, mp_app
     file = complete_parts(client, headers, upload_info, etags).get_json()
     assert file["size"] == len(DATA) and file["sha256"] == sha256(DATA)
     # Local storage hashes the joined file itself; S3 only has the client's word for the whole file.
-    assert file["sha256_verified"] is (mp_app.config["STORAGE_BACKEND"] == "local")
+    assert file["sha256_verified"] is (app.config["STORAGE_BACKEND"] == "local")
     status, _, body = download(client, headers, file["id"])
     assert status == 200 and body == DATA
 
@@ -59,13 +47,13 @@ def test_part_urls_are_signed_for_the_exact_part_size(client, headers):
     assert [(p["number"], p["size"]) for p in parts] == [(1, PART_SIZE), (4, 1234)]
 
 
-def test_part_checksums_are_required_and_checked(client, headers, mp_app):
+def test_part_checksums_are_required_and_checked(client, headers, app):
     upload_info = start_multipart(client, headers, "checked.bin", DATA, part_checksums=True)
     refused = client.post(f"/api/v1/uploads/{upload_info['id']}/parts", headers=headers, json={"numbers": [1]})
     assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "part_checksum_required"
     etags = send_parts(client, headers, upload_info, DATA, [1, 2, 3, 4], checksums=True)
     assert complete_parts(client, headers, upload_info, etags).status_code == 200
-    if mp_app.config["STORAGE_BACKEND"] == "local":
+    if app.config["STORAGE_BACKEND"] == "local":
         # Local storage refuses a part whose bytes differ from its signed checksum (so does S3; moto doesn't).
         other = start_multipart(client, headers, "tampered.bin", DATA, part_checksums=True)
         signed = client.post(f"/api/v1/uploads/{other['id']}/parts", headers=headers,
@@ -121,7 +109,7 @@ def test_a_part_of_the_wrong_size_never_becomes_part_of_a_file(client, headers):
     assert client.get("/api/v1/files", headers=headers).get_json()["items"] == []
 
 
-def test_abort_drops_the_parts_and_gives_the_space_back(client, headers, mp_app):
+def test_abort_drops_the_parts_and_gives_the_space_back(client, headers, app):
     upload_info = start_multipart(client, headers, "cancel.bin", DATA)
     send_parts(client, headers, upload_info, DATA, [1, 2])
     file = db.session.execute(db.select(File).filter_by(public_id=upload_info["id"])).scalar_one()
@@ -130,7 +118,7 @@ def test_abort_drops_the_parts_and_gives_the_space_back(client, headers, mp_app)
     assert client.delete(f"/api/v1/uploads/{upload_info['id']}", headers=headers).status_code == 204
     assert rows() == []
     assert client.get("/api/v1/me", headers=headers).get_json()["used_bytes"] == 0
-    assert mp_app.extensions["locker.storage"].list_parts(key, upload_id) is None
+    assert app.extensions["locker.storage"].list_parts(key, upload_id) is None
     assert client.get(f"/api/v1/uploads/{upload_info['id']}/parts", headers=headers).status_code == 404
     assert client.delete(f"/api/v1/uploads/{upload_info['id']}", headers=headers).status_code == 404
 
@@ -141,11 +129,11 @@ def test_a_completed_upload_cannot_be_aborted(client, headers):
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "already_completed"
 
 
-def test_a_wrong_whole_file_checksum_is_caught(client, headers, mp_app):
+def test_a_wrong_whole_file_checksum_is_caught(client, headers, app):
     upload_info = start_multipart(client, headers, "wrong.bin", DATA, sha256="0" * 64)
     etags = send_parts(client, headers, upload_info, DATA, [1, 2, 3, 4])
     response = complete_parts(client, headers, upload_info, etags)
-    if mp_app.config["STORAGE_BACKEND"] == "local":
+    if app.config["STORAGE_BACKEND"] == "local":
         assert response.status_code == 400 and response.get_json()["error"]["code"] == "checksum_mismatch"
         assert rows() == []
     else:
@@ -153,7 +141,7 @@ def test_a_wrong_whole_file_checksum_is_caught(client, headers, mp_app):
         assert response.status_code == 200 and response.get_json()["sha256_verified"] is False
 
 
-def test_sha256_can_be_declared_at_completion(client, headers, mp_app):
+def test_sha256_can_be_declared_at_completion(client, headers, app):
     upload_info = start_multipart(client, headers, "late.bin", DATA)
     etags = send_parts(client, headers, upload_info, DATA, [1, 2, 3, 4])
     file = complete_parts(client, headers, upload_info, etags, sha256=sha256(DATA)).get_json()
@@ -212,7 +200,7 @@ def test_single_put_upload_can_be_aborted_too(client, headers):
     assert upload(client, headers, "b.txt", b"abc")["name"] == "b.txt"
 
 
-def test_part_checksums_and_a_declared_whole_file_digest_work_together(client, headers, mp_app):
+def test_part_checksums_and_a_declared_whole_file_digest_work_together(client, headers, app):
     """A checksum of part checksums (S3's COMPOSITE) must never pass for the whole file's SHA-256."""
     upload_info = start_multipart(client, headers, "both.bin", DATA, part_checksums=True, sha256=sha256(DATA))
     etags = send_parts(client, headers, upload_info, DATA, [1, 2, 3, 4], checksums=True)
@@ -222,11 +210,11 @@ def test_part_checksums_and_a_declared_whole_file_digest_work_together(client, h
     assert download(client, headers, response.get_json()["id"])[2] == DATA
 
 
-def test_listed_parts_carry_their_checksums_where_storage_checked_them(client, headers, mp_app):
+def test_listed_parts_carry_their_checksums_where_storage_checked_them(client, headers, app):
     upload_info = start_multipart(client, headers, "resume.bin", DATA, part_checksums=True)
     send_parts(client, headers, upload_info, DATA, [1], checksums=True)
     part = client.get(f"/api/v1/uploads/{upload_info['id']}/parts", headers=headers).get_json()["parts"][0]
-    if mp_app.config["STORAGE_BACKEND"] == "local":
+    if app.config["STORAGE_BACKEND"] == "local":
         assert part["sha256"] == sha256(part_bytes(DATA, PART_SIZE, 1))
     else:
         # S3 reports it; moto keeps none, so the field is null there.

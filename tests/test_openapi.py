@@ -14,21 +14,14 @@ from tests.conftest import MULTIPART_SETTINGS
 
 
 @pytest.fixture
-def api_app(make_app, backend):
-    app = make_app(**backend, **MULTIPART_SETTINGS)
-    with app.test_request_context():
-        yield app
+def app_settings():
+    return MULTIPART_SETTINGS
 
 
 @pytest.fixture
-def api_schema(api_app):
+def api_schema(app):
     # Read from the running app, as any client would.
-    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api_app)
-
-
-@pytest.fixture
-def owner(api_app, accounts):
-    return accounts.create()
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
 # Two checks ask more than the API promises: some rules cannot be written in a schema (a page

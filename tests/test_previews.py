@@ -41,7 +41,7 @@ ACTIVE = [("page.html", "text/html"), ("drawing.svg", "image/svg+xml"), ("cat.pn
 
 
 @pytest.fixture
-def owner(accounts):
+def owner(app, accounts):
     return accounts.signed_in_client()
 
 

@@ -1,5 +1,4 @@
 """Quotas and type rules: refused before any byte is sent, never overshot under concurrency."""
-import threading
 from collections import Counter
 
 import pytest
@@ -8,31 +7,14 @@ from app.extensions import db
 from app.models import File, FileStatus, User
 from app.services import uploads
 from app.services.quotas import QuotaExceeded
-from tests.helpers import upload, write_directly
+from tests.helpers import admission_race, upload, write_directly
 
 KIB = 1024
 
 
 @pytest.fixture
-def quota_app(make_app, backend):
-    app = make_app(**backend, DEFAULT_QUOTA=10 * KIB)
-    with app.app_context():
-        yield app
-
-
-@pytest.fixture
-def client(quota_app):
-    return quota_app.test_client()
-
-
-@pytest.fixture
-def user(accounts, quota_app):
-    return accounts.create()
-
-
-@pytest.fixture
-def headers(accounts, user):
-    return accounts.headers(user)
+def app_settings():
+    return {"DEFAULT_QUOTA": 10 * KIB}
 
 
 def me(client, headers):
@@ -69,17 +51,17 @@ def test_deleting_a_file_frees_its_space(client, headers):
     upload(client, headers, "b.bin", b"x" * 9 * KIB)
 
 
-def test_a_discarded_upload_frees_its_space(client, headers, quota_app):
+def test_a_discarded_upload_frees_its_space(client, headers, app):
     started = client.post("/api/v1/uploads", headers=headers, json={"name": "a.bin", "size": 5 * KIB}).get_json()
     key = db.session.execute(db.select(File.storage_key).filter_by(public_id=started["id"])).scalar_one()
-    write_directly(quota_app, key, b"x" * 6 * KIB)
+    write_directly(app, key, b"x" * 6 * KIB)
     response = client.post(f"/api/v1/uploads/{started['id']}/complete", headers=headers)
     assert response.get_json()["error"]["code"] == "size_mismatch"
     assert me(client, headers)["used_bytes"] == 0
 
 
-def test_a_users_own_quota_beats_the_default(client, headers, user):
-    db.session.get(User, user.id).quota_bytes = 20 * KIB
+def test_a_users_own_quota_beats_the_default(client, headers, owner):
+    db.session.get(User, owner.id).quota_bytes = 20 * KIB
     db.session.commit()
     assert client.post("/api/v1/uploads", headers=headers, json={"name": "a.bin", "size": 15 * KIB}).status_code == 201
 
@@ -92,34 +74,13 @@ def test_no_default_quota_means_no_limit(make_app, backend, accounts):
         assert body["quota_bytes"] is None and body["remaining_bytes"] is None
 
 
-def test_twenty_concurrent_uploads_never_exceed_the_quota(quota_app, user):
+def test_twenty_concurrent_uploads_never_exceed_the_quota(app, owner):
     """Real threads, each with its own connection, all starting at once: only what fits is admitted."""
     size, attempts = 2 * KIB, 20  # five fit in 10 KiB
-    start = threading.Barrier(attempts, timeout=30)
-    outcomes = []
-    user_id = user.id  # read here: the threads must not touch this thread's session
-
-    def attempt(number):
-        with quota_app.test_request_context():
-            try:
-                owner = db.session.get(User, user_id)
-                # Hand the connection back while waiting: twenty idle transactions would exhaust the pool.
-                db.session.commit()
-                start.wait()
-                uploads.start_upload(owner, f"race-{number}.bin", size)
-                outcomes.append("ok")
-            except QuotaExceeded:
-                outcomes.append("refused")
-            except Exception as error:  # any other failure must show in the assertion, not hang the test
-                outcomes.append(repr(error))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    user_id = owner.id  # read here: the threads must not touch this thread's session
+    outcomes = admission_race(app, attempts, lambda: db.session.get(User, user_id),
+                              lambda user, number: uploads.start_upload(user, f"race-{number}.bin", size),
+                              QuotaExceeded)
     assert Counter(outcomes) == {"ok": 5, "refused": 15}
     db.session.expire_all()
     assert db.session.get(User, user_id).used_bytes == 5 * size

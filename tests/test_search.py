@@ -8,28 +8,22 @@ import pytest
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
 from app.services import files as file_service
-from tests.conftest import Accounts
 from tests.helpers import upload
 
 
 @pytest.fixture
-def accounts(local_app):
+def backend():
     """Search needs no storage backend beyond the local one."""
-    return Accounts()
+    return {"STORAGE_BACKEND": "local"}
 
 
 @pytest.fixture
-def client(local_app):
-    return local_app.test_client()
-
-
-@pytest.fixture
-def alice(accounts):
+def alice(app, accounts):
     return accounts.create("alice")
 
 
 @pytest.fixture
-def bob(accounts):
+def bob(app, accounts):
     return accounts.create("bob")
 
 

@@ -1,5 +1,4 @@
 """Share links: public downloads with expiry, passwords, download limits and revocation."""
-import threading
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -10,19 +9,9 @@ from sqlalchemy import event
 from app.extensions import db
 from app.models import Share, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import send, sha256, upload
+from tests.helpers import at_once, send, sha256, upload
 
 DATA = b"quarterly report, final\n" * 50
-
-
-@pytest.fixture
-def owner(accounts):
-    return accounts.create()
-
-
-@pytest.fixture
-def headers(accounts, owner):
-    return accounts.headers(owner)
 
 
 @pytest.fixture
@@ -88,18 +77,13 @@ def test_two_downloads_at_once_on_the_last_allowed_download_give_one(app, client
     for _ in range(2):
         recipient = app.test_client()
         pages.append((recipient, csrf_from(recipient.get(path(link)).get_data(as_text=True))))
-    start = threading.Barrier(2, timeout=10)
-    statuses = []
 
-    def press_download(recipient, token):
+    def press_download(number, start):
+        recipient, token = pages[number]
         start.wait()
-        statuses.append(recipient.post(f"{path(link)}/download", data={"csrf_token": token}).status_code)
+        return recipient.post(f"{path(link)}/download", data={"csrf_token": token}).status_code
 
-    threads = [threading.Thread(target=press_download, args=pair) for pair in pages]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = at_once(2, press_download)
     assert sorted(statuses) == [302, 410]
     assert db.session.execute(db.select(Share.download_count)).scalar_one() == 1
 
@@ -257,7 +241,7 @@ def test_another_users_file_or_link_is_404(client, headers, file, accounts):
     assert client.get("/api/v1/shares", headers=headers).get_json()["items"][0]["state"] == "active"
 
 
-def test_sharing_from_the_browser(accounts):
+def test_sharing_from_the_browser(app, accounts):
     client, user = accounts.signed_in_client()
     file = upload(client, accounts.headers(user), "photo.jpg", b"jpeg", "image/jpeg")
     form = client.get(f"/files/{file['id']}/share").get_data(as_text=True)

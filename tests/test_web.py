@@ -11,12 +11,6 @@ from tests.conftest import Accounts, csrf_from
 from tests.helpers import send, upload
 
 
-@pytest.fixture
-def signed_in(accounts):
-    client, user = accounts.signed_in_client()
-    return client, user, accounts.headers(user)
-
-
 def row_names(html):
     return re.findall(r'<td class="name" data-label="Name">([^<]*)</td>', html)
 

@@ -8,7 +8,7 @@ import pytest
 
 from app.extensions import db
 from app.models import File
-from tests.conftest import MULTIPART_SETTINGS, PART_SIZE, Accounts, csrf_from
+from tests.conftest import MULTIPART_SETTINGS, PART_SIZE, csrf_from
 from tests.helpers import send, send_parts, start_multipart, start_upload, upload
 
 MIB = 1024 * 1024
@@ -16,22 +16,8 @@ DATA = bytes(3 * PART_SIZE + 10)  # four parts
 
 
 @pytest.fixture
-def page_app(make_app, backend):
-    app = make_app(**backend, **MULTIPART_SETTINGS, DEFAULT_QUOTA=10 * MIB)
-    with app.app_context():
-        yield app
-
-
-@pytest.fixture
-def accounts():
-    """Users on whichever app's context is current (here: page_app's, not conftest's default app)."""
-    return Accounts()
-
-
-@pytest.fixture
-def signed_in(page_app, accounts):
-    client, user = accounts.signed_in_client()
-    return client, user, accounts.headers(user)
+def app_settings():
+    return {**MULTIPART_SETTINGS, "DEFAULT_QUOTA": 10 * MIB}
 
 
 def pending_items(html):
@@ -142,7 +128,7 @@ def test_sorting_has_a_form_outside_the_table(signed_in):
     assert re.findall(r'data-label="Name">([^<]*)<', html) == ["a.txt", "b.txt"]
 
 
-def test_each_file_shows_its_sha256_and_whether_storage_checked_it(signed_in, page_app):
+def test_each_file_shows_its_sha256_and_whether_storage_checked_it(signed_in, app):
     client, _, headers = signed_in
     digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # sha256(b"abc")
     started = start_upload(client, headers, "a.bin", b"abc", sha256=digest).get_json()
@@ -153,11 +139,11 @@ def test_each_file_shows_its_sha256_and_whether_storage_checked_it(signed_in, pa
     assert f"<code>{digest[:12]}…</code>" in html and f'<code class="sha256-full">{digest}</code>' in html
     badge = "verified" if file["sha256_verified"] else "unverified"
     assert f'">{badge}</span></summary>' in html
-    if page_app.config["STORAGE_BACKEND"] == "local":
+    if app.config["STORAGE_BACKEND"] == "local":
         assert file["sha256_verified"] is True
 
 
-def test_a_file_without_a_digest_says_so(signed_in, page_app):
+def test_a_file_without_a_digest_says_so(signed_in, app):
     client, _, headers = signed_in
     html_before = client.get("/files").get_data(as_text=True)
     assert "not recorded" not in html_before

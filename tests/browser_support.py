@@ -1,0 +1,72 @@
+"""Headless Chromium (Playwright) against a live Locker: the browser test modules import these fixtures."""
+import uuid
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import PASSWORD
+from tests.live_support import LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def live_server():
+    server = LiveServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def backend_settings(request, live_server):
+    """Settings for the backend the test is parametrized with: local disk, or S3 on moto's HTTP server."""
+    if request.param == "s3":
+        endpoint = request.getfixturevalue("moto_server")
+        return {"STORAGE_BACKEND": "s3", "S3_BUCKET": f"locker-browser-{uuid.uuid4().hex[:12]}",
+                "S3_ENDPOINT_URL": endpoint, "S3_CREATE_BUCKET": True, "PUBLIC_URL": live_server.url}
+    return {"STORAGE_BACKEND": "local", "PUBLIC_URL": live_server.url}
+
+
+@pytest.fixture(params=["local", "s3"])
+def live_app(request, make_app, live_server):
+    """A Locker app on each storage backend, served by live_server (a module using it imports moto_server)."""
+    live_server.app = make_app(**backend_settings(request, live_server))
+    return live_server.app
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for a module's tests; each test gets its own context (cookies, downloads)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def new_page(browser, live_server):
+    """A fresh browser context (its own cookies) and page, collecting the page's JavaScript errors."""
+    context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return context, page, errors
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context, page, errors = new_page(browser, live_server)
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def log_in(page, username):
+    """Sign in through the login form, by its labels, as a person would."""
+    if "/login" not in page.url:
+        page.goto("/login")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()

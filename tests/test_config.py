@@ -87,3 +87,17 @@ def test_s3_addressing_is_path_style_exactly_when_an_endpoint_is_set(endpoint, s
 def test_a_multipart_threshold_over_five_gib_is_refused_at_start(make_app):
     with pytest.raises(RuntimeError, match="MULTIPART_THRESHOLD can be at most 5 GiB"):
         make_app(MULTIPART_THRESHOLD=6 * GIB)
+
+
+def test_a_sqlite_database_file_commits_through_a_write_ahead_log_and_stays_durable(tmp_path):
+    from sqlalchemy import text
+
+    from app.extensions import db
+    from tests.conftest import make_config
+
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'locker.db'}", {}, tmp_path / "storage"))
+    with app.app_context():
+        with db.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL: a commit is on disk
+        db.engine.dispose()

@@ -253,7 +253,10 @@ def clean_completed_parts(file, parts):
 
 
 def join_parts(file, claimed):
-    """Check every stored part against what the client sent and the sizes the upload needs, then join them."""
+    """Check every stored part against what the client sent and the sizes the upload needs, then join them.
+
+    Returns the joined object's ObjectInfo.
+    """
     stored = {part.number: part for part in stored_parts_of(file)}
     joined = []
     for number in range(1, file.part_count + 1):
@@ -269,7 +272,7 @@ def join_parts(file, claimed):
                                code="part_size_mismatch")
         # S3 wants each part's checksum back at completion when the upload was created with them.
         joined.append(part if file.part_checksums else StoredPart(part.number, part.size, part.etag))
-    storage_call(get_storage().complete_multipart, file.storage_key, file.upload_id, joined)
+    return storage_call(get_storage().complete_multipart, file.storage_key, file.upload_id, joined)
 
 
 def complete_upload(user, public_id, parts=None, sha256=None):
@@ -286,8 +289,9 @@ def complete_upload(user, public_id, parts=None, sha256=None):
                            code="checksum_mismatch")
     declared = declared or file.sha256
     if file.upload_id:
-        join_parts(file, None if parts is None else clean_completed_parts(file, parts))
-    stored = storage_call(get_storage().stat, file.storage_key)
+        stored = join_parts(file, None if parts is None else clean_completed_parts(file, parts))
+    else:
+        stored = storage_call(get_storage().stat, file.storage_key)
     if stored is None:
         raise Conflict("No bytes have arrived for this upload yet; send them to its upload URL first.",
                        code="upload_missing")

@@ -123,8 +123,11 @@ class Storage(ABC):
 
     @abstractmethod
     def complete_multipart(self, key, upload_id, parts):
-        """Join `parts` (StoredPart, in order) into the object at `key`.
+        """Join `parts` (StoredPart, in order) into the object at `key`; returns its ObjectInfo.
 
+        The info is what a stat() would say, so completing needs no second call
+        (on some stores a HEAD of a large object rereads all of it). Its sha256 is
+        the whole object's digest or None, never a digest of digests.
         Raises StorageRejected when a part is missing or does not match.
         """
 

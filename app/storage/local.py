@@ -239,6 +239,7 @@ class LocalStorage(Storage):
             raise StorageRejected("This upload was already completed.")
         _sidecar(path).write_text(digest.hexdigest())
         shutil.rmtree(upload_dir, ignore_errors=True)
+        return ObjectInfo(size=total, etag=digest.hexdigest(), sha256=digest.hexdigest())
 
     def abort_multipart(self, key, upload_id):
         shutil.rmtree(self.upload_dir(upload_id), ignore_errors=True)

@@ -10,22 +10,21 @@ For each backend it starts the storage server and Locker (gunicorn, one gthread 
 threads, a throwaway SQLite database and storage folder), then for each size, `--repeat` times
 (3 by default; the median is shown):
 
-* Locker, as an API client does it: a single-PUT file is hashed before POST /uploads (its signed
-  PUT pins the digest); a multipart file starts at once, every part hashed first (`part_checksums`
-  makes storage refuse a part without its signed digest) and the whole file hashed meanwhile for
-  complete; sign the parts in batches, PUT them `--parallel` at a time straight from the file,
-  complete; then ask for
-  a download URL and fetch it the way the baseline does (on S3 `--parallel` ranged GETs at a time
-  above MULTIPART_THRESHOLD, like boto3; on local disk one GET, like curl; `--download` changes
-  this), hashing the bytes in order as they arrive.
+* Locker, as locker_client does it: a single-PUT file is hashed before POST /uploads (its signed
+  PUT pins the digest); a multipart file starts at once and its parts go `--parallel` at a time,
+  each hashed, signed for that digest (`part_checksums` makes storage refuse a part without it)
+  and PUT straight from the file, while the whole file is hashed alongside for complete; then ask for a download URL and fetch it the way the baseline does (on S3 `--parallel` ranged GETs at a time
+  above MULTIPART_THRESHOLD, like boto3; on local disk one GET with curl, the baseline's own
+  client; `--download` changes this).
 * the baseline, the same bytes without Locker: for S3, boto3 upload_file/download_file with the
   same part size and concurrency against the same `rclone serve s3`; for local disk, curl PUT/GET
   against copyparty.
 
 What it measures, for each transfer:
 
-* wall time, from the client's first step to its last (Locker's includes client-side hashing and
-  the complete call, which on local disk joins the parts into one file; both are also shown apart);
+* wall time, from the client's first step to its last (a Locker upload's includes client-side
+  hashing and the complete call, which on local disk joins the parts into one file; both are also
+  shown apart);
 * app RSS growth: the gunicorn master's and worker's resident memory, sampled every 50 ms and
   checked against the kernel's own peak (VmHWM, reset before each transfer, so a spike between two
   samples still counts), minus what each had just before the transfer;
@@ -34,7 +33,10 @@ What it measures, for each transfer:
   byte at least once, so on S3 an app I/O below half the file size shows no file bytes went
   through the app; what remains is the API's JSON, boto3's calls to storage and SQLite.
 
-Round trips are checked by SHA-256 against the source. The process exits 1 when a digest differs
+Round trips are checked by SHA-256 against the source. Downloads are hashed after the clock stops, on
+both sides: neither boto3 nor curl can hash as they fetch, and timing one side's hashing but not the
+other's would measure the client, not the path. What that check costs (what a verifying client such as
+locker_client spends on it) is shown apart as "verify". The process exits 1 when a digest differs
 or file bytes went through the app on S3; missed speed or memory targets are reported, not errors.
 """
 import argparse
@@ -71,13 +73,13 @@ MIB = 1024 * 1024
 UNITS = {"K": 1024, "M": MIB, "G": 1024 * MIB}
 CHUNK = MIB
 SAMPLE_SECONDS = 0.05
-SIGN_BATCH = 100
 TIMEOUT = 300
 BUCKET = "locker-bench"
 # rclone refuses very short auth keys ("InvalidAccessKeyId"), so these are long on purpose.
 S3_KEY, S3_SECRET = "locker-bench-key", "locker-bench-" + secrets.token_hex(16)
-DOWNLOAD_MODES = {"auto": "ranged GETs above the threshold on S3 (like boto3), one GET on local disk (like curl)",
-                  "ranged": "ranged GETs above the threshold", "single": "one GET"}
+DOWNLOAD_MODES = {"auto": "ranged GETs above the threshold on S3 (like boto3), one GET with curl on local disk "
+                          "(the baseline's client)",
+                  "ranged": "ranged GETs above the threshold", "single": "one GET", "curl": "one GET with curl"}
 TARGET_S3_RATIO, TARGET_LOCAL_RATIO, TARGET_LOCAL_RSS_MIB = 1.05, 1.0, 5.0
 # Settings Locker could pick up from the environment or a .env file; pinned so the run is the same anywhere.
 PINNED_SETTINGS = ("PUBLIC_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL", "S3_CREATE_BUCKET",
@@ -381,17 +383,13 @@ def locker_upload(locker, transfer, source, parallel):
                                          timeout=TIMEOUT)).json()
         return file, steps
     part_size, count = upload["multipart"]["part_size"], upload["multipart"]["part_count"]
-    ranges = {n: ((n - 1) * part_size, min(part_size, source.size - (n - 1) * part_size))
-              for n in range(1, count + 1)}
+    ranges = [((n - 1) * part_size, min(part_size, source.size - (n - 1) * part_size)) for n in range(1, count + 1)]
     with worker_pool(1) as hasher, worker_pool(parallel) as pool:
         whole = hasher.submit(sha256_of, source.path)
-        with step(steps, "hash"):
-            digests = dict(zip(ranges, pool.map(lambda r: sha256_of(source.path, *r), ranges.values())))
-        with step(steps, "api"):
-            signed = sign_parts(locker, upload["id"], digests)
         with step(steps, "transfer"):
-            etags = list(pool.map(lambda part: put_part(transfer, source.path, ranges[part["number"]], part),
-                                  signed))
+            etags = list(pool.map(lambda number, byte_range: send_part(locker, transfer, upload["id"], source.path,
+                                                                       number, byte_range),
+                                  range(1, count + 1), ranges))
         with step(steps, "hash"):
             sha256 = whole.result()
     with step(steps, "complete"):
@@ -401,55 +399,43 @@ def locker_upload(locker, transfer, source, parallel):
     return file, steps
 
 
-def sign_parts(locker, upload_id, digests):
-    """Signed PUTs for every part, SIGN_BATCH at a time, in part order."""
-    numbers = sorted(digests)
-    signed = []
-    for start in range(0, len(numbers), SIGN_BATCH):
-        batch = numbers[start:start + SIGN_BATCH]
-        signed += check(locker.api.post(f"{locker.url}/api/v1/uploads/{upload_id}/parts", json={
-            "numbers": batch, "checksums": {str(n): digests[n] for n in batch}}, timeout=TIMEOUT)).json()["parts"]
-    return sorted(signed, key=lambda part: part["number"])
+def send_part(locker, transfer, upload_id, path, number, byte_range):
+    """Hash one part, have its PUT signed for that digest, send it; returns its ETag.
 
-
-def put_part(transfer, path, byte_range, part):
+    As locker_client does, each part goes through all three on its own, so the hashing
+    and signing of one part overlap with the sending of the others.
+    """
+    digest = sha256_of(path, *byte_range)
+    part, = check(locker.api.post(f"{locker.url}/api/v1/uploads/{upload_id}/parts", json={
+        "numbers": [number], "checksums": {str(number): digest}}, timeout=TIMEOUT)).json()["parts"]
     response = check(transfer.put(part["url"], data=FileSlice(path, *byte_range), headers=part["headers"],
                                   timeout=TIMEOUT))
     return response.headers["ETag"]
 
 
-def locker_download(locker, transfer, file_id, destination, size, parallel, range_size):
-    """Fetch a file through its download URL into `destination`; returns (sha256, timings)."""
+def locker_download(locker, transfer, file_id, destination, size, parallel, range_size, with_curl):
+    """Fetch a file through its download URL into `destination`; returns the timings."""
     steps = {}
     with step(steps, "api"):
         url = check(locker.api.get(f"{locker.url}/api/v1/files/{file_id}/download",
                                    params={"redirect": "0"}, timeout=TIMEOUT)).json()["url"]
     with step(steps, "transfer"):
-        sha256, hashing = fetch(transfer, url, destination, size, parallel, range_size)
-    # Shown apart, as for uploads; with ranged GETs some of it overlapped with the fetching.
-    steps["transfer"] -= hashing
-    steps["hash"] = hashing
-    return sha256, steps
+        if with_curl:
+            curl("-o", destination, url)
+        else:
+            fetch(transfer, url, destination, size, parallel, range_size)
+    return steps
 
 
 def fetch(transfer, url, destination, size, parallel, range_size):
-    """Download `url` to `destination`, hashing in order: one stream, or ranges `parallel` at a time.
-
-    Returns the SHA-256 and the seconds spent hashing.
-    """
-    digest = hashlib.sha256()
-    hashing = 0.0
+    """Download `url` to `destination` in order: one stream, or ranges `parallel` at a time."""
     with destination.open("wb") as out:
         if range_size and size > range_size:
             chunks = fetch_ranges(transfer, url, size, parallel, range_size)
         else:
             chunks = fetch_stream(transfer, url)
         for chunk in chunks:
-            began = time.perf_counter()
-            digest.update(chunk)
-            hashing += time.perf_counter() - began
             out.write(chunk)
-    return digest.hexdigest(), hashing
 
 
 def fetch_stream(transfer, url):
@@ -461,7 +447,7 @@ def fetch_ranges(transfer, url, size, parallel, range_size):
     """The bytes of `url` in order, fetched as ranges `parallel` at a time."""
     ranges = iter([(offset, min(range_size, size - offset)) for offset in range(0, size, range_size)])
     with worker_pool(parallel) as pool:
-        # A window of `parallel` ranges in flight keeps memory bounded while the caller hashes in order.
+        # A window of `parallel` ranges in flight keeps memory bounded while the caller writes in order.
         window = deque(pool.submit(get_range, transfer, url, *byte_range)
                        for _, byte_range in zip(range(parallel), ranges))
         while window:
@@ -574,12 +560,12 @@ class Setup:
     parallel: int
     threshold: int
     part_size: int
-    ranged: bool
+    download_mode: str
     transfer: requests.Session = field(default_factory=http_session)
 
     def range_size(self, size):
         """Download in part-size ranges above the multipart threshold, as boto3's download_file does."""
-        return self.part_size if self.ranged and size > self.threshold else 0
+        return self.part_size if self.download_mode == "ranged" and size > self.threshold else 0
 
 
 def measured(setup, action):
@@ -602,12 +588,13 @@ def locker_round_trip(setup, source, destination):
         return file["sha256"] == source.sha256, steps
 
     def download():
-        sha256, steps = locker_download(setup.locker, setup.transfer, uploaded["id"], destination, source.size,
-                                        setup.parallel, setup.range_size(source.size))
-        return sha256 == source.sha256, steps
+        steps = locker_download(setup.locker, setup.transfer, uploaded["id"], destination, source.size,
+                                setup.parallel, setup.range_size(source.size), setup.download_mode == "curl")
+        return None, steps
 
     up = measured(setup, upload)
     down = measured(setup, download)
+    down.sha256_ok, down.steps["verify"] = verify(destination, source)
     destination.unlink()
     locker_delete(setup.locker, uploaded["id"])
     return up, down
@@ -624,10 +611,17 @@ def baseline_round_trip(setup, source, destination, key):
 
     up = measured(setup, upload)
     down = measured(setup, download)
-    down.sha256_ok = sha256_of(destination) == source.sha256  # after the clock stopped: boto3 and curl don't hash
+    down.sha256_ok, _ = verify(destination, source)
     destination.unlink()
     setup.baseline.delete(key)
     return up, down
+
+
+def verify(destination, source):
+    """Whether the downloaded bytes are the source's, checked after the clock stopped, and how long that took."""
+    began = time.perf_counter()
+    matches = sha256_of(destination) == source.sha256
+    return matches, time.perf_counter() - began
 
 
 def round_trips(setup, source, results, key, locker_first):
@@ -667,8 +661,8 @@ def start_backend(backend, processes, folder, args):
     locker = start_locker(processes, f"locker-{backend}", folder, {**storage_env, **sizes_env})
     downloads = folder / "downloads"
     downloads.mkdir()
-    ranged = args.download == "ranged" or (args.download == "auto" and backend == "s3")
-    return Setup(backend, locker, baseline, server, downloads, args.parallel, threshold, part_size, ranged)
+    mode = args.download if args.download != "auto" else ("ranged" if backend == "s3" else "curl")
+    return Setup(backend, locker, baseline, server, downloads, args.parallel, threshold, part_size, mode)
 
 
 def run_backend(backend, processes, folder, sources, warm_up, args, results):
@@ -750,7 +744,7 @@ def print_results(results):
 def print_breakdown(results):
     print("Where Locker's time goes (seconds, median run)")
     header = (f"{'backend':<8}{'size':>9} {'dir':<5}{'hash':>7}{'API':>7}{'transfer':>9}{'complete':>9}"
-              f"{'total':>8}{'baseline':>9}{'complete %':>11}{'ratio w/o hash':>15}")
+              f"{'total':>8}{'baseline':>9}{'complete %':>11}{'ratio w/o hash':>15}{'verify':>8}")
     print(header)
     print("-" * len(header))
     for backend, size, direction, locker, base in rows(results):
@@ -758,13 +752,15 @@ def print_breakdown(results):
         print(f"{backend:<8}{human(size):>9} {direction:<5}{steps.get('hash', 0):>7.3f}{steps.get('api', 0):>7.3f}"
               f"{steps.get('transfer', 0):>9.3f}{steps.get('complete', 0):>9.3f}{locker.seconds:>8.3f}"
               f"{base.seconds:>9.3f}{100 * steps.get('complete', 0) / locker.seconds:>10.0f}%"
-              f"{(locker.seconds - steps.get('hash', 0)) / base.seconds:>14.2f}x")
-    legend("hash: client-side SHA-256; up: of a small file before it starts; of each part before sending, and of "
-           "a multipart file's whole alongside (counted only while still awaited after the transfer); "
-           "down: of the bytes as they arrive. API: start, sign, download link. transfer: the PUTs or GETs to "
-           "storage. complete: POST .../complete (on local disk it joins the parts into one file, hashing and "
-           "fsyncing it). Baselines: boto3 adds its CRC32 on upload, curl hashes nothing; their downloads are "
-           "checked after the clock stops.")
+              f"{(locker.seconds - steps.get('hash', 0)) / base.seconds:>14.2f}x"
+              + (f"{steps['verify']:>8.3f}" if "verify" in steps else f"{'-':>8}"))
+    legend("hash: client-side SHA-256 of a small file before it starts (its PUT pins the digest), and of a "
+           "multipart file's whole, computed alongside its parts (counted only while still awaited after them). "
+           "API: start, download link. transfer: the PUTs or GETs to storage; for parts, also each part's own "
+           "hashing and signing, which overlap with the other parts' PUTs. complete: POST .../complete (on local disk it joins the parts into one file, hashing and "
+           "fsyncing it). verify: hashing the downloaded file after the clock stopped, as for the baselines (not "
+           "in total); a client that verifies, like locker_client, spends about this on top. Baselines: boto3 "
+           "adds its CRC32 on upload, copyparty hashes what it receives, curl hashes nothing.")
 
 
 def check_targets(results):
@@ -819,9 +815,9 @@ def parse_args():
     parser.add_argument("--part-size", type=parse_size, help="Locker's MULTIPART_PART_SIZE (default: Locker's, 16M)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each transfer; the median is shown (default 3)")
     parser.add_argument("--backends", default="local,s3", help="local, s3 or both (default local,s3)")
-    parser.add_argument("--download", choices=("auto", "ranged", "single"), default="auto",
+    parser.add_argument("--download", choices=tuple(DOWNLOAD_MODES), default="auto",
                         help="how Locker downloads are fetched: auto (the default) does what each baseline does, "
-                             "ranged GETs on S3 like boto3 and one GET on local disk like curl")
+                             "ranged GETs on S3 like boto3 and one GET with curl on local disk")
     parser.add_argument("--tmp", help="folder for the run's files (default: the system's temp folder)")
     args = parser.parse_args()
     args.sizes = [parse_size(size) for size in args.sizes.split(",")]

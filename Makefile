@@ -46,8 +46,8 @@ migrate: install
 ## `make run HOST=0.0.0.0` serves the local network.
 run: migrate
 	$(FLASK) locker bootstrap --host $(HOST) --port $(PORT)
-	exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) \
-		--worker-class gthread --timeout 120 --access-logfile - \
+	exec $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) \
+		--threads $(THREADS) --worker-class gthread --timeout 120 --access-logfile - \
 		--access-logformat '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss' wsgi:app
 
 ## Run every test on SQLite, then on PostgreSQL.

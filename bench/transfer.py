@@ -312,8 +312,8 @@ def start_locker(processes, name, folder, storage_env):
     run_command([BIN / "flask", "--app", "wsgi", "db", "upgrade"], env)
     run_command([BIN / "flask", "--app", "wsgi", "locker", "create-user", "bench", "--password", password], env)
     port = free_port()
-    process = processes.start(name, [BIN / "gunicorn", "-k", "gthread", "--threads", "16", "-w", "1",
-                                     "-b", f"127.0.0.1:{port}", "wsgi:app"], env)
+    process = processes.start(name, [BIN / "gunicorn", "-c", "gunicorn.conf.py", "-k", "gthread", "--threads", "16",
+                                     "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"], env)
     processes.wait_for_port(name, process, port)
     url = f"http://127.0.0.1:{port}"
     health = requests.get(f"{url}/healthz", timeout=10)
@@ -716,7 +716,7 @@ def print_header(args, sources, baselines, loads):
     print(f"Locker transfer benchmark: {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"sizes {', '.join(s.label for s in sources)}, {args.parallel} parallel parts, repeat {args.repeat} "
           f"(median time; worst RSS and I/O)")
-    print(f"Locker: gunicorn -k gthread --threads 16 -w 1, SQLite; multipart above "
+    print(f"Locker: gunicorn -c gunicorn.conf.py -k gthread --threads 16 -w 1, SQLite; multipart above "
           f"{human(args.threshold or 64 * MIB)}, parts of {human(args.part_size or 16 * MIB)}; "
           f"downloads: {DOWNLOAD_MODES[args.download]}")
     for backend in args.backends:

@@ -21,7 +21,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from app.storage.base import (ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
                               StorageRejected, UploadRequest, content_disposition)
 
-CHUNK_SIZE = 1024 * 1024
+# The size gunicorn.conf.py has the server receive request bodies in: a read of just what
+# was received is handed on without gunicorn copying a remainder, so uploads in flight hold little memory.
+CHUNK_SIZE = 128 * 1024
 KEY_PATTERN = re.compile(r"^[a-z]/[0-9]+/[0-9a-f]{32}$")
 UPLOAD_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 PART_NAME_PATTERN = re.compile(r"^[0-9]+$")

@@ -1,3 +1,6 @@
+import inspect
+from pathlib import Path
+
 import pytest
 
 from app import create_app
@@ -101,3 +104,19 @@ def test_a_sqlite_database_file_commits_through_a_write_ahead_log_and_stays_dura
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL: a commit is on disk
         db.engine.dispose()
+
+
+def test_gunicorn_receives_upload_bodies_in_the_pieces_local_storage_reads(monkeypatch):
+    import runpy
+
+    from gunicorn.http.unreader import SocketUnreader
+
+    from app.storage.local import CHUNK_SIZE
+
+    # The attribute gunicorn.conf.py sets must be one gunicorn reads, or uploads silently hold
+    # ~20 MiB more while in flight.
+    assert "max_body_chunk" in vars(SocketUnreader)
+    assert "self.max_body_chunk" in Path(inspect.getsourcefile(SocketUnreader)).read_text()
+    monkeypatch.setattr(SocketUnreader, "max_body_chunk", SocketUnreader.max_body_chunk)
+    runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    assert SocketUnreader.max_body_chunk == CHUNK_SIZE

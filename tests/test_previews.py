@@ -6,6 +6,7 @@ presigned URL, whose signed response-content-type/-disposition are checked too.
 """
 import re
 import struct
+import threading
 import time
 import zlib
 from types import SimpleNamespace
@@ -247,6 +248,30 @@ def test_a_pdf_is_framed_with_a_link_to_open_it(app, owner, accounts):
         assert "sandbox" not in headers["Content-Security-Policy"]
         assert "default-src 'none'" in headers["Content-Security-Policy"]
         assert headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_completing_an_upload_asks_storage_for_its_size_and_its_first_bytes_at_once(app, owner, accounts,
+                                                                                  monkeypatch):
+    # Two round trips to storage in the time of one: stat() here goes on only once the
+    # first bytes are being read, which would never happen if they were read after it.
+    client, user = owner
+    storage = app.extensions["locker.storage"]
+    reading = threading.Event()
+    read_head, stat = storage.read_head, storage.stat
+
+    def read_head_noted(key, length):
+        reading.set()
+        return read_head(key, length)
+
+    def stat_while_reading(key):
+        if not reading.wait(5):
+            raise StorageError("the first bytes were not being read alongside")
+        return stat(key)
+
+    monkeypatch.setattr(storage, "read_head", read_head_noted)
+    monkeypatch.setattr(storage, "stat", stat_while_reading)
+    file = upload(client, accounts.headers(user), "photo.png", PNG, "application/octet-stream")
+    assert file["size"] == len(PNG) and file["preview"] == "image"
 
 
 def test_an_upload_whose_type_cannot_be_read_completes_without_a_preview(app, owner, accounts, monkeypatch):

@@ -115,15 +115,18 @@ def markup_type(head):
     return None
 
 
-def stored_type(storage_key, size):
+def stored_type(storage_key, size, storage=None):
     """The type of a stored file, from its first bytes; StorageError when storage can't read them."""
-    return sniff(get_storage().read_head(storage_key, SNIFF_BYTES), size)
+    return sniff((storage or get_storage()).read_head(storage_key, SNIFF_BYTES), size)
 
 
-def type_or_none(storage_key, size):
-    """stored_type, or None (no preview) when storage can't read the bytes right now; `flask locker sniff` retries."""
+def type_or_none(storage_key, size, storage=None):
+    """stored_type, or None (no preview) when storage can't read the bytes right now; `flask locker sniff` retries.
+
+    `storage` lets a thread without the app's context ask.
+    """
     try:
-        return stored_type(storage_key, size)
+        return stored_type(storage_key, size, storage)
     except StorageError as error:
         log.warning("could not read the start of %s to sniff its type: %s", storage_key, error)
         return None

@@ -14,6 +14,7 @@ import mimetypes
 import re
 import unicodedata
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -290,8 +291,9 @@ def complete_upload(user, public_id, parts=None, sha256=None):
     declared = declared or file.sha256
     if file.upload_id:
         stored = join_parts(file, None if parts is None else clean_completed_parts(file, parts))
+        sniffed_type = previews.type_or_none(file.storage_key, file.size)
     else:
-        stored = storage_call(get_storage().stat, file.storage_key)
+        stored, sniffed_type = stat_and_sniff(file)
     if stored is None:
         raise Conflict("No bytes have arrived for this upload yet; send them to its upload URL first.",
                        code="upload_missing")
@@ -305,8 +307,20 @@ def complete_upload(user, public_id, parts=None, sha256=None):
         raise InvalidInput("The stored bytes do not match the declared SHA-256, so the upload was discarded.",
                            code="checksum_mismatch")
     # A digest storage computed is proof; one only the client declared is recorded as such.
-    return mark_ready(file, stored.sha256 or declared, verified=stored.sha256 is not None,
-                      sniffed_type=previews.type_or_none(file.storage_key, file.size))
+    return mark_ready(file, stored.sha256 or declared, verified=stored.sha256 is not None, sniffed_type=sniffed_type)
+
+
+def stat_and_sniff(file):
+    """What storage holds for a one-PUT upload, and its type from its first bytes, asked at once.
+
+    Two requests to storage in the time of one: on S3 each is a round trip, and a
+    folder of small files is mostly round trips.
+    """
+    storage = get_storage()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sniffing = pool.submit(previews.type_or_none, file.storage_key, file.size, storage)
+        stored = storage_call(storage.stat, file.storage_key)
+        return stored, sniffing.result()
 
 
 def abort_upload(user, public_id):

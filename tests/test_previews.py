@@ -250,8 +250,8 @@ def test_a_pdf_is_framed_with_a_link_to_open_it(app, owner, accounts):
         assert headers["X-Frame-Options"] == "SAMEORIGIN"
 
 
-def test_completing_an_upload_asks_storage_for_its_size_and_its_first_bytes_at_once(app, owner, accounts,
-                                                                                  monkeypatch):
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_completing_an_upload_asks_s3_for_its_size_and_its_first_bytes_at_once(app, owner, accounts, monkeypatch):
     # Two round trips to storage in the time of one: stat() here goes on only once the
     # first bytes are being read, which would never happen if they were read after it.
     client, user = owner

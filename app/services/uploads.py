@@ -311,12 +311,15 @@ def complete_upload(user, public_id, parts=None, sha256=None):
 
 
 def stat_and_sniff(file):
-    """What storage holds for a one-PUT upload, and its type from its first bytes, asked at once.
+    """What storage holds for a one-PUT upload, and its type from its first bytes.
 
-    Two requests to storage in the time of one: on S3 each is a round trip, and a
-    folder of small files is mostly round trips.
+    On remote storage both are asked at once, two requests in the time of one: a
+    folder of small files is mostly round trips. On local disk each answer takes
+    microseconds, and a second thread would only wait for the first one's GIL.
     """
     storage = get_storage()
+    if not storage.remote:
+        return storage_call(storage.stat, file.storage_key), previews.type_or_none(file.storage_key, file.size)
     with ThreadPoolExecutor(max_workers=1) as pool:
         sniffing = pool.submit(previews.type_or_none, file.storage_key, file.size, storage)
         stored = storage_call(storage.stat, file.storage_key)

@@ -60,6 +60,8 @@ class StorageRejected(StorageError):
 
 class Storage(ABC):
     name = "storage"
+    # Each call is a request over the network: asking two things at once saves a round trip.
+    remote = False
 
     @abstractmethod
     def prepare(self):

@@ -62,6 +62,7 @@ def _b64_to_hex(b64_digest):
 
 class S3Storage(Storage):
     name = "s3"
+    remote = True
 
     def __init__(self, bucket, region="us-east-1", endpoint_url=None, public_endpoint_url=None,
                  create_bucket=False, cors_origins=()):

@@ -121,6 +121,11 @@ def describe_connection_error(error: BaseException) -> str:
     return text[:200] or type(error).__name__
 
 
+def _keep(chunk: bytes, digest: Any, out: Any) -> None:
+    digest.update(chunk)
+    out.write(chunk)
+
+
 def storage_message(response: requests.Response) -> str:
     """What storage said when it refused a request: Locker's JSON error or S3's XML <Message>."""
     try:
@@ -839,15 +844,23 @@ class Locker:
                                         code="storage_refused", status=response.status_code)
                 digest = hashlib.sha256()
                 received = 0
-                try:
-                    for chunk in response.iter_content(CHUNK_SIZE):
-                        digest.update(chunk)
-                        out.write(chunk)
-                        received += len(chunk)
-                        meter.add(len(chunk))
-                except requests.RequestException as error:
-                    problem = f"the download broke off: {describe_connection_error(error)}"
-                    continue
+                # Each chunk is hashed and written in a second thread while the next one arrives
+                # (both let go of the GIL), so verifying costs little time on top of receiving.
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="locker-keep") as keeper:
+                    kept = None
+                    try:
+                        for chunk in response.iter_content(CHUNK_SIZE):
+                            if kept is not None:
+                                kept.result()
+                            kept = keeper.submit(_keep, chunk, digest, out)
+                            received += len(chunk)
+                            meter.add(len(chunk))
+                    except requests.RequestException as error:
+                        problem = f"the download broke off: {describe_connection_error(error)}"
+                        continue
+                    finally:
+                        if kept is not None:
+                            kept.result()
                 return digest.hexdigest(), received
         raise TransferError(f"download of {file.name} failed {self.retries + 1} times: {problem}",
                             code="transfer_failed")

@@ -78,10 +78,12 @@ def use_write_ahead_log(dbapi_connection, _record):
     In the default rollback-journal mode every commit creates, syncs and deletes a
     journal file (half the time of a small upload's API calls went there), and a
     writer blocks readers; in WAL mode readers never wait for the writer. Commits
-    stay durable: synchronous is left at FULL.
+    stay durable with synchronous=FULL, set here because some SQLite builds default
+    to less in WAL mode.
     """
     try:
         dbapi_connection.execute("PRAGMA journal_mode=WAL").fetchall()
+        dbapi_connection.execute("PRAGMA synchronous=FULL")
     except sqlite3.OperationalError as error:
         # Another process holds the database mid-change; the next connection will try again.
         logging.getLogger(__name__).warning("could not switch SQLite to WAL mode: %s", error)

@@ -11,9 +11,9 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Keep the loggers that already exist: migrations run inside the app's process too (tests,
+# `flask db upgrade`), and the default would silence every logger Locker has made by then.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

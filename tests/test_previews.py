@@ -252,26 +252,35 @@ def test_a_pdf_is_framed_with_a_link_to_open_it(app, owner, accounts):
 
 @pytest.mark.parametrize("backend", ["s3"], indirect=True)
 def test_completing_an_upload_asks_s3_for_its_size_and_its_first_bytes_at_once(app, owner, accounts, monkeypatch):
-    # Two round trips to storage in the time of one: stat() here goes on only once the
-    # first bytes are being read, which would never happen if they were read after it.
+    # Two round trips to storage in the time of one: each request here goes on only once the
+    # other one is under way too, which never happens if they are made one after the other.
     client, user = owner
     storage = app.extensions["locker.storage"]
-    reading = threading.Event()
+    both_asked = threading.Barrier(2, timeout=5)
     read_head, stat = storage.read_head, storage.stat
 
-    def read_head_noted(key, length):
-        reading.set()
+    def read_head_alongside(key, length):
+        both_asked.wait()
         return read_head(key, length)
 
-    def stat_while_reading(key):
-        if not reading.wait(5):
-            raise StorageError("the first bytes were not being read alongside")
+    def stat_alongside(key):
+        both_asked.wait()
         return stat(key)
 
-    monkeypatch.setattr(storage, "read_head", read_head_noted)
-    monkeypatch.setattr(storage, "stat", stat_while_reading)
+    monkeypatch.setattr(storage, "read_head", read_head_alongside)
+    monkeypatch.setattr(storage, "stat", stat_alongside)
     file = upload(client, accounts.headers(user), "photo.png", PNG, "application/octet-stream")
     assert file["size"] == len(PNG) and file["preview"] == "image"
+
+
+def test_completing_before_the_bytes_arrive_reads_nothing_and_warns_of_nothing(app, owner, accounts, caplog):
+    client, user = owner
+    headers = accounts.headers(user)
+    started = client.post("/api/v1/uploads", headers=headers,
+                          json={"name": "early.png", "size": len(PNG), "content_type": "image/png"}).get_json()
+    response = client.post(f"/api/v1/uploads/{started['id']}/complete", headers=headers)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "upload_missing"
+    assert "sniff" not in caplog.text
 
 
 def test_an_upload_whose_type_cannot_be_read_completes_without_a_preview(app, owner, accounts, monkeypatch):

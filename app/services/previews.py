@@ -116,20 +116,25 @@ def markup_type(head):
 
 
 def stored_type(storage_key, size, storage=None):
-    """The type of a stored file, from its first bytes; StorageError when storage can't read them."""
-    return sniff((storage or get_storage()).read_head(storage_key, SNIFF_BYTES), size)
-
-
-def type_or_none(storage_key, size, storage=None):
-    """stored_type, or None (no preview) when storage can't read the bytes right now; `flask locker sniff` retries.
+    """The type of a stored file, from its first bytes; StorageError when storage can't read them.
 
     `storage` lets a thread without the app's context ask.
     """
+    return sniff((storage or get_storage()).read_head(storage_key, SNIFF_BYTES), size)
+
+
+def type_or_none(storage_key, size):
+    """stored_type, or None (no preview) when storage can't read the bytes right now; `flask locker sniff` retries."""
     try:
-        return stored_type(storage_key, size, storage)
+        return stored_type(storage_key, size)
     except StorageError as error:
-        log.warning("could not read the start of %s to sniff its type: %s", storage_key, error)
-        return None
+        return unread(storage_key, error)
+
+
+def unread(storage_key, error):
+    """No type, so no preview, for a file whose first bytes storage could not give just now."""
+    log.warning("could not read the start of %s to sniff its type: %s", storage_key, error)
+    return None
 
 
 @dataclass

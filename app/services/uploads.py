@@ -311,7 +311,7 @@ def complete_upload(user, public_id, parts=None, sha256=None):
 
 
 def stat_and_sniff(file):
-    """What storage holds for a one-PUT upload, and its type from its first bytes.
+    """What storage holds for a one-PUT upload and, when that is the whole file, its type from its first bytes.
 
     On remote storage both are asked at once, two requests in the time of one: a
     folder of small files is mostly round trips. On local disk each answer takes
@@ -319,11 +319,18 @@ def stat_and_sniff(file):
     """
     storage = get_storage()
     if not storage.remote:
-        return storage_call(storage.stat, file.storage_key), previews.type_or_none(file.storage_key, file.size)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        sniffing = pool.submit(previews.type_or_none, file.storage_key, file.size, storage)
         stored = storage_call(storage.stat, file.storage_key)
-        return stored, sniffing.result()
+        whole = stored is not None and stored.size == file.size
+        return stored, previews.type_or_none(file.storage_key, file.size) if whole else None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(previews.stored_type, file.storage_key, file.size, storage)
+        stored = storage_call(storage.stat, file.storage_key)
+        if stored is None or stored.size != file.size:
+            return stored, None  # the upload is refused; what was read does not matter
+        try:
+            return stored, reading.result()
+        except StorageError as error:
+            return stored, previews.unread(file.storage_key, error)
 
 
 def abort_upload(user, public_id):

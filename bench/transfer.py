@@ -13,9 +13,10 @@ threads, a throwaway SQLite database and storage folder), then for each size, `-
 * Locker, as locker_client does it: a single-PUT file is hashed before POST /uploads (its signed
   PUT pins the digest); a multipart file starts at once and its parts go `--parallel` at a time,
   each hashed, signed for that digest (`part_checksums` makes storage refuse a part without it)
-  and PUT straight from the file, while the whole file is hashed alongside for complete; then ask for a download URL and fetch it the way the baseline does (on S3 `--parallel` ranged GETs at a time
-  above MULTIPART_THRESHOLD, like boto3; on local disk one GET with curl, the baseline's own
-  client; `--download` changes this).
+  and PUT straight from the file, while the whole file is hashed alongside for complete; then
+  ask for a download URL and fetch it the way the baseline does (on S3 `--parallel` ranged GETs
+  at a time above MULTIPART_THRESHOLD, like boto3; on local disk one GET with curl, the
+  baseline's own client; `--download` changes this).
 * the baseline, the same bytes without Locker: for S3, boto3 upload_file/download_file with the
   same part size and concurrency against the same `rclone serve s3`; for local disk, curl PUT/GET
   against copyparty.

@@ -123,18 +123,16 @@ def stored_type(storage_key, size, storage=None):
     return sniff((storage or get_storage()).read_head(storage_key, SNIFF_BYTES), size)
 
 
-def type_or_none(storage_key, size):
-    """stored_type, or None (no preview) when storage can't read the bytes right now; `flask locker sniff` retries."""
+def type_or_none(storage_key, size, reading=None):
+    """stored_type, or None (no preview) when storage can't read the bytes right now; `flask locker sniff` retries.
+
+    `reading` is a Future of stored_type already under way, to wait for instead of asking again.
+    """
     try:
-        return stored_type(storage_key, size)
+        return reading.result() if reading is not None else stored_type(storage_key, size)
     except StorageError as error:
-        return unread(storage_key, error)
-
-
-def unread(storage_key, error):
-    """No type, so no preview, for a file whose first bytes storage could not give just now."""
-    log.warning("could not read the start of %s to sniff its type: %s", storage_key, error)
-    return None
+        log.warning("could not read the start of %s to sniff its type: %s", storage_key, error)
+        return None
 
 
 @dataclass

@@ -289,11 +289,26 @@ def complete_upload(user, public_id, parts=None, sha256=None):
         raise InvalidInput("This sha256 differs from the one declared when the upload started.",
                            code="checksum_mismatch")
     declared = declared or file.sha256
-    if file.upload_id:
-        stored = join_parts(file, None if parts is None else clean_completed_parts(file, parts))
-        sniffed_type = previews.type_or_none(file.storage_key, file.size)
-    else:
-        stored, sniffed_type = stat_and_sniff(file)
+    storage = get_storage()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = None
+        if file.upload_id:
+            stored = join_parts(file, None if parts is None else clean_completed_parts(file, parts))
+        else:
+            if storage.remote:
+                # The first bytes (for the type) are asked for alongside the stat: two round trips
+                # in the time of one, and a folder of small files is mostly round trips. On local
+                # disk both take microseconds, and a second thread would only wait for the GIL.
+                reading = pool.submit(previews.stored_type, file.storage_key, file.size, storage)
+            stored = storage_call(storage.stat, file.storage_key)
+        check_stored(file, stored, declared)
+        sniffed_type = previews.type_or_none(file.storage_key, file.size, reading)
+    # A digest storage computed is proof; one only the client declared is recorded as such.
+    return mark_ready(file, stored.sha256 or declared, verified=stored.sha256 is not None, sniffed_type=sniffed_type)
+
+
+def check_stored(file, stored, declared):
+    """Refuse (and for a wrong size or digest, discard) an upload whose stored bytes are not what was declared."""
     if stored is None:
         raise Conflict("No bytes have arrived for this upload yet; send them to its upload URL first.",
                        code="upload_missing")
@@ -306,31 +321,6 @@ def complete_upload(user, public_id, parts=None, sha256=None):
         cancel(file)
         raise InvalidInput("The stored bytes do not match the declared SHA-256, so the upload was discarded.",
                            code="checksum_mismatch")
-    # A digest storage computed is proof; one only the client declared is recorded as such.
-    return mark_ready(file, stored.sha256 or declared, verified=stored.sha256 is not None, sniffed_type=sniffed_type)
-
-
-def stat_and_sniff(file):
-    """What storage holds for a one-PUT upload and, when that is the whole file, its type from its first bytes.
-
-    On remote storage both are asked at once, two requests in the time of one: a
-    folder of small files is mostly round trips. On local disk each answer takes
-    microseconds, and a second thread would only wait for the first one's GIL.
-    """
-    storage = get_storage()
-    if not storage.remote:
-        stored = storage_call(storage.stat, file.storage_key)
-        whole = stored is not None and stored.size == file.size
-        return stored, previews.type_or_none(file.storage_key, file.size) if whole else None
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(previews.stored_type, file.storage_key, file.size, storage)
-        stored = storage_call(storage.stat, file.storage_key)
-        if stored is None or stored.size != file.size:
-            return stored, None  # the upload is refused; what was read does not matter
-        try:
-            return stored, reading.result()
-        except StorageError as error:
-            return stored, previews.unread(file.storage_key, error)
 
 
 def abort_upload(user, public_id):

@@ -1,5 +1,6 @@
 """Files visible to everyone: the owner-only toggle, the Everyone page and API scope, and who may do what with them."""
 import re
+from html import unescape
 
 import pytest
 
@@ -190,10 +191,42 @@ def test_the_toggle_in_the_files_page(people):
 
     searched = browser.get("/files?q=slides").get_data(as_text=True)
     response = browser.post(f"/files/{file['id']}/visibility",
-                            data={"csrf_token": csrf_from(searched), "visible": "0", "q": "slides"})
+                            data={"csrf_token": csrf_from(searched), "visible": "0", "next": back_to(searched)})
     assert response.headers["Location"] == "/files?q=slides"
     assert "slides.pdf is now private." in browser.get("/files").get_data(as_text=True)
     assert row_names(bob_browser.get("/everyone").get_data(as_text=True)) == []
+
+
+def back_to(html):
+    """Where a visibility button on this page says to come back to."""
+    return unescape(re.search(r'name="next" value="([^"]*)"', html).group(1))
+
+
+def test_the_toggle_brings_you_back_to_the_list_as_it_was(people):
+    browser, alice = people["alice"]
+    file = upload(browser, alice, "slides.pdf", b"x")
+    upload(browser, alice, "notes.txt", b"y")
+    sorted_page = browser.get("/files?sort=name&order=asc").get_data(as_text=True)
+    assert back_to(sorted_page) == "/files?sort=name&order=asc"
+    # The table refreshes itself as a fragment; its buttons still lead back to the whole page.
+    assert back_to(browser.get("/files?sort=name&order=asc&fragment=table").get_data(as_text=True)) \
+        == "/files?sort=name&order=asc"
+    browser.post(f"/files/{file['id']}/visibility", data={"csrf_token": csrf_from(sorted_page), "visible": "1"})
+
+    everyone = browser.get("/everyone").get_data(as_text=True)
+    assert 'aria-label="Make slides.pdf private"' in everyone  # your own files keep their controls there
+    response = browser.post(f"/files/{file['id']}/visibility",
+                            data={"csrf_token": csrf_from(everyone), "visible": "0", "next": back_to(everyone)})
+    assert response.headers["Location"] == "/everyone"
+
+
+def test_a_toggle_never_sends_you_to_another_site(people):
+    browser, alice = people["alice"]
+    file = upload(browser, alice, "slides.pdf", b"x")
+    page = browser.get("/files").get_data(as_text=True)
+    response = browser.post(f"/files/{file['id']}/visibility",
+                            data={"csrf_token": csrf_from(page), "visible": "1", "next": "//evil.example/x"})
+    assert response.headers["Location"] == "/files"
 
 
 def test_the_toggle_needs_the_forms_csrf_token(people):

@@ -17,9 +17,9 @@ login_manager.login_message_category = "info"
 login_manager.user_loader(sessions.load_session_user)
 
 
-def safe_next():
-    """Where to go after signing in: only a path on this site, never another host."""
-    target = request.args.get("next", "")
+def safe_next(target=None):
+    """Where to go next (after signing in, by default): only a path on this site, never another host."""
+    target = request.args.get("next", "") if target is None else target
     parts = urlsplit(target)
     if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
         return target

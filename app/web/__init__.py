@@ -4,6 +4,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user, login_required
 
+from app.auth.routes import safe_next
 from app.errors import Unavailable
 from app.formatting import human_size, iso_utc
 from app.qr import qr_svg
@@ -30,6 +31,12 @@ def register_template_helpers(app):
     app.add_template_filter(human_size, "human_size")
     app.add_template_filter(iso_utc, "iso_utc")
     app.add_template_filter(qr_svg, "qr_svg")
+
+    @app.template_global()
+    def this_list():
+        """The list page being shown, as it is (search, sort, page), without the fragment a refresh asked for."""
+        args = {name: value for name, value in request.args.items() if name != "fragment"}
+        return url_for(request.endpoint, **(request.view_args or {}), **args)
 
     @app.context_processor
     def site_settings():
@@ -91,8 +98,8 @@ def set_visibility(file_id):
     visible = request.form.get("visible") == "1"
     file = files.set_visibility(current_user, file_id, visible)
     flash(f"{file.name} is now visible to everyone." if visible else f"{file.name} is now private.", "info")
-    # Back to the list the button was on, keeping its search.
-    return redirect(url_for("web.list_files", q=request.form.get("q") or None))
+    # Back to the list the button was on, as it was.
+    return redirect(safe_next(request.form.get("next") or url_for("web.list_files")))
 
 
 @bp.get("/files/<file_id>/download")

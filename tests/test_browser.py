@@ -243,6 +243,7 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         expect(page.get_by_role("button", name=f"Make {name} visible to everyone", exact=True)).to_be_focused()
         page.keyboard.press("Tab")
         expect(delete).to_be_focused()
+        expect(delete).to_be_in_viewport(ratio=1)  # the row's buttons wrap instead of running off the screen
         expect(delete).to_be_in_viewport()
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", name="Delete this file?")).to_be_visible()

@@ -8,7 +8,7 @@ from app.auth.routes import safe_next
 from app.errors import Unavailable
 from app.formatting import human_size, iso_utc
 from app.qr import qr_svg
-from app.services import files, previews, quotas, uploads
+from app.services import file_requests, files, previews, quotas, uploads
 
 bp = Blueprint("web", __name__)
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
@@ -31,6 +31,9 @@ def register_template_helpers(app):
     app.add_template_filter(human_size, "human_size")
     app.add_template_filter(iso_utc, "iso_utc")
     app.add_template_filter(qr_svg, "qr_svg")
+    # Inputs tell the browser the limits the services enforce.
+    app.jinja_env.globals.update(max_query_length=files.MAX_QUERY_LENGTH,
+                                 max_guest_name_length=file_requests.MAX_GUEST_NAME_LENGTH)
 
     @app.template_global()
     def this_list():

@@ -394,18 +394,22 @@ def is_file_id(text: str) -> bool:
     return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
 
 
-def resolve_file(lk: Locker, id_or_name: str) -> File:
-    """A file by its id, or else by its exact name."""
+def resolve_file(lk: Locker, id_or_name: str, everyone: bool = False) -> File:
+    """A file by its id, or else by its exact name: yours, then (with `everyone`) one shared with everyone."""
     if is_file_id(id_or_name):
         try:
             return lk.file(id_or_name)
         except NotFoundError:
             pass
     matches = lk.find(id_or_name)
+    listing = "`locker ls`"
+    if not matches and everyone:
+        matches = lk.find(id_or_name, scope="everyone")
+        listing = "`locker ls --everyone`" if matches else listing
     if not matches:
-        raise Failed(f"no file with the id or name {id_or_name!r} (see `locker ls`)")
+        raise Failed(f"no file with the id or name {id_or_name!r} (see {listing})")
     if len(matches) > 1:
-        raise Failed(f"{len(matches)} files are named {id_or_name!r}; give the id instead (see `locker ls`)")
+        raise Failed(f"{len(matches)} files are named {id_or_name!r}; give the id instead (see {listing})")
     return matches[0]
 
 
@@ -422,10 +426,10 @@ def file_id_of(lk: Locker, id_or_name: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help='Print {"path", "file"} as JSON.')
 @handle_errors
 def download(file: str, output: str | None, force: bool, as_json: bool) -> None:
-    """Download FILE (an id or an exact name), checking its SHA-256."""
+    """Download FILE (an id or an exact name: yours, else one shared with everyone), checking its SHA-256."""
     console = stderr_console()
     with connect() as lk:
-        info = resolve_file(lk, file)
+        info = resolve_file(lk, file, everyone=True)
         target = lk.download_target(output, info.name)
         if target.exists() and not force:
             raise Failed(f"{target} already exists; add --force to replace it")

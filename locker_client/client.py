@@ -406,12 +406,15 @@ class Locker:
         """One file by id (yours, or one visible to everyone); :class:`NotFoundError` when there is no such file."""
         return File.from_json(self._json(self._request("GET", f"/files/{quote(file_id, safe='')}")))
 
-    def find(self, name: str) -> list[File]:
-        """Your files called exactly `name` (names are unique per user, but a list says so honestly)."""
+    def find(self, name: str, scope: str = "mine") -> list[File]:
+        """Files called exactly `name`: yours, or with ``scope="everyone"`` those others share with everyone.
+
+        Names are unique per user, not across users, so a list says honestly how many match.
+        """
         # Searching for the name fetches its few matches rather than every file; a name longer
         # than a search may be is looked for in the whole list.
         q = name if len(name) <= MAX_SEARCH_LENGTH else None
-        return [f for f in self.files(sort="name", q=q, scope="mine") if f.name == name]
+        return [f for f in self.files(sort="name", q=q, scope=scope) if f.name == name]
 
     def set_visibility(self, file_id: str, visible_to_everyone: bool) -> File:
         """Let every signed-in user find and download one of your files, or make it private again.

@@ -197,6 +197,27 @@ def test_publish_then_others_find_it_with_ls_search_and_everyone(local_live: Liv
         "locker: no file with the id or name 'nothing.txt' (see `locker ls`)"
 
 
+def test_download_by_name_finds_a_file_shared_with_everyone(local_live: Live, run, dirs) -> None:
+    alice, alice_token = local_live.user()
+    carol, carol_token = local_live.user()
+    _, bob_token = local_live.user()
+    for owner, token in ((alice, alice_token), (carol, carol_token)):
+        run("upload", str(write(dirs["work"], "Team plan.txt", f"{owner}'s plan\n".encode())), url=local_live.url,
+            token=token)
+    run("publish", "Team plan.txt", url=local_live.url, token=alice_token)
+    out = dirs["work"] / "got"
+
+    got = run("download", "Team plan.txt", "-o", f"{out}/", "--json", url=local_live.url, token=bob_token)
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.stdout)["file"]["owner"] == alice
+    assert (out / "Team plan.txt").read_bytes() == f"{alice}'s plan\n".encode()
+
+    run("publish", "Team plan.txt", url=local_live.url, token=carol_token)
+    assert one_error_line(run("download", "Team plan.txt", "-o", f"{out}/", "--force", url=local_live.url,
+                              token=bob_token)) == \
+        "locker: 2 files are named 'Team plan.txt'; give the id instead (see `locker ls --everyone`)"
+
+
 def connect_through(monkeypatch, live: Live, token: str, dirs, transport: FaultyStorage, **options) -> None:
     """Have the CLI's client send through `transport` (to break or count parts), remembering uploads in dirs."""
     monkeypatch.setattr(cli_module, "connect", lambda workers=4: Locker(

@@ -104,15 +104,13 @@ def show_request(token):
     sent = guest_uploads.visit_files(file_request, visit_ids(file_request))
     if request.args.get("fragment") == "regions":
         return render_template("requests/_regions.html", sent=sent)
-    config = current_app.config
-    max_file_size = config["MAX_FILE_SIZE"]
+    max_file_size = current_app.config["MAX_FILE_SIZE"]
     if file_request.max_bytes is not None:
         max_file_size = min(max_file_size, file_request.max_bytes - file_request.bytes_used)
     files_left = None if file_request.max_files is None else file_request.max_files - file_request.files_used
     return render_template("requests/public.html", file_request=file_request, token=token, sent=sent,
                            state=file_requests.state(file_request), max_file_size=max_file_size,
-                           files_left=files_left, multipart_threshold=config["MULTIPART_THRESHOLD"],
-                           allowed_types=config["ALLOWED_TYPES"], blocked_types=config["BLOCKED_TYPES"])
+                           files_left=files_left)
 
 
 upload_limit = limiter.limit(lambda: current_app.config["REQUEST_UPLOAD_LIMIT_PER_ADDRESS"],

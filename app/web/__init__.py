@@ -79,11 +79,7 @@ def list_files():
     if template == FRAGMENTS["table"]:
         # The table alone needs no usage or unfinished uploads (each of those is a storage call).
         return render_template(template, page=page)
-    config = current_app.config
-    return render_template(template, page=page, max_file_size=config["MAX_FILE_SIZE"],
-                           multipart_threshold=config["MULTIPART_THRESHOLD"],
-                           allowed_types=config["ALLOWED_TYPES"], blocked_types=config["BLOCKED_TYPES"],
-                           usage=quotas.usage(current_user), pending=pending_of(current_user))
+    return render_template(template, page=page, usage=quotas.usage(current_user), pending=pending_of(current_user))
 
 
 @bp.get("/everyone")

@@ -157,6 +157,24 @@ def test_the_everyone_page_shows_owner_date_size_and_a_download_button(people):
     assert row_names(bob_browser.get("/files").get_data(as_text=True)) == []
 
 
+def test_a_file_shared_with_everyone_can_be_viewed_from_the_everyone_page(people):
+    alice_browser, alice = people["alice"]
+    bob_browser, _ = people["bob"]
+    file = upload(alice_browser, alice, "notes.txt", b"hello")
+    set_visible(alice_browser, alice, file["id"], True)
+    listing = bob_browser.get("/everyone").get_data(as_text=True)
+    assert f'href="/files/{file["id"]}/view" aria-label="View notes.txt from alice"' in listing
+
+    page = bob_browser.get(f"/files/{file['id']}/view").get_data(as_text=True)
+    assert "<dt>Owner</dt><dd>alice" in page
+    assert '<a class="button" href="/everyone">Back to files shared with everyone</a>' in page
+    assert "Back to your files" not in page
+    assert f"/files/{file['id']}/share" not in page and "/activity?file=" not in page  # the owner's buttons
+    own = alice_browser.get(f"/files/{file['id']}/view").get_data(as_text=True)
+    assert "<dt>Owner</dt>" not in own and "Back to your files" in own
+    assert f'href="/activity?file={file["id"]}">Activity</a>' in own
+
+
 def test_the_everyone_page_pages_newest_first(make_app, accounts):
     app = make_app(STORAGE_BACKEND="local", FILES_PER_PAGE=2)
     with app.app_context():

@@ -133,6 +133,11 @@ def search_filter(key):
     return File.search_name.like(f"{escape_like(key)}%", escape="\\")
 
 
+def default_scope(search):
+    """What a list covers unless asked: with a search (a search_query), your files and everyone's; else yours."""
+    return "all" if search else "mine"
+
+
 def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, scope=None):
     """One page of ready files the user may see, walked by keyset (never OFFSET).
 
@@ -151,7 +156,7 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, sco
                                code="invalid_cursor")
         search, scope = cursor_search, cursor_scope
     else:
-        scope = scope or ("all" if search else "mine")
+        scope = scope or default_scope(search)
         if sort not in SORT_COLUMNS:
             raise InvalidInput(f"Sort by one of: {', '.join(SORT_COLUMNS)}.", code="invalid_sort")
         order = order or DEFAULT_ORDER[sort]

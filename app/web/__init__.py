@@ -74,7 +74,7 @@ def list_files():
     # This page lists your files, or with a search also those visible to everyone; a cursor from elsewhere is refused.
     page = files.list_files(current_user, sort=request.args.get("sort", "date"), order=request.args.get("order"),
                             cursor=request.args.get("cursor"), limit=current_app.config["FILES_PER_PAGE"],
-                            q=q, scope="all" if q and q.strip() else "mine")
+                            q=q, scope=files.default_scope(files.search_query(q)))
     template = FRAGMENTS.get(request.args.get("fragment"), "files/index.html")
     if template == FRAGMENTS["table"]:
         # The table alone needs no usage or unfinished uploads (each of those is a storage call).

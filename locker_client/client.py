@@ -392,15 +392,9 @@ class Locker:
         server's default is ``"all"`` with ``q``, else ``"mine"``. Pages are fetched as
         the iteration reaches them (``page_size`` files each, at most 1,000).
         """
-        params: dict[str, Any] = {"limit": page_size, "sort": sort, "order": order, "q": q, "scope": scope}
-        params = {key: value for key, value in params.items() if value not in (None, "")}
-        while True:
-            body = self._json(self._request("GET", "/files", params=params))
-            for item in body.get("items") or []:
-                yield File.from_json(item)
-            if not body.get("next_cursor"):
-                return
-            params["cursor"] = body["next_cursor"]
+        params = {"limit": page_size, "sort": sort, "order": order, "q": q, "scope": scope}
+        for item in self._pages("/files", params):
+            yield File.from_json(item)
 
     def file(self, file_id: str) -> File:
         """One file by id (yours, or one visible to everyone); :class:`NotFoundError` when there is no such file."""
@@ -754,13 +748,14 @@ class Locker:
         ``everyone=True`` is everyone's activity (admins only: anyone else gets
         :class:`PermissionDeniedError`); ``file_id`` and ``action`` narrow it.
         """
-        params: dict[str, Any] = {"scope": "all" if everyone else "mine", "limit": page_size}
-        if file_id:
-            params["file"] = file_id
-        if action:
-            params["action"] = action
+        yield from self._pages("/activity", {"scope": "all" if everyone else "mine", "limit": page_size,
+                                             "file": file_id, "action": action})
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The items of a keyset-paged list, page after page as the iteration reaches them; empty params are left out."""
+        params = {key: value for key, value in params.items() if value not in (None, "")}
         while True:
-            body = self._json(self._request("GET", "/activity", params=params))
+            body = self._json(self._request("GET", path, params=params))
             yield from body.get("items") or []
             if not body.get("next_cursor"):
                 return

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from flask import has_request_context, request
 from sqlalchemy.orm import aliased
 
-from app.errors import Forbidden, InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput
 from app.extensions import db
 from app.models import AuditEvent, File, FileRequest, FileStatus, Share, User, utcnow
-from app.services.common import is_public_id, pack_cursor, unpack_cursor
+from app.services.common import find_ready_file, pack_cursor, unpack_cursor
 from app.text import BIDI_CONTROLS
 
 ACTIONS = {
@@ -118,15 +118,8 @@ def cursor_position(payload):
 
 def filtered_file(user, public_id):
     """The file whose activity is asked for: the user's own, or any file for an admin."""
-    if not is_public_id(public_id):
-        raise NotFound("No such file.")
-    query = db.select(File).filter(File.public_id == public_id, File.status == FileStatus.READY)
-    if not user.is_admin:
-        query = query.filter(File.owner_id == user.id)
-    file = db.session.execute(query).scalar_one_or_none()
-    if file is None:
-        raise NotFound("No such file.")
-    return file
+    conditions = [] if user.is_admin else [File.owner_id == user.id]
+    return find_ready_file(public_id, *conditions)
 
 
 def list_events(user, scope="mine", file=None, action=None, cursor=None, limit=PER_PAGE):

@@ -3,7 +3,6 @@
 Events are added to the caller's transaction, so an action and its record
 are committed (or rolled back) together. Never pass a token or a password.
 """
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +13,7 @@ from app.errors import Forbidden, InvalidInput
 from app.extensions import db
 from app.models import AuditEvent, File, FileRequest, FileStatus, Share, User, utcnow
 from app.services.common import find_ready_file, pack_cursor, unpack_cursor
-from app.text import BIDI_CONTROLS
+from app.text import is_control
 
 ACTIONS = {
     "sign_in": "signed in",
@@ -60,8 +59,7 @@ def record(action, *, owner_id, actor=None, actor_name=None, file=None, share=No
 
 def plain(text):
     """Text safe to show in a table: control and display-reordering characters become spaces."""
-    cleaned = "".join(" " if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS else c
-                      for c in text.encode("utf-8", "replace").decode("utf-8"))
+    cleaned = "".join(" " if is_control(c) else c for c in text.encode("utf-8", "replace").decode("utf-8"))
     return cleaned.strip()
 
 

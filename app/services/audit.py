@@ -48,11 +48,9 @@ def record(action, *, owner_id, actor=None, actor_name=None, file=None, share=No
         share_id=share.id if share is not None else None,
         file_request_id=file_request.id if file_request is not None else None,
         address=request.remote_addr[:45] if has_request_context() and request.remote_addr else None,
-        detail=detail[:500] if detail else None)
+        detail=(plain(detail[:500]) or None) if detail else None)
     if event.actor_name:
         event.actor_name = plain(event.actor_name)[:100] or None
-    if event.detail:
-        event.detail = plain(event.detail)[:500] or None
     db.session.add(event)
     return event
 

@@ -22,4 +22,9 @@ def is_plain_text(value):
     Rejects NUL (PostgreSQL refuses it), lone surrogates (not encodable as
     UTF-8), C0/C1 controls and bidirectional overrides.
     """
-    return is_encodable(value) and not any(unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS for c in value)
+    return is_encodable(value) and not any(is_control(c) for c in value)
+
+
+def is_control(character):
+    """True for a C0/C1 control character or one that reorders how text is displayed."""
+    return unicodedata.category(character) == "Cc" or character in BIDI_CONTROLS

@@ -465,3 +465,20 @@ def test_a_part_sent_again_that_fails_reads_as_missing(make_app, accounts):
         assert short.status_code == 400
         listed = client.get(f"/api/v1/uploads/{upload_info['id']}/parts", headers=headers).get_json()["parts"]
         assert [part["number"] for part in listed] == [2]
+
+
+def test_only_an_inline_pdf_leaves_the_sandbox_and_keeps_its_policy_when_revalidated(local):
+    key = local.upload(b"%PDF-1.4\n%%EOF\n", "application/pdf")
+
+    attachment = local.client.get(local.download_url(key, "manual.pdf", "application/pdf"))
+    inline_url = local.download_url(key, "manual.pdf", "application/pdf", inline=True)
+    inline = local.client.get(inline_url)
+    revalidated = local.client.get(inline_url, headers={"If-None-Match": inline.headers["ETag"]})
+
+    assert [r.status_code for r in (attachment, inline, revalidated)] == [200, 200, 304]
+    assert "sandbox" in attachment.headers["Content-Security-Policy"]
+    assert attachment.headers.get("X-Frame-Options") != "SAMEORIGIN"
+    for response in (inline, revalidated):
+        assert response.headers["Content-Security-Policy"] == local_module.PDF_VIEWER_HEADERS["Content-Security-Policy"]
+        assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"

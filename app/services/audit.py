@@ -3,18 +3,17 @@
 Events are added to the caller's transaction, so an action and its record
 are committed (or rolled back) together. Never pass a token or a password.
 """
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import has_request_context, request
 from sqlalchemy.orm import aliased
 
-from app.errors import Forbidden, InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput
 from app.extensions import db
 from app.models import AuditEvent, File, FileRequest, FileStatus, Share, User, utcnow
-from app.services.common import is_public_id, pack_cursor, unpack_cursor
-from app.text import BIDI_CONTROLS
+from app.services.common import find_ready_file, pack_cursor, unpack_cursor
+from app.text import is_control
 
 ACTIONS = {
     "sign_in": "signed in",
@@ -49,19 +48,16 @@ def record(action, *, owner_id, actor=None, actor_name=None, file=None, share=No
         share_id=share.id if share is not None else None,
         file_request_id=file_request.id if file_request is not None else None,
         address=request.remote_addr[:45] if has_request_context() and request.remote_addr else None,
-        detail=detail[:500] if detail else None)
+        detail=(plain(detail[:500]) or None) if detail else None)
     if event.actor_name:
         event.actor_name = plain(event.actor_name)[:100] or None
-    if event.detail:
-        event.detail = plain(event.detail)[:500] or None
     db.session.add(event)
     return event
 
 
 def plain(text):
     """Text safe to show in a table: control and display-reordering characters become spaces."""
-    cleaned = "".join(" " if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS else c
-                      for c in text.encode("utf-8", "replace").decode("utf-8"))
+    cleaned = "".join(" " if is_control(c) else c for c in text.encode("utf-8", "replace").decode("utf-8"))
     return cleaned.strip()
 
 
@@ -118,15 +114,8 @@ def cursor_position(payload):
 
 def filtered_file(user, public_id):
     """The file whose activity is asked for: the user's own, or any file for an admin."""
-    if not is_public_id(public_id):
-        raise NotFound("No such file.")
-    query = db.select(File).filter(File.public_id == public_id, File.status == FileStatus.READY)
-    if not user.is_admin:
-        query = query.filter(File.owner_id == user.id)
-    file = db.session.execute(query).scalar_one_or_none()
-    if file is None:
-        raise NotFound("No such file.")
-    return file
+    conditions = [] if user.is_admin else [File.owner_id == user.id]
+    return find_ready_file(public_id, *conditions)
 
 
 def list_events(user, scope="mine", file=None, action=None, cursor=None, limit=PER_PAGE):

@@ -7,7 +7,9 @@ import re
 
 from flask import current_app, url_for
 
-from app.errors import InvalidInput, Unavailable
+from app.errors import InvalidInput, NotFound, Unavailable
+from app.extensions import db
+from app.models import File, FileStatus
 from app.storage import StorageError, StorageRejected
 
 log = logging.getLogger(__name__)
@@ -17,6 +19,20 @@ PUBLIC_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 def is_public_id(value):
     """True for an id Locker hands out (32 hex digits); anything else names nothing, so no query is needed."""
     return isinstance(value, str) and PUBLIC_ID_PATTERN.match(value) is not None
+
+
+def find_ready_file(public_id, *conditions):
+    """The ready file with this id that also meets `conditions` (who may see it), or NotFound.
+
+    A file the conditions rule out is as absent as a missing one.
+    """
+    if not is_public_id(public_id):
+        raise NotFound("No such file.")
+    file = db.session.execute(db.select(File).filter(
+        File.public_id == public_id, File.status == FileStatus.READY, *conditions)).scalar_one_or_none()
+    if file is None:
+        raise NotFound("No such file.")
+    return file
 
 
 def public_link(endpoint, token):

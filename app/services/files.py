@@ -16,7 +16,7 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import SEARCH_TABLE, File, FileStatus, search_key, utcnow
 from app.services import audit, previews, quotas, shares
-from app.services.common import is_public_id, pack_cursor, storage_call, unpack_cursor
+from app.services.common import find_ready_file, pack_cursor, storage_call, unpack_cursor
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text
 
@@ -202,25 +202,12 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, sco
 
 def get_file(user, public_id):
     """The user's ready file with this id; anyone else's is as absent as a missing one."""
-    if not is_public_id(public_id):
-        raise NotFound("No such file.")
-    file = db.session.execute(db.select(File).filter_by(
-        public_id=public_id, owner_id=user.id, status=FileStatus.READY)).scalar_one_or_none()
-    if file is None:
-        raise NotFound("No such file.")
-    return file
+    return find_ready_file(public_id, File.owner_id == user.id)
 
 
 def get_readable_file(user, public_id):
     """A ready file the user may read: their own, or one its owner made visible to everyone."""
-    if not is_public_id(public_id):
-        raise NotFound("No such file.")
-    file = db.session.execute(db.select(File).filter(
-        File.public_id == public_id, File.status == FileStatus.READY,
-        db.or_(File.owner_id == user.id, File.visible_to_everyone.is_(True)))).scalar_one_or_none()
-    if file is None:
-        raise NotFound("No such file.")
-    return file
+    return find_ready_file(public_id, db.or_(File.owner_id == user.id, File.visible_to_everyone.is_(True)))
 
 
 def set_visibility(user, public_id, visible):

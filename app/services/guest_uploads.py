@@ -7,7 +7,7 @@ visit: the caller passes the ids of those (kept in the guest's session), and
 any other id is as absent as a missing one, so a guest never reaches the
 owner's other files or another guest's uploads.
 """
-from app.errors import Conflict, NotFound
+from app.errors import NotFound
 from app.extensions import db
 from app.models import File, FileStatus
 from app.services import file_requests, uploads
@@ -73,13 +73,4 @@ def close_request(user, public_id):
     Without this they would hold the owner's quota (and the request's slots) until the sweeper expires them.
     """
     file_request = file_requests.revoke_request(user, public_id)
-    pending = db.session.execute(db.select(File.id).filter_by(file_request_id=file_request.id,
-                                                              status=FileStatus.PENDING)).scalars().all()
-    for file_id in pending:
-        file = db.session.get(File, file_id)
-        if file is None:
-            continue
-        try:
-            uploads.cancel(file)
-        except Conflict:
-            continue  # completed, or cancelled elsewhere, since we looked
+    uploads.cancel_pending(File.file_request_id == file_request.id)

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from flask import current_app
 
-from app.errors import Conflict
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
 from app.services import audit, uploads
@@ -70,18 +69,7 @@ def sweep(delete_orphans=False, now=None):
 
 def expire_uploads(cutoff, report):
     """Cancel pending uploads started before `cutoff`: parts and bytes go, reservations come back."""
-    stale = db.session.execute(db.select(File.id).filter(
-        File.status == FileStatus.PENDING, File.created_at < cutoff)).scalars().all()
-    for file_id in stale:
-        file = db.session.get(File, file_id)
-        if file is None:
-            continue
-        public_id = file.public_id
-        try:
-            uploads.cancel(file)
-        except Conflict:
-            continue  # completed, or cancelled by another sweeper, since we looked
-        report.expired_uploads.append(public_id)
+    report.expired_uploads.extend(uploads.cancel_pending(File.created_at < cutoff))
 
 
 def batches(items, size=BATCH):

@@ -45,7 +45,7 @@ INLINE_TYPES = {
     "video/webm": ("video", "video/webm"),
     "text/plain": ("text", TEXT_TYPE),
 }
-KINDS = ("image", "pdf", "audio", "video", "text")
+KINDS = tuple(dict.fromkeys(kind for kind, _ in INLINE_TYPES.values()))  # image, pdf, audio, video, text
 # Declared types that, even as attachments, never go to a browser under their own name.
 ACTIVE_CONTENT_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
                         "text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript"}

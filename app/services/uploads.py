@@ -44,6 +44,9 @@ MIB = 1024 * 1024
 PART_URLS_PER_REQUEST = 1000
 # Listing an upload's parts is a storage call; the sweeper ends the rest after UPLOAD_TTL.
 PENDING_LISTED = 50
+# What cancel reads: it takes a File or a row of these columns, which a commit cannot expire.
+PENDING_COLUMNS = (File.id, File.public_id, File.storage_key, File.upload_id, File.owner_id, File.size,
+                   File.file_request_id)
 
 
 def clean_name(name):
@@ -328,8 +331,28 @@ def abort_upload(user, public_id):
     cancel(pending_upload(user, public_id))
 
 
+def cancel_pending(*conditions):
+    """Cancel the pending uploads that meet `conditions`, read in one query; returns the public ids cancelled.
+
+    One completed, or cancelled elsewhere, since the query is passed over.
+    """
+    pending = db.session.execute(
+        db.select(*PENDING_COLUMNS).filter(File.status == FileStatus.PENDING, *conditions)).all()
+    cancelled = []
+    for row in pending:
+        try:
+            cancel(row)
+        except Conflict:
+            continue
+        cancelled.append(row.public_id)
+    return cancelled
+
+
 def cancel(file):
-    """Drop a pending upload. The row goes first, so a concurrent completion cannot also win."""
+    """Drop a pending upload (a File, or a row of PENDING_COLUMNS).
+
+    The row goes first, so a concurrent completion cannot also win.
+    """
     key, upload_id, owner_id, size = file.storage_key, file.upload_id, file.owner_id, file.size
     request_id = file.file_request_id
     removed = db.session.execute(

@@ -327,10 +327,10 @@ bp = Blueprint("storage", __name__)
 @bp.after_request
 def _safe_headers(response):
     # Every answer from storage, refusals and framework errors included, is never
-    # sniffed, rendered with scripts, or cached; an inline PDF keeps the viewer's policy.
-    pdf_viewer = response.headers.get("Content-Security-Policy") == PDF_VIEWER_HEADERS["Content-Security-Policy"]
+    # sniffed, rendered with scripts, or cached; an inline PDF gets the viewer's policy.
     response.headers.update(SAFE_RESPONSE_HEADERS)
-    if pdf_viewer:
+    if (response.mimetype == "application/pdf"
+            and response.headers.get("Content-Disposition", "").startswith("inline")):
         response.headers.update(PDF_VIEWER_HEADERS)
     return response
 
@@ -381,6 +381,4 @@ def serve_object(key):
     if ";" in claims["t"]:
         # A type that names its charset already (text previews) would get a second one from send_file.
         response.headers["Content-Type"] = claims["t"]
-    if claims["t"] == "application/pdf" and claims["d"].startswith("inline"):
-        response.headers.update(PDF_VIEWER_HEADERS)
     return response

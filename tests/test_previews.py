@@ -21,7 +21,7 @@ from app.qr import qr_svg
 from app.services import previews
 from app.storage import StorageError
 from tests.conftest import csrf_from
-from tests.helpers import send, upload
+from tests.helpers import path, send, share, upload
 
 
 def make_png():
@@ -78,12 +78,6 @@ def assert_inline(app, client, url, content_type, expected_body):
 def location(response):
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return response.headers["Location"]
-
-
-def share(client, headers, file_id, **options):
-    response = client.post("/api/v1/shares", headers=headers, json={"file_id": file_id, **options})
-    assert response.status_code == 201, response.get_json()
-    return urlsplit(response.get_json()["url"]).path
 
 
 def preview_src(html, tag):
@@ -155,7 +149,7 @@ def test_html_svg_xml_and_scripts_are_never_served_inline(app, signed_in, name, 
     assert view.status_code == 200 and 'class="preview"' not in html and "No preview" in html
     assert "<script>alert(1)</script>" not in html
 
-    link = share(client, headers, file_id)
+    link = path(share(client, headers, file))
     recipient = app.test_client()
     page = recipient.get(link).get_data(as_text=True)
     assert 'class="preview"' not in page and "<script>alert(1)</script>" not in page
@@ -371,16 +365,16 @@ def test_a_share_link_previews_only_uncounted_unlocked_links(app, signed_in):
     client, _, headers = signed_in
     file = upload(client, headers, "photo.png", PNG, "image/png")
 
-    open_link = share(client, headers, file["id"])
+    open_link = path(share(client, headers, file))
     page = app.test_client().get(open_link).get_data(as_text=True)
     assert_inline(app, client, preview_src(page, "img"), "image/png", PNG)
 
-    limited = share(client, headers, file["id"], max_downloads=3)
+    limited = path(share(client, headers, file, max_downloads=3))
     assert 'class="preview"' not in app.test_client().get(limited).get_data(as_text=True)
     counts = db.session.execute(db.select(Share.download_count)).scalars().all()
     assert counts == [0, 0]  # a preview counts nothing, so limited links show none
 
-    locked = share(client, headers, file["id"], password="open sesame")
+    locked = path(share(client, headers, file, password="open sesame"))
     recipient = app.test_client()
     page = recipient.get(locked).get_data(as_text=True)
     assert "needs a password" in page and "<img" not in page
@@ -392,7 +386,7 @@ def test_a_share_link_previews_only_uncounted_unlocked_links(app, signed_in):
 def test_share_preview_urls_never_outlive_the_link(app, signed_in):
     client, _, headers = signed_in
     file = upload(client, headers, "photo.png", PNG, "image/png")
-    link = share(client, headers, file["id"], expires_in="1m")  # shorter than SHARE_URL_EXPIRY
+    link = path(share(client, headers, file, expires_in="1m"))  # shorter than SHARE_URL_EXPIRY
     url = preview_src(app.test_client().get(link).get_data(as_text=True), "img")
     query = parse_qs(urlsplit(url).query)
     if storage_name(app) == "s3":

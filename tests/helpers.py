@@ -1,11 +1,16 @@
-"""Small helpers the tests share: sending bytes to a signed URL, the API upload flow, and races between threads."""
+"""Small helpers the tests share: sending bytes to a signed URL, the API upload flow, share links, pages of lists,
+and races between threads."""
+import base64
 import hashlib
+import json
+import re
 import threading
 from urllib.parse import urlsplit
 
 import requests
 
 from app.extensions import db
+from tests.conftest import csrf_from
 
 
 def send(client, method, url, headers=None, data=b""):
@@ -139,3 +144,42 @@ def admission_race(app, count, prepare, admit, refusal):
                 db.session.remove()
 
     return at_once(count, attempt)
+
+
+def row_names(html):
+    """The names in a file list page's rows, in order."""
+    return re.findall(r'<td class="name" data-label="Name">([^<]*)</td>', html)
+
+
+def set_visible(client, headers, file_id, visible):
+    return client.patch(f"/api/v1/files/{file_id}", headers=headers, json={"visible_to_everyone": visible})
+
+
+def make_visible(client, headers, file):
+    response = set_visible(client, headers, file["id"], True)
+    assert response.status_code == 200, response.get_json()
+
+
+def share(client, headers, file, **options):
+    """A share link to `file` (its JSON), made through the API; returns the link's JSON."""
+    response = client.post("/api/v1/shares", headers=headers, json={"file_id": file["id"], **options})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def path(share_json):
+    return urlsplit(share_json["url"]).path
+
+
+def visit_and_download(app, link_path, client=None):
+    """What a recipient does: open the page, press Download. Returns (page response, download response)."""
+    client = client or app.test_client()
+    page = client.get(link_path)
+    if page.status_code != 200:
+        return page, None
+    return page, client.post(f"{link_path}/download", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+
+
+def cursor(payload):
+    """A list cursor as the API encodes one, around any payload (for forging odd ones)."""
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")

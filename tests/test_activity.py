@@ -9,8 +9,8 @@ import pytest
 from app.extensions import db
 from app.models import AuditEvent, File, utcnow
 from app.services import audit
-from tests.conftest import PASSWORD, Accounts, csrf_from
-from tests.helpers import send, upload
+from tests.conftest import PASSWORD, Accounts
+from tests.helpers import path, send, share, upload, visit_and_download
 from tests.live_support import Live, local_live  # noqa: F401  (fixtures)
 # The CLI runner is the CLI tests' own fixture.
 from tests.test_cli_tool import dirs, one_error_line, run  # noqa: F401
@@ -135,11 +135,9 @@ def test_a_download_of_an_everyone_visible_file_is_its_owners_activity(app, api,
 
 def test_links_are_recorded_and_their_downloads_show_in_the_owners_activity(app, api, owner, headers):
     file = upload(api, headers, "minutes.txt", DATA, "text/plain")
-    link = api.post("/api/v1/shares", headers=headers, json={"file_id": file["id"]}).get_json()
+    link = share(api, headers, file)
     visitor = from_address(app.test_client(), VISITOR_ADDRESS)
-    page = visitor.get(urlsplit(link["url"]).path)
-    download = visitor.post(urlsplit(link["url"]).path + "/download",
-                            data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    _, download = visit_and_download(app, path(link), visitor)
     assert download.status_code == 302
     assert send(visitor, "GET", download.headers["Location"])[2] == DATA
     assert api.delete(f"/api/v1/shares/{link['id']}", headers=headers).status_code == 204
@@ -162,10 +160,8 @@ def test_links_are_recorded_and_their_downloads_show_in_the_owners_activity(app,
 
 def test_the_page_shows_time_who_what_file_and_address(app, api, accounts, owner, headers):
     file = upload(api, headers, "agenda & notes.txt", DATA, "text/plain")
-    link = api.post("/api/v1/shares", headers=headers, json={"file_id": file["id"]}).get_json()
-    visitor = from_address(app.test_client(), VISITOR_ADDRESS)
-    page = visitor.get(urlsplit(link["url"]).path)
-    visitor.post(urlsplit(link["url"]).path + "/download", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    link = share(api, headers, file)
+    visit_and_download(app, path(link), from_address(app.test_client(), VISITOR_ADDRESS))
     browser, _ = accounts.signed_in_client(owner)
 
     html = browser.get("/activity").get_data(as_text=True)

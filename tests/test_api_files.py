@@ -1,12 +1,11 @@
 """The JSON API's file flow, on both storage backends."""
-import base64
-import json
 from urllib.parse import unquote
 
 import pytest
 
 from app.extensions import db
 from app.models import File, FileStatus
+from tests.helpers import cursor as cursor_of
 from tests.helpers import download, send, sha256, start_upload, upload, write_directly
 
 
@@ -227,10 +226,6 @@ def test_pagination_is_keyset_and_complete(client, headers):
 def test_bad_list_parameters_get_clear_errors(client, headers, query, code):
     response = client.get(f"/api/v1/files?{query}", headers=headers)
     assert response.status_code == 400 and response.get_json()["error"]["code"] == code
-
-
-def cursor_of(payload):
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
 @pytest.mark.parametrize("service, cursor", [

@@ -7,7 +7,7 @@ import pytest
 from app.extensions import db
 from app.models import AuditEvent
 from tests.conftest import csrf_from
-from tests.helpers import download, send, upload
+from tests.helpers import download, row_names, send, set_visible, upload
 
 
 @pytest.fixture
@@ -18,17 +18,9 @@ def people(app, accounts):
     return {"alice": (alice_browser, accounts.headers(alice)), "bob": (bob_browser, accounts.headers(bob))}
 
 
-def set_visible(client, headers, file_id, visible):
-    return client.patch(f"/api/v1/files/{file_id}", headers=headers, json={"visible_to_everyone": visible})
-
-
 def everyone_names(client, headers, **params):
     body = client.get("/api/v1/files", headers=headers, query_string={"scope": "everyone", **params}).get_json()
     return [(item["name"], item["owner"]) for item in body["items"]]
-
-
-def row_names(html):
-    return re.findall(r'<td class="name" data-label="Name">([^<]*)</td>', html)
 
 
 def test_owner_makes_a_file_visible_and_private_again_through_the_api(people):

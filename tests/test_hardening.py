@@ -1,17 +1,10 @@
 """Odd input never reaches the database as a 500, and pages carry their security headers."""
-import base64
-import json
-
 import pytest
 
 from app.extensions import db
 from app.models import File
 from tests.conftest import PASSWORD
-from tests.helpers import at_once, download, send, start_upload, upload
-
-
-def cursor(payload):
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+from tests.helpers import at_once, cursor, download, send, start_upload, upload
 
 
 @pytest.mark.parametrize("method,path", [

@@ -21,7 +21,7 @@ from app.qr import qr_svg
 from app.services import previews
 from app.storage import StorageError
 from tests.conftest import csrf_from
-from tests.helpers import send, upload
+from tests.helpers import path, send, share, upload
 
 
 def make_png():
@@ -39,11 +39,6 @@ PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrai
 # A page, a drawing, a lie (a "PNG" that is a page) and a script: the same bytes under four claims.
 ACTIVE = [("page.html", "text/html"), ("drawing.svg", "image/svg+xml"), ("cat.png", "image/png"),
           ("app.js", "text/javascript")]
-
-
-@pytest.fixture
-def owner(app, accounts):
-    return accounts.signed_in_client()
 
 
 def storage_name(app):
@@ -83,12 +78,6 @@ def assert_inline(app, client, url, content_type, expected_body):
 def location(response):
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return response.headers["Location"]
-
-
-def share(client, headers, file_id, **options):
-    response = client.post("/api/v1/shares", headers=headers, json={"file_id": file_id, **options})
-    assert response.status_code == 201, response.get_json()
-    return urlsplit(response.get_json()["url"]).path
 
 
 def preview_src(html, tag):
@@ -141,9 +130,8 @@ def test_preview_kind_allows_only_the_list_and_never_active_claims(name, declare
 # Pages, markup and scripts: attachments everywhere.
 
 @pytest.mark.parametrize("name, declared", ACTIVE)
-def test_html_svg_xml_and_scripts_are_never_served_inline(app, owner, accounts, name, declared):
-    client, user = owner
-    headers = accounts.headers(user)
+def test_html_svg_xml_and_scripts_are_never_served_inline(app, signed_in, name, declared):
+    client, _, headers = signed_in
     file = upload(client, headers, name, SCRIPT, declared)
     file_id = file["id"]
     assert file["preview"] is None
@@ -161,7 +149,7 @@ def test_html_svg_xml_and_scripts_are_never_served_inline(app, owner, accounts, 
     assert view.status_code == 200 and 'class="preview"' not in html and "No preview" in html
     assert "<script>alert(1)</script>" not in html
 
-    link = share(client, headers, file_id)
+    link = path(share(client, headers, file))
     recipient = app.test_client()
     page = recipient.get(link).get_data(as_text=True)
     assert 'class="preview"' not in page and "<script>alert(1)</script>" not in page
@@ -171,9 +159,8 @@ def test_html_svg_xml_and_scripts_are_never_served_inline(app, owner, accounts, 
 
 # What is allowed, is shown.
 
-def test_a_real_png_is_shown_inline_whatever_type_was_declared(app, owner, accounts):
-    client, user = owner
-    headers = accounts.headers(user)
+def test_a_real_png_is_shown_inline_whatever_type_was_declared(app, signed_in):
+    client, _, headers = signed_in
     file = upload(client, headers, "photo.png", PNG, "application/octet-stream")
     assert file["preview"] == "image"
     assert db.session.execute(db.select(File.sniffed_type)).scalar_one() == "image/png"
@@ -193,9 +180,8 @@ def test_a_real_png_is_shown_inline_whatever_type_was_declared(app, owner, accou
     assert status == 200 and download_headers["Content-Disposition"].startswith("attachment;")
 
 
-def test_text_and_source_are_shown_escaped_as_plain_text(app, owner, accounts):
-    client, user = owner
-    headers = accounts.headers(user)
+def test_text_and_source_are_shown_escaped_as_plain_text(app, signed_in):
+    client, _, headers = signed_in
     data = b"# Notes\n\n<b>bold?</b> & <script>alert(1)</script>\n"
     file = upload(client, headers, "notes.md", data, "text/markdown")
     assert file["preview"] == "text"
@@ -206,9 +192,8 @@ def test_text_and_source_are_shown_escaped_as_plain_text(app, owner, accounts):
     assert_inline(app, client, location(client.get(f"/files/{file['id']}/raw")), "text/plain; charset=utf-8", data)
 
 
-def test_a_long_text_shows_its_beginning_with_a_note(app, owner, accounts):
-    client, user = owner
-    headers = accounts.headers(user)
+def test_a_long_text_shows_its_beginning_with_a_note(app, signed_in):
+    client, _, headers = signed_in
     # A broken byte after the part that is sniffed is shown replaced, not refused.
     data = b"a" * 10_000 + b"\xff" + b"line of the log\n" * 20_000 + b"THE END\n"
     file = upload(client, headers, "server.log", data, "text/plain")
@@ -221,9 +206,9 @@ def test_a_long_text_shows_its_beginning_with_a_note(app, owner, accounts):
 
 @pytest.mark.parametrize("name, data, kind, served", [("clip.mp4", MP4, "video", "video/mp4"),
                                                       ("song.mp3", MP3, "audio", "audio/mpeg")])
-def test_video_and_audio_play_inline_and_can_seek(app, owner, accounts, name, data, kind, served):
-    client, user = owner
-    file = upload(client, accounts.headers(user), name, data, "application/octet-stream")
+def test_video_and_audio_play_inline_and_can_seek(app, signed_in, name, data, kind, served):
+    client, _, headers = signed_in
+    file = upload(client, headers, name, data, "application/octet-stream")
     assert file["preview"] == kind
 
     html = client.get(f"/files/{file['id']}/view").get_data(as_text=True)
@@ -235,9 +220,9 @@ def test_video_and_audio_play_inline_and_can_seek(app, owner, accounts, name, da
     assert headers["Content-Range"] == f"bytes 100-199/{len(data)}"
 
 
-def test_a_pdf_is_framed_with_a_link_to_open_it(app, owner, accounts):
-    client, user = owner
-    file = upload(client, accounts.headers(user), "manual.pdf", PDF, "application/pdf")
+def test_a_pdf_is_framed_with_a_link_to_open_it(app, signed_in):
+    client, _, headers = signed_in
+    file = upload(client, headers, "manual.pdf", PDF, "application/pdf")
     assert file["preview"] == "pdf"
 
     html = client.get(f"/files/{file['id']}/view").get_data(as_text=True)
@@ -251,10 +236,10 @@ def test_a_pdf_is_framed_with_a_link_to_open_it(app, owner, accounts):
 
 
 @pytest.mark.parametrize("backend", ["s3"], indirect=True)
-def test_completing_an_upload_asks_s3_for_its_size_and_its_first_bytes_at_once(app, owner, accounts, monkeypatch):
+def test_completing_an_upload_asks_s3_for_its_size_and_its_first_bytes_at_once(app, signed_in, monkeypatch):
     # Two round trips to storage in the time of one: each request here goes on only once the
     # other one is under way too, which never happens if they are made one after the other.
-    client, user = owner
+    client, _, headers = signed_in
     storage = app.extensions["locker.storage"]
     both_asked = threading.Barrier(2, timeout=5)
     read_head, stat = storage.read_head, storage.stat
@@ -269,13 +254,12 @@ def test_completing_an_upload_asks_s3_for_its_size_and_its_first_bytes_at_once(a
 
     monkeypatch.setattr(storage, "read_head", read_head_alongside)
     monkeypatch.setattr(storage, "stat", stat_alongside)
-    file = upload(client, accounts.headers(user), "photo.png", PNG, "application/octet-stream")
+    file = upload(client, headers, "photo.png", PNG, "application/octet-stream")
     assert file["size"] == len(PNG) and file["preview"] == "image"
 
 
-def test_completing_before_the_bytes_arrive_reads_nothing_and_warns_of_nothing(app, owner, accounts, caplog):
-    client, user = owner
-    headers = accounts.headers(user)
+def test_completing_before_the_bytes_arrive_reads_nothing_and_warns_of_nothing(app, signed_in, caplog):
+    client, _, headers = signed_in
     started = client.post("/api/v1/uploads", headers=headers,
                           json={"name": "early.png", "size": len(PNG), "content_type": "image/png"}).get_json()
     response = client.post(f"/api/v1/uploads/{started['id']}/complete", headers=headers)
@@ -283,14 +267,14 @@ def test_completing_before_the_bytes_arrive_reads_nothing_and_warns_of_nothing(a
     assert "sniff" not in caplog.text
 
 
-def test_an_upload_whose_type_cannot_be_read_completes_without_a_preview(app, owner, accounts, monkeypatch):
-    client, user = owner
+def test_an_upload_whose_type_cannot_be_read_completes_without_a_preview(app, signed_in, monkeypatch):
+    client, _, headers = signed_in
 
     def unreachable(key, length):
         raise StorageError("storage is down")
 
     monkeypatch.setattr(app.extensions["locker.storage"], "read_head", unreachable)
-    file = upload(client, accounts.headers(user), "photo.png", PNG, "image/png")
+    file = upload(client, headers, "photo.png", PNG, "image/png")
     assert file["preview"] is None
     assert db.session.execute(db.select(File.sniffed_type)).scalar_one() is None
     status, headers, _, _ = fetch(client, location(client.get(f"/files/{file['id']}/raw")))
@@ -307,9 +291,8 @@ def sniffed_types():
     return dict(db.session.execute(db.select(File.name, File.sniffed_type)).all())
 
 
-def test_flask_locker_sniff_gives_older_files_their_type_and_preview(app, owner, accounts):
-    client, user = owner
-    headers = accounts.headers(user)
+def test_flask_locker_sniff_gives_older_files_their_type_and_preview(app, signed_in):
+    client, _, headers = signed_in
     for name, data in [("photo.png", PNG), ("notes.txt", b"hello"), ("blob.bin", b"\x00\x01\x02")]:
         upload(client, headers, name, data)
     forget_sniffed_types()
@@ -324,9 +307,8 @@ def test_flask_locker_sniff_gives_older_files_their_type_and_preview(app, owner,
         "photo.png": "image", "notes.txt": "text", "blob.bin": None}
 
 
-def test_sniff_walks_every_batch_and_reports_files_storage_could_not_read(app, owner, accounts, monkeypatch):
-    client, user = owner
-    headers = accounts.headers(user)
+def test_sniff_walks_every_batch_and_reports_files_storage_could_not_read(app, signed_in, monkeypatch):
+    client, _, headers = signed_in
     for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
         upload(client, headers, name, b"text")
     forget_sniffed_types()
@@ -352,9 +334,9 @@ def test_sniff_walks_every_batch_and_reports_files_storage_could_not_read(app, o
 
 # Who may look.
 
-def test_another_users_file_is_404_unless_made_visible_to_everyone(app, owner, accounts):
-    client, user = owner
-    file = upload(client, accounts.headers(user), "photo.png", PNG, "image/png")
+def test_another_users_file_is_404_unless_made_visible_to_everyone(app, signed_in, accounts):
+    client, _, headers = signed_in
+    file = upload(client, headers, "photo.png", PNG, "image/png")
     other, other_user = accounts.signed_in_client()
     for path in (f"/files/{file['id']}/view", f"/files/{file['id']}/raw"):
         assert other.get(path).status_code == 404
@@ -370,30 +352,29 @@ def test_another_users_file_is_404_unless_made_visible_to_everyone(app, owner, a
     assert_inline(app, other, location(other.get(f"/files/{file['id']}/raw")), "image/png", PNG)
 
 
-def test_the_files_list_links_each_file_to_its_view(app, owner, accounts):
-    client, user = owner
-    file = upload(client, accounts.headers(user), "photo.png", PNG, "image/png")
+def test_the_files_list_links_each_file_to_its_view(app, signed_in):
+    client, _, headers = signed_in
+    file = upload(client, headers, "photo.png", PNG, "image/png")
     html = client.get("/files").get_data(as_text=True)
     assert f'href="/files/{file["id"]}/view" aria-label="View photo.png"' in html
 
 
 # Share links.
 
-def test_a_share_link_previews_only_uncounted_unlocked_links(app, owner, accounts):
-    client, user = owner
-    headers = accounts.headers(user)
+def test_a_share_link_previews_only_uncounted_unlocked_links(app, signed_in):
+    client, _, headers = signed_in
     file = upload(client, headers, "photo.png", PNG, "image/png")
 
-    open_link = share(client, headers, file["id"])
+    open_link = path(share(client, headers, file))
     page = app.test_client().get(open_link).get_data(as_text=True)
     assert_inline(app, client, preview_src(page, "img"), "image/png", PNG)
 
-    limited = share(client, headers, file["id"], max_downloads=3)
+    limited = path(share(client, headers, file, max_downloads=3))
     assert 'class="preview"' not in app.test_client().get(limited).get_data(as_text=True)
     counts = db.session.execute(db.select(Share.download_count)).scalars().all()
     assert counts == [0, 0]  # a preview counts nothing, so limited links show none
 
-    locked = share(client, headers, file["id"], password="open sesame")
+    locked = path(share(client, headers, file, password="open sesame"))
     recipient = app.test_client()
     page = recipient.get(locked).get_data(as_text=True)
     assert "needs a password" in page and "<img" not in page
@@ -402,11 +383,10 @@ def test_a_share_link_previews_only_uncounted_unlocked_links(app, owner, account
     assert 'alt="photo.png"' in recipient.get(locked).get_data(as_text=True)
 
 
-def test_share_preview_urls_never_outlive_the_link(app, owner, accounts):
-    client, user = owner
-    headers = accounts.headers(user)
+def test_share_preview_urls_never_outlive_the_link(app, signed_in):
+    client, _, headers = signed_in
     file = upload(client, headers, "photo.png", PNG, "image/png")
-    link = share(client, headers, file["id"], expires_in="1m")  # shorter than SHARE_URL_EXPIRY
+    link = path(share(client, headers, file, expires_in="1m"))  # shorter than SHARE_URL_EXPIRY
     url = preview_src(app.test_client().get(link).get_data(as_text=True), "img")
     query = parse_qs(urlsplit(url).query)
     if storage_name(app) == "s3":
@@ -423,9 +403,9 @@ def test_share_preview_urls_never_outlive_the_link(app, owner, accounts):
 
 # QR code.
 
-def test_the_created_link_page_shows_a_qr_code_of_the_link(app, owner, accounts):
-    client, user = owner
-    file = upload(client, accounts.headers(user), "photo.png", PNG, "image/png")
+def test_the_created_link_page_shows_a_qr_code_of_the_link(app, signed_in):
+    client, _, headers = signed_in
+    file = upload(client, headers, "photo.png", PNG, "image/png")
     form = client.get(f"/files/{file['id']}/share").get_data(as_text=True)
     created = client.post(f"/files/{file['id']}/share", data={"csrf_token": csrf_from(form), "expires_in": "1d"})
     html = created.get_data(as_text=True)

@@ -8,7 +8,7 @@ import pytest
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
 from app.services import files as file_service
-from tests.helpers import upload
+from tests.helpers import make_visible, row_names, upload
 
 
 @pytest.fixture
@@ -36,11 +36,6 @@ def search(client, headers, q, **params):
     response = client.get("/api/v1/files", headers=headers, query_string={"q": q, **params})
     assert response.status_code == 200, response.get_json()
     return sorted(item["name"] for item in response.get_json()["items"])
-
-
-def make_visible(client, headers, file):
-    response = client.patch(f"/api/v1/files/{file['id']}", headers=headers, json={"visible_to_everyone": True})
-    assert response.status_code == 200, response.get_json()
 
 
 def test_search_ignores_case_and_matches_any_part_of_a_name(client, headers):
@@ -155,11 +150,11 @@ def test_search_pages_in_the_browser(make_app, accounts):
         for name in ["photo 1.jpg", "other.txt", "photo 2.jpg", "photo 3.jpg"]:
             upload(browser, headers, name, b"x")
         first = browser.get("/files?q=photo&sort=name&order=asc").get_data(as_text=True)
-        assert re.findall(r'data-label="Name">([^<]*)<', first) == ["photo 1.jpg", "photo 2.jpg"]
+        assert row_names(first) == ["photo 1.jpg", "photo 2.jpg"]
         next_link = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
         assert "q=photo" in next_link
         second = browser.get(next_link).get_data(as_text=True)
-        assert re.findall(r'data-label="Name">([^<]*)<', second) == ["photo 3.jpg"]
+        assert row_names(second) == ["photo 3.jpg"]
         assert 'value="photo"' in second
         nothing = browser.get("/files?q=zebra").get_data(as_text=True)
         assert "No file you can see has a name matching “zebra”" in nothing

@@ -1,7 +1,6 @@
 """Share links: public downloads with expiry, passwords, download limits and revocation."""
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import event
@@ -9,7 +8,7 @@ from sqlalchemy import event
 from app.extensions import db
 from app.models import Share, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at_once, send, sha256, upload
+from tests.helpers import at_once, path, send, sha256, share, upload, visit_and_download
 
 DATA = b"quarterly report, final\n" * 50
 
@@ -17,25 +16,6 @@ DATA = b"quarterly report, final\n" * 50
 @pytest.fixture
 def file(client, headers):
     return upload(client, headers, "report.pdf", DATA, "application/pdf", sha256=sha256(DATA))
-
-
-def share(client, headers, file, **options):
-    response = client.post("/api/v1/shares", headers=headers, json={"file_id": file["id"], **options})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def path(share_json):
-    return urlsplit(share_json["url"]).path
-
-
-def visit_and_download(app, link_path, client=None):
-    """What a recipient does: open the page, press Download. Returns (page response, download response)."""
-    client = client or app.test_client()
-    page = client.get(link_path)
-    if page.status_code != 200:
-        return page, None
-    return page, client.post(f"{link_path}/download", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
 
 
 def test_a_link_serves_the_file_to_anyone_and_counts_downloads(app, client, headers, file):

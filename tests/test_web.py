@@ -8,11 +8,7 @@ from sqlalchemy import event
 from app.extensions import db
 from app.models import File, FileRequest, FileStatus
 from tests.conftest import Accounts, csrf_from
-from tests.helpers import send, upload
-
-
-def row_names(html):
-    return re.findall(r'<td class="name" data-label="Name">([^<]*)</td>', html)
+from tests.helpers import row_names, send, upload
 
 
 def test_files_page_lists_name_size_type_and_time(signed_in):

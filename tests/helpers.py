@@ -5,9 +5,11 @@ import hashlib
 import json
 import re
 import threading
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import event
 
 from app.extensions import db
 from tests.conftest import csrf_from
@@ -183,3 +185,18 @@ def visit_and_download(app, link_path, client=None):
 def cursor(payload):
     """A list cursor as the API encodes one, around any payload (for forging odd ones)."""
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+@contextmanager
+def recorded_sql():
+    """The (statement, parameters) of every query the block sends to the database, in order."""
+    executed = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        executed.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield executed
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

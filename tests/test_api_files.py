@@ -6,7 +6,7 @@ import pytest
 from app.extensions import db
 from app.models import File, FileStatus
 from tests.helpers import cursor as cursor_of
-from tests.helpers import download, send, sha256, start_upload, upload, write_directly
+from tests.helpers import download, recorded_sql, send, sha256, start_upload, upload, write_directly
 
 
 def stored_rows():
@@ -283,24 +283,15 @@ def test_unreachable_storage_is_a_503_not_a_500(app, client, headers, monkeypatc
 @pytest.mark.parametrize("sort", ["date", "name", "size"])
 def test_listing_pages_by_key_through_an_index_never_offset(client, headers, sort):
     """Each page is a range read on an (owner, status, column, id) index: page 1 at 100,000 files costs what it does at 100."""
-    from sqlalchemy import event
 
     from app.models import User
     from app.services import files as file_service
     for number in range(3):
         upload(client, headers, f"f{number}.txt", b"x" * (number + 1))
     owner = db.session.get(User, db.session.execute(db.select(File.owner_id)).scalars().first())
-    executed = []
-
-    def record(connection, cursor, statement, parameters, context, executemany):
-        executed.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_sql() as executed:
         first = file_service.list_files(owner, sort=sort, limit=2)
         file_service.list_files(owner, cursor=first.next_cursor, limit=2)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     pages = [(sql, params) for sql, params in executed if "FROM files" in sql and "LIMIT" in sql.upper()]
     assert len(pages) == 2
     # (SQLAlchemy's SQLite dialect always writes "LIMIT ? OFFSET ?"; the offset must then be 0.)

@@ -8,7 +8,7 @@ import pytest
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
 from app.services import files as file_service
-from tests.helpers import make_visible, row_names, upload
+from tests.helpers import make_visible, recorded_sql, row_names, upload
 
 
 @pytest.fixture
@@ -232,19 +232,10 @@ def plan_of(sql, params):
 @pytest.mark.parametrize("q", ["report", "re"])
 def test_search_reads_an_index_never_scans_every_name(many_files, alice, q, scope):
     """Substrings through the trigram index (pg_trgm GIN, or SQLite's FTS5 table); short prefixes through it or the b-tree."""
-    from sqlalchemy import event
 
-    executed = []
-
-    def record(connection, cursor, statement, parameters, context, executemany):
-        executed.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_sql() as executed:
         first = file_service.list_files(alice, q=q, scope=scope, limit=2)
         second = file_service.list_files(alice, cursor=first.next_cursor, limit=2)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert [f.name for f in first.items + second.items] == ["report 2.txt", "report 1.txt", "report 0.txt"]
     pages = [(sql, params) for sql, params in executed if "FROM files" in sql and "LIMIT" in sql.upper()]
     assert len(pages) == 2

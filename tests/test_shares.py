@@ -3,12 +3,11 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from app.extensions import db
 from app.models import Share, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at_once, path, send, sha256, share, upload, visit_and_download
+from tests.helpers import at_once, path, recorded_sql, send, sha256, share, upload, visit_and_download
 
 DATA = b"quarterly report, final\n" * 50
 
@@ -110,18 +109,10 @@ def test_listing_links_reads_their_files_in_one_query(client, headers):
     for number in range(4):
         share(client, headers, upload(client, headers, f"f{number}.txt", b"x" * (number + 1)))
     db.session.remove()  # nothing already loaded may hide a query
-    executed = []
-
-    def record(connection, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_sql() as executed:
         listed = client.get("/api/v1/shares", headers=headers).get_json()["items"]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert sorted(item["file_name"] for item in listed) == ["f0.txt", "f1.txt", "f2.txt", "f3.txt"]
-    assert len([statement for statement in executed if "FROM files" in statement]) == 1
+    assert len([statement for statement, _ in executed if "FROM files" in statement]) == 1
 
 
 def test_unknown_links_are_404(client):

@@ -3,12 +3,11 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import event
 
 from app.extensions import db
 from app.models import File, FileRequest, FileStatus
 from tests.conftest import Accounts, csrf_from
-from tests.helpers import row_names, send, upload
+from tests.helpers import recorded_sql, row_names, send, upload
 
 
 def test_files_page_lists_name_size_type_and_time(signed_in):
@@ -143,16 +142,8 @@ def add_file(owner, name, **columns):
 
 
 def statements_for(call):
-    executed = []
-
-    def record(connection, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_sql() as executed:
         response = call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert response.status_code == 200
     return len(executed)
 

@@ -200,3 +200,17 @@ def recorded_sql():
         yield executed
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+
+
+def walk_pages(client, headers, path, **query):
+    """Every item of a keyset-paged API list, first page to last by next_cursor; no page holds more than `limit`."""
+    items, cursor = [], None
+    while True:
+        response = client.get(path, headers=headers, query_string={**query, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert len(body["items"]) <= query["limit"]
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return items

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import AuditEvent, File, utcnow
 from app.services import audit
 from tests.conftest import PASSWORD, Accounts
-from tests.helpers import path, send, share, upload, visit_and_download
+from tests.helpers import path, send, share, upload, visit_and_download, walk_pages
 from tests.live_support import Live, local_live  # noqa: F401  (fixtures)
 # The CLI runner is the CLI tests' own fixture.
 from tests.test_cli_tool import dirs, one_error_line, run  # noqa: F401
@@ -229,13 +229,7 @@ def test_paging_walks_every_event_once_newest_first(local_app, people):
     db.session.commit()
     client, headers = local_app.test_client(), people.headers(user)
 
-    seen, cursor = [], None
-    while True:
-        page = activity(client, headers, limit=3, **({"cursor": cursor} if cursor else {}))
-        seen.extend(item["detail"] for item in page["items"])
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
+    seen = [item["detail"] for item in walk_pages(client, headers, "/api/v1/activity", limit=3)]
     assert seen == [f"event {number}" for number in reversed(range(7))]
 
     browser, _ = people.signed_in_client(user)

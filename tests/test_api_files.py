@@ -6,7 +6,7 @@ import pytest
 from app.extensions import db
 from app.models import File, FileStatus
 from tests.helpers import cursor as cursor_of
-from tests.helpers import download, recorded_sql, send, sha256, start_upload, upload, write_directly
+from tests.helpers import download, recorded_sql, send, sha256, start_upload, upload, walk_pages, write_directly
 
 
 def stored_rows():
@@ -208,15 +208,8 @@ def test_pagination_is_keyset_and_complete(client, headers):
         ("name", "asc", names), ("name", "desc", names[::-1]),
         ("size", "desc", names[::-1]), ("date", "asc", names),
     ]:
-        seen, cursor = [], None
-        while True:
-            query = f"/api/v1/files?limit=3&sort={sort}&order={order}" + (f"&cursor={cursor}" if cursor else "")
-            page = client.get(query, headers=headers).get_json()
-            assert len(page["items"]) <= 3
-            seen += [item["name"] for item in page["items"]]
-            cursor = page["next_cursor"]
-            if not cursor:
-                break
+        seen = [item["name"] for item in walk_pages(client, headers, "/api/v1/files", limit=3, sort=sort,
+                                                     order=order)]
         assert seen == expected, (sort, order)
 
 

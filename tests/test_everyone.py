@@ -7,7 +7,7 @@ import pytest
 from app.extensions import db
 from app.models import AuditEvent
 from tests.conftest import csrf_from
-from tests.helpers import download, row_names, send, set_visible, upload
+from tests.helpers import download, row_names, send, set_visible, upload, walk_pages
 
 
 @pytest.fixture
@@ -89,14 +89,7 @@ def test_everyone_scope_pages_by_cursor(people):
     names = [f"doc {i}.txt" for i in range(5)]
     for name in names:
         set_visible(client, alice, upload(client, alice, name, b"x")["id"], True)
-    seen, cursor = [], None
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        body = client.get("/api/v1/files", headers=alice, query_string={"scope": "everyone", **params}).get_json()
-        seen += [item["name"] for item in body["items"]]
-        cursor = body["next_cursor"]
-        if not cursor:
-            break
+    seen = [item["name"] for item in walk_pages(client, alice, "/api/v1/files", scope="everyone", limit=2)]
     assert seen == names[::-1]
 
 

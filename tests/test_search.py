@@ -8,7 +8,7 @@ import pytest
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
 from app.services import files as file_service
-from tests.helpers import make_visible, recorded_sql, row_names, upload
+from tests.helpers import make_visible, recorded_sql, row_names, upload, walk_pages
 
 
 @pytest.fixture
@@ -118,17 +118,8 @@ def test_search_pages_by_cursor_and_the_cursor_keeps_its_search(client, headers)
     for name in names + ["other.txt", "more.txt"]:
         upload(client, headers, name, b"x")
     for sort, order, expected in [("name", "asc", names), ("date", "desc", names[::-1])]:
-        seen, cursor = [], None
-        while True:
-            params = {"q": "PHOTO", "limit": 2, "sort": sort, "order": order}
-            if cursor:
-                params["cursor"] = cursor
-            body = client.get("/api/v1/files", headers=headers, query_string=params).get_json()
-            assert len(body["items"]) <= 2
-            seen += [item["name"] for item in body["items"]]
-            cursor = body["next_cursor"]
-            if not cursor:
-                break
+        seen = [item["name"] for item in walk_pages(client, headers, "/api/v1/files", q="PHOTO", limit=2,
+                                                     sort=sort, order=order)]
         assert seen == expected, sort
 
     first = client.get("/api/v1/files?q=photo&limit=2&sort=name", headers=headers).get_json()

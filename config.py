@@ -73,8 +73,14 @@ class Config:
     S3_REGION = env("S3_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
     S3_ENDPOINT_URL = env("S3_ENDPOINT_URL")
     S3_PUBLIC_ENDPOINT_URL = env("S3_PUBLIC_ENDPOINT_URL")
-    S3_CREATE_BUCKET = env_bool("S3_CREATE_BUCKET")
     PUBLIC_URL = env("PUBLIC_URL")
+    # While serving a request a storage call may take at most about
+    # S3_MAX_ATTEMPTS x (S3_CONNECT_TIMEOUT + S3_READ_TIMEOUT) seconds; after one fails,
+    # calls answer 503 at once for STORAGE_RETRY_AFTER seconds, then one is let through to try.
+    S3_CONNECT_TIMEOUT = float(env("S3_CONNECT_TIMEOUT", "2"))
+    S3_READ_TIMEOUT = float(env("S3_READ_TIMEOUT", "5"))
+    S3_MAX_ATTEMPTS = int(env("S3_MAX_ATTEMPTS", "2"))
+    STORAGE_RETRY_AFTER = float(env("STORAGE_RETRY_AFTER", "5"))
 
     MAX_FILE_SIZE = parse_size(env("MAX_FILE_SIZE", "50 GiB"))
     # Larger files go up in parts (S3 takes at most 5 GiB in one PUT).

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import transactions
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.storage import build_storage
 from config import config_from_env
@@ -49,7 +50,9 @@ def create_app(config_class=None):
     limiter.init_app(app)
 
     storage = build_storage(app)
-    storage.prepare()
+    storage.prepare()  # touches no network: Locker starts while the store is down
+    if storage.remote:
+        storage.before_network_call = transactions.end_before_network_call
     app.extensions["locker.storage"] = storage
 
     from app import activity, api, auth, cli, errors, file_requests, health, shares, web

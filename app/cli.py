@@ -8,6 +8,8 @@ from flask.cli import AppGroup
 
 from app.errors import LockerError
 from app.services import files, maintenance, previews, users
+from app.services.common import public_origin
+from app.storage import StorageError
 
 locker = AppGroup("locker", help="Locker administration.")
 
@@ -80,7 +82,10 @@ def retry_deletes():
               help="Also remove objects and uploads no row knows, once older than ORPHAN_GRACE.")
 def sweep(delete_orphans):
     """Cancel expired uploads, and report storage and rows that do not match."""
-    report = maintenance.sweep(delete_orphans=delete_orphans)
+    try:
+        report = maintenance.sweep(delete_orphans=delete_orphans)
+    except StorageError as error:
+        raise click.ClickException(f"Storage is not reachable, so nothing was swept: {error}") from None
     click.echo(f"Expired uploads cancelled: {len(report.expired_uploads)}")
     click.echo(f"Objects no file knows: {len(report.orphan_objects)}")
     for key in report.orphan_objects:
@@ -106,7 +111,7 @@ def verify(file_ids, every_file):
     for result in maintenance.verify(None if every_file else list(file_ids)):
         checked += 1
         click.echo(f"{result.status:<9} {result.public_id}  {result.name}")
-        bad += result.status in ("mismatch", "missing")
+        bad += result.status in ("mismatch", "missing", "unreadable")
     click.echo(f"Checked {checked}; {bad} with problems.")
     if bad or (file_ids and checked < len(file_ids)):
         raise SystemExit(1)
@@ -119,6 +124,43 @@ def sniff():
     click.echo(f"Recognised: {report.recognised}; not recognised (downloads only): {report.unrecognised}; "
                f"storage could not read: {report.unreadable}.")
     if report.unreadable:
+        raise SystemExit(1)
+
+
+@locker.command("setup-storage")
+@click.option("--origin", "origins", multiple=True,
+              help="An origin browsers use Locker from (default: PUBLIC_URL's). Repeat for several.")
+def setup_storage(origins):
+    """Create the bucket if it is missing and set the CORS rules browsers need; safe to run again."""
+    storage = current_app.extensions["locker.storage"].patient()
+    origins = list(origins) or [origin for origin in [public_origin()] if origin]
+    if storage.remote and not origins:
+        raise click.ClickException(
+            "Browsers upload straight to the bucket, so its CORS rules must name the address people open "
+            "Locker at: set PUBLIC_URL (e.g. https://files.example.org) or pass --origin.")
+    try:
+        created = storage.setup(origins)
+    except StorageError as error:
+        raise click.ClickException(f"Storage could not be set up: {error}") from None
+    if storage.remote:
+        click.echo(f"Bucket {storage.bucket}: {'created' if created else 'exists'}; "
+                   f"CORS allows {', '.join(origins)}.")
+    else:
+        click.echo(f"Local storage in {storage.root}: ready.")
+
+
+@locker.command("check-storage")
+@click.option("--origin", help="The origin browsers use Locker from (default: PUBLIC_URL's).")
+def check_storage(origin):
+    """Check that storage does what Locker relies on, and say what is missing; exits 1 if anything is."""
+    storage = current_app.extensions["locker.storage"]
+    failed = 0
+    for check in storage.check(origin or public_origin()):
+        failed += not check.ok
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name:<14} {check.detail}")
+    click.echo("Storage does everything Locker relies on." if not failed
+               else f"{failed} check{'s' if failed != 1 else ''} failed.")
+    if failed:
         raise SystemExit(1)
 
 

@@ -23,8 +23,9 @@ def check(probe):
 
 @bp.get("/healthz")
 def healthz():
-    result = {"database": check(lambda: db.session.execute(text("SELECT 1"))),
-              "storage": check(get_storage().health)}
+    # Storage first: no database transaction stays open across a network call.
+    storage = check(get_storage().health)
+    result = {"database": check(lambda: db.session.execute(text("SELECT 1"))), "storage": storage}
     healthy = all(state == "ok" for state in result.values())
     response = jsonify(status="ok" if healthy else "down", **result)
     response.status_code = 200 if healthy else 503

@@ -92,6 +92,21 @@ class FileStatus:
     DELETING = "deleting"
 
 
+class FileProblem:
+    """What `sweep` or `verify` found wrong with a ready file's stored bytes."""
+
+    MISSING = "missing"   # storage holds nothing under the file's key
+    CHANGED = "changed"   # the bytes no longer have the recorded SHA-256
+
+    LABELS = {MISSING: "bytes missing", CHANGED: "bytes changed"}
+    MESSAGES = {
+        MISSING: "Storage no longer holds this file's bytes, so it can't be downloaded or shared. "
+                 "Upload it again if you have a copy.",
+        CHANGED: "This file's bytes in storage differ from what was uploaded (its SHA-256 changed), so it "
+                 "can't be downloaded or shared. Upload it again if you have a copy.",
+    }
+
+
 class File(db.Model):
     __tablename__ = "files"
     __table_args__ = (
@@ -137,6 +152,9 @@ class File(db.Model):
     # Files that arrived through an upload request: which one, and the name the guest gave.
     file_request_id = db.Column(db.Integer, db.ForeignKey("file_requests.id", ondelete="SET NULL"), index=True)
     guest_name = db.Column(db.String(100))
+    # Set by sweep or verify (a FileProblem) when the stored bytes are gone or differ, and when.
+    problem = db.Column(db.String(16))
+    problem_found_at = db.Column(db.DateTime)
 
     @property
     def part_count(self):
@@ -150,6 +168,21 @@ class File(db.Model):
 
     owner = db.relationship("User")
     file_request = db.relationship("FileRequest")
+
+
+class UploadPart(db.Model):
+    """The SHA-256 a part of a multipart upload was signed with.
+
+    An upload created with part checksums must be completed with every part's
+    checksum, and some stores (SeaweedFS) do not list them back, so Locker keeps
+    the ones it signed until the upload ends.
+    """
+
+    __tablename__ = "upload_parts"
+
+    file_id = db.Column(db.Integer, db.ForeignKey("files.id", ondelete="CASCADE"), primary_key=True)
+    number = db.Column(db.Integer, primary_key=True)
+    sha256 = db.Column(db.String(64), nullable=False)
 
 
 def search_key(name):

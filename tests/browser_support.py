@@ -25,7 +25,7 @@ def backend_settings(request, live_server):
     if request.param == "s3":
         endpoint = request.getfixturevalue("moto_server")
         return {"STORAGE_BACKEND": "s3", "S3_BUCKET": f"locker-browser-{uuid.uuid4().hex[:12]}",
-                "S3_ENDPOINT_URL": endpoint, "S3_CREATE_BUCKET": True, "PUBLIC_URL": live_server.url}
+                "S3_ENDPOINT_URL": endpoint, "SETUP_STORAGE": True, "PUBLIC_URL": live_server.url}
     return {"STORAGE_BACKEND": "local", "PUBLIC_URL": live_server.url}
 
 

@@ -28,6 +28,7 @@ from moto import mock_aws  # noqa: E402
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.services import tokens, users  # noqa: E402
+from app.services.common import public_origin  # noqa: E402
 from config import TestingConfig  # noqa: E402
 from tests.scratch_db import scratch_database  # noqa: E402
 
@@ -85,8 +86,13 @@ def make_app(database, tmp_path):
     built = []
 
     def build(**overrides):
+        # What `flask locker setup-storage` does for an operator: the bucket and its CORS rules.
+        setup_storage = overrides.pop("SETUP_STORAGE", False)
         app = create_app(make_config(url, options, tmp_path / "storage", **overrides))
         app.test_client_class = IsolatedClient
+        if setup_storage:
+            with app.app_context():
+                app.extensions["locker.storage"].setup([origin for origin in [public_origin()] if origin])
         built.append(app)
         return app
 
@@ -108,7 +114,7 @@ def s3():
 
 PART_SIZE = 64 * 1024
 MULTIPART_SETTINGS = {"MULTIPART_THRESHOLD": 2 * PART_SIZE, "MULTIPART_PART_SIZE": PART_SIZE}
-S3_SETTINGS = {"STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET, "S3_CREATE_BUCKET": True,
+S3_SETTINGS = {"STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET, "SETUP_STORAGE": True,
                "PUBLIC_URL": "http://localhost"}
 
 

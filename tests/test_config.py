@@ -52,21 +52,6 @@ def test_unknown_registration_mode_is_refused_at_start(make_app):
         make_app(REGISTRATION="sometimes")
 
 
-def test_missing_bucket_stops_start_up_with_a_clear_message(make_app, s3):
-    from app.storage import StorageError
-    with pytest.raises(StorageError, match="create it or set S3_CREATE_BUCKET=1"):
-        make_app(STORAGE_BACKEND="s3", S3_BUCKET="no-such-bucket", S3_CREATE_BUCKET=False)
-
-
-def test_bucket_is_created_with_cors_for_the_public_origin(make_app, s3):
-    app = make_app(STORAGE_BACKEND="s3", S3_BUCKET="fresh-bucket", S3_CREATE_BUCKET=True,
-                   PUBLIC_URL="https://locker.example.org/some/path")
-    storage = app.extensions["locker.storage"]
-    rules = storage.client.get_bucket_cors(Bucket="fresh-bucket")["CORSRules"]
-    assert rules[0]["AllowedOrigins"] == ["https://locker.example.org"]
-    assert rules[0]["ExposeHeaders"] == ["ETag"] and "PUT" in rules[0]["AllowedMethods"]
-
-
 def test_without_a_secret_key_a_random_one_is_made_once_and_kept(tmp_path, monkeypatch):
     import stat
 

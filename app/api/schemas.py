@@ -6,6 +6,7 @@ the services are the rules.
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.formatting import iso_utc
+from app.models import FileProblem
 from app.services import previews
 from app.services.audit import ACTIONS, SCOPES
 
@@ -104,6 +105,11 @@ class File(FileFacts):
     visible_to_everyone = fields.Boolean(required=True, metadata={
         "description": "true: every signed-in user can find and download it"})
     owner = fields.String(required=True, attribute="owner.username", metadata={"description": "the owner's username"})
+    problem = fields.String(required=True, allow_none=True, metadata={
+        "enum": [FileProblem.MISSING, FileProblem.CHANGED, None],
+        "description": "null when the stored bytes are fine; 'missing' (storage no longer holds them) or "
+                       "'changed' (their SHA-256 differs) as found by sweep or verify: such a file can't be "
+                       "downloaded or shared"})
 
 
 class FileUpdate(Loose):

@@ -4,12 +4,13 @@ import binascii
 import json
 import logging
 import re
+from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 
-from app.errors import InvalidInput, NotFound, Unavailable
+from app.errors import Conflict, InvalidInput, NotFound, Unavailable
 from app.extensions import db
-from app.models import File, FileStatus
+from app.models import File, FileProblem, FileStatus
 from app.storage import StorageError, StorageRejected
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,18 @@ def find_ready_file(public_id, *conditions):
     if file is None:
         raise NotFound("No such file.")
     return file
+
+
+def refuse_damaged(file):
+    """A file whose stored bytes are gone or changed is neither downloaded nor shared as if it were fine."""
+    if file.problem:
+        raise Conflict(FileProblem.MESSAGES[file.problem], code=f"bytes_{file.problem}")
+
+
+def public_origin():
+    """The origin browsers reach Locker at, from PUBLIC_URL; None when it is not set."""
+    parts = urlsplit(current_app.config.get("PUBLIC_URL") or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 def public_link(endpoint, token):

@@ -12,13 +12,14 @@ from datetime import timedelta
 from flask import current_app
 
 from app.extensions import db
-from app.models import File, FileStatus, utcnow
+from app.models import File, FileProblem, FileStatus, utcnow
 from app.services import audit, uploads
 from app.storage import StorageError, get_storage
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "u/"
+PROBLEM_EVENTS = {FileProblem.MISSING: "bytes_missing", FileProblem.CHANGED: "bytes_changed"}
 BATCH = 500
 READ_CHUNK = 1024 * 1024
 
@@ -41,7 +42,7 @@ def sweep(delete_orphans=False, now=None):
     expire_uploads(now - timedelta(seconds=config["UPLOAD_TTL"]), report)
     report.pruned_events = audit.prune(config["AUDIT_RETENTION_DAYS"], now)
     grace_cutoff = now - timedelta(seconds=config["ORPHAN_GRACE"])
-    storage = get_storage()
+    storage = get_storage().patient()
     stored_keys = set()
     for batch in batches(storage.iter_objects(KEY_PREFIX)):
         stored_keys.update(item.key for item in batch)
@@ -60,11 +61,34 @@ def sweep(delete_orphans=False, now=None):
                 if delete_orphans and item.initiated < grace_cutoff and not known_upload_ids([item.upload_id]):
                     storage.abort_multipart(item.key, item.upload_id)
                     report.deleted_orphans.append(item.upload_id)
-    ready_keys = db.select(File.public_id, File.storage_key).filter_by(status=FileStatus.READY)
-    for public_id, key in db.session.execute(ready_keys):
-        if key not in stored_keys:
+    ready = db.select(File.id, File.public_id, File.storage_key, File.problem).filter_by(status=FileStatus.READY)
+    for file_id, public_id, key, problem in db.session.execute(ready).all():
+        if key in stored_keys:
+            if problem == FileProblem.MISSING:  # the bytes are back (restored from a backup, say)
+                clear_problem(file_id, FileProblem.MISSING)
+        # Listed before this file completed, or really gone: only storage can tell.
+        elif storage.stat(key) is None:
             report.missing_objects.append(public_id)
+            mark_problem(file_id, FileProblem.MISSING)
     return report
+
+
+def mark_problem(file_id, problem):
+    """Record what is wrong with a ready file's bytes, telling its owner once (in their activity)."""
+    file = db.session.get(File, file_id)
+    changed = db.session.execute(
+        db.update(File).where(File.id == file_id, File.status == FileStatus.READY,
+                              db.or_(File.problem.is_(None), File.problem != problem))
+        .values(problem=problem, problem_found_at=utcnow())).rowcount
+    if changed:
+        audit.record(PROBLEM_EVENTS[problem], owner_id=file.owner_id, actor_name="Locker", file=file)
+    db.session.commit()
+
+
+def clear_problem(file_id, problem):
+    db.session.execute(db.update(File).where(File.id == file_id, File.problem == problem)
+                       .values(problem=None, problem_found_at=None))
+    db.session.commit()
 
 
 def expire_uploads(cutoff, report):
@@ -95,34 +119,46 @@ def known_upload_ids(upload_ids):
 class VerifyResult:
     public_id: str
     name: str
-    status: str  # "ok", "mismatch", "recorded" (no digest before), "missing"
+    status: str  # "ok", "mismatch", "recorded" (no digest before), "missing", "unreadable" (storage is down)
     sha256: str | None = None
 
 
 def verify(public_ids=None):
     """Read stored bytes back and compare their SHA-256 with the recorded one.
 
-    A match marks the digest verified; a file without one gets the digest
-    computed now; a mismatch is reported and changes nothing.
+    A match marks the digest verified (and clears an earlier problem); a file
+    without one gets the digest computed now; bytes that differ or are gone
+    mark the file (see FileProblem) and tell its owner.
     """
     query = db.select(File).filter_by(status=FileStatus.READY).order_by(File.id)
     if public_ids is not None:
         query = query.filter(File.public_id.in_(public_ids))
-    storage = get_storage()
+    storage = get_storage().patient()
     for file in db.session.execute(query).scalars().all():
+        file_id, public_id, name, key, recorded = file.id, file.public_id, file.name, file.storage_key, file.sha256
+        db.session.commit()  # no transaction stays open while the bytes are read
         try:
-            digest = hash_stream(storage.open_read(file.storage_key))
+            digest = hash_stream(storage.open_read(key))
         except StorageError:
-            yield VerifyResult(file.public_id, file.name, "missing")
+            try:
+                gone = storage.stat(key) is None
+            except StorageError:
+                gone = False
+            if not gone:  # storage is down or refused: that says nothing about the file
+                yield VerifyResult(public_id, name, "unreadable")
+                continue
+            mark_problem(file_id, FileProblem.MISSING)
+            yield VerifyResult(public_id, name, "missing")
             continue
-        if file.sha256 and digest != file.sha256:
-            yield VerifyResult(file.public_id, file.name, "mismatch", digest)
+        if recorded and digest != recorded:
+            mark_problem(file_id, FileProblem.CHANGED)
+            yield VerifyResult(public_id, name, "mismatch", digest)
             continue
-        status = "ok" if file.sha256 else "recorded"
-        db.session.execute(db.update(File).where(File.id == file.id, File.status == FileStatus.READY)
-                           .values(sha256=digest, sha256_verified=True))
+        status = "ok" if recorded else "recorded"
+        db.session.execute(db.update(File).where(File.id == file_id, File.status == FileStatus.READY)
+                           .values(sha256=digest, sha256_verified=True, problem=None, problem_found_at=None))
         db.session.commit()
-        yield VerifyResult(file.public_id, file.name, status, digest)
+        yield VerifyResult(public_id, name, status, digest)
 
 
 def hash_stream(stream):

@@ -16,7 +16,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import File, FileStatus, utcnow
-from app.services.common import storage_call
+from app.services.common import refuse_damaged, storage_call
 from app.storage import StorageError, get_storage
 
 log = logging.getLogger(__name__)
@@ -219,7 +219,11 @@ def attachment_type(file):
 
 
 def signed_url(file, expires, inline=False):
-    """A signed storage URL: inline only for an allow-listed preview, an attachment otherwise."""
+    """A signed storage URL: inline only for an allow-listed preview, an attachment otherwise.
+
+    Every download URL is made here, so a file whose bytes are gone or changed gets none.
+    """
+    refuse_damaged(file)
     if inline and preview_kind(file):
         return get_storage().download_url(file.storage_key, file.name, INLINE_TYPES[file.sniffed_type][1],
                                           expires=expires, inline=True)
@@ -237,7 +241,7 @@ def read_text(file):
 def preview(file, expires):
     """What a page shows of the file, or None when it is only offered as a download."""
     kind = preview_kind(file)
-    if kind is None:
+    if kind is None or file.problem:
         return None
     url = storage_call(signed_url, file, expires, inline=True)
     if kind == "text":

@@ -12,7 +12,7 @@ from app.errors import LockerError
 from app.extensions import db
 from app.models import File, FileStatus, Share, utcnow
 from app.services import audit, files, links, previews
-from app.services.common import public_link, storage_call
+from app.services.common import public_link, refuse_damaged, storage_call
 
 MAX_NOTE_LENGTH = 1000
 MAX_DOWNLOADS = 1_000_000
@@ -32,6 +32,7 @@ class ShareEnded(LockerError):
 def create_share(user, file_id, expires_at=None, expires_in=None, password=None, max_downloads=None, note=None):
     """A new link to one of the user's files; returns the share and its URL (shown only now)."""
     file = files.get_file(user, file_id)
+    refuse_damaged(file)
     share, token = links.new(
         Share, user, file_id=file.id, expires_at=links.parse_expiry(expires_at, expires_in),
         password_hash=links.password_hash(password),
@@ -80,6 +81,9 @@ def open_share(token):
         state = "revoked"
     if state != "active":
         raise ShareEnded(ENDED_MESSAGES[state])
+    if file.problem:
+        raise ShareEnded("The file behind this link can't be downloaded: storage no longer holds it intact. "
+                         "Ask the person who sent it for it again.")
     return share, file
 
 

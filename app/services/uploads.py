@@ -17,12 +17,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, InvalidInput, NotFound, TooLarge
 from app.extensions import db
 from app.formatting import human_size
-from app.models import File, FileStatus, search_key, utcnow
+from app.models import File, FileStatus, UploadPart, search_key, utcnow
 from app.services import audit, file_requests, previews, quotas
 from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, StoredPart, get_storage
@@ -156,27 +158,39 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
                 content_type=content_type, sha256=sha256, status=FileStatus.PENDING,
                 storage_key=f"u/{user.id}/{uuid.uuid4().hex}",
                 file_request_id=file_request.id if file_request is not None else None, guest_name=guest_name)
-    quotas.reserve(user, size)
-    request = None
+    multipart = size > current_app.config["MULTIPART_THRESHOLD"]
+    if multipart:
+        file.part_size = part_size_for(size)
+        file.part_checksums = bool(part_checksums)
+    # The reservation and the pending row are committed before storage is asked anything, so
+    # a slow store never holds the database; if storage then fails, both are given back.
     try:
+        quotas.reserve(user, size)
         if file_request is not None:
             file_requests.reserve(file_request, size, name)
-        if size > current_app.config["MULTIPART_THRESHOLD"]:
-            file.part_size = part_size_for(size)
-            file.part_checksums = bool(part_checksums)
-            file.upload_id = storage_call(storage.create_multipart, file.storage_key, content_type,
-                                          part_checksums=file.part_checksums, part_size=file.part_size)
-        else:
-            request = storage_call(storage.presign_upload, file.storage_key, size, content_type,
-                                   expires=current_app.config["UPLOAD_URL_EXPIRY"], sha256=sha256)
         db.session.add(file)
         db.session.commit()
     except Exception:
         db.session.rollback()
-        if file.upload_id:
-            storage.abort_multipart(file.storage_key, file.upload_id)
         raise
-    return file, request
+    if not multipart:
+        request = storage_call(storage.presign_upload, file.storage_key, size, content_type,
+                               expires=current_app.config["UPLOAD_URL_EXPIRY"], sha256=sha256)
+        return file, request
+    try:
+        upload_id = storage_call(storage.create_multipart, file.storage_key, content_type,
+                                 part_checksums=file.part_checksums, part_size=file.part_size)
+    except Exception:
+        # An upload the store made before failing to answer is an orphan that `sweep` finds.
+        release_pending(file)
+        raise
+    started = db.session.execute(db.update(File).where(File.id == file.id, File.status == FileStatus.PENDING)
+                                 .values(upload_id=upload_id)).rowcount
+    db.session.commit()
+    if not started:  # cancelled (or swept) while storage was starting it
+        storage_call(storage.abort_multipart, file.storage_key, upload_id)
+        raise Conflict("This upload was cancelled while it started; start it again.", code="upload_gone")
+    return file, None
 
 
 def pending_upload(user, public_id):
@@ -217,18 +231,38 @@ def sign_parts(user, public_id, numbers, checksums=None):
     file = multipart_upload(user, public_id)
     numbers = clean_part_numbers(file, numbers)
     checksums = checksums if isinstance(checksums, dict) else {}
-    signed = []
+    digests = {}
     for number in numbers:
-        sha256 = clean_sha256(checksums.get(str(number)))
-        if file.part_checksums and not sha256:
+        digests[number] = clean_sha256(checksums.get(str(number)))
+        if file.part_checksums and not digests[number]:
             raise InvalidInput(f"This upload checks every part: send part {number}'s sha256 in checksums.",
                                code="part_checksum_required")
+    if file.part_checksums:
+        record_part_checksums(file.id, digests)
+    signed = []
+    for number in numbers:
         request = storage_call(get_storage().presign_part, file.storage_key, file.upload_id, number,
                                file.expected_part_size(number), expires=current_app.config["UPLOAD_URL_EXPIRY"],
-                               sha256=sha256)
+                               sha256=digests[number])
         signed.append({"number": number, "url": request.url, "headers": request.headers,
                        "size": file.expected_part_size(number)})
     return signed
+
+
+def record_part_checksums(file_id, digests):
+    """Keep the digests parts are signed with (the latest signing of a part wins): completion sends them."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(UploadPart).values([{"file_id": file_id, "number": number, "sha256": digest}
+                                           for number, digest in digests.items()])
+    db.session.execute(statement.on_conflict_do_update(index_elements=[UploadPart.file_id, UploadPart.number],
+                                                       set_={"sha256": statement.excluded.sha256}))
+    db.session.commit()
+
+
+def signed_part_checksums(file):
+    return dict(db.session.execute(db.select(UploadPart.number, UploadPart.sha256)
+                                   .filter_by(file_id=file.id)).all())
 
 
 def uploaded_parts(user, public_id):
@@ -261,6 +295,7 @@ def join_parts(file, claimed):
 
     Returns the joined object's ObjectInfo.
     """
+    signed = signed_part_checksums(file) if file.part_checksums else {}
     stored = {part.number: part for part in stored_parts_of(file)}
     joined = []
     for number in range(1, file.part_count + 1):
@@ -274,8 +309,13 @@ def join_parts(file, claimed):
         if part.size != file.expected_part_size(number):
             raise InvalidInput(f"Part {number} is {part.size} bytes; it must be {file.expected_part_size(number)}.",
                                code="part_size_mismatch")
-        # S3 wants each part's checksum back at completion when the upload was created with them.
-        joined.append(part if file.part_checksums else StoredPart(part.number, part.size, part.etag))
+        # An upload created with part checksums must be completed with them, and not every store
+        # lists them back (SeaweedFS doesn't): send the ones the parts were signed with.
+        sha256 = (signed.get(number) or part.sha256) if file.part_checksums else None
+        if file.part_checksums and not sha256:
+            raise InvalidInput(f"Part {number} was not signed with a checksum; ask for its URL again and resend it.",
+                               code="part_checksum_required")
+        joined.append(StoredPart(part.number, part.size, part.etag, sha256))
     return storage_call(get_storage().complete_multipart, file.storage_key, file.upload_id, joined)
 
 
@@ -349,21 +389,12 @@ def cancel_pending(*conditions):
 
 
 def cancel(file):
-    """Drop a pending upload (a File, or a row of PENDING_COLUMNS).
+    """Drop a pending upload (a File, or a row of PENDING_COLUMNS): its row and reservations, then its bytes.
 
     The row goes first, so a concurrent completion cannot also win.
     """
-    key, upload_id, owner_id, size = file.storage_key, file.upload_id, file.owner_id, file.size
-    request_id = file.file_request_id
-    removed = db.session.execute(
-        db.delete(File).where(File.id == file.id, File.status == FileStatus.PENDING)).rowcount
-    if not removed:
-        db.session.rollback()
-        raise Conflict("This upload is already complete.", code="already_completed")
-    quotas.release(owner_id, size)
-    if request_id is not None:
-        file_requests.release(request_id, size)
-    db.session.commit()
+    key, upload_id = file.storage_key, file.upload_id
+    release_pending(file)
     # What storage fails to drop now, the sweeper finds later as an orphan.
     storage = get_storage()
     try:
@@ -372,6 +403,21 @@ def cancel(file):
         storage.delete(key)
     except StorageError as error:
         log.warning("could not drop bytes of cancelled upload %s: %s", key, error)
+
+
+def release_pending(file):
+    """Remove a pending upload's row and give back what it reserved, in one committed transaction."""
+    owner_id, size, request_id = file.owner_id, file.size, file.file_request_id
+    removed = db.session.execute(
+        db.delete(File).where(File.id == file.id, File.status == FileStatus.PENDING)).rowcount
+    if not removed:
+        db.session.rollback()
+        raise Conflict("This upload is already complete.", code="already_completed")
+    db.session.execute(db.delete(UploadPart).where(UploadPart.file_id == file.id))
+    quotas.release(owner_id, size)
+    if request_id is not None:
+        file_requests.release(request_id, size)
+    db.session.commit()
 
 
 def mark_ready(file, sha256, verified, sniffed_type):
@@ -386,6 +432,7 @@ def mark_ready(file, sha256, verified, sniffed_type):
                 .values(status=FileStatus.READY, name=name, search_name=search_key(name), sha256=sha256, sha256_verified=verified,
                         sniffed_type=sniffed_type, upload_id=None, created_at=utcnow())
             ).rowcount
+            db.session.execute(db.delete(UploadPart).where(UploadPart.file_id == file_id))
             if changed and file.file_request_id is not None:
                 audit.record("guest_upload", owner_id=owner_id, actor_name=file.guest_name or "guest", file=file,
                              file_request=file.file_request)

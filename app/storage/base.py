@@ -50,6 +50,15 @@ class PendingMultipart:
     initiated: datetime  # naive UTC
 
 
+@dataclass(frozen=True)
+class Check:
+    """One finding of `flask locker check-storage`: what was checked, whether it holds, and what to do."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
 class StorageError(Exception):
     """The backend could not be reached or failed an operation."""
 
@@ -65,7 +74,22 @@ class Storage(ABC):
 
     @abstractmethod
     def prepare(self):
-        """Check (and where configured, create) what the backend needs before serving."""
+        """What the backend needs before serving that touches no network: Locker starts with the store down."""
+
+    @abstractmethod
+    def setup(self, origins):
+        """Create what the backend needs (a bucket, the CORS rules for browsers at `origins`); safe to repeat.
+
+        Returns True when something was created.
+        """
+
+    @abstractmethod
+    def check(self, origin):
+        """Whether the backend does what Locker relies on, as Check results, for browsers at `origin`."""
+
+    def patient(self):
+        """The backend for housekeeping no user waits on: long timeouts where calls go over a network."""
+        return self
 
     @abstractmethod
     def presign_upload(self, key, size, content_type, expires, sha256=None) -> UploadRequest:

@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, jsonify, request, send_file, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from app.storage.base import (ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
+from app.storage.base import (Check, ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
                               StorageRejected, UploadRequest, content_disposition)
 
 # The size gunicorn.conf.py has the server receive request bodies in: a read of just what
@@ -53,6 +53,16 @@ class LocalStorage(Storage):
     def prepare(self):
         self.partial_dir.mkdir(parents=True, exist_ok=True)
         self.multipart_dir.mkdir(parents=True, exist_ok=True)
+
+    def setup(self, origins):
+        existed = self.multipart_dir.exists()
+        self.prepare()
+        return not existed
+
+    def check(self, origin):
+        writable = os.access(self.root, os.W_OK)
+        yield Check("folder", writable, f"{self.root} is {'' if writable else 'not '}writable")
+        yield Check("signed urls", True, "Locker serves and checks its own signed, expiring URLs")
 
     def path_for(self, key):
         if not KEY_PATTERN.match(key):

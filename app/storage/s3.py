@@ -7,16 +7,19 @@ configured for that address, because the host is part of the signature.
 """
 import base64
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timezone
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.storage.breaker import Breaker
+from app.storage.s3_check import check_s3
 from app.storage.base import (ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
                               StorageRejected, UploadRequest, content_disposition)
 
+CORS_RULE_ID = "locker"
 MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 # What S3 answers when the client's parts do not add up; anything else is an outage.
 REJECTED_CODES = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "BadDigest",
@@ -29,7 +32,24 @@ def presign_seconds(expires):
     return min(int(expires), MAX_PRESIGN_SECONDS)
 
 
-def _client(endpoint_url, region, path_style):
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one call may take: seconds to connect, seconds between bytes, attempts in all."""
+
+    connect: float
+    read: float
+    attempts: int
+
+
+# Serving a request: a stalled store must cost a user seconds, not minutes (see the breaker).
+REQUEST_TIMEOUTS = Timeouts(connect=2, read=5, attempts=2)
+# Housekeeping (sweep, verify) has no one waiting, and reads whole objects.
+PATIENT_TIMEOUTS = Timeouts(connect=10, read=60, attempts=5)
+# /healthz must answer within two seconds whatever the store does.
+PROBE_TIMEOUTS = Timeouts(connect=0.8, read=0.8, attempts=1)
+
+
+def _client(endpoint_url, region, path_style, timeouts=REQUEST_TIMEOUTS):
     config = BotoConfig(
         signature_version="s3v4",
         s3={"addressing_style": "path" if path_style else "virtual"},
@@ -37,12 +57,30 @@ def _client(endpoint_url, region, path_style):
         # S3-compatible servers refuse; ask for checksums only where S3 requires them.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"max_attempts": 3, "mode": "standard"},
-        # Fail fast when the store is down, so /healthz answers 503 instead of hanging a worker.
-        connect_timeout=5,
-        read_timeout=30,
+        retries={"total_max_attempts": timeouts.attempts, "mode": "standard"},
+        connect_timeout=timeouts.connect,
+        read_timeout=timeouts.read,
     )
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+class StoreUnavailable(BotoCoreError):
+    """Refused without asking: the store failed moments ago (see app.storage.breaker)."""
+
+    fmt = "storage failed moments ago; trying again in {retry_in} s ({last_error})"
+
+
+def cors_rule(origins):
+    """What a browser at `origins` needs to send bytes straight to the bucket and read them back."""
+    return {
+        "ID": CORS_RULE_ID,
+        "AllowedOrigins": list(origins),
+        "AllowedMethods": ["GET", "PUT", "HEAD"],
+        "AllowedHeaders": ["*"],
+        # Without this, browsers cannot read part ETags for multipart uploads.
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": 3600,
+    }
 
 
 def _naive_utc(moment):
@@ -65,64 +103,106 @@ class S3Storage(Storage):
     remote = True
 
     def __init__(self, bucket, region="us-east-1", endpoint_url=None, public_endpoint_url=None,
-                 create_bucket=False, cors_origins=()):
+                 timeouts=REQUEST_TIMEOUTS, retry_after=5):
         self.bucket = bucket
         self.region = region
-        self.create_bucket = create_bucket
-        self.cors_origins = [o for o in cors_origins if o]
-        path_style = bool(endpoint_url)
-        self.client = _client(endpoint_url, region, path_style)
+        self.endpoint_url = endpoint_url
+        self.public_endpoint_url = public_endpoint_url
+        self.timeouts = timeouts
+        self.path_style = bool(endpoint_url)
+        self.client = _client(endpoint_url, region, self.path_style, timeouts)
         if public_endpoint_url and public_endpoint_url != endpoint_url:
             self.signer = _client(public_endpoint_url, region, path_style=True)
         else:
             self.signer = self.client
+        self.breaker = Breaker(retry_after) if retry_after is not None else None
+        self.before_network_call = None  # set by the app: no call may go out inside a database write
+        events = self.client.meta.events
+        events.register("before-call.s3", self._admit)
+        events.register("after-call.s3", self._answered)
+        events.register("after-call-error.s3", self._unanswered)
+        self._probe = None
+        self._patient = None
 
     @classmethod
     def from_config(cls, config):
         if not config.get("S3_BUCKET"):
             raise RuntimeError("STORAGE_BACKEND=s3 needs S3_BUCKET")
-        public_url = config.get("PUBLIC_URL")
-        origin = None
-        if public_url:
-            parts = urlsplit(public_url)
-            origin = f"{parts.scheme}://{parts.netloc}"
         return cls(
             bucket=config["S3_BUCKET"],
             region=config.get("S3_REGION") or "us-east-1",
             endpoint_url=config.get("S3_ENDPOINT_URL"),
             public_endpoint_url=config.get("S3_PUBLIC_ENDPOINT_URL"),
-            create_bucket=config.get("S3_CREATE_BUCKET", False),
-            cors_origins=[origin],
+            timeouts=Timeouts(connect=config.get("S3_CONNECT_TIMEOUT", REQUEST_TIMEOUTS.connect),
+                              read=config.get("S3_READ_TIMEOUT", REQUEST_TIMEOUTS.read),
+                              attempts=config.get("S3_MAX_ATTEMPTS", REQUEST_TIMEOUTS.attempts)),
+            retry_after=config.get("STORAGE_RETRY_AFTER", 5),
         )
 
-    def prepare(self):
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-            return
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in MISSING_CODES or not self.create_bucket:
-                raise StorageError(
-                    f"S3 bucket {self.bucket!r} is not reachable ({error.response['Error']['Code']}); "
-                    "create it or set S3_CREATE_BUCKET=1") from error
-        except BotoCoreError as error:
-            raise StorageError(f"S3 endpoint not reachable: {error}") from error
-        self.make_bucket()
+    # Every API call (and every page of a listing) passes these hooks.
 
-    def make_bucket(self):
-        """Create the bucket with the CORS rules browsers need for direct uploads."""
-        kwargs = {"Bucket": self.bucket}
-        if self.region != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
-        self.client.create_bucket(**kwargs)
-        if self.cors_origins:
-            self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [{
-                "AllowedOrigins": self.cors_origins,
-                "AllowedMethods": ["GET", "PUT", "POST", "HEAD"],
-                "AllowedHeaders": ["*"],
-                # Without this, browsers cannot read part ETags for multipart uploads.
-                "ExposeHeaders": ["ETag"],
-                "MaxAgeSeconds": 3600,
-            }]})
+    def _admit(self, **_):
+        if self.before_network_call is not None:
+            self.before_network_call()
+        if self.breaker is not None and not self.breaker.admit():
+            raise StoreUnavailable(retry_in=self.breaker.retry_in(), last_error=self.breaker.last_error)
+
+    def _answered(self, http_response, **_):
+        # An answer, even a refusal, means the store is there; 5xx after retries means it is not serving.
+        if self.breaker is None:
+            return
+        if http_response.status_code >= 500:
+            self.breaker.failed(f"HTTP {http_response.status_code}")
+        else:
+            self.breaker.succeeded()
+
+    def _unanswered(self, exception, **_):
+        if self.breaker is not None:
+            self.breaker.failed(exception)
+
+    def patient(self):
+        """This store with long timeouts and no breaker, for housekeeping that no user waits on."""
+        if self._patient is None:
+            self._patient = S3Storage(self.bucket, self.region, self.endpoint_url, self.public_endpoint_url,
+                                      timeouts=PATIENT_TIMEOUTS, retry_after=None)
+            self._patient.before_network_call = self.before_network_call
+        return self._patient
+
+    def prepare(self):
+        """Nothing: Locker starts while the store is unreachable; `flask locker setup-storage` sets it up."""
+
+    def setup(self, origins):
+        """Create the bucket if it is missing and give it the CORS rules browsers need; safe to repeat.
+
+        Rules other than Locker's own (ID CORS_RULE_ID) are kept.
+        """
+        with self.errors(f"could not reach bucket {self.bucket!r}"):
+            created = False
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in MISSING_CODES:
+                    raise
+                kwargs = {"Bucket": self.bucket}
+                if self.region != "us-east-1":
+                    kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+                self.client.create_bucket(**kwargs)
+                created = True
+            others = [rule for rule in self.cors_rules() if rule.get("ID") != CORS_RULE_ID]
+            self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={
+                "CORSRules": others + [cors_rule(origins)]})
+        return created
+
+    def check(self, origin):
+        return check_s3(self, origin)
+
+    def cors_rules(self):
+        try:
+            return self.client.get_bucket_cors(Bucket=self.bucket)["CORSRules"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NoSuchCORSConfiguration":
+                return []
+            raise
 
     def presign_upload(self, key, size, content_type, expires, sha256=None):
         # If-None-Match: * (signed) makes S3 refuse the PUT when the key exists, so a
@@ -159,8 +239,19 @@ class S3Storage(Storage):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def health(self):
-        with self.errors(f"bucket {self.bucket!r} not reachable"):
-            self.client.head_bucket(Bucket=self.bucket)
+        """Ask the store with a short deadline; what it says also closes or opens the breaker."""
+        if self.breaker is not None and self.breaker.is_open and not self.breaker.admit():
+            raise StorageError(f"bucket {self.bucket!r} not reachable: {self.breaker.last_error}")
+        if self._probe is None:
+            self._probe = _client(self.endpoint_url, self.region, self.path_style, PROBE_TIMEOUTS)
+        try:
+            self._probe.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as error:
+            if self.breaker is not None:
+                self.breaker.failed(error)
+            raise StorageError(f"bucket {self.bucket!r} not reachable: {error}") from error
+        if self.breaker is not None:
+            self.breaker.succeeded()
 
     def open_read(self, key):
         with self.errors(f"could not read {key}"):

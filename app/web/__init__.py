@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from app.auth.routes import safe_next
 from app.errors import Unavailable
 from app.formatting import human_size, iso_utc
+from app.models import FileProblem
 from app.qr import qr_svg
 from app.services import file_requests, files, previews, quotas, uploads
 
@@ -33,7 +34,8 @@ def register_template_helpers(app):
     app.add_template_filter(qr_svg, "qr_svg")
     # Inputs tell the browser the limits the services enforce.
     app.jinja_env.globals.update(max_query_length=files.MAX_QUERY_LENGTH,
-                                 max_guest_name_length=file_requests.MAX_GUEST_NAME_LENGTH)
+                                 max_guest_name_length=file_requests.MAX_GUEST_NAME_LENGTH,
+                                 problem_labels=FileProblem.LABELS, problem_messages=FileProblem.MESSAGES)
 
     @app.template_global()
     def this_list():

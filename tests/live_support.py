@@ -80,10 +80,11 @@ class Live:
 
 def start_live(request, make_app, backend: str, middleware=None, **overrides) -> Live:
     server = LiveServer()
-    settings = {"STORAGE_BACKEND": "local", "PUBLIC_URL": server.url, **MULTIPART_SETTINGS, **overrides}
+    settings = {"STORAGE_BACKEND": "local", "PUBLIC_URL": server.url, **MULTIPART_SETTINGS}
     if backend == "s3":
         settings.update(STORAGE_BACKEND="s3", S3_BUCKET=f"locker-client-{uuid.uuid4().hex[:12]}",
                         S3_ENDPOINT_URL=request.getfixturevalue("moto_server"), SETUP_STORAGE=True)
+    settings.update(overrides)
     app = make_app(**settings)
     server.app = middleware(app) if middleware else app
     server.start()

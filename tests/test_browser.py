@@ -449,6 +449,8 @@ def test_unfinished_uploads_are_cancelled_after_asking_and_uploads_pause_and_res
         expect(items).to_have_count(2)
         expect(items.filter(has_text="archive.tar")).to_contain_text("1 of 3 parts stored")
         expect(items.filter(has_text="notes.txt")).to_contain_text("Not received yet")
+        # The uploader's script shows Resume once it runs; a Cancel clicked before that is a plain link.
+        expect(page.get_by_role("button", name="Resume archive.tar", exact=True)).to_be_visible()
 
         # Saying no to the question changes nothing.
         questions = []

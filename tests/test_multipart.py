@@ -4,7 +4,7 @@ import random
 import pytest
 
 from app.extensions import db
-from app.models import File, User
+from app.models import File, UploadPart, User
 from tests.conftest import MULTIPART_SETTINGS, PART_SIZE
 from tests.helpers import (complete_parts, download, part_bytes, send, send_parts, sha256, start_multipart,
                            upload, upload_multipart)
@@ -235,3 +235,37 @@ def test_completing_on_s3_asks_storage_nothing_more_than_it_must(client, headers
     assert file["size"] == len(DATA) and file["sha256"] == sha256(DATA)
     # Check the parts, join them, read the first bytes for the preview type.
     assert calls == ["ListParts", "CompleteMultipartUpload", "GetObject"]
+
+
+def test_completion_sends_the_part_checksums_that_were_signed_not_ones_read_back(client, headers, app, monkeypatch):
+    """Some stores (SeaweedFS) list no part checksums, yet want every one back at completion."""
+    storage = app.extensions["locker.storage"]
+    listed = storage.list_parts
+    monkeypatch.setattr(storage, "list_parts", lambda key, upload_id: [
+        type(part)(part.number, part.size, part.etag) for part in listed(key, upload_id)])
+    sent = []
+    complete = storage.complete_multipart
+    monkeypatch.setattr(storage, "complete_multipart",
+                        lambda key, upload_id, parts: sent.extend(parts) or complete(key, upload_id, parts))
+    upload_info = start_multipart(client, headers, "checked.bin", DATA, part_checksums=True)
+    # Part 1 is signed once with a wrong digest and then again with the right one: the last signing counts.
+    wrong = client.post(f"/api/v1/uploads/{upload_info['id']}/parts", headers=headers,
+                        json={"numbers": [1], "checksums": {"1": sha256(b"something else")}})
+    assert wrong.status_code == 200
+    etags = send_parts(client, headers, upload_info, DATA, [1, 2, 3, 4], checksums=True)
+
+    completed = complete_parts(client, headers, upload_info, etags)
+
+    assert completed.status_code == 200, completed.get_json()
+    assert [(part.number, part.sha256) for part in sent] == [
+        (n, sha256(part_bytes(DATA, PART_SIZE, n))) for n in (1, 2, 3, 4)]
+    assert download(client, headers, completed.get_json()["id"])[2] == DATA
+    # The digests are kept only while the upload is under way.
+    assert db.session.execute(db.select(UploadPart)).first() is None
+
+
+def test_an_upload_cancelled_forgets_its_part_checksums(client, headers, app):
+    upload_info = start_multipart(client, headers, "checked.bin", DATA, part_checksums=True)
+    send_parts(client, headers, upload_info, DATA, [1, 2], checksums=True)
+    assert client.delete(f"/api/v1/uploads/{upload_info['id']}", headers=headers).status_code == 204
+    assert db.session.execute(db.select(UploadPart)).first() is None

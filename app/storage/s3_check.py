@@ -97,6 +97,8 @@ def probe_uploads(storage, keys):
     else:
         yield Check("checksums", True, f"a body that differs from its signed SHA-256 is refused ({refused.status_code})")
 
+    key = CHECK_PREFIX + uuid.uuid4().hex
+    keys.append(key)
     request = storage.presign_upload(key, len(data), "application/octet-stream", EXPIRES,
                                      sha256=hashlib.sha256(data).hexdigest())
     first = send(request, data)

@@ -239,7 +239,11 @@ class S3Storage(Storage):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def health(self):
-        """Ask the store with a short deadline; what it says also closes or opens the breaker."""
+        """Ask the store with a short deadline; an answer also ends an outage the breaker has seen.
+
+        A slow answer here does not open the breaker: two seconds is a deadline for
+        /healthz, not for the store, and requests have their own timeouts.
+        """
         if self.breaker is not None and self.breaker.is_open and not self.breaker.admit():
             raise StorageError(f"bucket {self.bucket!r} not reachable: {self.breaker.last_error}")
         if self._probe is None:
@@ -247,8 +251,8 @@ class S3Storage(Storage):
         try:
             self._probe.head_bucket(Bucket=self.bucket)
         except (ClientError, BotoCoreError) as error:
-            if self.breaker is not None:
-                self.breaker.failed(error)
+            if self.breaker is not None and self.breaker.is_open:
+                self.breaker.failed(error)  # the trial failed: wait another cooldown
             raise StorageError(f"bucket {self.bucket!r} not reachable: {error}") from error
         if self.breaker is not None:
             self.breaker.succeeded()

@@ -11,7 +11,7 @@ THREADS ?= 16
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run install install-test test test-sqlite test-postgres migrate clean
+.PHONY: run run-s3 serve-on-s3 install install-test test test-sqlite test-postgres migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ $(VENV)/.stamp-run: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.stamp-test: requirements-test.txt requirements.txt | $(BIN)/python
+$(VENV)/.stamp-s3: requirements-s3.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-s3.txt
+	touch $@
+
+$(VENV)/.stamp-test: requirements-test.txt requirements-s3.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
@@ -44,11 +48,25 @@ migrate: install
 
 ## Start Locker on the embedded defaults (SQLite under instance/, files on local disk).
 ## `make run HOST=0.0.0.0` serves the local network.
+GUNICORN := $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) \
+	--threads $(THREADS) --worker-class gthread --timeout 120 --access-logfile - \
+	--access-logformat '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss' wsgi:app
+
 run: migrate
 	$(FLASK) locker bootstrap --host $(HOST) --port $(PORT)
-	exec $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) \
-		--threads $(THREADS) --worker-class gthread --timeout 120 --access-logfile - \
-		--access-logformat '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss' wsgi:app
+	exec $(GUNICORN)
+
+## Start Locker on a local SeaweedFS (a real S3 store; data in instance/seaweedfs/, keys in
+## instance/seaweedfs-identities.json). Ctrl-C stops both.
+run-s3: migrate $(VENV)/.stamp-s3
+	PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} exec $(BIN)/python -m scripts.seaweedfs run -- \
+		$(MAKE) --no-print-directory serve-on-s3
+
+# What run-s3 runs once SeaweedFS answers (its address and keys are in the environment).
+serve-on-s3:
+	$(FLASK) locker setup-storage
+	$(FLASK) locker bootstrap --host $(HOST) --port $(PORT)
+	exec $(GUNICORN)
 
 ## Run every test on SQLite, then on PostgreSQL.
 test: install-test

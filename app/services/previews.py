@@ -157,9 +157,12 @@ def sniff_unknown_types(batch=SNIFF_BATCH):
             .order_by(File.id).limit(batch)).all()
         if not rows:
             return report
+        db.session.commit()  # the batch's bytes are read with no transaction open, then written in one
+        storage = get_storage().patient()
+        found = {}
         for file_id, storage_key, size in rows:
             try:
-                sniffed = stored_type(storage_key, size)
+                sniffed = stored_type(storage_key, size, storage)
             except StorageError as error:
                 log.warning("could not read the start of %s to sniff its type: %s", storage_key, error)
                 report.unreadable += 1
@@ -168,6 +171,8 @@ def sniff_unknown_types(batch=SNIFF_BATCH):
                 report.unrecognised += 1
                 continue
             report.recognised += 1
+            found[file_id] = sniffed
+        for file_id, sniffed in found.items():
             # A file deleted meanwhile is simply not updated.
             db.session.execute(db.update(File).where(File.id == file_id, File.status == FileStatus.READY)
                                .values(sniffed_type=sniffed))

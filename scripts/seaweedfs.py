@@ -81,13 +81,16 @@ def read_identities(path):
 class SeaweedFS:
     """One `weed server` on loopback, in its own process group so that pause/stop reach all of it."""
 
-    def __init__(self, data_dir, access_key=None, secret_key=None, ports=None, log_path=None, identities=None):
+    def __init__(self, data_dir, access_key=None, secret_key=None, ports=None, log_path=None, identities=None,
+                 max_volumes=60):
         self.data_dir = Path(data_dir)
         self.access_key = access_key or "locker-" + secrets.token_hex(6)
         self.secret_key = secret_key or secrets.token_urlsafe(30)
         self.ports = ports
         self.log_path = Path(log_path) if log_path else self.data_dir.parent / f"{self.data_dir.name}.log"
         self.identities = Path(identities) if identities else self.data_dir.parent / f"{self.data_dir.name}-identities.json"
+        # Every bucket is a collection that takes 7 volumes at its first write; the tests make many.
+        self.max_volumes = max_volumes
         self.process = None
 
     @property
@@ -100,7 +103,7 @@ class SeaweedFS:
                 f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
                 "-filer", f"-filer.port={ports['filer']}", "-s3", f"-s3.port={ports['s3']}",
                 f"-s3.config={self.identities}", "-master.telemetry=false", "-s3.port.iceberg=0",
-                "-s3.port.lance=0", "-master.volumeSizeLimitMB=1024", "-volume.max=60"]
+                "-s3.port.lance=0", "-master.volumeSizeLimitMB=1024", f"-volume.max={self.max_volumes}"]
 
     def start(self, timeout=90):
         """Start and wait until the S3 gateway answers; picks free ports unless given some."""

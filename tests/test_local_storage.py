@@ -1,6 +1,6 @@
 """What the local backend itself must enforce at its /_storage URLs.
 
-S3 checks signatures, sizes and types itself (see test_s3_rclone.py); on local
+S3 checks signatures, sizes and types itself (see test_s3_real.py); on local
 disk the app's blueprint is the store, so every refusal is its job. A refused
 upload must leave nothing behind: not under the key, not half-written in
 .partial/.

@@ -4,7 +4,7 @@ Each test runs twice through conftest's parametrized `backend` fixture: on
 LocalStorage (requests go to the app's /_storage URLs through a test client)
 and on S3Storage under moto (requests go to the presigned URLs through
 `requests`, which `mock_aws` intercepts). moto checks no signature, so what a
-store must *refuse* is tested in test_local_storage.py and test_s3_rclone.py;
+store must *refuse* is tested in test_local_storage.py and test_s3_real.py;
 here it is what every backend must *do*.
 """
 from urllib.parse import quote, urlsplit

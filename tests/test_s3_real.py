@@ -1,4 +1,8 @@
-"""Locker's S3 URLs against a server that really checks SigV4: `rclone serve s3`.
+"""Locker's S3 URLs against servers that really check SigV4: `rclone serve s3` and SeaweedFS.
+
+Every test runs on both. SeaweedFS also checks bodies against a signed
+x-amz-checksum-sha256, honours If-None-Match and answers a Range GET with 206,
+as AWS does; the tests at the end pin what each server does there.
 
 moto accepts any signature, so it cannot show that the URLs S3Storage signs
 are valid, nor that a tampered, expired, re-hosted or resized request is
@@ -30,6 +34,7 @@ import requests
 
 from app.storage import StorageError
 from app.storage.s3 import S3Storage
+from tests.seaweed_support import seaweedfs  # noqa: F401  (fixture)
 from tests.storage_support import UNICODE_NAMES, disposition_parts, new_key, sha256
 
 ACCESS_KEY = "locker-rclone"
@@ -108,7 +113,7 @@ def boto_sessions():
 
 
 @pytest.fixture
-def credentials(monkeypatch, boto_sessions):
+def credentials(monkeypatch, boto_sessions, server):
     """Make new boto3 clients sign with `credentials.use(key, secret)` (conftest sets 'testing' for moto)."""
 
     class Credentials:
@@ -121,13 +126,36 @@ def credentials(monkeypatch, boto_sessions):
             monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto_sessions[key, secret])
 
     credentials = Credentials()
-    credentials.use(ACCESS_KEY, SECRET_KEY)
+    credentials.use(server.access_key, server.secret_key)
     return credentials
 
 
+class Server:
+    def __init__(self, name, port, access_key, secret_key):
+        self.name, self.port, self.access_key, self.secret_key = name, port, access_key, secret_key
+
+
+@pytest.fixture(params=["rclone", "seaweedfs"])
+def server(request):
+    """Each real server, with BUCKET on it and the keys it accepts."""
+    if request.param == "rclone":
+        return Server("rclone", request.getfixturevalue("rclone"), ACCESS_KEY, SECRET_KEY)
+    store = request.getfixturevalue("seaweedfs")
+    client = boto3.client("s3", endpoint_url=store.endpoint, region_name="us-east-1",
+                          aws_access_key_id=store.access_key, aws_secret_access_key=store.secret_key)
+    if BUCKET not in [bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])]:
+        client.create_bucket(Bucket=BUCKET)
+    return Server("seaweedfs", store.ports["s3"], store.access_key, store.secret_key)
+
+
 @pytest.fixture
-def internal(rclone):
-    return f"http://127.0.0.1:{rclone}"
+def port(server):
+    return server.port
+
+
+@pytest.fixture
+def internal(port):
+    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -137,9 +165,9 @@ def storage(credentials, internal):
 
 
 @pytest.fixture
-def public_storage(credentials, rclone, internal):
-    """S3Storage that calls rclone at 127.0.0.1 but signs for clients reaching it as localhost."""
-    return S3Storage(BUCKET, endpoint_url=internal, public_endpoint_url=f"http://localhost:{rclone}")
+def public_storage(credentials, port, internal):
+    """S3Storage that calls the server at 127.0.0.1 but signs for clients reaching it as localhost."""
+    return S3Storage(BUCKET, endpoint_url=internal, public_endpoint_url=f"http://localhost:{port}")
 
 
 def put(request, data, **changes):
@@ -237,24 +265,24 @@ def test_stat_delete_and_health_against_a_real_server(storage):
     assert storage.stat(new_key()) is None
 
 
-def test_a_url_signed_for_the_public_endpoint_works_there_and_nowhere_else(public_storage, rclone):
+def test_a_url_signed_for_the_public_endpoint_works_there_and_nowhere_else(public_storage, port):
     data = os.urandom(2048)
     key = new_key()
     request = public_storage.presign_upload(key, len(data), "text/plain", expires=EXPIRES)
-    assert urlsplit(request.url).netloc == f"localhost:{rclone}"
+    assert urlsplit(request.url).netloc == f"localhost:{port}"
 
     # Sent to the internal address instead, the host no longer matches the signature.
-    assert_signature_refused(put(request, data, url=with_host(request.url, f"127.0.0.1:{rclone}")))
+    assert_signature_refused(put(request, data, url=with_host(request.url, f"127.0.0.1:{port}")))
     assert public_storage.stat(key) is None
 
     assert put(request, data).status_code == 200
     assert public_storage.stat(key).size == len(data)  # the API calls go to the internal address
 
     url = public_storage.download_url(key, "résumé 2026.pdf", "application/pdf", expires=EXPIRES)
-    assert urlsplit(url).netloc == f"localhost:{rclone}"
+    assert urlsplit(url).netloc == f"localhost:{port}"
     response = requests.get(url, timeout=10)
     assert response.status_code == 200 and response.content == data
-    assert_signature_refused(requests.get(with_host(url, f"127.0.0.1:{rclone}"), timeout=10))
+    assert_signature_refused(requests.get(with_host(url, f"127.0.0.1:{port}"), timeout=10))
 
 
 # What is refused --------------------------------------------------------------
@@ -282,9 +310,9 @@ def test_a_tampered_disposition_is_refused(storage):
     assert_signature_refused(requests.get(inline, timeout=10))
 
 
-def test_urls_signed_with_the_wrong_secret_are_refused(storage, credentials, internal):
+def test_urls_signed_with_the_wrong_secret_are_refused(storage, credentials, internal, server):
     key = upload(storage, b"private")
-    credentials.use(ACCESS_KEY, "not-the-secret")
+    credentials.use(server.access_key, "not-the-secret")
     forger = S3Storage(BUCKET, endpoint_url=internal)
 
     assert_signature_refused(requests.get(forger.download_url(key, "a.txt", "text/plain", EXPIRES), timeout=10))
@@ -342,3 +370,46 @@ def test_a_put_without_the_signed_content_type_is_refused(storage):
 
     assert response.status_code == 403, response.text
     assert storage.stat(key) is None
+
+
+# Where SeaweedFS holds to what AWS does and rclone does not -------------------
+
+def test_a_body_that_differs_from_its_signed_checksum(storage, server):
+    data = os.urandom(4096)
+    key = new_key()
+    request = storage.presign_upload(key, len(data), "application/octet-stream", EXPIRES, sha256=sha256(b"other"))
+
+    response = put(request, data)
+
+    if server.name == "seaweedfs":
+        assert response.status_code == 400 and "BadDigest" in response.text
+        assert storage.stat(key) is None
+    else:  # rclone checks no body against a signed checksum; Locker's completion check is what catches it
+        assert response.status_code == 200
+
+
+def test_a_reused_upload_url_cannot_overwrite_a_stored_file(storage, server):
+    data = os.urandom(2048)
+    key = new_key()
+    request = storage.presign_upload(key, len(data), "application/octet-stream", EXPIRES)
+    assert put(request, data).status_code == 200
+
+    again = put(request, os.urandom(len(data)))
+
+    if server.name == "seaweedfs":
+        assert again.status_code == 412
+        assert requests.get(storage.download_url(key, "a.bin", "application/octet-stream", EXPIRES),
+                            timeout=10).content == data
+    else:  # rclone ignores If-None-Match
+        assert again.status_code == 200
+
+
+def test_a_range_request_through_a_download_url(storage, server):
+    data = os.urandom(10_000)
+    key = upload(storage, data)
+
+    response = requests.get(storage.download_url(key, "a.bin", "application/octet-stream", EXPIRES),
+                            headers={"Range": "bytes=100-199"}, timeout=10)
+
+    assert response.content == data[100:200]
+    assert response.status_code == (206 if server.name == "seaweedfs" else 200)

@@ -6,6 +6,7 @@ from playwright.sync_api import sync_playwright
 
 from tests.conftest import PASSWORD
 from tests.live_support import LiveServer
+from tests.seaweed_support import seaweedfs_settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -21,15 +22,22 @@ def live_server():
 
 
 def backend_settings(request, live_server):
-    """Settings for the backend the test is parametrized with: local disk, or S3 on moto's HTTP server."""
-    if request.param == "s3":
-        endpoint = request.getfixturevalue("moto_server")
-        return {"STORAGE_BACKEND": "s3", "S3_BUCKET": f"locker-browser-{uuid.uuid4().hex[:12]}",
-                "S3_ENDPOINT_URL": endpoint, "SETUP_STORAGE": True, "PUBLIC_URL": live_server.url}
-    return {"STORAGE_BACKEND": "local", "PUBLIC_URL": live_server.url}
+    """Settings for the backend the test is parametrized with: local disk, S3 on moto's HTTP server, or SeaweedFS.
+
+    TEST_STORE names it, for the few things the stores do differently (moto keeps no checksum).
+    """
+    if request.param == "seaweedfs":
+        settings = seaweedfs_settings(request.getfixturevalue("seaweedfs"), PUBLIC_URL=live_server.url)
+    elif request.param == "s3":
+        settings = {"STORAGE_BACKEND": "s3", "S3_BUCKET": f"locker-browser-{uuid.uuid4().hex[:12]}",
+                    "S3_ENDPOINT_URL": request.getfixturevalue("moto_server"), "SETUP_STORAGE": True,
+                    "PUBLIC_URL": live_server.url}
+    else:
+        settings = {"STORAGE_BACKEND": "local", "PUBLIC_URL": live_server.url}
+    return {**settings, "TEST_STORE": request.param}
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "seaweedfs"])
 def live_app(request, make_app, live_server):
     """A Locker app on each storage backend, served by live_server (a module using it imports moto_server)."""
     live_server.app = make_app(**backend_settings(request, live_server))

@@ -31,6 +31,7 @@ from app.services import tokens, users  # noqa: E402
 from app.services.common import public_origin  # noqa: E402
 from config import TestingConfig  # noqa: E402
 from tests.scratch_db import scratch_database  # noqa: E402
+from tests.seaweed_support import seaweedfs  # noqa: E402,F401  (a real S3 store, started once when a test asks)
 
 PASSWORD = "correct horse battery"
 BUCKET = "locker-test"

@@ -34,7 +34,6 @@ import requests
 
 from app.storage import StorageError
 from app.storage.s3 import S3Storage
-from tests.seaweed_support import seaweedfs  # noqa: F401  (fixture)
 from tests.storage_support import UNICODE_NAMES, disposition_parts, new_key, sha256
 
 ACCESS_KEY = "locker-rclone"

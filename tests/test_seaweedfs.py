@@ -15,7 +15,7 @@ import pytest
 from app.models import File
 from app.extensions import db
 from tests.helpers import complete_parts, download, send, send_parts, start_multipart
-from tests.seaweed_support import seaweedfs, seaweedfs_settings  # noqa: F401  (fixture)
+from tests.seaweed_support import seaweedfs_settings
 from tests.test_damaged_files import *  # noqa: F401,F403
 from tests.test_maintenance import *  # noqa: F401,F403
 from tests.test_storage_contract import *  # noqa: F401,F403

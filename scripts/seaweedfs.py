@@ -43,7 +43,10 @@ def weed_binary():
 
 
 def port_is_free(port):
+    """Whether a server could listen on `port` now. SO_REUSEADDR, as weed (Go) and most servers bind:
+    connections still in TIME_WAIT from a stopped run do not count, a listener does."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -112,6 +115,14 @@ class SeaweedFS:
             write_identities(self.identities, self.access_key, self.secret_key)
         self.access_key, self.secret_key = read_identities(self.identities)
         fixed = self.ports is not None
+        if fixed:
+            # A weed already there (one left running, a second `make run-s3`) would answer in
+            # place of ours: refuse rather than run on a store this object does not control.
+            taken = [f"{name} {port + offset}" for name, port in self.ports.items() for offset in (0, GRPC_OFFSET)
+                     if not port_is_free(port + offset)]
+            if taken:
+                raise RuntimeError(f"SeaweedFS cannot start: port(s) in use: {', '.join(taken)} "
+                                   "(another SeaweedFS still running? `pgrep -a weed`)")
         for _ in range(1 if fixed else 3):  # another process may take a port between probing and binding
             if not fixed:
                 self.ports = free_ports()
@@ -126,6 +137,10 @@ class SeaweedFS:
                 self.stop()
                 if fixed:
                     raise
+            except BaseException:
+                # Ctrl-C while waiting: weed is in its own session and would not see it.
+                self.stop()
+                raise
         raise RuntimeError(f"SeaweedFS did not start; its log ends:\n{self.log_tail()}")
 
     def wait_ready(self, timeout=90):
@@ -214,21 +229,36 @@ def run(argv):
     ports = {name: int(os.environ.get(f"SEAWEEDFS_{name.upper()}_PORT", DEFAULT_PORTS[name])) for name in PORT_NAMES}
     store = SeaweedFS(instance / "seaweedfs", ports=ports, log_path=instance / "seaweedfs.log",
                       identities=instance / "seaweedfs-identities.json")
-    print(f"Starting SeaweedFS at {store.endpoint} (data in {store.data_dir}, log in {store.log_path}) …", flush=True)
-    store.start()
-    print("SeaweedFS is up.", flush=True)
-    # This store's address and keys win over any in the environment (AWS keys there are not its own).
-    environment = {**os.environ, **store.settings(os.environ.get("S3_BUCKET") or "locker")}
-    child = subprocess.Popen(command, env=environment)
+    child = None
 
-    def forward(number, _frame):
-        child.send_signal(number)
+    class Interrupted(Exception):
+        pass
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+    def on_signal(number, _frame):
+        if child is None:
+            raise Interrupted(number)  # still starting SeaweedFS: stop it and leave
+        child.send_signal(number)  # CMD decides how to end; SeaweedFS stops when it has
+
+    # Set before weed starts: a signal during its 10-20 s start must stop it too (it has its own session).
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"SeaweedFS at {store.endpoint} (data in {store.data_dir}, log in {store.log_path}); starting …",
+          flush=True)
     try:
+        store.start()
+        print("SeaweedFS is up.", flush=True)
+        # This store's address and keys win over any in the environment (AWS keys there are not its own).
+        environment = {**os.environ, **store.settings(os.environ.get("S3_BUCKET") or "locker")}
+        child = subprocess.Popen(command, env=environment)
         code = child.wait()
+    except Interrupted as stopped:
+        code = -stopped.args[0]
+    except RuntimeError as error:  # weed did not start: say why, without a traceback
+        print(error, file=sys.stderr, flush=True)
+        code = 1
     finally:
+        for number in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the stop short
+            signal.signal(number, signal.SIG_IGN)
         store.stop()
         print("SeaweedFS stopped.", flush=True)
     return 128 - code if code < 0 else code  # killed by a signal: the shell's convention

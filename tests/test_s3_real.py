@@ -1,8 +1,10 @@
 """Locker's S3 URLs against servers that really check SigV4: `rclone serve s3` and SeaweedFS.
 
 Every test runs on both. SeaweedFS also checks bodies against a signed
-x-amz-checksum-sha256, honours If-None-Match and answers a Range GET with 206,
-as AWS does; the tests at the end pin what each server does there.
+x-amz-checksum-sha256, honours If-None-Match, answers a Range GET with 206,
+refuses multipart parts under 5 MiB but the last and wants each part's signed
+checksum at completion, as AWS does; the tests at the end pin what each server
+does there. Each SeaweedFS test gets a new bucket; rclone's tests share one.
 
 moto accepts any signature, so it cannot show that the URLs S3Storage signs
 are valid, nor that a tampered, expired, re-hosted or resized request is
@@ -15,7 +17,16 @@ different host, Content-Length or Content-Type (403 SignatureDoesNotMatch),
 and an expired URL (400 AccessDenied, where AWS says 403). It honours
 response-content-disposition / response-content-type overrides. It does
 *not* check the body against a signed x-amz-checksum-sha256, and answers a
-Range GET with 200 and the partial body rather than 206.
+Range GET with 200 and the partial body rather than 206. It takes multipart
+parts of any size and ignores their checksums.
+
+Observed with SeaweedFS 4.48: an expired URL answers 403 AccessDenied ("Request
+has expired"), as on AWS. A part whose body differs from its signed checksum is
+refused with 400 BadDigest (its message speaks of Content-MD5) and is not
+listed. ListParts gives no part checksums, and an upload started with part
+checksums completes only when each part's digest is sent with it (else 400
+InvalidRequest); AWS also requires them there, so Locker sends the digests it
+signed. Parts under 5 MiB but the last: 400 EntityTooSmall at completion.
 """
 import hashlib
 import os
@@ -32,8 +43,10 @@ import boto3
 import pytest
 import requests
 
-from app.storage import StorageError
+from app.storage import StorageError, StorageRejected
+from app.storage.base import StoredPart
 from app.storage.s3 import S3Storage
+from tests.seaweed_support import seaweedfs_bucket  # noqa: F401  (a fixture)
 from tests.storage_support import UNICODE_NAMES, disposition_parts, new_key, sha256
 
 ACCESS_KEY = "locker-rclone"
@@ -130,21 +143,20 @@ def credentials(monkeypatch, boto_sessions, server):
 
 
 class Server:
-    def __init__(self, name, port, access_key, secret_key):
+    def __init__(self, name, port, access_key, secret_key, bucket):
         self.name, self.port, self.access_key, self.secret_key = name, port, access_key, secret_key
+        self.bucket = bucket
+        self.endpoint = f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(params=["rclone", "seaweedfs"])
 def server(request):
-    """Each real server, with BUCKET on it and the keys it accepts."""
+    """Each real server, with a bucket on it and the keys it accepts."""
     if request.param == "rclone":
-        return Server("rclone", request.getfixturevalue("rclone"), ACCESS_KEY, SECRET_KEY)
+        return Server("rclone", request.getfixturevalue("rclone"), ACCESS_KEY, SECRET_KEY, BUCKET)
     store = request.getfixturevalue("seaweedfs")
-    client = boto3.client("s3", endpoint_url=store.endpoint, region_name="us-east-1",
-                          aws_access_key_id=store.access_key, aws_secret_access_key=store.secret_key)
-    if BUCKET not in [bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])]:
-        client.create_bucket(Bucket=BUCKET)
-    return Server("seaweedfs", store.ports["s3"], store.access_key, store.secret_key)
+    return Server("seaweedfs", store.ports["s3"], store.access_key, store.secret_key,
+                  request.getfixturevalue("seaweedfs_bucket"))
 
 
 @pytest.fixture
@@ -153,20 +165,21 @@ def port(server):
 
 
 @pytest.fixture
-def internal(port):
-    return f"http://127.0.0.1:{port}"
+def internal(server):
+    return server.endpoint
 
 
 @pytest.fixture
-def storage(credentials, internal):
-    """S3Storage talking to rclone at the same address clients use."""
-    return S3Storage(BUCKET, endpoint_url=internal)
+def storage(credentials, server):
+    """S3Storage talking to the server at the same address clients use."""
+    return S3Storage(bucket=server.bucket, endpoint_url=server.endpoint)
 
 
 @pytest.fixture
-def public_storage(credentials, port, internal):
+def public_storage(credentials, server):
     """S3Storage that calls the server at 127.0.0.1 but signs for clients reaching it as localhost."""
-    return S3Storage(BUCKET, endpoint_url=internal, public_endpoint_url=f"http://localhost:{port}")
+    return S3Storage(bucket=server.bucket, endpoint_url=server.endpoint,
+                     public_endpoint_url=f"http://localhost:{server.port}")
 
 
 def put(request, data, **changes):
@@ -312,14 +325,14 @@ def test_a_tampered_disposition_is_refused(storage):
 def test_urls_signed_with_the_wrong_secret_are_refused(storage, credentials, internal, server):
     key = upload(storage, b"private")
     credentials.use(server.access_key, "not-the-secret")
-    forger = S3Storage(BUCKET, endpoint_url=internal)
+    forger = S3Storage(bucket=server.bucket, endpoint_url=internal)
 
     assert_signature_refused(requests.get(forger.download_url(key, "a.txt", "text/plain", EXPIRES), timeout=10))
     with pytest.raises(StorageError):
         forger.health()  # and a misconfigured secret shows up in the health check
 
 
-def test_an_expired_url_is_refused(storage):
+def test_an_expired_url_is_refused(storage, server):
     data = b"soon gone"
     key = upload(storage, data)
     short = storage.download_url(key, "a.txt", "text/plain", expires=1)
@@ -329,12 +342,13 @@ def test_an_expired_url_is_refused(storage):
 
     time.sleep(2.1)  # X-Amz-Date has whole seconds: >1 s past any 1-second expiry
 
+    # rclone answers 400 AccessDenied ("request time ... exceeds the maximum"); SeaweedFS, as AWS, 403.
+    refused = 400 if server.name == "rclone" else 403
     expired = requests.get(short, timeout=10)
-    # rclone answers 400 AccessDenied ("request time ... exceeds the maximum"); AWS answers 403.
-    assert expired.status_code in (400, 403), expired.text
+    assert expired.status_code == refused, expired.text
     assert "AccessDenied" in expired.text and data not in expired.content
     expired_put = put(short_upload, data)
-    assert expired_put.status_code in (400, 403), expired_put.text
+    assert expired_put.status_code == refused, expired_put.text
     assert storage.stat(upload_key) is None
     # The same object through a URL that has not expired: the refusal was the expiry.
     assert requests.get(long, timeout=10).content == data
@@ -393,14 +407,16 @@ def test_a_reused_upload_url_cannot_overwrite_a_stored_file(storage, server):
     request = storage.presign_upload(key, len(data), "application/octet-stream", EXPIRES)
     assert put(request, data).status_code == 200
 
-    again = put(request, os.urandom(len(data)))
+    other = os.urandom(len(data))
+    again = put(request, other)
 
+    stored = requests.get(storage.download_url(key, "a.bin", "application/octet-stream", EXPIRES), timeout=10).content
     if server.name == "seaweedfs":
-        assert again.status_code == 412
-        assert requests.get(storage.download_url(key, "a.bin", "application/octet-stream", EXPIRES),
-                            timeout=10).content == data
-    else:  # rclone ignores If-None-Match
+        assert again.status_code == 412 and "PreconditionFailed" in again.text
+        assert stored == data
+    else:  # rclone ignores If-None-Match: the second body replaces the first
         assert again.status_code == 200
+        assert stored == other
 
 
 def test_a_range_request_through_a_download_url(storage, server):
@@ -412,3 +428,97 @@ def test_a_range_request_through_a_download_url(storage, server):
 
     assert response.content == data[100:200]
     assert response.status_code == (206 if server.name == "seaweedfs" else 200)
+
+
+# Multipart uploads with part checksums, as Locker's large uploads make them -----
+
+MIB = 1024 * 1024
+FIRST_PART = 5 * MIB  # what S3 (and SeaweedFS) allow at least for every part but the last
+
+
+def send_part(storage, key, upload_id, number, data, signed_for=None):
+    """PUT one part through its presigned URL, signed for the SHA-256 of `signed_for` (default: `data`)."""
+    digest = sha256(data if signed_for is None else signed_for)
+    request = storage.presign_part(key, upload_id, number, len(data), EXPIRES, sha256=digest)
+    response = put(request, data)
+    return response, StoredPart(number, len(data), response.headers.get("ETag", "").strip('"'), digest)
+
+
+def start_upload(storage, sizes):
+    """A multipart upload with part checksums and its parts sent; (key, upload id, parts, bytes)."""
+    key = new_key()
+    upload_id = storage.create_multipart(key, "application/octet-stream", part_checksums=True)
+    data = os.urandom(sum(sizes))
+    parts, offset = [], 0
+    for number, size in enumerate(sizes, 1):
+        response, part = send_part(storage, key, upload_id, number, data[offset:offset + size])
+        assert response.status_code == 200, response.text
+        parts.append(part)
+        offset += size
+    return key, upload_id, parts, data
+
+
+def test_a_multipart_upload_with_part_checksums_completes_with_the_digests_it_signed(storage, server):
+    key, upload_id, parts, data = start_upload(storage, [FIRST_PART, 1000])
+
+    # Neither server lists a part's checksum (AWS does): the digests must come from what was signed.
+    assert [(part.number, part.size, part.sha256) for part in storage.list_parts(key, upload_id)] == [
+        (1, FIRST_PART, None), (2, 1000, None)]
+    assert [part.etag for part in storage.list_parts(key, upload_id)] == [part.etag for part in parts]
+
+    info = storage.complete_multipart(key, upload_id, parts)
+
+    assert info.size == len(data) and info.etag.endswith("-2")
+    assert storage.stat(key).size == len(data)
+    url = storage.download_url(key, "big.bin", "application/octet-stream", EXPIRES)
+    assert requests.get(url, timeout=30).content == data
+
+
+def test_completing_without_the_part_digests(storage, server):
+    """What Locker must not do: complete from ListParts alone, which gives no digests."""
+    key, upload_id, parts, data = start_upload(storage, [FIRST_PART, 1000])
+    without = [StoredPart(part.number, part.size, part.etag, None) for part in parts]
+
+    if server.name == "seaweedfs":  # as AWS: an upload started with part checksums needs them all here
+        with pytest.raises(StorageRejected):
+            storage.complete_multipart(key, upload_id, without)
+        assert storage.stat(key) is None
+        # The upload is still open: completing it properly works.
+        assert storage.complete_multipart(key, upload_id, parts).size == len(data)
+    else:  # rclone keeps no part checksums and asks for none
+        assert storage.complete_multipart(key, upload_id, without).size == len(data)
+    assert storage.stat(key).size == len(data)
+
+
+def test_a_part_whose_body_differs_from_its_signed_checksum(storage, server):
+    key = new_key()
+    upload_id = storage.create_multipart(key, "application/octet-stream", part_checksums=True)
+    data = os.urandom(1000)
+
+    response, _ = send_part(storage, key, upload_id, 1, os.urandom(1000), signed_for=data)
+
+    listed = [part.number for part in storage.list_parts(key, upload_id)]
+    again, _ = send_part(storage, key, upload_id, 1, data)  # then the right bytes, as a client retries
+
+    if server.name == "seaweedfs":
+        assert response.status_code == 400 and "BadDigest" in response.text
+        assert listed == []  # nothing was kept of the refused body
+        assert again.status_code == 200
+    else:  # rclone keeps the wrong bytes and will not replace a part with other contents
+        assert response.status_code == 200 and listed == [1]
+        assert again.status_code == 501 and "cannot be replaced" in again.text
+    assert [part.number for part in storage.list_parts(key, upload_id)] == [1]
+    storage.abort_multipart(key, upload_id)
+
+
+def test_parts_under_5_mib_but_the_last(storage, server):
+    key, upload_id, parts, data = start_upload(storage, [64 * 1024, 1000])
+
+    if server.name == "seaweedfs":  # as AWS: EntityTooSmall at completion
+        with pytest.raises(StorageRejected, match="smaller than the minimum"):
+            storage.complete_multipart(key, upload_id, parts)
+        assert storage.stat(key) is None
+        storage.abort_multipart(key, upload_id)
+        assert storage.list_parts(key, upload_id) is None
+    else:  # rclone takes parts of any size
+        assert storage.complete_multipart(key, upload_id, parts).size == len(data)

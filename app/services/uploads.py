@@ -182,7 +182,10 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
                                  part_checksums=file.part_checksums, part_size=file.part_size)
     except Exception:
         # An upload the store made before failing to answer is an orphan that `sweep` finds.
-        release_pending(file)
+        try:
+            release_pending(file)
+        except Conflict:
+            pass  # cancelled meanwhile, so already given back; the storage error is what to report
         raise
     started = db.session.execute(db.update(File).where(File.id == file.id, File.status == FileStatus.PENDING)
                                  .values(upload_id=upload_id)).rowcount

@@ -174,7 +174,7 @@ def test_the_page_shows_time_who_what_file_and_address(app, api, accounts, owner
     assert "Everyone's activity</a>" not in html
 
     files_page = browser.get("/files").get_data(as_text=True)
-    assert f'href="/activity?file={file["id"]}" aria-label="Activity of agenda &amp; notes.txt"' in files_page
+    assert f'href="/activity?file={file["id"]}" aria-label="Activity: agenda &amp; notes.txt"' in files_page
     only_this = browser.get(f"/activity?file={file['id']}&action=share_download").get_data(as_text=True)
     assert only_this.count("<tr>") == 2  # the heading row and the one download
 

@@ -249,7 +249,8 @@ def test_revoked_and_expired_tokens_stop_working(client, accounts):
 
 def test_account_page_creates_lists_and_revokes_tokens(app, accounts):
     client, user = accounts.signed_in_client()
-    page = client.post("/account", data={"csrf_token": form_token(client, "/account"), "name": "backup script"})
+    page = client.post("/account", data={"csrf_token": form_token(client, "/account"), "name": "backup script"},
+                       follow_redirects=True)
     html = page.get_data(as_text=True)
     assert "shown only once" in html and "backup script" in html
     secret = html.split('id="new-token" type="text" readonly value="')[1].split('"')[0]

@@ -138,12 +138,12 @@ def test_journey_register_upload_download_delete(live_app, live_server, page):
     for name, (_, data) in uploads.items():
         assert listed[name]["sha256"] == hashlib.sha256(data).hexdigest()
         assert listed[name]["sha256_verified"] is (live_app.config["TEST_STORE"] != "s3")
-    expect(page.get_by_role("link", name=f"Download {kept}", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=f"Download: {kept}", exact=True)).to_be_visible()
     page.screenshot(path=f"/tmp/locker-browser-{backend}-after-upload.png", full_page=True)
 
     # Download one: the same bytes, under the original (non-ASCII) name.
     with page.expect_download() as download_info:
-        page.get_by_role("link", name=f"Download {kept}", exact=True).click()
+        page.get_by_role("link", name=f"Download: {kept}", exact=True).click()
     download = download_info.value
     assert download.failure() is None
     # The bytes come straight from storage, not through Locker.
@@ -154,14 +154,14 @@ def test_journey_register_upload_download_delete(live_app, live_server, page):
         assert saved.read() == uploads[kept][1]
 
     # Delete the other, through the confirmation page.
-    page.get_by_role("link", name=f"Delete {deleted}", exact=True).click()
+    page.get_by_role("link", name=f"Delete: {deleted}", exact=True).click()
     expect(page.get_by_role("heading", name="Delete this file?")).to_be_visible()
     page.get_by_role("button", name="Delete", exact=True).click()
     expect(page).to_have_url(f"{live_server.url}/files")
     expect(flash).to_have_text(f"Deleted {deleted}.")
     expect(rows).to_have_count(1)
     expect(page.get_by_role("cell", name=deleted, exact=True)).to_have_count(0)
-    expect(page.get_by_role("link", name=f"Delete {deleted}", exact=True)).to_have_count(0)
+    expect(page.get_by_role("link", name=f"Delete: {deleted}", exact=True)).to_have_count(0)
     expect(page.get_by_role("cell", name=kept, exact=True)).to_be_visible()
 
     # Log out: the files page now sends the browser to log in.
@@ -226,9 +226,9 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         expect(names).to_have_text(["Alpha notes.txt", name, "Zulu notes.txt"])
 
         # Tab from the top of the page to the row's controls, then use them from the keyboard.
-        download = page.get_by_role("link", name=f"Download {name}", exact=True)
-        share = page.get_by_role("link", name=f"Share {name}", exact=True)
-        delete = page.get_by_role("link", name=f"Delete {name}", exact=True)
+        download = page.get_by_role("link", name=f"Download: {name}", exact=True)
+        share = page.get_by_role("link", name=f"Share: {name}", exact=True)
+        delete = page.get_by_role("link", name=f"Delete: {name}", exact=True)
         for _ in range(60):
             page.keyboard.press("Tab")
             if download.evaluate("element => element === document.activeElement"):
@@ -239,9 +239,9 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         expect(share).to_be_focused()
         expect(share).to_be_in_viewport()
         page.keyboard.press("Tab")
-        expect(page.get_by_role("link", name=f"Activity of {name}", exact=True)).to_be_focused()
+        expect(page.get_by_role("link", name=f"Activity: {name}", exact=True)).to_be_focused()
         page.keyboard.press("Tab")
-        expect(page.get_by_role("button", name=f"Make {name} visible to everyone", exact=True)).to_be_focused()
+        expect(page.get_by_role("button", name=f"Visible to everyone: {name}", exact=True)).to_be_focused()
         page.keyboard.press("Tab")
         expect(delete).to_be_focused()
         expect(delete).to_be_in_viewport(ratio=1)  # the row's buttons wrap instead of running off the screen
@@ -411,7 +411,7 @@ def test_a_large_upload_goes_in_parts_survives_a_closed_tab_and_resumes(browser,
 
         # The bytes come back intact, and the SHA-256 shown and returned is theirs.
         with page.expect_download() as download_info:
-            page.get_by_role("link", name=f"Download {name}", exact=True).click()
+            page.get_by_role("link", name=f"Download: {name}", exact=True).click()
         with open(download_info.value.path(), "rb") as saved:
             assert saved.read() == data
         digest = hashlib.sha256(data).hexdigest()
@@ -547,7 +547,7 @@ def test_a_password_share_link_opens_in_a_fresh_browser(browser, live_app, live_
         upload(live_app.test_client(), headers, name, data, "application/pdf", sha256=hashlib.sha256(data).hexdigest())
 
     log_in(page, username)
-    page.get_by_role("link", name=f"Share {name}", exact=True).click()
+    page.get_by_role("link", name=f"Share: {name}", exact=True).click()
     page.get_by_label("Most downloads (empty: no limit)").fill("2")
     page.get_by_label("Password (optional)").fill("blue whale")
     page.get_by_label("Note for the recipient (optional)").fill("See you in June")

@@ -62,7 +62,7 @@ def test_a_guest_uploads_through_a_request_link_and_the_owner_sees_it_marked(bro
     expect(row).to_have_count(1)
     expect(row).to_contain_text("from Ada Lovelace via Paperwork for the accountant")
     with page.expect_download() as download_info:
-        page.get_by_role("link", name=f"Download {name}", exact=True).click()
+        page.get_by_role("link", name=f"Download: {name}", exact=True).click()
     with open(download_info.value.path(), "rb") as saved:
         assert saved.read() == data
     page.get_by_role("link", name="Requests", exact=True).click()

@@ -135,7 +135,7 @@ def test_the_everyone_page_shows_owner_date_size_and_a_download_button(people):
     assert row_names(html) == ["plan &amp; budget.xlsx"]
     assert '<td class="owner" data-label="Owner">alice</td>' in html and "2.0 KiB" in html
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', html)
-    assert f'href="/files/{file["id"]}/download" aria-label="Download plan &amp; budget.xlsx from alice"' in html
+    assert f'href="/files/{file["id"]}/download" aria-label="Download: plan &amp; budget.xlsx from alice"' in html
     assert "Delete" not in html and "diary.txt" not in html
     assert '<label for="search-q">Search files shared with everyone</label>' in html
     # Bob's own files page is still only his.
@@ -148,7 +148,7 @@ def test_a_file_shared_with_everyone_can_be_viewed_from_the_everyone_page(people
     file = upload(alice_browser, alice, "notes.txt", b"hello")
     set_visible(alice_browser, alice, file["id"], True)
     listing = bob_browser.get("/everyone").get_data(as_text=True)
-    assert f'href="/files/{file["id"]}/view" aria-label="View notes.txt from alice"' in listing
+    assert f'href="/files/{file["id"]}/view" aria-label="View: notes.txt from alice"' in listing
 
     page = bob_browser.get(f"/files/{file['id']}/view").get_data(as_text=True)
     assert "<dt>Owner</dt><dd>alice" in page
@@ -183,13 +183,13 @@ def test_the_toggle_in_the_files_page(people):
     bob_browser, _ = people["bob"]
     file = upload(browser, alice, "slides.pdf", b"x")
     page = browser.get("/files").get_data(as_text=True)
-    assert 'aria-label="Make slides.pdf visible to everyone">Visible to everyone</button>' in page
+    assert 'aria-label="Visible to everyone: slides.pdf">Visible to everyone</button>' in page
 
     response = browser.post(f"/files/{file['id']}/visibility", data={"csrf_token": csrf_from(page), "visible": "1"})
     assert response.status_code == 302 and response.headers["Location"] == "/files"
     page = browser.get("/files").get_data(as_text=True)
     assert "slides.pdf is now visible to everyone." in page
-    assert 'aria-label="Make slides.pdf private">Make private</button>' in page
+    assert 'aria-label="Make private: slides.pdf">Make private</button>' in page
     assert row_names(bob_browser.get("/everyone").get_data(as_text=True)) == ["slides.pdf"]
 
     searched = browser.get("/files?q=slides").get_data(as_text=True)
@@ -217,7 +217,7 @@ def test_the_toggle_brings_you_back_to_the_list_as_it_was(people):
     browser.post(f"/files/{file['id']}/visibility", data={"csrf_token": csrf_from(sorted_page), "visible": "1"})
 
     everyone = browser.get("/everyone").get_data(as_text=True)
-    assert 'aria-label="Make slides.pdf private"' in everyone  # your own files keep their controls there
+    assert 'aria-label="Make private: slides.pdf"' in everyone  # your own files keep their controls there
     response = browser.post(f"/files/{file['id']}/visibility",
                             data={"csrf_token": csrf_from(everyone), "visible": "0", "next": back_to(everyone)})
     assert response.headers["Location"] == "/everyone"

@@ -356,7 +356,7 @@ def test_the_files_list_links_each_file_to_its_view(app, signed_in):
     client, _, headers = signed_in
     file = upload(client, headers, "photo.png", PNG, "image/png")
     html = client.get("/files").get_data(as_text=True)
-    assert f'href="/files/{file["id"]}/view" aria-label="View photo.png"' in html
+    assert f'href="/files/{file["id"]}/view" aria-label="View: photo.png"' in html
 
 
 # Share links.

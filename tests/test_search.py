@@ -92,7 +92,7 @@ def test_another_users_private_files_never_appear(client, accounts, alice, bob, 
     page = browser.get("/files?q=plan").get_data(as_text=True)
     assert "public plan.txt" in page and "my plan.txt" in page and "secret plan" not in page
     assert re.search(r'<td class="owner" data-label="Owner">bob</td>', page)
-    assert 'aria-label="Delete public plan.txt"' not in page and 'aria-label="Delete my plan.txt"' in page
+    assert 'aria-label="Delete: public plan.txt"' not in page and 'aria-label="Delete: my plan.txt"' in page
     assert 'value="plan"' in page and '<label for="search-q">' in page
     everyone = browser.get("/everyone?q=plan").get_data(as_text=True)
     assert "public plan.txt" in everyone and "my plan.txt" not in everyone and "secret plan" not in everyone

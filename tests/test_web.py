@@ -17,7 +17,7 @@ def test_files_page_lists_name_size_type_and_time(signed_in):
     assert row_names(html) == ["budget.xlsx"]
     assert "1.5 KiB" in html and "application/vnd.ms-excel" in html
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', html)
-    assert 'aria-label="Download budget.xlsx"' in html and 'aria-label="Delete budget.xlsx"' in html
+    assert 'aria-label="Download: budget.xlsx"' in html and 'aria-label="Delete: budget.xlsx"' in html
 
 
 def test_names_are_escaped_never_rendered_as_html(signed_in):

@@ -1,7 +1,7 @@
 """Sign-in, sign-out, sign-up, first-admin setup and the account page."""
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import bp
@@ -94,11 +94,16 @@ def setup(token):
 @login_required
 def account():
     form = TokenForm()
-    new_secret = None
     if form.validate_on_submit():
-        _, new_secret = tokens.create_token(current_user, form.name.data, form.expires_in_days.data or None)
-        form = TokenForm(formdata=None)
-    return render_template("auth/account.html", form=form, api_tokens=tokens.list_tokens(current_user), new_secret=new_secret)
+        _, secret = tokens.create_token(current_user, form.name.data, form.expires_in_days.data or None)
+        # Post/Redirect/Get: a reload must not make a second token. The secret rides in this
+        # browser's own session cookie (it is their token) for exactly one view, never in a URL or log.
+        session["new_token_secret"] = secret
+        return redirect(url_for("auth.account"))
+    new_secret = session.pop("new_token_secret", None) if request.method == "GET" else None
+    status = 400 if form.errors else 200
+    return render_template("auth/account.html", form=form, api_tokens=tokens.list_tokens(current_user),
+                           new_secret=new_secret), status
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

@@ -1,9 +1,11 @@
 """Accounts: registration, sign-in checks, and the first admin."""
 import re
+import threading
 
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 from sqlalchemy.exc import IntegrityError
+from zxcvbn import zxcvbn
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from app.extensions import db
@@ -17,6 +19,15 @@ DUMMY_PASSWORD_HASH = generate_password_hash("no such account")
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 MIN_PASSWORD_LENGTH = 8
+# zxcvbn's scale runs 0–4; 3 is "safely unguessable" (at least 10^8 guesses), some protection even
+# if the password hashes leak. Below it fall common passwords, repeats, sequences and keyboard runs.
+MIN_PASSWORD_SCORE = 3
+# zxcvbn refuses longer input, as its cost grows with length; a password whose first 72
+# characters are hard to guess is no easier whole.
+ESTIMATED_LENGTH = 72
+# zxcvbn keeps the user inputs of a call in a module-level dictionary, so two calls at once
+# (threaded workers) could judge one password against another person's username.
+_estimator_lock = threading.Lock()
 
 
 def normalize_username(username):
@@ -24,13 +35,29 @@ def normalize_username(username):
     return username.strip().lower() if is_plain_text(username) else ""
 
 
+def password_problem(password, username=""):
+    """Why this password may not be set for this username, or None: the one rule for every account."""
+    if not is_encodable(password) or len(password) < MIN_PASSWORD_LENGTH:
+        return f"Passwords need at least {MIN_PASSWORD_LENGTH} characters."
+    username = normalize_username(username or "")
+    if username and username in password.lower():
+        return "A password may not contain your username."
+    with _estimator_lock:
+        estimate = zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=[username] if username else [])
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = estimate["feedback"]
+    return " ".join(filter(None, ["This password is too easy to guess.", feedback["warning"], *feedback["suggestions"]]))
+
+
 def validate_new_account(username, password):
     username = normalize_username(username)
     if not USERNAME_PATTERN.match(username):
         raise InvalidInput("Usernames are 3–32 characters: letters, digits, '.', '_' or '-', "
                            "starting with a letter or digit.", code="invalid_username")
-    if not is_encodable(password) or len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.", code="weak_password")
+    problem = password_problem(password, username)
+    if problem:
+        raise InvalidInput(problem, code="weak_password")
     return username
 
 

@@ -92,8 +92,13 @@ class Config:
     SHARE_URL_EXPIRY = int(env("SHARE_URL_EXPIRY", "120"))
     # Minutes a browser that gave a link's password may download without giving it again.
     SHARE_UNLOCK_MINUTES = int(env("SHARE_UNLOCK_MINUTES", "30"))
-    SHARE_PASSWORD_LIMIT_PER_LINK = env("SHARE_PASSWORD_LIMIT_PER_LINK", "10 per hour")
+    # Wrong link passwords (share and upload links alike) allowed to one address on one link, to one
+    # address over all links, and to everyone on one link. The last is far above what people type, so
+    # only guessing from many addresses reaches it; one address never locks the recipient out.
+    SHARE_PASSWORD_LIMIT_PER_ADDRESS_AND_LINK = env("SHARE_PASSWORD_LIMIT_PER_ADDRESS_AND_LINK",
+                                                    "5 per minute; 10 per hour")
     SHARE_PASSWORD_LIMIT_PER_ADDRESS = env("SHARE_PASSWORD_LIMIT_PER_ADDRESS", "20 per hour")
+    SHARE_PASSWORD_LIMIT_PER_LINK = env("SHARE_PASSWORD_LIMIT_PER_LINK", "300 per hour")
     # Uploads a client address may start through upload-request links.
     REQUEST_UPLOAD_LIMIT_PER_ADDRESS = env("REQUEST_UPLOAD_LIMIT_PER_ADDRESS", "200 per hour")
     UPLOAD_URL_EXPIRY = int(env("UPLOAD_URL_EXPIRY", "3600"))
@@ -131,6 +136,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute")
     LOGIN_LIMIT_PER_ADDRESS = env("LOGIN_LIMIT_PER_ADDRESS", "20 per minute")
+    # Sign-up attempts per address at /register (accounts made and names found taken count).
+    REGISTER_LIMIT_PER_ADDRESS = env("REGISTER_LIMIT_PER_ADDRESS", "5 per hour")
 
     # Behind a reverse proxy, trust its X-Forwarded-For/-Proto/-Host (one hop).
     TRUST_PROXY = env_bool("TRUST_PROXY")

@@ -2,21 +2,20 @@
 
 A link with a password shows a password page first; the right password lets
 that browser through for SHARE_UNLOCK_MINUTES. Wrong passwords count against
-the link and the address, whichever kind of link they were tried on.
+the address on that link, the address over all links, and the link itself,
+whichever kind of link they were tried on.
 """
+import re
 import time
-from datetime import datetime, timedelta
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, PasswordField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.auth.limits import failed, not_an_attempt
+from app.auth import limits
 from app.errors import Unauthorized
-from app.extensions import limiter
-from app.security import hash_token
 from app.services import links
 
 UNLOCKED = "unlocked_links"
@@ -34,15 +33,28 @@ class LinkForm(FlaskForm):
     password = PasswordField("Password (optional)", validators=[Optional(), Length(max=links.MAX_PASSWORD_LENGTH)],
                              render_kw={"autocomplete": "new-password"})
 
+    def validate_expires_on(self, field):
+        if field.data and self.utc_offset() is None:
+            raise ValidationError("Your time zone could not be read; reload the page and choose the date again.")
+
+    def utc_offset(self):
+        """The page's offset from UTC in minutes (positive west of UTC, as the script's getTimezoneOffset
+        gives), or None when it is not a real one: zones lie within 14 hours of UTC."""
+        text = (self.utc_offset_minutes.data or "0").strip()
+        if not re.fullmatch(r"[+-]?\d{1,4}", text) or abs(int(text)) > 14 * 60:
+            return None
+        return int(text)
+
     def expiry(self):
-        """(expires_at, expires_in) for the service: a chosen date wins over the duration."""
+        """(expires_at, expires_in) for the service: a chosen date wins over the duration.
+
+        The date goes on as the end of that day in the viewer's zone, an ISO string that the service
+        bounds like one from the API (no arithmetic here that a far date could overflow).
+        """
         if self.expires_on.data:
-            try:
-                offset = int(self.utc_offset_minutes.data or 0)
-            except ValueError:
-                offset = 0
-            end_of_day = datetime.combine(self.expires_on.data, datetime.max.time()).replace(microsecond=0)
-            return end_of_day + timedelta(minutes=offset), None
+            east = -self.utc_offset()
+            zone = f"{'-' if east < 0 else '+'}{abs(east) // 60:02d}:{abs(east) % 60:02d}"
+            return f"{self.expires_on.data.isoformat()}T23:59:59{zone}", None
         return None, self.expires_in.data or None
 
 
@@ -78,7 +90,7 @@ def password_gate(link, template, **context):
         return None
     form = UnlockForm()
     if form.validate_on_submit():
-        if links.password_matches(link, form.password.data):
+        if limits.guess(password_budgets(link), lambda: links.password_matches(link, form.password.data)):
             remember_unlock(link)
             return redirect(url_for(request.endpoint, **request.view_args))
         flash("That password is not right.", "error")
@@ -86,14 +98,15 @@ def password_gate(link, template, **context):
     return render_template(template, form=form, **context), 400 if form.errors else 200
 
 
-def link_key():
-    return "link:" + hash_token(request.view_args.get("token", ""))
-
-
-per_link = limiter.shared_limit(lambda: current_app.config["SHARE_PASSWORD_LIMIT_PER_LINK"], scope="link-password",
-                                key_func=link_key, deduct_when=failed, exempt_when=not_an_attempt)
-per_address = limiter.shared_limit(lambda: current_app.config["SHARE_PASSWORD_LIMIT_PER_ADDRESS"],
-                                   scope="link-password-address", deduct_when=failed, exempt_when=not_an_attempt)
+def password_budgets(link):
+    """Guesses at a link's password. Each address has a small budget on the link (and one over all links),
+    so one address cannot lock out the recipient; the link's own ceiling is far above what people type
+    and only stops guessing spread over many addresses."""
+    address = limits.address()
+    return (limits.Budget("SHARE_PASSWORD_LIMIT_PER_ADDRESS_AND_LINK", "link-password-address-link",
+                          f"{link.__tablename__}:{link.public_id}:{address}"),
+            limits.Budget("SHARE_PASSWORD_LIMIT_PER_ADDRESS", "link-password-address", address),
+            limits.Budget("SHARE_PASSWORD_LIMIT_PER_LINK", "link-password", f"{link.__tablename__}:{link.public_id}"))
 
 
 def keep_links_private(response):

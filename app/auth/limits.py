@@ -1,35 +1,129 @@
-"""Sign-in rate limits, shared by the login page and the API's token endpoint.
+"""Budgets of guesses: sign-in passwords, link passwords and sign-ups.
 
-Only failed attempts count, per account and per address, so an attacker
-cannot lock out a user by trying from many places faster than it can guess.
+A guess is counted before it is checked, with one atomic increment per window
+in the rate-limit storage (memory, or Redis shared by every worker), and given
+back when it turns out right. Checking first and counting the failure after
+would let a burst of parallel requests all pass the check before any of them
+was counted.
 """
-from flask import current_app, request
+import math
+import time
+from dataclasses import dataclass
+from functools import lru_cache
 
+from flask import after_this_request, current_app
+from flask_limiter.util import get_remote_address
+from limits import parse_many
+from werkzeug.exceptions import TooManyRequests
+
+from app.errors import LockerError, Unauthorized, Unavailable
 from app.extensions import limiter
-from app.services.users import normalize_username
+from app.services import users
 
 
-def attempted_username():
-    data = request.form or request.get_json(silent=True) or {}
-    username = data.get("username") if hasattr(data, "get") else None
-    return "account:" + normalize_username(username)
+@dataclass(frozen=True)
+class Budget:
+    """How many guesses `key` gets in `scope`, as the limit string in the config setting `setting`."""
+
+    setting: str
+    scope: str
+    key: str
 
 
-def failed(response):
-    return response.status_code == 401
+class Spent(TooManyRequests):
+    """Handled as any 429: a form goes back to its page with the reason flashed, the API answers JSON."""
 
 
-def not_an_attempt():
-    return request.method != "POST"
+@lru_cache(maxsize=64)
+def windows(limit_string):
+    return tuple(parse_many(limit_string))
 
 
-per_account = limiter.shared_limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], scope="login-account",
-    key_func=attempted_username, deduct_when=failed, exempt_when=not_an_attempt)
-per_address = limiter.shared_limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], scope="login-address",
-    deduct_when=failed, exempt_when=not_an_attempt)
+def address():
+    return "address:" + get_remote_address()
 
 
-def sign_in_limits(view):
-    return per_account(per_address(view))
+def sign_in_budgets(username):
+    return (Budget("LOGIN_LIMIT_PER_ACCOUNT", "login-account", "account:" + users.normalize_username(username)),
+            Budget("LOGIN_LIMIT_PER_ADDRESS", "login-address", address()))
+
+
+def register_budgets():
+    return (Budget("REGISTER_LIMIT_PER_ADDRESS", "register-address", address()),)
+
+
+def storage_call(call, *args, **kwargs):
+    storage = limiter.storage
+    try:
+        return call(storage, *args, **kwargs)
+    except storage.base_exceptions as error:
+        # Without its counters Locker cannot tell a guess from an attack: refuse, but plainly.
+        raise Unavailable("Rate-limit storage is not answering, so this cannot be checked right now. "
+                          "Try again in a minute.", code="limits_unavailable") from error
+
+
+def give_back(counted):
+    for key, expiry in counted:
+        # memory:// has decr (which stops at 0); Redis has only incr, and takes a negative amount.
+        decr = getattr(limiter.storage, "decr", None)
+        if decr is not None:
+            storage_call(lambda storage: storage.decr(key))
+        else:
+            storage_call(lambda storage: storage.incr(key, expiry, amount=-1))
+
+
+def spend(budgets):
+    """Count one guess against every window of every budget; if any window is over, take it all back and
+    refuse with how long until the fullest window resets. Returns what was counted, to give back."""
+    counted, waits = [], []
+    for budget in budgets:
+        for window in windows(current_app.config[budget.setting]):
+            key, expiry = window.key_for(budget.scope, budget.key), window.get_expiry()
+            total = storage_call(lambda storage: storage.incr(key, expiry))
+            counted.append((key, expiry))
+            if total > window.amount:
+                waits.append(storage_call(lambda storage: storage.get_expiry(key)) - time.time())
+    if waits:
+        give_back(counted)
+        retry_after = max(1, math.ceil(max(waits)))
+
+        @after_this_request
+        def tell_when(response):
+            response.headers["Retry-After"] = str(retry_after)
+            return response
+
+        raise Spent(retry_after=retry_after)
+    return counted
+
+
+def guess(budgets, check):
+    """check() as one counted guess: a wrong one (check() falsy, or raising Unauthorized) stays counted,
+    a right one is given back, so people who know their password never use up the budget."""
+    counted = spend(budgets)
+    try:
+        right = check()
+    except Unauthorized:
+        raise
+    except BaseException:
+        give_back(counted)
+        raise
+    if right:
+        give_back(counted)
+    return right
+
+
+def authenticate(username, password):
+    """users.authenticate, within the account's and the address's budgets of failed sign-ins."""
+    return guess(sign_in_budgets(username), lambda: users.authenticate(username, password))
+
+
+def register(username, password):
+    """users.register within the address's sign-up budget. Accounts made and names found taken count;
+    a refused username or password does not, so a person fixing a typo is not held back."""
+    counted = spend(register_budgets())
+    try:
+        return users.register(username, password)
+    except LockerError as error:
+        if error.code != "username_taken":
+            give_back(counted)
+        raise

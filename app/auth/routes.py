@@ -4,9 +4,8 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.auth import bp
+from app.auth import bp, limits
 from app.auth.forms import AccountForm, LoginForm, TokenForm
-from app.auth.limits import sign_in_limits
 from app.errors import LockerError, Unauthorized
 from app.extensions import login_manager
 from app.services import sessions, tokens, users
@@ -31,14 +30,13 @@ def sign_in(user, remember=False):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@sign_in_limits
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("web.list_files"))
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = users.authenticate(form.username.data, form.password.data)
+            user = limits.authenticate(form.username.data, form.password.data)
         except Unauthorized as error:
             flash(error.message, "error")
             return render_template("auth/login.html", form=form), 401
@@ -77,7 +75,7 @@ def account_form_page(template, create_account, welcome):
 def register():
     if current_app.config["REGISTRATION"] != "open":
         return render_template("auth/register.html", form=None), 403
-    return account_form_page("auth/register.html", users.register,
+    return account_form_page("auth/register.html", limits.register,
                              "Welcome, {username}! Drop files below to upload them.")
 
 

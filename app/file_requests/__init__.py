@@ -15,7 +15,7 @@ from app.api.files import upload_payload
 from app.api.schemas import CompleteRequest, File, GuestUploadRequest, PartsRequest, StoredParts, Upload
 from app.errors import Conflict, LockerError
 from app.extensions import limiter
-from app.links import LinkForm, keep_links_private, password_gate, per_address, per_link, require_unlocked
+from app.links import LinkForm, keep_links_private, password_gate, require_unlocked
 from app.services import file_requests, guest_uploads
 
 bp = Blueprint("file_requests", __name__)
@@ -94,8 +94,6 @@ def guest_request(token):
 
 
 @bp.route("/r/<token>", methods=["GET", "POST"])
-@per_link
-@per_address
 def show_request(token):
     file_request = file_requests.open_request(token)
     gate = password_gate(file_request, "requests/password.html")

@@ -5,7 +5,7 @@ from wtforms import IntegerField, SubmitField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
 
 from app.errors import LockerError
-from app.links import LinkForm, keep_links_private, password_gate, per_address, per_link, require_unlocked
+from app.links import LinkForm, keep_links_private, password_gate, require_unlocked
 from app.models import utcnow
 from app.services import files, previews, shares
 
@@ -52,8 +52,6 @@ def revoke_share(share_id):
 
 
 @bp.route("/s/<token>", methods=["GET", "POST"])
-@per_link
-@per_address
 def show_share(token):
     share, file = shares.open_share(token)
     gate = password_gate(share, "shares/password.html")

@@ -87,6 +87,8 @@ class Config:
     MULTIPART_THRESHOLD = parse_size(env("MULTIPART_THRESHOLD", "64 MiB"))
     # The smallest part; it grows with the file so that 10,000 parts always suffice.
     MULTIPART_PART_SIZE = parse_size(env("MULTIPART_PART_SIZE", "16 MiB"))
+    # The largest JSON request body (a multipart completion lists up to 10,000 parts, well under this).
+    MAX_JSON_BODY = parse_size(env("MAX_JSON_BODY", "4 MiB"))
     URL_EXPIRY = int(env("URL_EXPIRY", "300"))
     # Seconds a storage URL made for a share-link download works.
     SHARE_URL_EXPIRY = int(env("SHARE_URL_EXPIRY", "120"))

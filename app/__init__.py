@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import transactions
+from app import json_limits, transactions
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.storage import build_storage
 from config import config_from_env
@@ -48,6 +48,8 @@ def create_app(config_class=None):
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    # First of all hooks: the sign-in limiter reads the JSON body before the view does.
+    app.before_request_funcs.setdefault(None, []).insert(0, json_limits.check_json_body)
 
     storage = build_storage(app)
     storage.prepare()  # touches no network: Locker starts while the store is down

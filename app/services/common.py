@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 
+from app import json_limits
 from app.errors import Conflict, InvalidInput, NotFound, Unavailable
 from app.extensions import db
 from app.models import File, FileProblem, FileStatus
@@ -76,7 +77,7 @@ def pack_cursor(payload):
 def unpack_cursor(cursor, read):
     """`read(payload)` of a cursor from pack_cursor; a cursor that isn't one (read raises ValueError) is a clear 400."""
     try:
-        return read(json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode())))
+        return read(json_limits.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode())))
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("That page cursor is not valid; start again from the first page.",
                            code="invalid_cursor") from None

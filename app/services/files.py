@@ -65,6 +65,8 @@ def cursor_position(payload):
         raise ValueError
     if sort == "date":
         value = datetime.fromisoformat(value)
+        if value.tzinfo is not None:
+            raise ValueError  # cursors carry the naive UTC the columns hold; an aware one cannot be compared
     elif sort == "size":
         value = int(value)
         if not -BIGINT <= value <= BIGINT:

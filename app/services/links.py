@@ -20,18 +20,33 @@ from app.text import is_encodable, is_plain_text
 MAX_PASSWORD_LENGTH = 200
 DURATION_PATTERN = re.compile(r"^(\d{1,6})([mhdw])$")
 DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# The furthest a link may be set to expire (100 years): far enough for any real date, near enough that
+# no date arithmetic overflows. For longer, a link can have no time limit at all.
+MAX_EXPIRY_DAYS = 36525
+MAX_EXPIRY = timedelta(days=MAX_EXPIRY_DAYS)
+TOO_LATE = f"A link expires at most {MAX_EXPIRY_DAYS:,} days (100 years) from now; leave it empty for no limit."
+# Real time zones are from UTC-12:00 to UTC+14:00; allow 14 hours either way.
+MAX_UTC_OFFSET = timedelta(hours=14)
 
 
 def parse_expiry(expires_at=None, expires_in=None, now=None):
-    """A naive-UTC expiry from an ISO date-time (any zone; no zone means UTC) or a duration like '7d'."""
+    """A naive-UTC expiry from an ISO date-time (any real zone; no zone means UTC) or a duration like '7d'.
+
+    Both are bounded by MAX_EXPIRY_DAYS, so no date arithmetic on what a user sent can overflow.
+    """
     now = now or utcnow()
+    latest = now + MAX_EXPIRY
     if expires_at not in (None, "") and expires_in not in (None, ""):
         raise InvalidInput("Give expires_at or expires_in, not both.", code="invalid_expiry")
     if expires_in not in (None, ""):
         match = DURATION_PATTERN.match(expires_in) if isinstance(expires_in, str) else None
         if not match or int(match.group(1)) == 0:
             raise InvalidInput("expires_in is a number and a unit: 30m, 12h, 7d or 2w.", code="invalid_expiry")
-        return now + timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
+        # The pattern caps the number at 6 digits, so this timedelta always fits; the sum is checked below.
+        duration = timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
+        if duration > MAX_EXPIRY:
+            raise InvalidInput(TOO_LATE, code="invalid_expiry")
+        return now + duration
     if expires_at in (None, ""):
         return None
     try:
@@ -40,10 +55,20 @@ def parse_expiry(expires_at=None, expires_in=None, now=None):
         moment = None
     if not isinstance(moment, datetime):
         raise InvalidInput("expires_at is a date and time such as 2026-12-31T18:00:00Z.", code="invalid_expiry")
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    offset = moment.utcoffset()
+    if offset is not None:
+        if abs(offset) > MAX_UTC_OFFSET:
+            raise InvalidInput("expires_at's time zone is at most 14 hours from UTC.", code="invalid_expiry")
+        try:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            # Only a moment within 14 hours of year 1 or of the end of year 9999 lands outside datetime's range.
+            raise InvalidInput("expires_at is in the past." if moment.year == 1 else TOO_LATE,
+                               code="invalid_expiry") from None
     if moment <= now:
         raise InvalidInput("expires_at is in the past.", code="invalid_expiry")
+    if moment > latest:
+        raise InvalidInput(TOO_LATE, code="invalid_expiry")
     return moment
 
 

@@ -580,3 +580,49 @@ def test_a_password_share_link_opens_in_a_fresh_browser(browser, live_app, live_
 
     page.get_by_role("link", name="Links", exact=True).click()
     expect(page.get_by_role("cell", name="1 of 2")).to_be_visible()
+
+
+def test_account_tokens_fit_a_phone_and_buttons_names_contain_their_text(browser, local_live_app, live_server):
+    """At 390 px the tokens table does not scroll sideways; a reload after making a token makes no second one;
+    every button and link whose accessible name is set contains its visible text (WCAG 2.5.3)."""
+    with local_live_app.app_context():
+        user = users.create_user(f"tokens{uuid.uuid4().hex[:8]}", PASSWORD)
+        username = user.username
+        headers = {"Authorization": f"Bearer {tokens.create_token(user, 'a rather long token name for the backup')[1]}"}
+        upload(local_live_app.test_client(), headers, "photo.png", b"x" * 10)
+
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 800},
+                                  is_mobile=True, has_touch=True)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        log_in(page, username)
+        expect(page).to_have_url(f"{live_server.url}/files")
+        page.goto("/account")
+        page.get_by_label("Token name", exact=True).fill("phone script")
+        page.get_by_role("button", name="Create token").click()
+        expect(page).to_have_url(f"{live_server.url}/account")
+        expect(page.get_by_label("Your new token. Copy it now: it is shown only once.")).to_be_visible()
+        page.reload()
+        expect(page.get_by_text("shown only once")).to_have_count(0)
+        expect(page.get_by_role("button", name=re.compile("^Revoke"))).to_have_count(2)
+        widths = page.evaluate("""() => ({
+            scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth,
+            table: document.querySelector('.table-wrap').scrollWidth,
+            wrap: document.querySelector('.table-wrap').clientWidth })""")
+        assert widths["scroll"] <= widths["client"] == 390, widths
+        assert widths["table"] <= widths["wrap"], widths  # the table's own box does not scroll sideways either
+
+        mismatched = """() => [...document.querySelectorAll('a[aria-label], button[aria-label]')]
+            .filter(element => element.innerText.trim()
+                    && !element.getAttribute('aria-label').toLowerCase().startsWith(element.innerText.trim().toLowerCase()))
+            .map(element => element.getAttribute('aria-label') + ' / ' + element.innerText.trim())"""
+        assert page.evaluate(mismatched) == []
+        page.goto("/files")
+        expect(page.get_by_role("button", name="Visible to everyone: photo.png", exact=True)).to_be_visible()
+        assert page.evaluate(mismatched) == []
+        page.get_by_role("button", name="Visible to everyone: photo.png", exact=True).click()
+        expect(page.get_by_role("button", name="Make private: photo.png", exact=True)).to_be_visible()
+        assert page.evaluate(mismatched) == []
+    finally:
+        context.close()

@@ -36,7 +36,8 @@ class Spent(TooManyRequests):
 
 @lru_cache(maxsize=64)
 def windows(limit_string):
-    return tuple(parse_many(limit_string))
+    # Longest first: when that one is full too, Retry-After names the wait that really lets a guess in.
+    return tuple(sorted(parse_many(limit_string), key=lambda window: window.get_expiry(), reverse=True))
 
 
 def address():
@@ -73,27 +74,32 @@ def give_back(counted):
 
 
 def spend(budgets):
-    """Count one guess against every window of every budget; if any window is over, take it all back and
-    refuse with how long until the fullest window resets. Returns what was counted, to give back."""
-    counted, waits = [], []
+    """Count one guess against every window of every budget, in order; at the first window that is over,
+    take back what was counted and refuse, saying when that window resets. Returns what was counted.
+
+    Stopping at the first full window keeps a refused guess from holding places in later windows,
+    where it would crowd out guesses that are still within every limit."""
+    counted = []
     for budget in budgets:
         for window in windows(current_app.config[budget.setting]):
             key, expiry = window.key_for(budget.scope, budget.key), window.get_expiry()
             total = storage_call(lambda storage: storage.incr(key, expiry))
             counted.append((key, expiry))
             if total > window.amount:
-                waits.append(storage_call(lambda storage: storage.get_expiry(key)) - time.time())
-    if waits:
-        give_back(counted)
-        retry_after = max(1, math.ceil(max(waits)))
-
-        @after_this_request
-        def tell_when(response):
-            response.headers["Retry-After"] = str(retry_after)
-            return response
-
-        raise Spent(retry_after=retry_after)
+                wait = storage_call(lambda storage: storage.get_expiry(key)) - time.time()
+                give_back(counted)
+                refuse(max(1, math.ceil(wait)))
     return counted
+
+
+def refuse(retry_after):
+    # The app's 429 handler builds its own page or JSON; the header is added to whatever it answers.
+    @after_this_request
+    def tell_when(response):
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    raise Spent(retry_after=retry_after)
 
 
 def guess(budgets, check):

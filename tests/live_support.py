@@ -2,15 +2,25 @@
 
 A module imports the fixtures it uses; `live` finds moto_server by name, so import that too.
 """
+import os
+import shlex
+import signal
+import socket
+import subprocess
 import threading
+import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import requests
+from flask_migrate import upgrade
 from moto.moto_server import werkzeug_app
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from app import create_app
 from app.extensions import db
 from app.models import File, utcnow
 from app.services import tokens, users
@@ -113,3 +123,92 @@ def live(request, make_app) -> Live:
 @pytest.fixture
 def local_live(request, make_app) -> Live:
     return start_live(request, make_app, "local")
+
+
+class Gunicorn:
+    """Locker as `make run` serves it: gunicorn with the Makefile's own flags, on a free port.
+
+    The server's database (SQLite, as `make run` uses) and storage live in `folder`, so it
+    shares nothing with the test's database; `app` is an in-process app on the same
+    database and folder, to make users and tokens before the server takes requests.
+    """
+
+    ROOT = Path(__file__).resolve().parent.parent
+
+    def __init__(self, folder: Path, make_config, **settings) -> None:
+        self.folder = folder
+        database = f"sqlite:///{folder / 'locker.db'}"
+        self.env = {**os.environ, "LOCKER_ENV": "development", "DATABASE_URL": database,
+                    "STORAGE_BACKEND": "local", "STORAGE_DIR": str(folder / "storage"),
+                    "SECRET_KEY": uuid.uuid4().hex, "PUBLIC_URL": "", "S3_BUCKET": "", "REDIS_URL": "",
+                    **settings}
+        self.app = create_app(make_config(database, {}, folder / "storage"))
+        with self.app.app_context():
+            upgrade()
+            db.engine.dispose()
+        self.process = None
+        self.url = None
+
+    def command(self, port: int) -> list[str]:
+        """The GUNICORN command line the Makefile runs, read from the Makefile itself so the two never drift."""
+        printed = subprocess.run(
+            ["make", "-s", "--no-print-directory", "--eval", "print-gunicorn: ; $(info $(GUNICORN))",
+             "print-gunicorn", f"HOST={HOST}", f"PORT={port}"],
+            cwd=self.ROOT, capture_output=True, text=True, check=True).stdout
+        return shlex.split(printed)
+
+    def start(self, timeout: float = 60) -> None:
+        with socket.socket() as probe:
+            probe.bind((HOST, 0))
+            port = probe.getsockname()[1]
+        log = (self.folder / "gunicorn.log").open("wb")
+        # A process group of its own, so stopping it stops the master and its workers together.
+        self.process = subprocess.Popen(self.command(port), cwd=self.ROOT, env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.url = f"http://{HOST}:{port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer on {self.url} within {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return (self.folder / "gunicorn.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def token(self, username: str | None = None) -> str:
+        """A new user's API token."""
+        with self.app.app_context():
+            user = users.create_user(username or f"g{uuid.uuid4().hex[:10]}", PASSWORD)
+            _, secret = tokens.create_token(user, "tests")
+        return secret
+
+
+@pytest.fixture(scope="module")
+def gunicorn_live(tmp_path_factory):
+    """Locker under gunicorn exactly as `make run` starts it (local storage), shared by a module's tests."""
+    from tests.conftest import make_config
+    server = Gunicorn(tmp_path_factory.mktemp("gunicorn"), make_config)
+    server.start()
+    yield server
+    server.stop()

@@ -6,6 +6,7 @@ downloads), and an expiry. A small blueprint streams bytes both ways in fixed
 chunks, so memory stays flat whatever the file size.
 """
 import hashlib
+import io
 import json
 import os
 import re
@@ -15,8 +16,10 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.utils import send_file as werkzeug_send_file
+from werkzeug.wsgi import wrap_file
 
 from app.storage.base import (Check, ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
                               StorageRejected, UploadRequest, content_disposition)
@@ -331,6 +334,63 @@ def _external_url(key, token):
     return url_for("storage.serve_object", key=key, sig=token, _external=True)
 
 
+def _range_as_rfc_9110_reads_it(environ, parsed, size):
+    """The environ to answer with, its Range restated where Werkzeug would wrongly answer 416.
+
+    RFC 9110 answers 416 only for a valid range the file cannot satisfy. A malformed Range, or
+    several ranges, may be ignored (as S3 does): without the header, the whole file. A suffix
+    longer than the file means the whole file, sent as a 206.
+    """
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        return {name: value for name, value in environ.items() if name != "HTTP_RANGE"}
+    start, stop = parsed.ranges[0]
+    if start < 0 and stop is None and -start > size:
+        return {**environ, "HTTP_RANGE": "bytes=0-"}
+    return environ
+
+
+class _FileSlice(io.RawIOBase):
+    """A file that ends at `stop`, opened at `start`; positions are the file's own.
+
+    fileno() and seek() are the file's, for sendfile (socket.sendfile seeks the file it sends).
+    """
+
+    def __init__(self, path, start, stop):
+        super().__init__()
+        self.file = open(path, "rb")
+        self.file.seek(start)
+        self.stop = stop
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def fileno(self):
+        return self.file.fileno()
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        return self.file.seek(offset, whence)
+
+    def tell(self):
+        return self.file.tell()
+
+    def read(self, size=-1):
+        left = max(0, self.stop - self.file.tell())
+        size = left if size is None or size < 0 else min(size, left)
+        return self.file.read(size) if size else b""
+
+    def readinto(self, buffer):
+        chunk = self.read(len(buffer))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self):
+        self.file.close()
+        super().close()
+
+
 bp = Blueprint("storage", __name__)
 
 
@@ -382,11 +442,21 @@ def serve_object(key):
     path = storage.path_for(key)
     if not path.is_file():
         return _refuse(404, "not_found", "This file is no longer stored.")
-    if request.range:
-        # The server's own file wrapper (gunicorn's sendfile) cannot seek, so a range would be
-        # reached by reading and dropping every byte before it; Werkzeug's wrapper seeks.
-        request.environ.pop("wsgi.file_wrapper", None)
-    response = send_file(path, mimetype=claims["t"], conditional=True, etag=_read_sidecar(path) or True, max_age=0)
+    environ = request.environ
+    if "HTTP_RANGE" in environ:
+        environ = _range_as_rfc_9110_reads_it(environ, request.range, path.stat().st_size)
+    response = werkzeug_send_file(path, environ, mimetype=claims["t"], conditional=True,
+                                  etag=_read_sidecar(path) or True, max_age=0,
+                                  use_x_sendfile=current_app.config["USE_X_SENDFILE"],
+                                  response_class=current_app.response_class)
+    if response.status_code == 206:
+        # Werkzeug reaches a range through the server's file wrapper, which cannot seek (it would
+        # read and drop every earlier byte) and which the server may send whole with sendfile.
+        # A slice positioned at the range's start, in the server's own wrapper, is sent from
+        # there for Content-Length bytes (PEP 3333), by gunicorn with sendfile.
+        response.response.close()
+        response.response = wrap_file(request.environ, _FileSlice(path, response.content_range.start,
+                                                                  response.content_range.stop), CHUNK_SIZE)
     response.headers["Content-Disposition"] = claims["d"]
     if ";" in claims["t"]:
         # A type that names its charset already (text previews) would get a second one from send_file.

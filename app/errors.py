@@ -6,6 +6,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.formatting import wait_in_words
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,10 @@ def register_error_handlers(app):
 
     @app.errorhandler(429)
     def handle_rate_limited(error):
-        message = "Too many attempts. Wait a minute and try again."
+        # Sign-in and link-password budgets know when a guess is allowed again (some windows are an hour).
+        retry_after = getattr(error, "retry_after", None)
+        wait = wait_in_words(retry_after) if isinstance(retry_after, int) else "a minute"
+        message = f"Too many attempts. Try again in {wait}."
         if not wants_json() and request.method == "POST":
             # Back to the form (a GET, which is not limited) with the reason shown.
             flash(message, "error")

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from app.extensions import db
+from app.formatting import wait_in_words
 from app.models import AuditEvent, User
 from tests.conftest import PASSWORD, csrf_from
 from tests.helpers import at_once, path, share, upload
@@ -266,3 +267,14 @@ def test_retry_after_counts_down_the_window(request, make_app, counters):
     refused = api_sign_in(live, username, "wrong", new_address())
     assert refused.status_code == 429 and 3000 < int(refused.headers["Retry-After"]) <= 3600
     assert re.fullmatch(r"\d+", refused.headers["Retry-After"])
+    # The message says the same wait in words, not the "minute" most windows have.
+    assert refused.json()["error"]["message"] == \
+        f"Too many attempts. Try again in {wait_in_words(int(refused.headers['Retry-After']))}."
+    assert "minutes" in refused.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("seconds, words", [(0, "1 second"), (1, "1 second"), (45, "45 seconds"), (60, "1 minute"),
+                                            (61, "2 minutes"), (3600, "60 minutes"), (7200, "2 hours"),
+                                            (7201, "3 hours")])
+def test_waits_are_said_rounded_up_in_the_unit_people_count_in(seconds, words):
+    assert wait_in_words(seconds) == words

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from flask import Flask
+from limits import parse_many
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -24,6 +25,16 @@ PAGE_SECURITY_HEADERS = {
 }
 
 
+def check_rate_limits(config):
+    """Refuse to start on a limit setting the limiter cannot read, rather than fail the first guess with a 500."""
+    for setting in sorted(key for key in config if "_LIMIT_PER_" in key):
+        try:
+            parse_many(config[setting])
+        except ValueError:
+            raise RuntimeError(f"{setting} is {config[setting]!r}; write it like '5 per minute' "
+                               "or '5 per minute; 10 per hour'.") from None
+
+
 def create_app(config_class=None):
     """Build an app from a config class (by default the one LOCKER_ENV names)."""
     app = Flask(__name__, template_folder=str(BASE_DIR / "templates"), instance_path=str(BASE_DIR / "instance"))
@@ -35,6 +46,7 @@ def create_app(config_class=None):
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path) / "secret_key")
     if app.config["REGISTRATION"] not in ("open", "closed"):
         raise RuntimeError(f"REGISTRATION must be 'open' or 'closed', not {app.config['REGISTRATION']!r}.")
+    check_rate_limits(app.config)
     if app.config["MULTIPART_THRESHOLD"] > 5 * 1024 ** 3:
         raise RuntimeError("MULTIPART_THRESHOLD can be at most 5 GiB: S3 takes no larger single PUT.")
     if app.config.get("TRUST_PROXY"):

@@ -52,6 +52,13 @@ def test_unknown_registration_mode_is_refused_at_start(make_app):
         make_app(REGISTRATION="sometimes")
 
 
+@pytest.mark.parametrize("setting", ["LOGIN_LIMIT_PER_ACCOUNT", "SHARE_PASSWORD_LIMIT_PER_ADDRESS_AND_LINK",
+                                     "REGISTER_LIMIT_PER_ADDRESS", "REQUEST_UPLOAD_LIMIT_PER_ADDRESS"])
+def test_a_limit_setting_the_limiter_cannot_read_is_refused_at_start(make_app, setting):
+    with pytest.raises(RuntimeError, match=f"{setting} is 'five a minute'; write it like '5 per minute'"):
+        make_app(**{setting: "five a minute"})
+
+
 def test_without_a_secret_key_a_random_one_is_made_once_and_kept(tmp_path, monkeypatch):
     import stat
 

@@ -60,7 +60,7 @@ def create_app(config_class=None):
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    # First of all hooks: the sign-in limiter reads the JSON body before the view does.
+    # First of all hooks, so that no hook added later parses a body this one would refuse.
     app.before_request_funcs.setdefault(None, []).insert(0, json_limits.check_json_body)
 
     storage = build_storage(app)

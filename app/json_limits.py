@@ -2,7 +2,7 @@
 
 Python's json module recurses once per nesting level, so a body like
 [[[[...]]]] a few thousand levels deep raises RecursionError wherever it is
-parsed: in the sign-in limiter (before the view), in webargs, in request.get_json.
+parsed: in webargs, in request.get_json, in any hook that reads it.
 This hook runs before all of those and refuses such a body, and any JSON body
 larger than MAX_JSON_BODY, with a JSON error; what passes can be parsed safely.
 """

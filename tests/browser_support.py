@@ -1,8 +1,9 @@
 """Headless Chromium (Playwright) against a live Locker: the browser test modules import these fixtures."""
 import uuid
+from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import PASSWORD
 from tests.live_support import LiveServer
@@ -69,6 +70,21 @@ def page(browser, live_server):
     yield page
     context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+@contextmanager
+def signed_in_phone(browser, live_server, username, width, height):
+    """A page on a touch phone `width` px wide, signed in as `username` and on the files page."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": height},
+                                  is_mobile=True, has_touch=True)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        log_in(page, username)
+        expect(page).to_have_url(f"{live_server.url}/files")
+        yield page
+    finally:
+        context.close()
 
 
 def log_in(page, username):

@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from app.services import tokens, users
 from tests.browser_support import (backend_settings, browser, live_app, live_server, log_in,  # noqa: F401  (fixtures)
-                                   new_page, page)
+                                   new_page, page, signed_in_phone)
 from tests.conftest import PASSWORD
 from tests.helpers import send_parts, start_multipart, start_upload, upload
 from tests.live_support import moto_server  # noqa: F401  (fixture)
@@ -192,13 +192,7 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
                                                  ("Alpha notes.txt", "text/plain")]):
             upload(client, headers, row_name, random.Random(index).randbytes(4096), kind)
 
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 375, "height": 740},
-                                  is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        log_in(page, username)
-        expect(page).to_have_url(f"{live_server.url}/files")
+    with signed_in_phone(browser, live_server, username, 375, 740) as page:
         expect(page.locator("#uploader .uppy-Dashboard-inner")).to_be_visible()
         # (The narrow layout prefixes each cell with its column label: "Name: ...".)
         expect(page.get_by_role("cell", name=f"Name: {name}", exact=True)).to_be_visible()
@@ -257,8 +251,6 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         page.keyboard.press("Enter")
         expect(page.locator(".flashes").get_by_role("status")).to_have_text(f"Deleted {name}.")
         expect(names).to_have_text(["Alpha notes.txt", "Zulu notes.txt"])
-    finally:
-        context.close()
 
 
 def test_files_over_the_limit_or_of_refused_types_are_refused_before_any_byte_is_sent(browser, make_app, live_server):
@@ -591,13 +583,7 @@ def test_account_tokens_fit_a_phone_and_buttons_names_contain_their_text(browser
         headers = {"Authorization": f"Bearer {tokens.create_token(user, 'a rather long token name for the backup')[1]}"}
         upload(local_live_app.test_client(), headers, "photo.png", b"x" * 10)
 
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 800},
-                                  is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        log_in(page, username)
-        expect(page).to_have_url(f"{live_server.url}/files")
+    with signed_in_phone(browser, live_server, username, 390, 800) as page:
         page.goto("/account")
         page.get_by_label("Token name", exact=True).fill("phone script")
         page.get_by_role("button", name="Create token").click()
@@ -624,5 +610,3 @@ def test_account_tokens_fit_a_phone_and_buttons_names_contain_their_text(browser
         page.get_by_role("button", name="Visible to everyone: photo.png", exact=True).click()
         expect(page.get_by_role("button", name="Make private: photo.png", exact=True)).to_be_visible()
         assert page.evaluate(mismatched) == []
-    finally:
-        context.close()

@@ -58,11 +58,15 @@ def check_json_body():
     too_large = refuse(413, "too_large", f"A JSON request body is at most {limit:,} bytes.")
     if request.content_length is not None and request.content_length > limit:
         return too_large
-    # Bounds a body sent without Content-Length (chunked) while it is read.
-    request.max_content_length = limit
+    # Bounds a body sent without Content-Length (chunked) while it is read. Werkzeug stops such a
+    # stream at the limit without a word, so read one byte more to tell a body of exactly the limit
+    # from a longer one cut short (which, padded with spaces, would still parse).
+    request.max_content_length = limit + 1
     try:
         data = request.get_data(cache=True)
     except RequestEntityTooLarge:
+        return too_large
+    if len(data) > limit:
         return too_large
     if not data:
         return None

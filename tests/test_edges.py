@@ -2,12 +2,14 @@
 import base64
 
 import pytest
+import requests
 
 from app.extensions import db
 from app.models import ApiToken, File, FileRequest, Share
 from app.services import links
 from tests.conftest import csrf_from
 from tests.helpers import cursor, upload
+from tests.live_support import gunicorn_live  # noqa: F401  (fixture)
 
 DEEP = [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000, b"[" * 100_000]
 FAKE_ID = "0" * 32
@@ -65,6 +67,26 @@ def test_a_large_json_body_is_a_clear_413(client, headers):
     response = send_json(client, "POST", "/api/v1/tokens", body, headers)
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
     assert counts() == before
+
+
+def test_a_large_chunked_json_body_is_a_413_under_gunicorn_not_cut_short_and_read(gunicorn_live):
+    """Sent without Content-Length, as a streaming client does; valid JSON padded past the limit
+    must not be cut at the limit and then accepted."""
+    limit = gunicorn_live.app.config["MAX_JSON_BODY"]
+    padded = b'{"username": "nobody", "password": "wrong password"}' + b" " * limit
+
+    def chunks():
+        for start in range(0, len(padded), 64 * 1024):
+            yield padded[start:start + 64 * 1024]
+
+    response = requests.post(f"{gunicorn_live.url}/api/v1/auth/token", data=chunks(), timeout=60,
+                             headers={"Content-Type": "application/json", "Accept": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+    # Within the limit, the same body sent the same way is read whole and answered.
+    fits = padded[:limit]
+    response = requests.post(f"{gunicorn_live.url}/api/v1/auth/token", data=iter([fits]), timeout=60,
+                             headers={"Content-Type": "application/json", "Accept": "application/json"})
+    assert response.status_code == 401, response.text
 
 
 @pytest.mark.parametrize("backend", ["local"], indirect=True)

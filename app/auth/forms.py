@@ -1,9 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
-
-from app.services import users
+from wtforms.validators import DataRequired, EqualTo, Length
 
 
 class LoginForm(FlaskForm):
@@ -23,14 +21,6 @@ class AccountForm(FlaskForm):
     confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords do not match.")],
                             render_kw={"autocomplete": "new-password"})
     submit = SubmitField("Create account")
-
-    def validate_password(self, field):
-        # The service's rule, shown beside the field that has to change; creating the account
-        # applies it again, as it does for every other way of setting a password.
-        if not field.errors:
-            problem = users.password_problem(field.data, self.username.data)
-            if problem:
-                raise ValidationError(problem)
 
 
 class TokenForm(FlaskForm):

@@ -63,7 +63,10 @@ def account_form_page(template, create_account, welcome):
         try:
             user = create_account(form.username.data, form.password.data)
         except LockerError as error:
-            flash(error.message, "error")
+            if error.code == "weak_password":
+                form.password.errors.append(error.message)  # beside the field that has to change
+            else:
+                flash(error.message, "error")
             return render_template(template, form=form), error.status
         sign_in(user)
         flash(welcome.format(username=user.username), "info")

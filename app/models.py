@@ -152,6 +152,10 @@ class File(db.Model):
     # Files that arrived through an upload request: which one, and the name the guest gave.
     file_request_id = db.Column(db.Integer, db.ForeignKey("file_requests.id", ondelete="SET NULL"), index=True)
     guest_name = db.Column(db.String(100))
+    # Guest uploads: which visit sent it (services.guest_uploads.visit_hash), so only that visit
+    # reaches it, and the name the guest gave, which they see even when the owner's is numbered.
+    visit_hash = db.Column(db.String(64), index=True)
+    sent_name = db.Column(db.String(255))
     # Set by sweep or verify (a FileProblem) when the stored bytes are gone or differ, and when.
     problem = db.Column(db.String(16))
     problem_found_at = db.Column(db.DateTime)

@@ -11,7 +11,7 @@ from app.qr import qr_svg
 from app.services import file_requests, guest_uploads, maintenance
 from app.services.file_requests import RequestEnded, RequestFull
 from tests.conftest import MULTIPART_SETTINGS, csrf_from
-from tests.helpers import admission_race, part_bytes, send, sha256, write_directly
+from tests.helpers import admission_race, part_bytes, send, sha256, upload, write_directly
 
 KIB = 1024
 DATA = b"scanned passport, page 1\n" * 40
@@ -296,7 +296,7 @@ def test_racing_guests_never_pass_the_limits(app, owner, limit):
         return row
 
     outcomes = admission_race(app, attempts, load, lambda row, number: guest_uploads.start(
-        row, f"race-{number}.bin", size, guest_name=f"guest {number}"), RequestFull)
+        row, f"visit-{number}", f"race-{number}.bin", size, guest_name=f"guest {number}"), RequestFull)
     assert Counter(outcomes) == {"ok": 3, "refused": 9}
     row = request_row()
     assert (row.files_used, row.bytes_used) == (3, 3 * size)
@@ -434,6 +434,29 @@ def test_the_guest_page_lists_only_this_visits_files(app, guest):
     assert "second-visit.pdf" in second_page and "first-visit.pdf" not in second_page
 
 
+def test_a_guest_sees_the_name_they_gave_while_the_owner_keeps_names_apart(app, client, headers, guest):
+    upload(client, headers, "notes.txt", b"the owner's own notes")
+    sent = guest.upload("notes.txt", DATA)
+    assert sent["name"] == "notes.txt"
+    assert sorted(f["name"] for f in owner_files(client, headers)) == ["notes (1).txt", "notes.txt"]
+    for page in (guest.client.get(guest.path), guest.client.get(f"{guest.path}?fragment=regions")):
+        html = page.get_data(as_text=True)
+        assert "notes.txt" in html and "notes (1)" not in html
+
+
+def test_upload_calls_need_a_visit_begun_on_the_links_page(app, guest):
+    """Without one there is nothing to tie the upload to; starting a visit here would change the
+    cookie while the browser's other uploads run."""
+    other = Guest(app, guest.path)
+    other.csrf = csrf_from(other.client.get("/login").get_data(as_text=True))
+    refused = other.start("a.pdf", DATA)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "visit_required"
+    assert "Reload this link's page" in refused.get_json()["error"]["message"]
+    mine = guest.start("mine.pdf", DATA).get_json()
+    assert other.call("POST", f"/{mine['id']}/complete", {}).status_code == 404
+    assert db.session.execute(db.select(db.func.count(File.id))).scalar() == 1
+
+
 def test_cancelled_failed_and_expired_uploads_give_their_slot_back(app, client, headers, owner):
     guest = Guest(app, path(make_request(client, headers, max_files=1, max_bytes=len(DATA))))
     guest.open()
@@ -503,5 +526,5 @@ def test_the_service_refuses_uploads_once_the_request_ends(app, owner):
         file_request, _ = file_requests.create_request(owner, "Soon over")
     file_requests.revoke_request(owner, file_request.public_id)
     with pytest.raises(RequestEnded):
-        guest_uploads.start(db.session.get(FileRequest, file_request.id), "a.pdf", 10)
+        guest_uploads.start(db.session.get(FileRequest, file_request.id), "a visit", "a.pdf", 10)
     assert db.session.execute(db.select(File).filter_by(status=FileStatus.PENDING)).first() is None

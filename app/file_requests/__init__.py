@@ -2,9 +2,14 @@
 
 A guest's uploads go through JSON endpoints under /r/<token>/uploads that mirror
 the API's (start, sign parts, list parts, complete, abort) and are authorised by
-the link, its password when it has one, and the list of uploads this visit
-started, kept in the guest's session.
+the link, its password when it has one, and the visit: the page sets a random
+secret in the guest's session once, and each upload is stored with the visit's
+hash (services.guest_uploads.visit_hash). The upload calls never change the
+session, because a browser runs several at once and their cookies would
+overwrite each other's.
 """
+import secrets
+
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from wtforms import IntegerField, StringField, SubmitField, TextAreaField
@@ -21,10 +26,9 @@ from app.services import file_requests, guest_uploads
 bp = Blueprint("file_requests", __name__)
 parser = Parser()
 MIB = 1024 * 1024
-# The session cookie holds each visit's upload ids; these bounds keep it well under browsers' 4 KB.
-VISITS = "request_visits"
-MAX_VISITS = 5
-MAX_UPLOADS_PER_VISIT = 200
+# One random secret per browser, set by the first request page it opens; the visit to each
+# request is derived from it (guest_uploads.visit_hash), so the cookie never grows with uploads.
+VISIT_SECRET = "request_visit"
 
 
 class RequestForm(LinkForm):
@@ -74,16 +78,10 @@ def revoke_request(request_id):
 # --- The guest's side -------------------------------------------------------------
 
 
-def visit_ids(file_request):
-    return set(session.get(VISITS, {}).get(file_request.public_id, []))
-
-
-def remember_upload(file_request, file):
-    visits = dict(session.get(VISITS, {}))
-    ids = visits.pop(file_request.public_id, [])
-    visits[file_request.public_id] = ids + [file.id]
-    # The most recently used requests are kept (dicts keep insertion order).
-    session[VISITS] = dict(list(visits.items())[-MAX_VISITS:])
+def visit(file_request):
+    """This browser's visit to the request (a visit_hash), or None before it opened the request's page."""
+    secret = session.get(VISIT_SECRET)
+    return None if secret is None else guest_uploads.visit_hash(secret, file_request)
 
 
 def guest_request(token):
@@ -99,7 +97,9 @@ def show_request(token):
     gate = password_gate(file_request, "requests/password.html")
     if gate is not None:
         return gate
-    sent = guest_uploads.visit_files(file_request, visit_ids(file_request))
+    if VISIT_SECRET not in session:
+        session[VISIT_SECRET] = secrets.token_urlsafe(32)
+    sent = guest_uploads.visit_files(file_request, visit(file_request))
     if request.args.get("fragment") == "regions":
         return render_template("requests/_regions.html", sent=sent)
     max_file_size = current_app.config["MAX_FILE_SIZE"]
@@ -119,14 +119,15 @@ upload_limit = limiter.limit(lambda: current_app.config["REQUEST_UPLOAD_LIMIT_PE
 @upload_limit
 def start_upload(token):
     file_request = guest_request(token)
-    if len(visit_ids(file_request)) >= MAX_UPLOADS_PER_VISIT:
-        raise Conflict(f"One visit can send at most {MAX_UPLOADS_PER_VISIT} files. Close the browser, "
-                       "open the link again and carry on.", code="visit_full")
+    current = visit(file_request)
+    if current is None:
+        # Starting a visit here would change the cookie while other uploads run.
+        raise Conflict("Reload this link's page, then send the files again: this browser has not opened it "
+                       "(or its cookies were cleared).", code="visit_required")
     body = parser.parse(GuestUploadRequest(), request, location="json")
-    file, signed = guest_uploads.start(file_request, body["name"], body["size"], body.get("content_type"),
+    file, signed = guest_uploads.start(file_request, current, body["name"], body["size"], body.get("content_type"),
                                        body.get("sha256"), part_checksums=body["part_checksums"],
                                        guest_name=body.get("guest_name"))
-    remember_upload(file_request, file)
     return jsonify(Upload().dump(upload_payload(file, signed))), 201
 
 
@@ -134,14 +135,14 @@ def start_upload(token):
 def sign_parts(token, upload_id):
     file_request = guest_request(token)
     body = parser.parse(PartsRequest(), request, location="json")
-    return jsonify(parts=guest_uploads.sign_parts(file_request, upload_id, visit_ids(file_request), body["numbers"],
+    return jsonify(parts=guest_uploads.sign_parts(file_request, upload_id, visit(file_request), body["numbers"],
                                                   body.get("checksums")))
 
 
 @bp.get("/r/<token>/uploads/<upload_id>/parts")
 def list_parts(token, upload_id):
     file_request = guest_request(token)
-    file, parts = guest_uploads.uploaded_parts(file_request, upload_id, visit_ids(file_request))
+    file, parts = guest_uploads.uploaded_parts(file_request, upload_id, visit(file_request))
     return jsonify(StoredParts().dump({"parts": parts, "part_size": file.part_size, "part_count": file.part_count}))
 
 
@@ -149,15 +150,15 @@ def list_parts(token, upload_id):
 def complete_upload(token, upload_id):
     file_request = guest_request(token)
     body = parser.parse(CompleteRequest(), request, location="json")
-    file = guest_uploads.complete(file_request, upload_id, visit_ids(file_request), body.get("parts"),
+    file = guest_uploads.complete(file_request, upload_id, visit(file_request), body.get("parts"),
                                   body.get("sha256"))
-    return jsonify(File().dump(file))
+    return jsonify({**File().dump(file), "name": file.sent_name})
 
 
 @bp.delete("/r/<token>/uploads/<upload_id>")
 def abort_upload(token, upload_id):
     file_request = guest_request(token)
-    guest_uploads.abort(file_request, upload_id, visit_ids(file_request))
+    guest_uploads.abort(file_request, upload_id, visit(file_request))
     return "", 204
 
 

@@ -8,9 +8,12 @@ import random
 import re
 import uuid
 
+import pytest
 from playwright.sync_api import expect
 
-from app.services import users
+from app.extensions import db
+from app.models import File, FileRequest, FileStatus
+from app.services import file_requests, users
 from tests.conftest import PASSWORD
 from tests.browser_support import browser, live_app, live_server, log_in, new_page, page  # noqa: F401  (fixtures)
 from tests.live_support import moto_server  # noqa: F401  (fixture)
@@ -69,3 +72,38 @@ def test_a_guest_uploads_through_a_request_link_and_the_owner_sees_it_marked(bro
     listed = page.locator("tbody tr").filter(has_text="Paperwork for the accountant")
     expect(listed).to_contain_text("1 of 5")
     expect(listed).to_contain_text("Open")
+
+
+@pytest.mark.parametrize("live_app", ["local", "s3"], indirect=True)
+def test_a_guest_picks_five_files_at_once_and_all_five_arrive(browser, live_app, live_server, tmp_path):
+    names = [f"scan {number}.pdf" for number in range(1, 6)]
+    for number, name in enumerate(names):
+        (tmp_path / name).write_bytes(random.Random(number).randbytes(20 * 1024 + number))
+    with live_app.test_request_context():
+        owner = users.create_user(f"asker{uuid.uuid4().hex[:8]}", PASSWORD)
+        file_request, link = file_requests.create_request(owner, "Scans of the contract")
+        request_id = file_request.id
+
+    stranger, visit, errors = new_page(browser, live_server)
+    try:
+        visit.goto(link)
+        visit.locator("#uploader input[type=file]").first.set_input_files([str(tmp_path / name) for name in names])
+        status_bar = visit.locator("#uploader .uppy-StatusBar")
+        expect(status_bar).to_have_class(re.compile(r"\bis-(complete|error)\b"), timeout=30_000)
+        informer = " / ".join(visit.locator("#uploader .uppy-Informer").all_inner_texts())
+        expect(status_bar, f"an upload failed: {informer}").to_have_class(re.compile(r"\bis-complete\b"))
+        expect(visit.get_by_text("Upload failed")).to_have_count(0)
+        expect(visit.locator("#list-status")).to_have_text("5 files uploaded. The list is up to date.")
+        sent = visit.get_by_role("list", name="Sent in this visit")
+        expect(sent.get_by_role("listitem")).to_have_count(5)
+        for name in names:
+            expect(sent).to_contain_text(name)
+    finally:
+        stranger.close()
+    assert not errors, errors
+
+    with live_app.app_context():
+        received = db.session.execute(db.select(File.name, File.status).filter_by(
+            file_request_id=request_id)).all()
+        assert sorted(received) == [(name, FileStatus.READY) for name in names]
+        assert db.session.get(FileRequest, request_id).files_used == 5

@@ -34,18 +34,13 @@ def start(file_request, visit, name, size, content_type=None, sha256=None, part_
     request) as uploads.start_upload does."""
     guest_name = file_requests.clean_guest_name(guest_name)
     try:
-        file, signed = uploads.start_upload(file_request.owner, name, size, content_type, sha256,
-                                            part_checksums=part_checksums, file_request=file_request,
-                                            guest_name=guest_name)
+        return uploads.start_upload(file_request.owner, name, size, content_type, sha256,
+                                    part_checksums=part_checksums, file_request=file_request,
+                                    guest_name=guest_name, visit_hash=visit)
     except QuotaExceeded:
         # The quota's own message speaks to the owner ("you have … left").
         raise QuotaExceeded("The person who asked for these files has no space left for this one. "
                             "Let them know, or send a smaller file.") from None
-    # The pending row's name is still the guest's own: completion may number it to keep the
-    # owner's names apart, and the guest must not see that (it would reveal the owner's files).
-    db.session.execute(db.update(File).where(File.id == file.id).values(visit_hash=visit, sent_name=file.name))
-    db.session.commit()
-    return file, signed
 
 
 def visit_upload(file_request, public_id, visit):

@@ -141,12 +141,13 @@ def part_size_for(size):
 
 
 def start_upload(user, name, size, content_type=None, sha256=None, part_checksums=False, file_request=None,
-                 guest_name=None):
+                 guest_name=None, visit_hash=None):
     """Reserve space for a pending file and say how to send its bytes.
 
     Returns (file, request): request is the signed PUT for a small file, or
     None for a multipart upload (see file.part_size and sign_parts). A guest's
-    upload through `file_request` (owned by `user`) also takes one of its slots.
+    upload through `file_request` (owned by `user`) also takes one of its slots
+    and belongs to the guest's visit `visit_hash`.
     """
     name = clean_name(name)
     check_size(size, name)
@@ -157,7 +158,10 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
     file = File(public_id=uuid.uuid4().hex, owner_id=user.id, name=name, search_name=search_key(name), size=size,
                 content_type=content_type, sha256=sha256, status=FileStatus.PENDING,
                 storage_key=f"u/{user.id}/{uuid.uuid4().hex}",
-                file_request_id=file_request.id if file_request is not None else None, guest_name=guest_name)
+                file_request_id=file_request.id if file_request is not None else None, guest_name=guest_name,
+                # The name as the guest gave it: completion may number `name` to keep the
+                # owner's names apart, and the guest must not see that (it reveals the owner's files).
+                visit_hash=visit_hash, sent_name=name if visit_hash is not None else None)
     multipart = size > current_app.config["MULTIPART_THRESHOLD"]
     if multipart:
         file.part_size = part_size_for(size)

@@ -126,7 +126,12 @@ def test_an_ended_session_keeps_the_picked_file_and_retry_sends_it_after_signing
 
 def test_uppy_gives_sizes_in_the_units_locker_uses(signed_in):
     page, _, _ = signed_in
+    held = []  # the PUT to storage waits, so the status bar's progress can be read
+    page.route("**/_storage/**", lambda route: held.append(route))
     pick(page, ("sized.bin", "application/octet-stream", b"s" * 7_900))
     expect(item(page, "sized.bin").locator(".uppy-Dashboard-Item-statusSize")).to_have_text("7.7 KiB")
+    expect(page.locator("#uploader .uppy-StatusBar-additionalInfo")).to_contain_text(re.compile(r"\bof 7\.7 KiB\b"))
+    assert len(held) == 1
+    held[0].continue_()
     expect(page.get_by_role("cell", name="sized.bin", exact=True)).to_be_visible()
     expect(item(page, "sized.bin").locator(".uppy-Dashboard-Item-statusSize")).to_have_text("7.7 KiB")

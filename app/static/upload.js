@@ -224,7 +224,8 @@ const REFUSALS = {
 
 // Refusals Uppy gives before a file is added (restrictions), in the same plain words.
 const RESTRICTION_STRINGS = {
-  exceedsSize: '%{file} was not added: it is larger than %{size}, the most one file can be.',
+  // Uppy's %{size} would be in its own units.
+  exceedsSize: `%{file} was not added: it is larger than ${humanSize(maxFileSize)}, the most one file can be.`,
   inferiorSize: 'This file is empty: there is nothing to upload.',
   youCanOnlyUploadFileTypes: 'Only these types are accepted here: %{types}.',
   noDuplicates: '%{fileName} is already in the list.',
@@ -628,7 +629,22 @@ function decorateItems () {
   }
 }
 
-new MutationObserver(decorateItems).observe(root, { subtree: true, childList: true, characterData: true })
+// The status bar's "7.7 KB of 23 KB" while sending: the same totals Uppy adds up, in Locker's units.
+function decorateStatusBar () {
+  const info = root.querySelector('.uppy-StatusBar-additionalInfo')
+  const text = info && [...info.childNodes].find((node) => node.nodeType === Node.TEXT_NODE && / of /.test(node.data))
+  if (!text) return
+  const { startedFiles } = uppy.getObjectOfFilesPerState()
+  if (!startedFiles.every((file) => file.progress.bytesTotal)) return // "of unknown": no total to show
+  const sum = (key) => startedFiles.reduce((total, file) => total + (file.progress[key] || 0), 0)
+  const words = `${humanSize(sum('bytesUploaded'))} of ${humanSize(sum('bytesTotal'))}`
+  if (text.data !== words) text.data = words
+}
+
+new MutationObserver(() => {
+  decorateItems()
+  decorateStatusBar()
+}).observe(root, { subtree: true, childList: true, characterData: true })
 
 // --- Renaming a refused file ---------------------------------------------------
 

@@ -82,11 +82,18 @@ def test_refused_files_say_why_beside_them_and_a_mixed_batch_is_counted_once(sig
     expect(page.get_by_role("cell", name=LONG_NAME)).to_have_count(0)
 
 
-def test_a_name_too_long_for_the_rename_is_refused_in_the_dialog(signed_in):
+def test_the_rename_dialog_refuses_a_too_long_name_fits_a_phone_and_works_by_keyboard(signed_in):
     page, _, _ = signed_in
+    page.set_viewport_size({"width": 390, "height": 800})
     pick(page, (LONG_NAME, "text/plain", b"long name"))
-    page.get_by_role("button", name=f"Rename {LONG_NAME}").click()
+    rename = page.get_by_role("button", name=f"Rename {LONG_NAME}")
+    expect(rename).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    rename.focus()
+    page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Rename the file")
+    expect(dialog.get_by_label("New name")).to_be_focused()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     dialog.get_by_label("New name").fill("m" * 256)
     dialog.get_by_role("button", name="Rename and upload").click()
     expect(dialog.get_by_role("alert")).to_have_text("That name has 256 characters; at most 255 are allowed.")

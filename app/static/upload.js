@@ -202,7 +202,8 @@ const REFUSALS = {
       return error.message.startsWith('name: ') ? 'This name cannot be used here: choose another.' : error.message
     }
   },
-  name_conflict: { rename: true, retry: false, words: () => 'A file with that name is already uploading. Rename this one to upload it too.' },
+  // Completing found every free variant of the name taken by files arriving at the same moment.
+  name_conflict: { rename: true, retry: true, words: () => 'Files with this name were arriving at the same moment. Rename this one, or retry.' },
   file_too_large: { retry: false, words: () => `This file is larger than ${humanSize(maxFileSize)}, the most one file can be.` },
   quota_exceeded: {
     retry: false,
@@ -693,6 +694,10 @@ renameDialog.querySelector('form').addEventListener('submit', (event) => {
   }
   const fileID = renaming
   if (!uppy.getFile(fileID)) return
+  // An upload Locker started keeps the name it started with: a renamed file starts a new one.
+  const { lockerId } = uppy.getFile(fileID).meta
+  if (lockerId) abortUpload(lockerId).catch(() => {})
+  forgetUpload(fileID)
   uppy.setFileState(fileID, { name })
   uppy.setFileMeta(fileID, { name })
   refusals.delete(fileID)

@@ -14,6 +14,10 @@
 // which parts storage holds and sends only the others. So "Resume" on an
 // unfinished upload (after a closed tab or a lost connection) is the same path:
 // the person picks the same file again and the missing parts go up.
+//
+// A refused file stays in the list with the reason beside it, in plain words (REFUSALS, by Locker's error
+// code); a refusal a retry cannot fix is not retried, and one about the name offers a rename. When the
+// session ends, the files stay too: the person signs in again in another tab and retries here.
 import { AwsS3, Dashboard, Uppy } from '/vendor/uppy.min.mjs'
 
 const root = document.getElementById('uploader')
@@ -733,8 +737,9 @@ async function refreshList (message) {
   template.innerHTML = response.redirected ? '' : await response.text()
   const fresh = template.content.querySelector('[data-fragment="files"]')
   if (!fresh) {
-    // Not the list: the session ended. Files still in the uploader are kept, to send after signing in again.
-    if (uppy.getFiles().length) showSessionEnded()
+    // Not the list: the session ended (a guest's page has none). Files still in the uploader are kept, to send
+    // after signing in again.
+    if (uppy.getFiles().length && !root.dataset.apiBase) showSessionEnded()
     else window.location.reload()
     return
   }

@@ -201,7 +201,7 @@ const REFUSALS = {
     rename: true,
     retry: false,
     words: (file, error) => {
-      if (file.name.length > MAX_NAME_LENGTH) return `The name is too long: at most ${MAX_NAME_LENGTH} characters.`
+      if (nameLength(file.name) > MAX_NAME_LENGTH) return `The name is too long: at most ${MAX_NAME_LENGTH} characters.`
       // A schema's wording ("name: Length must be …") means nothing to a person; the service's own messages do.
       return error.message.startsWith('name: ') ? 'This name cannot be used here: choose another.' : error.message
     }
@@ -256,14 +256,15 @@ function describe (file, error) {
     { retry: entry.retry, rename: Boolean(entry.rename), sessionEnded: code === 'unauthorized' })
 }
 
-// Refused in this page, before asking Locker (the server would refuse the same way).
+// Locker counts a name's characters (code points), not its UTF-16 units.
+const nameLength = (name) => [...name.normalize('NFC').trim()].length
+
+// Refused in this page, before asking Locker, as the server would refuse it.
 function localRefusal (file) {
   const type = (file.type || '').toLowerCase()
   const rule = blockedTypes.find((r) => typeRuleMatches(r, file.name, type))
-  if (rule) return new Refusal(`Files of type ${rule} are not accepted here.`, { retry: false, rename: false })
-  if (file.name.length > MAX_NAME_LENGTH) {
-    return new Refusal(`The name is too long: at most ${MAX_NAME_LENGTH} characters.`, { retry: false, rename: true })
-  }
+  if (rule) return describe(file, { code: 'type_not_allowed', message: `files of type ${rule} are not accepted here.` })
+  if (nameLength(file.name) > MAX_NAME_LENGTH) return describe(file, { code: 'invalid_name', message: '' })
   return null
 }
 
@@ -689,7 +690,7 @@ renameDialog.querySelector('form').addEventListener('submit', (event) => {
   const name = renameInput.value.normalize('NFC').trim()
   let problem = null
   if (!name) problem = 'Give the file a name.'
-  else if (name.length > MAX_NAME_LENGTH) problem = `That name has ${name.length} characters; at most ${MAX_NAME_LENGTH} are allowed.`
+  else if (nameLength(name) > MAX_NAME_LENGTH) problem = `That name has ${nameLength(name)} characters; at most ${MAX_NAME_LENGTH} are allowed.`
   if (problem) {
     event.preventDefault()
     renameError.textContent = problem

@@ -354,3 +354,13 @@ def test_account_page_tokens_can_expire(app, accounts):
     assert timedelta(days=29) < token.expires_at - utcnow() <= timedelta(days=30)
     html = client.get("/account").get_data(as_text=True)
     assert '<label for="expires_in_days">Expires</label>' in html
+
+
+def test_the_sign_in_page_asks_to_log_in_once_however_many_pages_sent_there(client):
+    """Background requests of a page whose session ended (its list refresh) also land on sign-in."""
+    for path in ("/files", "/files?fragment=regions", "/files"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=%2Ffiles")
+    page = client.get("/login?next=%2Ffiles").get_data(as_text=True)
+    assert page.count("Log in to see that page.") == 1
+    assert "Log in to see that page." not in client.get("/login").get_data(as_text=True)

@@ -2,7 +2,7 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_url, login_user, logout_user
 
 from app.auth import bp, limits
 from app.auth.forms import AccountForm, LoginForm, TokenForm
@@ -10,10 +10,18 @@ from app.errors import LockerError, Unauthorized
 from app.extensions import login_manager
 from app.services import sessions, tokens, users
 
+LOGIN_MESSAGE = "Log in to see that page."
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Log in to see that page."
-login_manager.login_message_category = "info"
 login_manager.user_loader(sessions.load_session_user)
+
+
+@login_manager.unauthorized_handler
+def ask_to_log_in():
+    """To the login page, coming back here after. Flask-Login would flash its message on every refused request,
+    and requests the login page never shows (the files page's list refresh) would pile copies up for it."""
+    if LOGIN_MESSAGE not in (message for _, message in session.get("_flashes", [])):
+        flash(LOGIN_MESSAGE, "info")
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
 def safe_next(target=None):

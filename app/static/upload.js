@@ -14,12 +14,17 @@
 // which parts storage holds and sends only the others. So "Resume" on an
 // unfinished upload (after a closed tab or a lost connection) is the same path:
 // the person picks the same file again and the missing parts go up.
+//
+// A refused file stays in the list with the reason beside it, in plain words (REFUSALS, by Locker's error
+// code); a refusal a retry cannot fix is not retried, and one about the name offers a rename. When the
+// session ends, the files stay too: the person signs in again in another tab and retries here.
 import { AwsS3, Dashboard, Uppy } from '/vendor/uppy.min.mjs'
 
 const root = document.getElementById('uploader')
 // Where uploads are started and finished: the API, or an upload request's own endpoints (/r/<token>).
 const apiBase = root.dataset.apiBase || '/api/v1'
-const csrfToken = document.querySelector('meta[name="csrf-token"]').content
+// Replaced when a new sign-in (in another tab) has given the session a new token.
+let csrfToken = document.querySelector('meta[name="csrf-token"]').content
 const multipartThreshold = Number(root.dataset.multipartThreshold)
 const allowedTypes = JSON.parse(root.dataset.allowedTypes || '[]')
 const blockedTypes = JSON.parse(root.dataset.blockedTypes || '[]')
@@ -39,7 +44,7 @@ class ApiError extends Error {
   }
 }
 
-async function api (method, path, body, signal) {
+async function api (method, path, body, signal, { renewedToken = false } = {}) {
   const headers = { Accept: 'application/json', 'X-CSRFToken': csrfToken }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   const response = await fetch(path, {
@@ -51,10 +56,30 @@ async function api (method, path, body, signal) {
   })
   if (response.status === 204) return null
   const data = await response.json().catch(() => ({}))
+  if (data.error?.code === 'csrf_failed' && !renewedToken && await renewCsrfToken()) {
+    return api(method, path, body, signal, { renewedToken: true })
+  }
   if (!response.ok) {
     throw new ApiError(data.error?.message || `Locker answered ${response.status}.`, response.status, data.error?.code)
   }
   return data
+}
+
+// Signing in again starts a new session with a new CSRF token: this page's own copy is read afresh.
+async function renewCsrfToken () {
+  let response
+  try {
+    response = await fetch(window.location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+  } catch {
+    return false
+  }
+  const page = new DOMParser().parseFromString(await response.text(), 'text/html')
+  const token = page.querySelector('meta[name="csrf-token"]')?.content
+  // The login page has a token too, but no uploader: only a page like this one proves the session is back.
+  if (!response.ok || !token || !page.getElementById('uploader')) return false
+  csrfToken = token
+  for (const input of document.querySelectorAll('input[name="csrf_token"]')) input.value = token
+  return true
 }
 
 const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB']
@@ -158,25 +183,102 @@ function chunkingProblem (size, partSize, partCount) {
     'to 5 MiB or more, or upload this file with the API.'
 }
 
+// --- Why a file was refused, in plain words ------------------------------------
+
+const MAX_NAME_LENGTH = 255 // the service's limit (app/services/uploads.py)
+const maxFileSize = Number(root.dataset.maxFileSize)
+
+// The server's message names the file first ("a.exe: files of type .exe …"); next to the file that is said already.
+function withoutName (message, file) {
+  const text = message.startsWith(`${file.name}: `) ? message.slice(file.name.length + 2) : message
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}
+
+// One line per refusal Locker (by its error code) or this uploader can give. `retry`: whether trying
+// again can help; `rename`: whether a new name can. A code not listed keeps the server's own message.
+const REFUSALS = {
+  invalid_name: {
+    rename: true,
+    retry: false,
+    words: (file, error) => {
+      if (nameLength(file.name) > MAX_NAME_LENGTH) return `The name is too long: at most ${MAX_NAME_LENGTH} characters.`
+      // A schema's wording ("name: Length must be …") means nothing to a person; the service's own messages do.
+      return error.message.startsWith('name: ') ? 'This name cannot be used here: choose another.' : error.message
+    }
+  },
+  // Completing found every free variant of the name taken by files arriving at the same moment.
+  name_conflict: { rename: true, retry: true, words: () => 'Files with this name were arriving at the same moment. Rename this one, or retry.' },
+  file_too_large: { retry: false, words: () => `This file is larger than ${humanSize(maxFileSize)}, the most one file can be.` },
+  quota_exceeded: {
+    retry: false,
+    words: (file, error) => {
+      const left = /you have (.+?) left/.exec(error.message)?.[1]
+      return left ? `This file is larger than the ${left} left in your quota.` : 'This file is larger than the space left in your quota.'
+    }
+  },
+  request_too_large: { retry: false, words: () => 'This file is larger than the space left in this upload request.' },
+  visit_full: { retry: false },
+  type_not_allowed: { retry: false, words: (file, error) => withoutName(error.message, file) },
+  empty_file: { retry: false, words: () => 'This file is empty: there is nothing to upload.' },
+  invalid_content_type: { retry: false, words: () => 'The browser gave this file a type Locker does not understand.' },
+  storage_unavailable: { retry: true, words: () => 'Storage is not answering just now. Retry in a moment.' },
+  unauthorized: { retry: true, words: () => SESSION_ENDED },
+  size_mismatch: { retry: true, words: () => 'The file changed while it was being sent. Retry to send it again.' },
+  checksum_mismatch: { retry: true, words: () => 'The file changed while it was being sent. Retry to send it again.' }
+}
+
+// Refusals Uppy gives before a file is added (restrictions), in the same plain words.
+const RESTRICTION_STRINGS = {
+  // Uppy's %{size} would be in its own units.
+  exceedsSize: `%{file} was not added: it is larger than ${humanSize(maxFileSize)}, the most one file can be.`,
+  inferiorSize: 'This file is empty: there is nothing to upload.',
+  youCanOnlyUploadFileTypes: 'Only these types are accepted here: %{types}.',
+  noDuplicates: '%{fileName} is already in the list.',
+  youCanOnlyUploadX: { 0: 'Only %{smart_count} more file is accepted here.', 1: 'Only %{smart_count} more files are accepted here.' }
+}
+
+const SESSION_ENDED = 'Your session has ended. Sign in again to continue uploading.'
+
+class Refusal extends Error {
+  constructor (message, { retry, rename, sessionEnded }) {
+    super(message)
+    Object.assign(this, { retry, rename, sessionEnded })
+  }
+}
+
+// Errors as the person is told them; errors already described pass through.
+function describe (file, error) {
+  if (error instanceof Refusal) return error
+  const code = error.status === 401 ? 'unauthorized' : error.code
+  const entry = REFUSALS[code]
+  if (!entry) return new Refusal(error.message, { retry: true, rename: false, sessionEnded: false })
+  return new Refusal(entry.words?.(file, error) ?? error.message,
+    { retry: entry.retry, rename: Boolean(entry.rename), sessionEnded: code === 'unauthorized' })
+}
+
+// Locker counts a name's characters (code points), not its UTF-16 units.
+const nameLength = (name) => [...name.normalize('NFC').trim()].length
+
+// Refused in this page, before asking Locker, as the server would refuse it.
+function localRefusal (file) {
+  const type = (file.type || '').toLowerCase()
+  const rule = blockedTypes.find((r) => typeRuleMatches(r, file.name, type))
+  if (rule) return describe(file, { code: 'type_not_allowed', message: `files of type ${rule} are not accepted here.` })
+  if (nameLength(file.name) > MAX_NAME_LENGTH) return describe(file, { code: 'invalid_name', message: '' })
+  return null
+}
+
 // --- Uppy --------------------------------------------------------------------
 
 const uppy = new Uppy({
   autoProceed: true,
   restrictions: {
-    maxFileSize: Number(root.dataset.maxFileSize),
+    maxFileSize,
     minFileSize: 1,
     maxNumberOfFiles: root.dataset.maxFiles ? Number(root.dataset.maxFiles) : null,
     allowedFileTypes: allowedTypes.length ? allowedTypes : null
   },
-  onBeforeFileAdded (file) {
-    const type = (file.type || '').toLowerCase()
-    const rule = blockedTypes.find((r) => typeRuleMatches(r, file.name, type))
-    if (rule) {
-      uppy.info(`${file.name} was not added: files of type ${rule} are not accepted here.`, 'error', 8000)
-      return false
-    }
-    return true
-  }
+  locale: { strings: RESTRICTION_STRINGS }
 })
 
 uppy.use(Dashboard, {
@@ -197,6 +299,7 @@ const singleRequests = new Map() // Uppy file id -> Locker's signed PUT
 const partSizes = new WeakMap() // file data -> the part size Locker chose for it
 const storedParts = new Map() // Uppy file id -> the parts storage held when sending (re)started
 const finished = new Set() // Locker upload ids completed from this page
+const refusals = new Map() // Uppy file id -> why it failed last (a Refusal)
 const aborted = new Set() // Locker upload ids cancelled from this page
 
 async function abortUpload (lockerId) {
@@ -257,6 +360,11 @@ async function prepare (fileID) {
   const file = uppy.getFile(fileID)
   if (!file || file.progress.uploadComplete) return
   try {
+    // Refused before, for a reason a retry cannot fix: refused again without asking Locker.
+    const refused = refusals.get(fileID)
+    if (refused && !refused.retry) throw refused
+    const problem = localRefusal(file)
+    if (problem) throw problem
     const { meta } = file
     if (meta.lockerId && meta.lockerMultipart) {
       // Resumed (or retried): keep the upload and the parts storage already holds.
@@ -298,7 +406,7 @@ async function prepare (fileID) {
     }
   } catch (error) {
     const current = uppy.getFile(fileID)
-    if (current && error.name !== 'AbortError') uppy.emit('upload-error', current, error)
+    if (current && error.name !== 'AbortError') uppy.emit('upload-error', current, describe(current, error))
   } finally {
     const current = uppy.getFile(fileID)
     if (current) uppy.emit('preprocess-complete', current)
@@ -407,8 +515,8 @@ uppy.addPostProcessor(async (fileIDs) => {
     }
     uppy.emit('postprocess-complete', file)
   }))
-  const files = uploaded === 1 ? '1 file uploaded' : `${uploaded} files uploaded`
-  await refreshList(`${files}. The list is up to date.`)
+  await refreshList(batchSummary(fileIDs, uploaded))
+  showStatusWords()
 })
 
 uppy.on('file-removed', (file) => {
@@ -416,6 +524,7 @@ uppy.on('file-removed', (file) => {
   fileHashes.delete(file.id)
   singleRequests.delete(file.id)
   storedParts.delete(file.id)
+  refusals.delete(file.id)
   // Removing a file that is not finished cancels its upload in Locker too.
   const lockerId = file.meta?.lockerId
   if (lockerId && !finished.has(lockerId)) {
@@ -425,6 +534,186 @@ uppy.on('file-removed', (file) => {
 })
 uppy.on('file-added', () => updatePending())
 updatePending()
+
+// --- Telling why, next to the file ---------------------------------------------
+
+uppy.on('upload-error', (file, error) => {
+  if (!file || !uppy.getFile(file.id)) return
+  const refusal = describe(file, error)
+  refusals.set(file.id, refusal)
+  // Uppy keeps the raw message; the file's item and the status bar's details show this one.
+  uppy.setFileState(file.id, { error: refusal.message })
+  uppy.setState({ error: refusal.message })
+  if (refusal.sessionEnded) showSessionEnded()
+  showStatusWords()
+})
+uppy.on('upload-success', (file) => { if (file) refusals.delete(file.id) })
+
+// A live region of its own: the session message must stay visible, and it carries a link.
+const notice = document.createElement('div')
+notice.className = 'upload-notice'
+notice.setAttribute('role', 'alert')
+notice.hidden = true
+root.after(notice)
+
+function showSessionEnded () {
+  if (!notice.hidden) return
+  const link = document.createElement('a')
+  // Signing in in another tab leaves this page, and the files picked here, as they are.
+  link.href = `/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`
+  link.target = '_blank'
+  link.textContent = 'Sign in again (opens a new tab)'
+  const after = document.createElement('span')
+  after.textContent = ', then choose Retry here.'
+  notice.replaceChildren(`${SESSION_ENDED} `, link, after)
+  notice.hidden = false
+}
+
+// "3 uploaded, 2 failed. a.exe: Files of type .exe …" for screen readers, once per batch.
+function batchSummary (fileIDs, uploaded) {
+  const failed = fileIDs.map((id) => uppy.getFile(id)).filter((file) => file?.error)
+  if (!failed.length) {
+    if (fileIDs.length) notice.hidden = true // the session is back, or never ended
+    return `${uploaded === 1 ? '1 file uploaded' : `${uploaded} files uploaded`}. The list is up to date.`
+  }
+  const reasons = failed.map((file) => `${file.name}: ${file.error}`).join(' ')
+  return `${countWords(uploaded, failed.length)}. ${reasons}`
+}
+
+function countWords (uploaded, failed) {
+  if (!uploaded) return failed === 1 ? '1 file not uploaded' : `${failed} files not uploaded`
+  return `${uploaded} uploaded, ${failed} failed`
+}
+
+// The status bar says what happened to all the files it lists, instead of "Upload failed · 0 of 0 files uploaded".
+function showStatusWords () {
+  const files = uppy.getFiles()
+  const failed = files.filter((file) => file.error)
+  const uploaded = files.filter((file) => !file.error && file.progress.uploadComplete).length
+  uppy.setOptions({ locale: { strings: { ...RESTRICTION_STRINGS, uploadFailed: countWords(uploaded, failed.length) } } })
+  // Starting an upload (a renamed file's) clears Uppy's error; files still refused keep the bar in its error state,
+  // or it would offer to upload them as new ones.
+  if (failed.length && !uppy.getState().error) uppy.setState({ error: failed.at(-1).error })
+  // Uppy's Retry retries every failed file; it is hidden when none of them could go better.
+  root.classList.toggle('nothing-to-retry', failed.every((file) => refusals.get(file.id)?.retry === false))
+}
+
+// Uppy renders its file items itself (Preact); each render, Locker's words are put back in them.
+function decorateItems () {
+  for (const item of root.querySelectorAll('.uppy-Dashboard-Item')) {
+    const file = uppy.getFile(item.id.replace(/^uppy_/, ''))
+    if (!file) continue
+    // Uppy's sizes are in KB (of 1024 bytes); Locker's pages say KiB. The text node Preact owns is edited, not replaced.
+    const size = item.querySelector('.uppy-Dashboard-Item-statusSize')?.firstChild
+    if (size?.nodeType === Node.TEXT_NODE && size.data !== humanSize(file.size)) size.data = humanSize(file.size)
+    const info = item.querySelector('.uppy-Dashboard-Item-fileInfo')
+    let box = item.querySelector('.upload-refusal')
+    if (!file.error) {
+      box?.remove()
+      continue
+    }
+    const refusal = refusals.get(file.id)
+    if (box?.dataset.message === file.error && box.dataset.fileName === file.name) continue
+    box?.remove()
+    box = document.createElement('div')
+    box.className = 'upload-refusal'
+    box.dataset.message = file.error
+    box.dataset.fileName = file.name
+    const words = document.createElement('p')
+    words.textContent = file.error
+    box.append(words)
+    if (refusal?.rename) {
+      const button = document.createElement('button')
+      button.type = 'button'
+      button.className = 'button'
+      button.textContent = 'Rename'
+      button.setAttribute('aria-label', `Rename ${file.name}`)
+      button.addEventListener('click', () => openRename(file.id))
+      box.append(button)
+    }
+    info?.append(box)
+  }
+}
+
+// The status bar's "7.7 KB of 23 KB" while sending: the same totals Uppy adds up, in Locker's units.
+function decorateStatusBar () {
+  const info = root.querySelector('.uppy-StatusBar-additionalInfo')
+  const text = info && [...info.childNodes].find((node) => node.nodeType === Node.TEXT_NODE && / of /.test(node.data))
+  if (!text) return
+  const { startedFiles } = uppy.getObjectOfFilesPerState()
+  if (!startedFiles.every((file) => file.progress.bytesTotal)) return // "of unknown": no total to show
+  const sum = (key) => startedFiles.reduce((total, file) => total + (file.progress[key] || 0), 0)
+  const words = `${humanSize(sum('bytesUploaded'))} of ${humanSize(sum('bytesTotal'))}`
+  if (text.data !== words) text.data = words
+}
+
+new MutationObserver(() => {
+  decorateItems()
+  decorateStatusBar()
+}).observe(root, { subtree: true, childList: true, characterData: true })
+
+// --- Renaming a refused file ---------------------------------------------------
+
+const renameDialog = document.createElement('dialog')
+renameDialog.className = 'rename-dialog'
+renameDialog.setAttribute('aria-labelledby', 'rename-title')
+renameDialog.innerHTML = `
+  <form method="dialog" novalidate>
+    <h2 id="rename-title">Rename the file</h2>
+    <p id="rename-reason"></p>
+    <label for="rename-input">New name</label>
+    <input id="rename-input" name="name" autocomplete="off" aria-describedby="rename-reason rename-error">
+    <p id="rename-error" class="field-errors" role="alert"></p>
+    <div class="actions">
+      <button class="button primary" value="rename">Rename and upload</button>
+      <button class="button" value="cancel" formnovalidate>Cancel</button>
+    </div>
+  </form>`
+document.body.append(renameDialog)
+const renameInput = renameDialog.querySelector('#rename-input')
+const renameError = renameDialog.querySelector('#rename-error')
+let renaming = null
+
+function openRename (fileID) {
+  const file = uppy.getFile(fileID)
+  if (!file) return
+  renaming = fileID
+  renameDialog.querySelector('#rename-reason').textContent = file.error ?? ''
+  renameError.textContent = ''
+  renameInput.value = file.name
+  renameDialog.showModal()
+  renameInput.select()
+}
+
+renameDialog.querySelector('form').addEventListener('submit', (event) => {
+  if (event.submitter?.value !== 'rename') return
+  const name = renameInput.value.normalize('NFC').trim()
+  let problem = null
+  if (!name) problem = 'Give the file a name.'
+  else if (nameLength(name) > MAX_NAME_LENGTH) problem = `That name has ${nameLength(name)} characters; at most ${MAX_NAME_LENGTH} are allowed.`
+  if (problem) {
+    event.preventDefault()
+    renameError.textContent = problem
+    renameInput.focus()
+    return
+  }
+  const fileID = renaming
+  if (!uppy.getFile(fileID)) return
+  // An upload Locker started keeps the name it started with: a renamed file starts a new one.
+  const { lockerId } = uppy.getFile(fileID).meta
+  if (lockerId) abortUpload(lockerId).catch(() => {})
+  forgetUpload(fileID)
+  uppy.setFileState(fileID, { name })
+  uppy.setFileMeta(fileID, { name })
+  refusals.delete(fileID)
+  uppy.retryUpload(fileID).catch(() => {}) // its error is shown next to it
+})
+
+renameDialog.addEventListener('close', () => {
+  const item = renaming && document.getElementById(`uppy_${renaming}`)
+  renaming = null
+  focusQuietly(item?.querySelector('.upload-refusal button') ?? document.getElementById('upload-heading'))
+})
 
 // --- The list, the space used and the unfinished uploads ---------------------
 
@@ -449,8 +738,10 @@ async function refreshList (message) {
   template.innerHTML = response.redirected ? '' : await response.text()
   const fresh = template.content.querySelector('[data-fragment="files"]')
   if (!fresh) {
-    // Not the list (the session ended and this is the login page): let the page itself go there.
-    window.location.reload()
+    // Not the list: the session ended (a guest's page has none). Files still in the uploader are kept, to send
+    // after signing in again.
+    if (uppy.getFiles().length && !root.dataset.apiBase) showSessionEnded()
+    else window.location.reload()
     return
   }
   // A page has the regions it shows (an upload request's page has only its list).

@@ -10,7 +10,7 @@ import time
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, PasswordField, SelectField, SubmitField
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -19,6 +19,9 @@ from app.errors import Unauthorized
 from app.services import links
 
 UNLOCKED = "unlocked_links"
+KEEP = "keep"
+# Refusals of the services written for the API, in a form's words.
+PLAIN_WORDS = {links.ExpiryInPast: "Choose a date in the future."}
 
 
 class LinkForm(FlaskForm):
@@ -56,6 +59,42 @@ class LinkForm(FlaskForm):
             zone = f"{'-' if east < 0 else '+'}{abs(east) // 60:02d}:{abs(east) % 60:02d}"
             return f"{self.expires_on.data.isoformat()}T23:59:59{zone}", None
         return None, self.expires_in.data or None
+
+    def refuse(self, error):
+        """Show a service's refusal beside the field it is about (in plain words), else as a flashed message."""
+        name = {"invalid_expiry": "expires_on" if self.expires_on.data else "expires_in"}.get(
+            error.code, error.code.removeprefix("invalid_"))
+        field = self._fields.get(name)
+        if field is None:
+            flash(error.message, "error")
+            return
+        field.errors = [*field.errors, PLAIN_WORDS.get(type(error), error.message)]
+
+
+class LinkEditForm(LinkForm):
+    """A link's new settings: what is left as it is stays so."""
+
+    remove_password = BooleanField("Remove the password (anyone with the link can open it)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, expires_in=KEEP, **kwargs)
+        self.expires_in.choices = [SelectChoice(KEEP, "as now (see above)"), *self.expires_in.choices]
+        self.password.label.text = "New password (empty: keep the current one)"
+
+    def validate_remove_password(self, field):
+        if field.data and self.password.data:
+            raise ValidationError("Set a new password or remove it, not both.")
+
+    def link_changes(self):
+        """The expiry and password changes for the service: only what the owner touched."""
+        changes = {}
+        if self.expires_on.data or self.expires_in.data != KEEP:
+            changes["expires_at"], changes["expires_in"] = self.expiry()
+        if self.remove_password.data:
+            changes["password"] = None
+        elif self.password.data:
+            changes["password"] = self.password.data
+        return changes
 
 
 class UnlockForm(FlaskForm):

@@ -263,11 +263,26 @@ class ShareInfo(LinkInfo):
 
 
 class NewShare(ShareInfo):
-    url = fields.String(required=True, metadata={"description": "Shown only this once: Locker keeps only its hash."})
+    url = fields.String(required=True, metadata={"description": "The link to send."})
+
+
+class ListedShare(ShareInfo):
+    url = fields.String(required=True, allow_none=True, metadata={
+        "description": "the link to copy again; null when Locker can't show it (made before links were kept, "
+                       "or SECRET_KEY changed since): it still works, make a new one to get a URL"})
 
 
 class Shares(Schema):
-    items = fields.List(fields.Nested(ShareInfo), required=True)
+    items = fields.List(fields.Nested(ListedShare), required=True)
+
+
+class ShareUpdate(LinkSettings):
+    """Only the fields given change. expires_at or expires_in replaces the expiry (both null: no time limit);
+    password null removes it; max_downloads null lifts the limit."""
+
+    max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 1_000_000), metadata={
+        "description": "more than the downloads already made"})
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
 class FileRequestCreate(LinkSettings):

@@ -24,6 +24,7 @@ ACTIONS = {
     "delete": "deleted",
     "share_created": "created a link to",
     "share_revoked": "turned off a link to",
+    "share_changed": "changed a link to",
     "visibility_changed": "changed who can see",
     "request_created": "created an upload request",
     "request_revoked": "closed an upload request",

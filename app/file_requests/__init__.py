@@ -57,7 +57,7 @@ def create_request():
                 expires_in=expires_in, max_files=form.max_files.data,
                 max_bytes=form.max_mib.data * MIB if form.max_mib.data else None, password=form.password.data or None)
         except LockerError as error:
-            flash(error.message, "error")
+            form.refuse(error)
             return render_template("requests/new.html", form=form), error.status
         return render_template("requests/created.html", file_request=file_request, url=url), 201
     return render_template("requests/new.html", form=form), 400 if form.errors else 200

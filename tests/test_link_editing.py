@@ -1,0 +1,349 @@
+"""Owners copy their links again and change them; the kept token is useless without SECRET_KEY."""
+import base64
+import html as html_lib
+import re
+from datetime import timedelta
+
+import pytest
+
+from app.extensions import db
+from app.models import AuditEvent, Share, User, utcnow
+from app.services import links
+from tests.conftest import csrf_from
+from tests.helpers import path, share, upload, visit_and_download
+
+DATA = b"the contract, signed\n" * 20
+
+
+@pytest.fixture
+def backend():
+    """Links behave alike on both backends (test_shares covers that); one is enough here."""
+    return {"STORAGE_BACKEND": "local"}
+
+
+@pytest.fixture
+def file(client, headers):
+    return upload(client, headers, "contract.pdf", DATA, "application/pdf")
+
+
+def token_of(link):
+    return path(link).rsplit("/", 1)[1]
+
+
+def stored_share():
+    db.session.rollback()
+    return db.session.execute(db.select(Share)).scalar_one()
+
+
+def listed(client, headers):
+    response = client.get("/api/v1/shares", headers=headers)
+    assert response.status_code == 200
+    return response.get_json()["items"]
+
+
+def patch(client, headers, link, **body):
+    return client.patch(f"/api/v1/shares/{link['id']}", headers=headers, json=body)
+
+
+def edit_page(client, link):
+    return client.get(f"/shares/{link['id']}/edit")
+
+
+def post_edit(client, link, **data):
+    """Send the Change form as a browser would: every field, with what the page filled in unless given."""
+    page = edit_page(client, link).get_data(as_text=True)
+    fields = {"csrf_token": csrf_from(page), "expires_in": "keep", "utc_offset_minutes": "0",
+              "max_downloads": current_value(page, "max_downloads"), "note": current_note(page)}
+    return client.post(f"/shares/{link['id']}/edit", data={**fields, **data})
+
+
+def current_value(page, name):
+    match = re.search(rf'id="{name}"[^>]*value="([^"]*)"', page) or re.search(rf'value="([^"]*)"[^>]*id="{name}"', page)
+    return html_lib.unescape(match.group(1)) if match else ""
+
+
+def current_note(page):
+    return html_lib.unescape(re.search(r'<textarea[^>]*id="note"[^>]*>\s*(.*?)</textarea>', page, re.S).group(1))
+
+
+def field_errors(page, name):
+    match = re.search(rf'<ul class="field-errors" id="{name}-errors">(.*?)</ul>', page, re.S)
+    return re.findall(r"<li>(.*?)</li>", match.group(1)) if match else []
+
+
+# --- At rest ---------------------------------------------------------------------
+
+
+def test_the_stored_row_holds_no_token_and_without_the_key_yields_none(app, client, headers, file):
+    link = share(client, headers, file)
+    token = token_of(link)
+    stored = stored_share()
+    row = db.session.execute(db.select(Share.__table__)).one()._asdict()
+    assert not any(isinstance(value, str) and token in value for value in row.values())
+    sealed = base64.urlsafe_b64decode(stored.token_encrypted)
+    assert token.encode() not in sealed
+    # Someone with a copy of the database but another key (or none) gets nothing out of the column.
+    for guess in ("", "testing2", stored.token_hash, stored.public_id):
+        assert links.token_cipher(guess.encode()) is not links.current_cipher()
+        with pytest.raises(Exception):
+            links.token_cipher(guess.encode()).decrypt(sealed[:12], sealed[12:], links.bound_to(stored))
+    # With the key it is the link's token, bound to this row: moved onto another row it reveals nothing.
+    assert links.recover_token(stored) == token
+    other = share(client, headers, file)
+    moved = db.session.execute(db.select(Share).filter_by(public_id=other["id"])).scalar_one()
+    moved.token_encrypted = stored.token_encrypted
+    assert links.recover_token(moved) is None
+
+
+def test_a_link_is_still_found_by_its_hash_alone(app, client, headers, file):
+    link = share(client, headers, file)
+    db.session.execute(db.update(Share).values(token_encrypted="not even base64 !"))
+    db.session.commit()
+    page, download = visit_and_download(app, path(link))
+    assert page.status_code == 200 and download.status_code == 302
+
+
+def test_after_secret_key_rotation_links_work_but_cannot_be_shown(make_app, app, client, headers, file, owner,
+                                                                  accounts):
+    link = share(client, headers, file)
+    assert listed(client, headers)[0]["url"] == link["url"]
+    owner_id = owner.id
+    rotated = make_app(STORAGE_BACKEND="local", SECRET_KEY="a different secret")
+    with rotated.app_context():
+        page, download = visit_and_download(rotated, path(link))
+        assert page.status_code == 200 and download.status_code == 302
+        user = db.session.get(User, owner_id)
+        item, = listed(rotated.test_client(), accounts.headers(user))
+        assert item["url"] is None and item["state"] == "active"
+        browser, _ = accounts.signed_in_client(user)
+        listing = browser.get("/shares").get_data(as_text=True)
+        assert "can't show this link again" in listing and token_of(link) not in listing
+        assert "Copy link" not in listing
+        edit = browser.get(f"/shares/{link['id']}/edit").get_data(as_text=True)
+        assert "can't show this link again" in edit and "Copy link" not in edit
+        # Its settings can still change.
+        assert post_edit(browser, link, note="still mine").status_code == 302
+
+
+def test_links_made_before_tokens_were_kept_work_and_say_they_cannot_be_shown(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    link = share(browser, headers, upload(browser, headers, "old.txt", b"old"))
+    db.session.execute(db.update(Share).values(token_encrypted=None))
+    db.session.commit()
+    assert visit_and_download(app, path(link))[1].status_code == 302
+    assert listed(browser, headers)[0]["url"] is None
+    listing = browser.get("/shares").get_data(as_text=True)
+    assert "can't show this link again" in listing and "make a new one" in listing and "Copy link" not in listing
+
+
+# --- Copying again -------------------------------------------------------------
+
+
+def test_the_links_page_shows_each_working_link_to_copy(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    file = upload(browser, headers, "photo.jpg", b"jpeg", "image/jpeg")
+    link, ended = share(browser, headers, file), share(browser, headers, file)
+    browser.delete(f"/api/v1/shares/{ended['id']}", headers=headers)
+    listing = browser.get("/shares").get_data(as_text=True)
+    input_id = f"share-url-{link['id']}"
+    assert f'<label for="{input_id}">Link to photo.jpg</label>' in listing
+    assert re.search(rf'<input id="{input_id}" type="text" readonly value="{re.escape(link["url"])}">', listing)
+    assert f'data-copy="{input_id}" aria-label="Copy link to photo.jpg">Copy link</button>' in listing
+    assert ended["id"] in listing and f"share-url-{ended['id']}" not in listing
+    edit = browser.get(f"/shares/{link['id']}/edit").get_data(as_text=True)
+    assert link["url"] in edit and 'role="img" aria-label="QR code for the link"' in edit
+
+
+# --- Changing: the pages ---------------------------------------------------------
+
+
+def test_changing_a_link_from_its_page(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    link = share(browser, headers, upload(browser, headers, "plan.pdf", DATA), max_downloads=2, note="old note")
+    page = edit_page(browser, link).get_data(as_text=True)
+    for name in ("expires_in", "expires_on", "max_downloads", "password", "note"):
+        assert f'<label for="{name}">' in page
+    assert current_value(page, "max_downloads") == "2" and current_note(page) == "old note"
+    changed = post_edit(browser, link, expires_in="30d", max_downloads="5", note="new note", password="s3cret word")
+    assert changed.status_code == 302
+    flashed = browser.get(changed.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "Link changed: expiry, new password, download limit, note." in flashed
+    item = listed(browser, headers)[0]
+    assert (item["max_downloads"], item["note"], item["has_password"]) == (5, "new note", True)
+    assert item["url"] == link["url"]
+    expires = stored_share().expires_at
+    assert timedelta(days=29, hours=23) < expires - utcnow() <= timedelta(days=30)
+    event = db.session.execute(db.select(AuditEvent).filter_by(action="share_changed")).scalar_one()
+    assert event.detail == "expiry, new password, download limit, note" and event.actor_id == user.id
+    assert "s3cret" not in (event.detail or "")
+    recipient = app.test_client()
+    assert "needs a password" in recipient.get(path(link)).get_data(as_text=True)
+    # Sending the page back untouched changes nothing, and says so.
+    again = post_edit(browser, link)
+    assert "Nothing to change" in browser.get(again.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert db.session.execute(db.select(db.func.count()).select_from(AuditEvent)
+                              .filter_by(action="share_changed")).scalar() == 1
+
+
+def test_removing_the_password_opens_the_link_without_one(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    link = share(browser, headers, upload(browser, headers, "plan.pdf", DATA), password="open sesame")
+    assert "needs a password" in app.test_client().get(path(link)).get_data(as_text=True)
+    assert 'id="remove_password"' in edit_page(browser, link).get_data(as_text=True)
+    both = post_edit(browser, link, remove_password="y", password="another one")
+    assert both.status_code == 400
+    assert field_errors(both.get_data(as_text=True), "remove_password") == ["Set a new password or remove it, not both."]
+    removed = post_edit(browser, link, remove_password="y")
+    assert "Link changed: password removed." in browser.get(removed.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    page, download = visit_and_download(app, path(link))
+    assert "plan.pdf" in page.get_data(as_text=True) and download.status_code == 302
+
+
+def test_a_past_date_is_refused_in_plain_words_and_changes_nothing(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    link = share(browser, headers, upload(browser, headers, "plan.pdf", DATA), expires_in="7d")
+    before = stored_share().expires_at
+    yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
+    refused = post_edit(browser, link, expires_on=yesterday)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert field_errors(page, "expires_on") == ["Choose a date in the future."] and "expires_at" not in page
+    assert stored_share().expires_at == before
+
+
+def test_the_download_limit_stays_above_the_downloads_made(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    link = share(browser, headers, upload(browser, headers, "plan.pdf", DATA), max_downloads=5)
+    for _ in range(2):
+        assert visit_and_download(app, path(link))[1].status_code == 302
+    refused = post_edit(browser, link, max_downloads="2")
+    assert refused.status_code == 400
+    assert field_errors(refused.get_data(as_text=True), "max_downloads") == [
+        "This link has been downloaded 2 times already, so its download limit must be more than 2. "
+        "To end the link now, revoke it."]
+    assert post_edit(browser, link, max_downloads="3").status_code == 302
+    assert visit_and_download(app, path(link))[1].status_code == 302
+    assert visit_and_download(app, path(link))[0].status_code == 410
+
+
+def test_another_users_link_is_404_on_the_page(app, accounts):
+    owner_browser, owner = accounts.signed_in_client()
+    headers = accounts.headers(owner)
+    link = share(owner_browser, headers, upload(owner_browser, headers, "plan.pdf", DATA))
+    assert edit_page(owner_browser, link).status_code == 200
+    intruder, _ = accounts.signed_in_client()
+    assert edit_page(intruder, link).status_code == 404
+    token = csrf_from(intruder.get("/shares").get_data(as_text=True))
+    response = intruder.post(f"/shares/{link['id']}/edit", data={"csrf_token": token, "expires_in": "", "note": "x"})
+    assert response.status_code == 404
+    assert link["url"] not in intruder.get("/shares").get_data(as_text=True)
+    assert stored_share().note is None and stored_share().expires_at is None
+
+
+def test_changing_needs_the_forms_csrf_token(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    link = share(browser, headers, upload(browser, headers, "plan.pdf", DATA))
+    response = browser.post(f"/shares/{link['id']}/edit", data={"expires_in": "1h", "note": "forged"})
+    assert response.status_code == 302
+    assert "form expired" in browser.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert stored_share().note is None
+
+
+def test_an_ended_link_cannot_be_changed(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    link = share(browser, headers, upload(browser, headers, "plan.pdf", DATA))
+    page = edit_page(browser, link).get_data(as_text=True)
+    browser.delete(f"/api/v1/shares/{link['id']}", headers=headers)
+    assert edit_page(browser, link).status_code == 409
+    response = browser.post(f"/shares/{link['id']}/edit", data={"csrf_token": csrf_from(page), "expires_in": "1d"})
+    assert "make a new link instead" in browser.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert patch(browser, headers, link, note="x").get_json()["error"]["code"] == "share_ended"
+    assert visit_and_download(app, path(link))[0].status_code == 410
+
+
+# --- Changing: the API ---------------------------------------------------------------
+
+
+def test_patch_changes_only_the_fields_given(app, client, headers, file):
+    link = share(client, headers, file, expires_in="1d", password="pass word", max_downloads=3, note="keep me")
+    response = patch(client, headers, link, max_downloads=None)
+    body = response.get_json()
+    assert response.status_code == 200
+    assert (body["max_downloads"], body["note"], body["has_password"], body["url"]) == (None, "keep me", True, link["url"])
+    assert body["expires_at"] == link["expires_at"]
+    body = patch(client, headers, link, expires_at="2099-01-01T12:00:00+01:00", password=None, note=None).get_json()
+    assert (body["expires_at"], body["has_password"], body["note"]) == ("2099-01-01T11:00:00Z", False, None)
+    assert "contract.pdf" in visit_and_download(app, path(link))[0].get_data(as_text=True)
+    body = patch(client, headers, link, expires_in=None).get_json()
+    assert body["expires_at"] is None
+
+
+@pytest.mark.parametrize("change,code", [
+    ({"expires_at": "2001-01-01T00:00:00Z"}, "invalid_expiry"), ({"expires_in": "soon"}, "invalid_expiry"),
+    ({"expires_at": "2099-01-01T00:00:00Z", "expires_in": "7d"}, "invalid_expiry"),
+    ({"max_downloads": 0}, "invalid_max_downloads"), ({"max_downloads": "5"}, "invalid_max_downloads"),
+    ({"max_downloads": 1}, "invalid_max_downloads"),
+    ({"password": ""}, "invalid_password"), ({"note": "x" * 1001}, "invalid_note"), ({"note": "a\u0000b"}, "invalid_note"),
+])
+def test_bad_patches_are_refused_by_the_create_rules_and_change_nothing(app, client, headers, file, change, code):
+    link = share(client, headers, file, expires_in="7d", max_downloads=4)
+    assert visit_and_download(app, path(link))[1].status_code == 302
+    before = stored_share()
+    snapshot = (before.expires_at, before.max_downloads, before.password_hash, before.note)
+    response = patch(client, headers, link, **change)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == code
+    after = stored_share()
+    assert (after.expires_at, after.max_downloads, after.password_hash, after.note) == snapshot
+
+
+def test_patching_another_users_link_is_404(client, headers, file, accounts):
+    link = share(client, headers, file)
+    intruder = accounts.headers(accounts.create())
+    response = patch(client, intruder, link, note="mine now")
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+    assert patch(client, headers, {"id": "f" * 32}, note="x").status_code == 404
+    assert stored_share().note is None
+
+
+def test_the_api_document_describes_the_change(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/shares/{share_id}"]["patch"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(spec["components"]["schemas"][schema]["properties"]) >= {
+        "expires_at", "expires_in", "password", "max_downloads", "note"}
+    listed_item = spec["components"]["schemas"]["ListedShare"]["properties"]["url"]
+    assert listed_item.get("nullable") is True
+
+
+# --- Plain words for a past date on the forms that make links ------------------------
+
+
+def test_the_share_form_says_a_past_date_in_plain_words(app, accounts):
+    browser, user = accounts.signed_in_client()
+    file = upload(browser, accounts.headers(user), "plan.pdf", DATA)
+    form = browser.get(f"/files/{file['id']}/share").get_data(as_text=True)
+    refused = browser.post(f"/files/{file['id']}/share", data={
+        "csrf_token": csrf_from(form), "expires_in": "7d", "utc_offset_minutes": "0",
+        "expires_on": (utcnow() - timedelta(days=2)).date().isoformat()})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and field_errors(page, "expires_on") == ["Choose a date in the future."]
+    assert "expires_at" not in page and db.session.execute(db.select(Share)).first() is None
+
+
+def test_the_request_form_says_a_past_date_in_plain_words(app, accounts):
+    browser, _ = accounts.signed_in_client()
+    form = browser.get("/requests/new").get_data(as_text=True)
+    refused = browser.post("/requests/new", data={
+        "csrf_token": csrf_from(form), "title": "Photos", "expires_in": "7d", "utc_offset_minutes": "0",
+        "expires_on": (utcnow() - timedelta(days=2)).date().isoformat()})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and field_errors(page, "expires_on") == ["Choose a date in the future."]
+    assert "expires_at" not in page

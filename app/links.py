@@ -35,6 +35,8 @@ class LinkForm(FlaskForm):
     utc_offset_minutes = HiddenField(default="0")
     password = PasswordField("Password (optional)", validators=[Optional(), Length(max=links.MAX_PASSWORD_LENGTH)],
                              render_kw={"autocomplete": "new-password"})
+    # The field a service's error code is about, where its name is not the code's (invalid_<field>).
+    fields_of_codes = {}
 
     def validate_expires_on(self, field):
         if field.data and self.utc_offset() is None:
@@ -62,7 +64,7 @@ class LinkForm(FlaskForm):
 
     def refuse(self, error):
         """Show a service's refusal beside the field it is about (in plain words), else as a flashed message."""
-        name = {"invalid_expiry": "expires_on" if self.expires_on.data else "expires_in"}.get(
+        name = {"invalid_expiry": "expires_on" if self.expires_on.data else "expires_in", **self.fields_of_codes}.get(
             error.code, error.code.removeprefix("invalid_"))
         field = self._fields.get(name)
         if field is None:

@@ -3,11 +3,12 @@ import base64
 import html as html_lib
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
 from app.extensions import db
-from app.models import AuditEvent, Share, User, utcnow
+from app.models import AuditEvent, FileRequest, Share, User, utcnow
 from app.services import links
 from tests.conftest import csrf_from
 from tests.helpers import path, share, upload, visit_and_download
@@ -62,8 +63,13 @@ def current_value(page, name):
     return html_lib.unescape(match.group(1)) if match else ""
 
 
-def current_note(page):
-    return html_lib.unescape(re.search(r'<textarea[^>]*id="note"[^>]*>\s*(.*?)</textarea>', page, re.S).group(1))
+def current_note(page, name="note"):
+    return html_lib.unescape(re.search(rf'<textarea[^>]*id="{name}"[^>]*>\s*(.*?)</textarea>', page, re.S).group(1))
+
+
+def followed(client, response):
+    """The page a redirect leads to, with what was flashed on the way."""
+    return client.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
 
 
 def field_errors(page, name):
@@ -169,7 +175,7 @@ def test_changing_a_link_from_its_page(app, accounts):
     assert current_value(page, "max_downloads") == "2" and current_note(page) == "old note"
     changed = post_edit(browser, link, expires_in="30d", max_downloads="5", note="new note", password="s3cret word")
     assert changed.status_code == 302
-    flashed = browser.get(changed.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    flashed = followed(browser, changed)
     assert "Link changed: expiry, new password, download limit, note." in flashed
     item = listed(browser, headers)[0]
     assert (item["max_downloads"], item["note"], item["has_password"]) == (5, "new note", True)
@@ -183,7 +189,7 @@ def test_changing_a_link_from_its_page(app, accounts):
     assert "needs a password" in recipient.get(path(link)).get_data(as_text=True)
     # Sending the page back untouched changes nothing, and says so.
     again = post_edit(browser, link)
-    assert "Nothing to change" in browser.get(again.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "Nothing to change" in followed(browser, again)
     assert db.session.execute(db.select(db.func.count()).select_from(AuditEvent)
                               .filter_by(action="share_changed")).scalar() == 1
 
@@ -196,9 +202,10 @@ def test_removing_the_password_opens_the_link_without_one(app, accounts):
     assert 'id="remove_password"' in edit_page(browser, link).get_data(as_text=True)
     both = post_edit(browser, link, remove_password="y", password="another one")
     assert both.status_code == 400
-    assert field_errors(both.get_data(as_text=True), "remove_password") == ["Set a new password or remove it, not both."]
+    assert field_errors(both.get_data(as_text=True), "remove_password") == [
+        "Set a new password or remove it, not both."]
     removed = post_edit(browser, link, remove_password="y")
-    assert "Link changed: password removed." in browser.get(removed.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "Link changed: password removed." in followed(browser, removed)
     page, download = visit_and_download(app, path(link))
     assert "plan.pdf" in page.get_data(as_text=True) and download.status_code == 302
 
@@ -252,7 +259,7 @@ def test_changing_needs_the_forms_csrf_token(app, accounts):
     link = share(browser, headers, upload(browser, headers, "plan.pdf", DATA))
     response = browser.post(f"/shares/{link['id']}/edit", data={"expires_in": "1h", "note": "forged"})
     assert response.status_code == 302
-    assert "form expired" in browser.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "form expired" in followed(browser, response)
     assert stored_share().note is None
 
 
@@ -264,7 +271,7 @@ def test_an_ended_link_cannot_be_changed(app, accounts):
     browser.delete(f"/api/v1/shares/{link['id']}", headers=headers)
     assert edit_page(browser, link).status_code == 409
     response = browser.post(f"/shares/{link['id']}/edit", data={"csrf_token": csrf_from(page), "expires_in": "1d"})
-    assert "make a new link instead" in browser.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "make a new link instead" in followed(browser, response)
     assert patch(browser, headers, link, note="x").get_json()["error"]["code"] == "share_ended"
     assert visit_and_download(app, path(link))[0].status_code == 410
 
@@ -277,7 +284,8 @@ def test_patch_changes_only_the_fields_given(app, client, headers, file):
     response = patch(client, headers, link, max_downloads=None)
     body = response.get_json()
     assert response.status_code == 200
-    assert (body["max_downloads"], body["note"], body["has_password"], body["url"]) == (None, "keep me", True, link["url"])
+    assert (body["max_downloads"], body["note"], body["has_password"]) == (None, "keep me", True)
+    assert body["url"] == link["url"]
     assert body["expires_at"] == link["expires_at"]
     body = patch(client, headers, link, expires_at="2099-01-01T12:00:00+01:00", password=None, note=None).get_json()
     assert (body["expires_at"], body["has_password"], body["note"]) == ("2099-01-01T11:00:00Z", False, None)
@@ -291,7 +299,8 @@ def test_patch_changes_only_the_fields_given(app, client, headers, file):
     ({"expires_at": "2099-01-01T00:00:00Z", "expires_in": "7d"}, "invalid_expiry"),
     ({"max_downloads": 0}, "invalid_max_downloads"), ({"max_downloads": "5"}, "invalid_max_downloads"),
     ({"max_downloads": 1}, "invalid_max_downloads"),
-    ({"password": ""}, "invalid_password"), ({"note": "x" * 1001}, "invalid_note"), ({"note": "a\u0000b"}, "invalid_note"),
+    ({"password": ""}, "invalid_password"), ({"note": "x" * 1001}, "invalid_note"),
+    ({"note": "a\u0000b"}, "invalid_note"),
 ])
 def test_bad_patches_are_refused_by_the_create_rules_and_change_nothing(app, client, headers, file, change, code):
     link = share(client, headers, file, expires_in="7d", max_downloads=4)
@@ -347,3 +356,87 @@ def test_the_request_form_says_a_past_date_in_plain_words(app, accounts):
     page = refused.get_data(as_text=True)
     assert refused.status_code == 400 and field_errors(page, "expires_on") == ["Choose a date in the future."]
     assert "expires_at" not in page
+
+
+# --- Upload requests: the same ----------------------------------------------------------
+
+
+def make_request(client, headers, **options):
+    response = client.post("/api/v1/requests", headers=headers, json={"title": "Visa papers", **options})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def stored_request():
+    db.session.rollback()
+    return db.session.execute(db.select(FileRequest)).scalar_one()
+
+
+def post_request_edit(client, made, **data):
+    page = client.get(f"/requests/{made['id']}/edit").get_data(as_text=True)
+    fields = {"csrf_token": csrf_from(page), "expires_in": "keep", "utc_offset_minutes": "0",
+              "title": current_value(page, "title"), "max_files": current_value(page, "max_files"),
+              "max_mib": current_value(page, "max_mib"), "message": current_note(page, "message")}
+    return client.post(f"/requests/{made['id']}/edit", data={**fields, **data})
+
+
+def test_an_upload_link_is_kept_encrypted_and_shown_again(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    made = make_request(browser, headers)
+    token = made["url"].rsplit("/", 1)[1]
+    row = db.session.execute(db.select(FileRequest.__table__)).one()._asdict()
+    assert not any(isinstance(value, str) and token in value for value in row.values())
+    assert browser.get("/api/v1/requests", headers=headers).get_json()["items"][0]["url"] == made["url"]
+    listing = browser.get("/requests").get_data(as_text=True)
+    assert f'<label for="request-url-{made["id"]}">Upload link for Visa papers</label>' in listing
+    assert f'readonly value="{made["url"]}"' in listing
+    db.session.execute(db.update(FileRequest).values(token_encrypted=None))
+    db.session.commit()
+    assert browser.get("/api/v1/requests", headers=headers).get_json()["items"][0]["url"] is None
+    listing = browser.get("/requests").get_data(as_text=True)
+    assert "can't show this upload link again" in listing and made["url"] not in listing
+    assert browser.get(urlsplit(made["url"]).path).status_code == 200
+
+
+def test_changing_an_upload_request_from_its_page(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    made = make_request(browser, headers, max_bytes=1000, password="pass word")
+    page = browser.get(f"/requests/{made['id']}/edit").get_data(as_text=True)
+    assert current_value(page, "max_mib") == "1" and current_value(page, "title") == "Visa papers"
+    # Left as shown, the byte limit set through the API stays exact.
+    untouched = post_request_edit(browser, made, max_files="3", remove_password="y")
+    assert "Upload request changed: password removed, most files." in followed(browser, untouched)
+    stored = stored_request()
+    assert (stored.max_bytes, stored.max_files, stored.password_hash) == (1000, 3, None)
+    assert "needs a password" not in app.test_client().get(urlsplit(made["url"]).path).get_data(as_text=True)
+    refused = post_request_edit(browser, made, expires_on=(utcnow() - timedelta(days=1)).date().isoformat())
+    assert refused.status_code == 400
+    assert field_errors(refused.get_data(as_text=True), "expires_on") == ["Choose a date in the future."]
+    event = db.session.execute(db.select(AuditEvent).filter_by(action="request_changed")).scalar_one()
+    assert event.detail == "password removed, most files"
+
+
+def test_patching_an_upload_request(app, client, headers, accounts):
+    made = make_request(client, headers, max_files=5, message="Scans, please")
+    body = client.patch(f"/api/v1/requests/{made['id']}", headers=headers,
+                        json={"title": "Passport scans", "expires_in": "2w", "max_files": None}).get_json()
+    assert (body["title"], body["max_files"], body["message"], body["url"]) == (
+        "Passport scans", None, "Scans, please", made["url"])
+    assert body["expires_at"] is not None and body["files_received"] == 0
+    db.session.execute(db.update(FileRequest).values(files_used=2, bytes_used=500))
+    db.session.commit()
+    for change, code in [({"max_files": 1}, "invalid_max_files"), ({"max_bytes": 499}, "invalid_max_bytes"),
+                         ({"expires_at": "2001-01-01T00:00:00Z"}, "invalid_expiry"), ({"title": ""}, "invalid_title")]:
+        response = client.patch(f"/api/v1/requests/{made['id']}", headers=headers, json=change)
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == code, change
+    # At what uploads have taken, the request is full.
+    full = client.patch(f"/api/v1/requests/{made['id']}", headers=headers, json={"max_files": 2}).get_json()
+    assert full["state"] == "full"
+    intruder = accounts.headers(accounts.create())
+    assert client.patch(f"/api/v1/requests/{made['id']}", headers=intruder, json={"title": "x"}).status_code == 404
+    client.delete(f"/api/v1/requests/{made['id']}", headers=headers)
+    ended = client.patch(f"/api/v1/requests/{made['id']}", headers=headers, json={"title": "x"})
+    assert ended.status_code == 409 and ended.get_json()["error"]["code"] == "request_ended"
+    assert stored_request().title == "Passport scans"

@@ -28,6 +28,7 @@ ACTIONS = {
     "visibility_changed": "changed who can see",
     "request_created": "created an upload request",
     "request_revoked": "closed an upload request",
+    "request_changed": "changed an upload request",
     "guest_upload": "uploaded through a request",
     "bytes_missing": "found the stored bytes missing of",
     "bytes_changed": "found the stored bytes changed of",

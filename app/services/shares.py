@@ -86,10 +86,10 @@ def update_share(user, public_id, expires_at=links.UNCHANGED, expires_in=links.U
                                                                               multiline=True), "note")
     if not values:
         return share, []
-    limit = values.get("max_downloads", share.max_downloads)
+    new_limit = values.get("max_downloads")
     if not links.update_if_live(share, values, Share.file_id.is_not(None),
                                 db.or_(Share.max_downloads.is_(None), Share.download_count < Share.max_downloads),
-                                db.true() if limit is None else Share.download_count < limit):
+                                *([Share.download_count < new_limit] if new_limit is not None else [])):
         # A download, a revocation or the expiry came between our look and our write.
         db.session.rollback()
         refuse_ended(share)

@@ -1,16 +1,19 @@
 """Owners copy their links again and change them; the kept token is useless without SECRET_KEY."""
 import base64
+import uuid
 import html as html_lib
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import AuditEvent, FileRequest, Share, User, utcnow
-from app.services import links
-from tests.conftest import csrf_from
+from app.services import links, tokens, users
+from tests.browser_support import browser, live_server, log_in  # noqa: F401  (fixtures)
+from tests.conftest import PASSWORD, csrf_from
 from tests.helpers import path, share, upload, visit_and_download
 
 DATA = b"the contract, signed\n" * 20
@@ -440,3 +443,56 @@ def test_patching_an_upload_request(app, client, headers, accounts):
     ended = client.patch(f"/api/v1/requests/{made['id']}", headers=headers, json={"title": "x"})
     assert ended.status_code == 409 and ended.get_json()["error"]["code"] == "request_ended"
     assert stored_request().title == "Passport scans"
+
+
+# --- In a browser -------------------------------------------------------------------
+
+
+def test_links_and_requests_pages_copy_and_change_by_keyboard_on_a_phone_and_a_desktop(browser, make_app,
+                                                                                      live_server):
+    """At 390 and 1280 px the pages never scroll sideways; Copy puts the link on the clipboard; Change works."""
+    live_server.app = app = make_app(STORAGE_BACKEND="local", PUBLIC_URL=live_server.url)
+    name = "Quarterly report for the north-east region, final version 2026.pdf"
+    with app.app_context():
+        user = users.create_user(f"links{uuid.uuid4().hex[:8]}", PASSWORD)
+        username = user.username
+        headers = {"Authorization": f"Bearer {tokens.create_token(user, 'tests')[1]}"}
+        client = app.test_client()
+        link = share(client, headers, upload(client, headers, name, DATA), note="Numbers for the board meeting",
+                     max_downloads=3, expires_in="7d")
+        made = make_request(client, headers, title="Signed contracts from every supplier of the year 2026")
+    for width in (390, 1280):
+        context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 800},
+                                      is_mobile=width < 600, has_touch=width < 600)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+        context.set_default_timeout(10_000)
+        errors = []
+        try:
+            page = context.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            log_in(page, username)
+            for address in ("/shares", f"/shares/{link['id']}/edit", "/requests", f"/requests/{made['id']}/edit"):
+                page.goto(address)
+                widths = page.evaluate("""() => ({
+                    scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth,
+                    table: document.querySelector('.table-wrap')?.scrollWidth ?? 0,
+                    wrap: document.querySelector('.table-wrap')?.clientWidth ?? 0 })""")
+                assert widths["scroll"] <= widths["client"] == width, (address, widths)
+                assert widths["table"] <= widths["wrap"], (address, widths)
+
+            page.goto("/shares")
+            expect(page.get_by_label(f"Link to {name}", exact=True)).to_have_value(link["url"])
+            page.get_by_role("button", name=f"Copy link to {name}").focus()
+            page.keyboard.press("Enter")
+            expect(page.get_by_role("status").filter(has_text="Copied.")).to_be_visible()
+            assert page.evaluate("navigator.clipboard.readText()") == link["url"]
+            page.get_by_role("link", name=f"Change link to {name}").focus()
+            page.keyboard.press("Enter")
+            page.get_by_label("Note for the recipient (optional)").fill(f"Seen at {width} px")
+            page.get_by_role("button", name="Save changes").focus()
+            page.keyboard.press("Enter")
+            expect(page.get_by_text("Link changed: note.")).to_be_visible()
+            expect(page.get_by_text(f"Seen at {width} px")).to_be_visible()
+        finally:
+            context.close()
+        assert not errors, errors

@@ -80,7 +80,7 @@ class LinkEditForm(LinkForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, expires_in=KEEP, **kwargs)
-        self.expires_in.choices = [SelectChoice(KEEP, "as now (see above)"), *self.expires_in.choices]
+        self.expires_in.choices = [SelectChoice(KEEP, "as it is now (see above)"), *self.expires_in.choices]
         self.password.label.text = "New password (empty: keep the current one)"
 
     def validate_remove_password(self, field):

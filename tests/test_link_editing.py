@@ -1,12 +1,13 @@
 """Owners copy their links again and change them; the kept token is useless without SECRET_KEY."""
 import base64
-import uuid
 import html as html_lib
 import re
+import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from playwright.sync_api import expect
 
 from app.extensions import db
@@ -93,8 +94,7 @@ def test_the_stored_row_holds_no_token_and_without_the_key_yields_none(app, clie
     assert token.encode() not in sealed
     # Someone with a copy of the database but another key (or none) gets nothing out of the column.
     for guess in ("", "testing2", stored.token_hash, stored.public_id):
-        assert links.token_cipher(guess.encode()) is not links.current_cipher()
-        with pytest.raises(Exception):
+        with pytest.raises(InvalidTag):
             links.token_cipher(guess.encode()).decrypt(sealed[:12], sealed[12:], links.bound_to(stored))
     # With the key it is the link's token, bound to this row: moved onto another row it reveals nothing.
     assert links.recover_token(stored) == token

@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.auth import limits
 from app.errors import Unauthorized
+from app.security import hash_token
 from app.services import links
 
 UNLOCKED = "unlocked_links"
@@ -107,14 +108,19 @@ class UnlockForm(FlaskForm):
 def unlocked(link):
     if link.password_hash is None:
         return True
-    return session.get(UNLOCKED, {}).get(link.public_id, 0) > time.time()
+    return session.get(UNLOCKED, {}).get(unlock_key(link), 0) > time.time()
+
+
+def unlock_key(link):
+    # Names the password too, so when the owner sets a new one every browser must give it.
+    return f"{link.public_id}:{hash_token(link.password_hash)[:16]}"
 
 
 def remember_unlock(link):
     """The browser that gave the password may use the link for a while without giving it again."""
     now = time.time()
     kept = {key: until for key, until in session.get(UNLOCKED, {}).items() if until > now}
-    kept[link.public_id] = now + current_app.config["SHARE_UNLOCK_MINUTES"] * 60
+    kept[unlock_key(link)] = now + current_app.config["SHARE_UNLOCK_MINUTES"] * 60
     session[UNLOCKED] = kept
 
 

@@ -213,6 +213,18 @@ def test_removing_the_password_opens_the_link_without_one(app, accounts):
     assert "plan.pdf" in page.get_data(as_text=True) and download.status_code == 302
 
 
+def test_a_new_password_must_be_given_again_by_browsers_that_gave_the_old_one(app, client, headers, file):
+    link = share(client, headers, file, password="old secret")
+    recipient = app.test_client()
+    page = recipient.get(path(link)).get_data(as_text=True)
+    assert recipient.post(path(link), data={"csrf_token": csrf_from(page), "password": "old secret"}).status_code == 302
+    assert "contract.pdf" in recipient.get(path(link)).get_data(as_text=True)
+    assert patch(client, headers, link, note="no password change").status_code == 200
+    assert "contract.pdf" in recipient.get(path(link)).get_data(as_text=True)
+    assert patch(client, headers, link, password="new secret").status_code == 200
+    assert "needs a password" in recipient.get(path(link)).get_data(as_text=True)
+
+
 def test_a_past_date_is_refused_in_plain_words_and_changes_nothing(app, accounts):
     browser, user = accounts.signed_in_client()
     headers = accounts.headers(user)

@@ -328,6 +328,26 @@ def test_bad_patches_are_refused_by_the_create_rules_and_change_nothing(app, cli
     assert (after.expires_at, after.max_downloads, after.password_hash, after.note) == snapshot
 
 
+@pytest.mark.parametrize("meanwhile,status,code", [
+    ({"download_count": 3}, 400, "invalid_max_downloads"), ({"revoked_at": utcnow()}, 409, "share_ended")])
+def test_a_download_or_revocation_between_look_and_write_wins(app, client, headers, file, monkeypatch,
+                                                              meanwhile, status, code):
+    link = share(client, headers, file, max_downloads=5)
+    for _ in range(2):
+        assert visit_and_download(app, path(link))[1].status_code == 302
+    write = links.update_if_live
+
+    def after_another_request(link_row, values, *conditions):
+        with db.engine.begin() as connection:
+            connection.execute(db.update(Share).where(Share.id == link_row.id).values(**meanwhile))
+        return write(link_row, values, *conditions)
+
+    monkeypatch.setattr(links, "update_if_live", after_another_request)
+    response = patch(client, headers, link, max_downloads=3)
+    assert response.status_code == status and response.get_json()["error"]["code"] == code
+    assert stored_share().max_downloads == 5
+
+
 def test_patching_another_users_link_is_404(client, headers, file, accounts):
     link = share(client, headers, file)
     intruder = accounts.headers(accounts.create())

@@ -10,15 +10,19 @@ import time
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, PasswordField, SelectField, SubmitField
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.auth import limits
 from app.errors import Unauthorized
+from app.security import hash_token
 from app.services import links
 
 UNLOCKED = "unlocked_links"
+KEEP = "keep"
+# Refusals of the services written for the API, in a form's words.
+PLAIN_WORDS = {links.ExpiryInPast: "Choose a date in the future."}
 
 
 class LinkForm(FlaskForm):
@@ -32,6 +36,8 @@ class LinkForm(FlaskForm):
     utc_offset_minutes = HiddenField(default="0")
     password = PasswordField("Password (optional)", validators=[Optional(), Length(max=links.MAX_PASSWORD_LENGTH)],
                              render_kw={"autocomplete": "new-password"})
+    # The field a service's error code is about, where its name is not the code's (invalid_<field>).
+    fields_of_codes = {}
 
     def validate_expires_on(self, field):
         if field.data and self.utc_offset() is None:
@@ -57,6 +63,42 @@ class LinkForm(FlaskForm):
             return f"{self.expires_on.data.isoformat()}T23:59:59{zone}", None
         return None, self.expires_in.data or None
 
+    def refuse(self, error):
+        """Show a service's refusal beside the field it is about (in plain words), else as a flashed message."""
+        name = {"invalid_expiry": "expires_on" if self.expires_on.data else "expires_in", **self.fields_of_codes}.get(
+            error.code, error.code.removeprefix("invalid_"))
+        field = self._fields.get(name)
+        if field is None:
+            flash(error.message, "error")
+            return
+        field.errors = [*field.errors, PLAIN_WORDS.get(type(error), error.message)]
+
+
+class LinkEditForm(LinkForm):
+    """A link's new settings: what is left as it is stays so."""
+
+    remove_password = BooleanField("Remove the password (anyone with the link can open it)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, expires_in=KEEP, **kwargs)
+        self.expires_in.choices = [SelectChoice(KEEP, "as it is now (see above)"), *self.expires_in.choices]
+        self.password.label.text = "New password (empty: keep the current one)"
+
+    def validate_remove_password(self, field):
+        if field.data and self.password.data:
+            raise ValidationError("Set a new password or remove it, not both.")
+
+    def link_changes(self):
+        """The expiry and password changes for the service: only what the owner touched."""
+        changes = {}
+        if self.expires_on.data or self.expires_in.data != KEEP:
+            changes["expires_at"], changes["expires_in"] = self.expiry()
+        if self.remove_password.data:
+            changes["password"] = None
+        elif self.password.data:
+            changes["password"] = self.password.data
+        return changes
+
 
 class UnlockForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()], render_kw={"autocomplete": "off"})
@@ -66,14 +108,19 @@ class UnlockForm(FlaskForm):
 def unlocked(link):
     if link.password_hash is None:
         return True
-    return session.get(UNLOCKED, {}).get(link.public_id, 0) > time.time()
+    return session.get(UNLOCKED, {}).get(unlock_key(link), 0) > time.time()
+
+
+def unlock_key(link):
+    # Names the password too, so when the owner sets a new one every browser must give it.
+    return f"{link.public_id}:{hash_token(link.password_hash)[:16]}"
 
 
 def remember_unlock(link):
     """The browser that gave the password may use the link for a while without giving it again."""
     now = time.time()
     kept = {key: until for key, until in session.get(UNLOCKED, {}).items() if until > now}
-    kept[link.public_id] = now + current_app.config["SHARE_UNLOCK_MINUTES"] * 60
+    kept[unlock_key(link)] = now + current_app.config["SHARE_UNLOCK_MINUTES"] * 60
     session[UNLOCKED] = kept
 
 

@@ -215,6 +215,9 @@ class Share(db.Model):
     # Kept (as NULL) when the file goes, so its links can say they ended rather than vanish.
     file_id = db.Column(db.Integer, db.ForeignKey("files.id", ondelete="SET NULL"), index=True)
     token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    # The token encrypted under a key derived from SECRET_KEY, so its owner can copy the link again
+    # (None for links made before Locker kept it); lookups use token_hash alone.
+    token_encrypted = db.Column(db.String(255))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     expires_at = db.Column(db.DateTime)
     password_hash = db.Column(db.String(255))
@@ -246,6 +249,8 @@ class FileRequest(db.Model):
     public_id = db.Column(db.String(32), nullable=False, unique=True)
     owner_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    # As Share.token_encrypted.
+    token_encrypted = db.Column(db.String(255))
     title = db.Column(db.String(200), nullable=False)
     message = db.Column(db.String(1000))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

@@ -97,7 +97,7 @@ def test_requests_are_created_listed_and_revoked_through_the_api(client, headers
     token = path(created).rsplit("/", 1)[1]
     assert len(token) >= 22 and db.session.execute(db.select(FileRequest.token_hash)).scalar_one() != token
     listed = client.get("/api/v1/requests", headers=headers).get_json()["items"]
-    assert [item["id"] for item in listed] == [created["id"]] and "url" not in listed[0]
+    assert [item["id"] for item in listed] == [created["id"]] and listed[0]["url"] == created["url"]
 
     stranger = accounts.headers(accounts.create())
     assert client.get("/api/v1/requests", headers=stranger).get_json()["items"] == []
@@ -129,7 +129,7 @@ def test_bad_request_settings_are_refused_clearly_and_change_nothing(client, hea
     assert db.session.execute(db.select(FileRequest)).first() is None
 
 
-def test_the_pages_create_show_the_link_once_list_and_revoke(app, accounts):
+def test_the_pages_create_show_the_link_list_and_revoke(app, accounts):
     client, owner = accounts.signed_in_client()
     files_page = client.get("/files").get_data(as_text=True)
     assert 'href="/requests">Requests</a>' in files_page
@@ -150,11 +150,12 @@ def test_the_pages_create_show_the_link_once_list_and_revoke(app, accounts):
     assert "/r/" in url
     assert str(qr_svg(url)) in html, "the page shows the link as a QR code too, for phones"
     listing = client.get("/requests").get_data(as_text=True)
-    assert "Wedding photos" in listing and "Open" in listing and "0 of 20" in listing and url not in listing
+    assert "Wedding photos" in listing and "Open" in listing and "0 of 20" in listing and url in listing
 
     public_id = db.session.execute(db.select(FileRequest.public_id)).scalar_one()
     revoked = client.post(f"/requests/{public_id}/revoke", data={"csrf_token": token}, follow_redirects=True)
     assert "Upload link closed" in revoked.get_data(as_text=True) and ">Closed" in revoked.get_data(as_text=True)
+    assert url not in revoked.get_data(as_text=True), "a closed link is not offered to copy"
     assert app.test_client().get(urlsplit(url).path).status_code == 410
 
 

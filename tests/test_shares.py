@@ -29,7 +29,7 @@ def test_a_link_serves_the_file_to_anyone_and_counts_downloads(app, client, head
     assert status == 200 and body == DATA and response_headers["Content-Disposition"].startswith("attachment")
     listed = client.get("/api/v1/shares", headers=headers).get_json()["items"]
     assert listed[0]["download_count"] == 1 and listed[0]["last_download_at"] is not None
-    assert "url" not in listed[0]
+    assert listed[0]["url"] == link["url"]
 
 
 def test_only_a_hash_of_the_link_is_stored(client, headers, file):

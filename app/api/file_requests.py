@@ -1,19 +1,18 @@
 from flask import g
 
 from app.api import bp
-from app.api.schemas import FileRequestCreate, FileRequests, NewFileRequest
+from app.api.schemas import FileRequestCreate, FileRequests, FileRequestUpdate, ListedFileRequest, NewFileRequest
 from app.services import file_requests, guest_uploads
 
 
-def request_payload(file_request, files_received=0, bytes_received=0, url=None):
+def request_payload(file_request, files_received, bytes_received, url):
     payload = {"public_id": file_request.public_id, "title": file_request.title, "message": file_request.message,
                "state": file_requests.state(file_request), "created_at": file_request.created_at,
                "expires_at": file_request.expires_at, "has_password": file_request.password_hash is not None,
                "max_files": file_request.max_files, "max_bytes": file_request.max_bytes,
                "files_used": file_request.files_used, "bytes_used": file_request.bytes_used,
                "files_received": files_received, "bytes_received": bytes_received}
-    if url:
-        payload["url"] = url
+    payload["url"] = url
     return payload
 
 
@@ -26,14 +25,27 @@ def create_request(body):
         g.api_user, body["title"], message=body.get("message"), expires_at=body.get("expires_at"),
         expires_in=body.get("expires_in"), max_files=body.get("max_files"), max_bytes=body.get("max_bytes"),
         password=body.get("password"))
-    return request_payload(file_request, url=url)
+    return request_payload(file_request, 0, 0, url)
 
 
 @bp.get("/requests")
 @bp.response(200, FileRequests)
 def list_requests():
-    """Your upload requests, newest first, with their state and what arrived (not their URLs: only hashes are kept)."""
-    return {"items": [request_payload(*item) for item in file_requests.list_requests(g.api_user)]}
+    """Your upload requests, newest first, with their state, what arrived and their URL (null for links Locker can't
+    show again)."""
+    return {"items": [request_payload(*item, file_requests.link_url(item[0]))
+                      for item in file_requests.list_requests(g.api_user)]}
+
+
+@bp.patch("/requests/<request_id>")
+@bp.arguments(FileRequestUpdate)
+@bp.response(200, ListedFileRequest)
+def update_request(body, request_id):
+    """Change an open (or full) request's title, message, expiry, limits or password; fields left out stay as they
+    are. A closed or expired request is 409 request_ended."""
+    file_request, _ = file_requests.update_request(g.api_user, request_id, **body)
+    return request_payload(file_request, *file_requests.received_by(file_request),
+                           file_requests.link_url(file_request))
 
 
 @bp.delete("/requests/<request_id>")

@@ -263,11 +263,26 @@ class ShareInfo(LinkInfo):
 
 
 class NewShare(ShareInfo):
-    url = fields.String(required=True, metadata={"description": "Shown only this once: Locker keeps only its hash."})
+    url = fields.String(required=True, metadata={"description": "The link to send."})
+
+
+class ListedShare(ShareInfo):
+    url = fields.String(required=True, allow_none=True, metadata={
+        "description": "the link to copy again; null when Locker can't show it (made before links were kept, "
+                       "or SECRET_KEY changed since): it still works, make a new one to get a URL"})
 
 
 class Shares(Schema):
-    items = fields.List(fields.Nested(ShareInfo), required=True)
+    items = fields.List(fields.Nested(ListedShare), required=True)
+
+
+class ShareUpdate(LinkSettings):
+    """Only the fields given change. expires_at or expires_in replaces the expiry (both null: no time limit);
+    password null removes it; max_downloads null lifts the limit."""
+
+    max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 1_000_000), metadata={
+        "description": "more than the downloads already made"})
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
 class FileRequestCreate(LinkSettings):
@@ -292,11 +307,29 @@ class FileRequestInfo(LinkInfo):
 
 
 class NewFileRequest(FileRequestInfo):
-    url = fields.String(required=True, metadata={"description": "Shown only this once: Locker keeps only its hash."})
+    url = fields.String(required=True, metadata={"description": "The link to send."})
+
+
+class ListedFileRequest(FileRequestInfo):
+    url = fields.String(required=True, allow_none=True, metadata={
+        "description": "the upload link to copy again; null when Locker can't show it (made before links were "
+                       "kept, or SECRET_KEY changed since): it still works, make a new request to get a URL"})
 
 
 class FileRequests(Schema):
-    items = fields.List(fields.Nested(FileRequestInfo), required=True)
+    items = fields.List(fields.Nested(ListedFileRequest), required=True)
+
+
+class FileRequestUpdate(LinkSettings):
+    """Only the fields given change. expires_at or expires_in replaces the expiry (both null: no time limit);
+    null removes the password, message or a limit."""
+
+    title = fields.String(validate=validate.Length(1, 200))
+    message = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    max_files = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 100_000), metadata={
+        "description": "at least files_used"})
+    max_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 2 ** 63 - 1), metadata={
+        "description": "at least bytes_used"})
 
 
 class ActivityQuery(Loose):

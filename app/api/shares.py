@@ -1,20 +1,19 @@
 from flask import g
 
 from app.api import bp
-from app.api.schemas import NewShare, ShareRequest, Shares
+from app.api.schemas import ListedShare, NewShare, ShareRequest, Shares, ShareUpdate
 from app.models import utcnow
 from app.services import shares
 
 
-def share_payload(share, url=None):
+def share_payload(share, url):
     payload = {"public_id": share.public_id, "file_id": share.file.public_id if share.file else None,
                "file_name": share.file.name if share.file else None, "state": share.state(utcnow()),
                "created_at": share.created_at, "expires_at": share.expires_at,
                "has_password": share.password_hash is not None, "max_downloads": share.max_downloads,
                "download_count": share.download_count, "last_download_at": share.last_download_at,
                "note": share.note}
-    if url:
-        payload["url"] = url
+    payload["url"] = url
     return payload
 
 
@@ -32,8 +31,18 @@ def create_share(body):
 @bp.get("/shares")
 @bp.response(200, Shares)
 def list_shares():
-    """Your links, newest first, with their state and downloads (not their URLs: only hashes are kept)."""
-    return {"items": [share_payload(share) for share in shares.list_shares(g.api_user)]}
+    """Your links, newest first, with their state, downloads and URL (null for links Locker can't show again)."""
+    return {"items": [share_payload(share, shares.link_url(share)) for share in shares.list_shares(g.api_user)]}
+
+
+@bp.patch("/shares/<share_id>")
+@bp.arguments(ShareUpdate)
+@bp.response(200, ListedShare)
+def update_share(body, share_id):
+    """Change a working link's expiry, password, download limit or note; fields left out stay as they are.
+    A link that has ended is 409 share_ended."""
+    share, _ = shares.update_share(g.api_user, share_id, **body)
+    return share_payload(share, shares.link_url(share))
 
 
 @bp.delete("/shares/<share_id>")

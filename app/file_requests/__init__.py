@@ -1,4 +1,4 @@
-"""Upload requests in the browser: the owner's pages (create, list, revoke) and the public /r/<token> pages.
+"""Upload requests in the browser: the owner's pages (create, list, change, revoke) and the public /r/<token> pages.
 
 A guest's uploads go through JSON endpoints under /r/<token>/uploads that mirror
 the API's (start, sign parts, list parts, complete, abort) and are authorised by
@@ -20,8 +20,8 @@ from app.api.files import upload_payload
 from app.api.schemas import CompleteRequest, File, GuestUploadRequest, PartsRequest, StoredParts, Upload
 from app.errors import Conflict, LockerError
 from app.extensions import limiter
-from app.links import LinkForm, keep_links_private, password_gate, require_unlocked
-from app.services import file_requests, guest_uploads
+from app.links import LinkEditForm, LinkForm, keep_links_private, password_gate, require_unlocked
+from app.services import file_requests, guest_uploads, links
 
 bp = Blueprint("file_requests", __name__)
 parser = Parser()
@@ -31,7 +31,10 @@ MIB = 1024 * 1024
 VISIT_SECRET = "request_visit"
 
 
-class RequestForm(LinkForm):
+class RequestSettings(LinkForm):
+    """What an upload request has beside its expiry and password, the same when it is made and changed."""
+
+    fields_of_codes = {"invalid_max_bytes": "max_mib"}
     title = StringField("Title (what you are asking for)",
                         validators=[DataRequired(), Length(max=file_requests.MAX_TITLE_LENGTH)])
     message = TextAreaField("Message for the people who upload (optional)",
@@ -39,14 +42,26 @@ class RequestForm(LinkForm):
     max_files = IntegerField("Most files (empty: no limit)",
                              validators=[Optional(), NumberRange(1, file_requests.MAX_FILES)])
     max_mib = IntegerField("Most total size in MiB (empty: no limit)", validators=[Optional(), NumberRange(1, 2 ** 40)])
+
+
+class RequestForm(RequestSettings):
     submit = SubmitField("Create upload link")
+
+
+class EditRequestForm(LinkEditForm, RequestSettings):
+    submit = SubmitField("Save changes")
+
+
+def shown_mib(max_bytes):
+    # Rounded up, so a limit set in bytes through the API shows as a size that holds it.
+    return -(-max_bytes // MIB) if max_bytes else None
 
 
 @bp.get("/requests")
 @login_required
 def list_requests():
     return render_template("requests/list.html", requests=file_requests.list_requests(current_user),
-                           state=file_requests.state)
+                           state=file_requests.state, link_url=file_requests.link_url)
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
@@ -61,10 +76,37 @@ def create_request():
                 expires_in=expires_in, max_files=form.max_files.data,
                 max_bytes=form.max_mib.data * MIB if form.max_mib.data else None, password=form.password.data or None)
         except LockerError as error:
-            flash(error.message, "error")
+            form.refuse(error)
             return render_template("requests/new.html", form=form), error.status
         return render_template("requests/created.html", file_request=file_request, url=url), 201
     return render_template("requests/new.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/requests/<request_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_request(request_id):
+    file_request = file_requests.editable_request(current_user, request_id)
+    form = EditRequestForm(obj=file_request, max_mib=shown_mib(file_request.max_bytes))
+    if form.validate_on_submit():
+        # The size field shows the limit rounded to MiB: left as shown, the exact limit stays.
+        max_bytes = (links.UNCHANGED if form.max_mib.data == shown_mib(file_request.max_bytes)
+                     else form.max_mib.data * MIB if form.max_mib.data else None)
+        try:
+            _, changed = file_requests.update_request(
+                current_user, request_id, **form.link_changes(), title=form.title.data,
+                message=form.message.data or None, max_files=form.max_files.data, max_bytes=max_bytes)
+        except LockerError as error:
+            form.refuse(error)
+            return render_edit_page(file_request, form), error.status
+        flash(f"Upload request changed: {', '.join(changed)}." if changed
+              else "Nothing to change: the upload request is as it was.", "info")
+        return redirect(url_for("file_requests.list_requests"))
+    return render_edit_page(file_request, form), 400 if form.errors else 200
+
+
+def render_edit_page(file_request, form):
+    return render_template("requests/edit.html", file_request=file_request, form=form,
+                           url=file_requests.link_url(file_request))
 
 
 @bp.post("/requests/<request_id>/revoke")

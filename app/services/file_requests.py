@@ -7,7 +7,7 @@ racing for the last slot cannot together pass the limits; a cancelled, failed
 or expired upload gives its reservation back. Guest uploads themselves are in
 services.guest_uploads.
 """
-from app.errors import InvalidInput, LockerError
+from app.errors import Conflict, InvalidInput, LockerError
 from app.extensions import db
 from app.formatting import human_size
 from app.models import File, FileRequest, FileStatus, utcnow
@@ -87,6 +87,77 @@ def request_url(token):
     return public_link("file_requests.show_request", token)
 
 
+def link_url(file_request):
+    """The upload link for its owner to copy again, or None when Locker can't show it (see links.recover_token)."""
+    token = links.recover_token(file_request)
+    return request_url(token) if token else None
+
+
+def editable_request(user, public_id):
+    """One of the user's requests that still takes files (or is full), so its settings may change."""
+    file_request = links.owned(FileRequest, user, public_id, "No such upload request.")
+    refuse_ended(file_request)
+    return file_request
+
+
+def refuse_ended(file_request):
+    current = state(file_request)
+    if current in ENDED_MESSAGES:
+        raise Conflict(f"{ENDED_MESSAGES[current]} Its settings can't be changed any more; make a new request "
+                       "instead.", code="request_ended")
+
+
+def update_request(user, public_id, title=links.UNCHANGED, message=links.UNCHANGED, expires_at=links.UNCHANGED,
+                   expires_in=links.UNCHANGED, max_files=links.UNCHANGED, max_bytes=links.UNCHANGED,
+                   password=links.UNCHANGED):
+    """Change an open request's title, message, expiry, limits or password, by the rules a new request's follow.
+
+    Returns the request and what changed, in words. A limit may not go below what uploads have already taken
+    (at it, the request is full).
+    """
+    file_request = editable_request(user, public_id)
+    values, changed = links.expiry_and_password_changes(file_request, expires_at, expires_in, password)
+    if title is not links.UNCHANGED:
+        cleaned = links.clean_text(title, "title", MAX_TITLE_LENGTH)
+        if cleaned is None:
+            raise InvalidInput("Give the request a title.", code="invalid_title")
+        links.note_change(file_request, values, changed, "title", cleaned, "title")
+    if message is not links.UNCHANGED:
+        links.note_change(file_request, values, changed, "message",
+                          links.clean_text(message, "message", MAX_MESSAGE_LENGTH, multiline=True), "message")
+    if max_files is not links.UNCHANGED:
+        links.note_change(file_request, values, changed, "max_files",
+                          links.clean_limit(max_files, "max_files", MAX_FILES, "files"), "most files")
+    if max_bytes is not links.UNCHANGED:
+        links.note_change(file_request, values, changed, "max_bytes",
+                          links.clean_limit(max_bytes, "max_bytes", MAX_BYTES, "bytes"), "most total size")
+    refuse_below_use(file_request, values)
+    if not values:
+        return file_request, []
+    within_limits = [used <= values[limit] for limit, used in (("max_files", FileRequest.files_used),
+                                                                ("max_bytes", FileRequest.bytes_used))
+                     if values.get(limit) is not None]
+    if not links.update_if_live(file_request, values, *within_limits):
+        # A revocation, the expiry or a guest's upload came between our look and our write.
+        db.session.rollback()
+        refuse_ended(file_request)
+        refuse_below_use(file_request, values)
+    audit.record("request_changed", owner_id=user.id, actor=user, file_request=file_request,
+                 detail=", ".join(changed))
+    db.session.commit()
+    return file_request, changed
+
+
+def refuse_below_use(file_request, values):
+    if values.get("max_files") is not None and values["max_files"] < file_request.files_used:
+        used = file_request.files_used
+        raise InvalidInput(f"This request has already taken {used:,} file{'s' if used != 1 else ''} (unfinished "
+                           f"uploads included), so it can't accept fewer than {used:,}.", code="invalid_max_files")
+    if values.get("max_bytes") is not None and values["max_bytes"] < file_request.bytes_used:
+        raise InvalidInput(f"This request has already taken {human_size(file_request.bytes_used)} (unfinished "
+                           "uploads included), so its size limit can't be smaller than that.", code="invalid_max_bytes")
+
+
 def list_requests(user):
     """The user's requests, newest first, each with (files received, bytes received) of its ready files."""
     received = (db.select(File.file_request_id, db.func.count(File.id), db.func.coalesce(db.func.sum(File.size), 0))
@@ -97,6 +168,13 @@ def list_requests(user):
     requests = db.session.execute(db.select(FileRequest).filter_by(owner_id=user.id)
                                   .order_by(FileRequest.created_at.desc(), FileRequest.id.desc())).scalars().all()
     return [(file_request, *totals.get(file_request.id, (0, 0))) for file_request in requests]
+
+
+def received_by(file_request):
+    """(files received, bytes received): its ready files."""
+    return tuple(db.session.execute(
+        db.select(db.func.count(File.id), db.func.coalesce(db.func.sum(File.size), 0))
+        .filter(File.file_request_id == file_request.id, File.status == FileStatus.READY)).one())
 
 
 def revoke_request(user, public_id):

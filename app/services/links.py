@@ -3,11 +3,25 @@
 Both kinds of public link are rows with a public_id, the hash of their token,
 an optional expiry and an optional password hash; this module checks the
 settings an owner gives and finds the row a token or id names.
+
+A link's token is looked up by its hash alone. So that the owner can copy the
+link again, the token is also kept encrypted (AES-GCM) under a key derived
+from SECRET_KEY, which the database never holds: a leaked database yields no
+working link, and after SECRET_KEY changes old links still work but can no
+longer be shown.
 """
+import base64
+import functools
+import os
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.errors import InvalidInput, NotFound
@@ -27,6 +41,18 @@ MAX_EXPIRY = timedelta(days=MAX_EXPIRY_DAYS)
 TOO_LATE = f"A link expires at most {MAX_EXPIRY_DAYS:,} days (100 years) from now; leave it empty for no limit."
 # Real time zones are from UTC-12:00 to UTC+14:00; allow 14 hours either way.
 MAX_UTC_OFFSET = timedelta(hours=14)
+# Names this key's purpose, so the same SECRET_KEY gives unrelated keys for anything else.
+TOKEN_KEY_INFO = b"locker: link tokens kept for their owner"
+NONCE_BYTES = 12
+# What an update leaves as it is (None means "none": no expiry, no password, no limit).
+UNCHANGED = object()
+
+
+class ExpiryInPast(InvalidInput):
+    """An expiry at or before now: a form shows it in its own words."""
+
+    def __init__(self):
+        super().__init__("expires_at is in the past.", code="invalid_expiry")
 
 
 def parse_expiry(expires_at=None, expires_in=None, now=None):
@@ -63,10 +89,9 @@ def parse_expiry(expires_at=None, expires_in=None, now=None):
             moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
         except OverflowError:
             # Only a moment within 14 hours of year 1 or of the end of year 9999 lands outside datetime's range.
-            raise InvalidInput("expires_at is in the past." if moment.year == 1 else TOO_LATE,
-                               code="invalid_expiry") from None
+            raise (ExpiryInPast() if moment.year == 1 else InvalidInput(TOO_LATE, code="invalid_expiry")) from None
     if moment <= now:
-        raise InvalidInput("expires_at is in the past.", code="invalid_expiry")
+        raise ExpiryInPast()
     if moment > latest:
         raise InvalidInput(TOO_LATE, code="invalid_expiry")
     return moment
@@ -130,12 +155,84 @@ def owned(model, user, public_id, message):
 
 
 def new(model, user, **columns):
-    """A new link of this kind (added to the session) and its token, which is shown once and never stored."""
+    """A new link of this kind (added to the session) and its token, stored only hashed and encrypted."""
     token = new_token()
     link = model(public_id=uuid.uuid4().hex, owner_id=user.id, token_hash=hash_token(token), **columns)
+    link.token_encrypted = encrypt_token(link, token)
     db.session.add(link)
     db.session.flush()
     return link, token
+
+
+@functools.lru_cache(maxsize=4)
+def token_cipher(secret):
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=TOKEN_KEY_INFO).derive(secret)
+    return AESGCM(key)
+
+
+def current_cipher():
+    secret = current_app.config["SECRET_KEY"]
+    return token_cipher(secret.encode() if isinstance(secret, str) else secret)
+
+
+def bound_to(link):
+    # Authenticated with the row it belongs to, so a ciphertext copied onto another row reveals nothing there.
+    return f"{link.__tablename__}:{link.public_id}".encode()
+
+
+def encrypt_token(link, token):
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = nonce + current_cipher().encrypt(nonce, token.encode(), bound_to(link))
+    return base64.urlsafe_b64encode(sealed).decode()
+
+
+def recover_token(link):
+    """The link's token, or None when it can't be shown again: made before tokens were kept, or under
+    another SECRET_KEY (or tampered with)."""
+    if not link.token_encrypted:
+        return None
+    try:
+        sealed = base64.urlsafe_b64decode(link.token_encrypted)
+        token = current_cipher().decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], bound_to(link)).decode()
+    except (InvalidTag, ValueError):  # ValueError: not base64, too short, not UTF-8
+        return None
+    return token if hash_token(token) == link.token_hash else None
+
+
+def expiry_and_password_changes(link, expires_at=UNCHANGED, expires_in=UNCHANGED, password=UNCHANGED):
+    """(columns to set, what changed in words) for an owner's new expiry and password, checked by the rules a new
+    link's are. Giving either expires_at or expires_in replaces the expiry (both None: no time limit);
+    password None removes it."""
+    values, changed = {}, []
+    if expires_at is not UNCHANGED or expires_in is not UNCHANGED:
+        expiry = parse_expiry(None if expires_at is UNCHANGED else expires_at,
+                              None if expires_in is UNCHANGED else expires_in)
+        note_change(link, values, changed, "expires_at", expiry, "expiry")
+    if password is not UNCHANGED:
+        if password is not None:
+            values["password_hash"] = password_hash(password)
+            changed.append("new password")
+        elif link.password_hash is not None:
+            values["password_hash"] = None
+            changed.append("password removed")
+    return values, changed
+
+
+def note_change(link, values, changed, column, value, words):
+    if value != getattr(link, column):
+        values[column] = value
+        changed.append(words)
+
+
+def update_if_live(link, values, *conditions):
+    """Set `values` in one conditional UPDATE, only while the link is neither revoked nor expired (nor fails
+    `conditions`), so a change racing a revocation or the last download cannot bring a link back."""
+    model = type(link)
+    now = utcnow()
+    return bool(db.session.execute(
+        db.update(model).where(model.id == link.id, model.revoked_at.is_(None),
+                               db.or_(model.expires_at.is_(None), model.expires_at > now), *conditions)
+        .values(**values)).rowcount)
 
 
 def revoke(link):

@@ -8,7 +8,7 @@ short-lived storage URL signed.
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
-from app.errors import LockerError
+from app.errors import Conflict, InvalidInput, LockerError
 from app.extensions import db
 from app.models import File, FileStatus, Share, utcnow
 from app.services import audit, files, links, previews
@@ -45,6 +45,65 @@ def create_share(user, file_id, expires_at=None, expires_in=None, password=None,
 
 def share_url(token):
     return public_link("shares.show_share", token)
+
+
+def link_url(share):
+    """The link's URL for its owner to copy again, or None when Locker can't show it (see links.recover_token)."""
+    token = links.recover_token(share)
+    return share_url(token) if token else None
+
+
+def editable_share(user, public_id):
+    """One of the user's links that still works, so its settings may change; an ended one is a Conflict."""
+    share = links.owned(Share, user, public_id, "No such link.")
+    refuse_ended(share)
+    return share
+
+
+def refuse_ended(share):
+    state = share.state(utcnow())
+    if state != "active":
+        raise Conflict(f"{ENDED_MESSAGES[state]} Its settings can't be changed any more; make a new link instead.",
+                       code="share_ended")
+
+
+def update_share(user, public_id, expires_at=links.UNCHANGED, expires_in=links.UNCHANGED, password=links.UNCHANGED,
+                 max_downloads=links.UNCHANGED, note=links.UNCHANGED):
+    """Change a working link's expiry, password, download limit or note, by the rules a new link's follow.
+
+    Returns the share and what changed, in words (empty when nothing did). The download limit must stay above
+    the downloads already made: one at or below them would end the link, which is what revoking is for.
+    """
+    share = editable_share(user, public_id)
+    values, changed = links.expiry_and_password_changes(share, expires_at, expires_in, password)
+    if max_downloads is not links.UNCHANGED:
+        limit = links.clean_limit(max_downloads, "max_downloads", MAX_DOWNLOADS, "downloads")
+        if limit is not None and limit <= share.download_count:
+            raise below_downloads(share.download_count)
+        links.note_change(share, values, changed, "max_downloads", limit, "download limit")
+    if note is not links.UNCHANGED:
+        links.note_change(share, values, changed, "note", links.clean_text(note, "note", MAX_NOTE_LENGTH,
+                                                                              multiline=True), "note")
+    if not values:
+        return share, []
+    new_limit = values.get("max_downloads")
+    if not links.update_if_live(share, values, Share.file_id.is_not(None),
+                                db.or_(Share.max_downloads.is_(None), Share.download_count < Share.max_downloads),
+                                *([Share.download_count < new_limit] if new_limit is not None else [])):
+        # A download, a revocation or the expiry came between our look and our write.
+        db.session.rollback()
+        refuse_ended(share)
+        raise below_downloads(share.download_count)
+    audit.record("share_changed", owner_id=user.id, actor=user, file=share.file, share=share,
+                 detail=", ".join(changed))
+    db.session.commit()
+    return share, changed
+
+
+def below_downloads(count):
+    times = "once" if count == 1 else f"{count:,} times"
+    return InvalidInput(f"This link has been downloaded {times} already, so its download limit must be more than "
+                        f"{count:,}. To end the link now, revoke it.", code="invalid_max_downloads")
 
 
 def list_shares(user):

@@ -1,22 +1,31 @@
-"""Share links in the browser: the owner's pages (create, list, revoke) and the public /s/<token> pages."""
+"""Share links in the browser: the owner's pages (create, list, change, revoke) and the public /s/<token> pages."""
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from wtforms import IntegerField, SubmitField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
 
 from app.errors import LockerError
-from app.links import LinkForm, keep_links_private, password_gate, require_unlocked
+from app.links import LinkEditForm, LinkForm, keep_links_private, password_gate, require_unlocked
 from app.models import utcnow
 from app.services import files, previews, shares
 
 bp = Blueprint("shares", __name__)
 
 
-class ShareForm(LinkForm):
+class ShareSettings(LinkForm):
+    """What a share link has beside its expiry and password, the same when it is made and changed."""
+
     max_downloads = IntegerField("Most downloads (empty: no limit)",
                                  validators=[Optional(), NumberRange(1, shares.MAX_DOWNLOADS)])
     note = TextAreaField("Note for the recipient (optional)", validators=[Optional(), Length(max=shares.MAX_NOTE_LENGTH)])
+
+
+class ShareForm(ShareSettings):
     submit = SubmitField("Create link")
+
+
+class EditShareForm(LinkEditForm, ShareSettings):
+    submit = SubmitField("Save changes")
 
 
 @bp.route("/files/<file_id>/share", methods=["GET", "POST"])
@@ -31,7 +40,7 @@ def create_share(file_id):
                                              password=form.password.data or None,
                                              max_downloads=form.max_downloads.data, note=form.note.data or None)
         except LockerError as error:
-            flash(error.message, "error")
+            form.refuse(error)
             return render_template("shares/new.html", form=form, file=file), error.status
         return render_template("shares/created.html", share=share, url=url, file=file), 201
     return render_template("shares/new.html", form=form, file=file), 400 if form.errors else 200
@@ -40,7 +49,30 @@ def create_share(file_id):
 @bp.get("/shares")
 @login_required
 def list_shares():
-    return render_template("shares/list.html", shares=shares.list_shares(current_user), now=utcnow())
+    return render_template("shares/list.html", shares=shares.list_shares(current_user), now=utcnow(),
+                           link_url=shares.link_url)
+
+
+@bp.route("/shares/<share_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_share(share_id):
+    share = shares.editable_share(current_user, share_id)
+    form = EditShareForm(obj=share)
+    if form.validate_on_submit():
+        try:
+            _, changed = shares.update_share(current_user, share_id, **form.link_changes(),
+                                             max_downloads=form.max_downloads.data, note=form.note.data or None)
+        except LockerError as error:
+            form.refuse(error)
+            return render_edit_page(share, form), error.status
+        flash(f"Link changed: {', '.join(changed)}." if changed else "Nothing to change: the link is as it was.",
+              "info")
+        return redirect(url_for("shares.list_shares"))
+    return render_edit_page(share, form), 400 if form.errors else 200
+
+
+def render_edit_page(share, form):
+    return render_template("shares/edit.html", share=share, form=form, url=shares.link_url(share))
 
 
 @bp.post("/shares/<share_id>/revoke")

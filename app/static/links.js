@@ -1,4 +1,4 @@
-// Pages that make a share or upload link: copy the new link, and let a chosen date mean the end of the viewer's own day.
+// Pages that show a share or upload link: copy it, and let a chosen date mean the end of the viewer's own day.
 for (const button of document.querySelectorAll('[data-copy]')) {
   button.addEventListener('click', async () => {
     const input = document.getElementById(button.dataset.copy)

@@ -1,7 +1,7 @@
 """link tokens kept encrypted, so owners can copy their links again
 
 Revision ID: e17c0b1e5a17
-Revises: af9cb15dc454
+Revises: 6f607599a7e3
 Create Date: 2026-12-03 07:55:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e17c0b1e5a17'
-down_revision = 'af9cb15dc454'
+down_revision = '6f607599a7e3'
 branch_labels = None
 depends_on = None
 

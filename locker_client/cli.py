@@ -19,7 +19,8 @@ stderr no progress bars or colours are written.
   "multipart_threshold"}``.
 * ``share``: ``{"id", "url", "file_id", "file_name", "state", "created_at", "expires_at",
   "has_password", "max_downloads", "download_count", "last_download_at", "note"}``;
-  ``shares``: a list of those (``url`` is null there: Locker keeps only a hash of it).
+  ``shares``: a list of those (``url`` is null for a link made before Locker kept links, or under another
+  ``SECRET_KEY``).
 * ``download``: ``{"path", "file": {file}}``.
 * ``activity``: a list of events, each ``{"id", "created_at", "action", "label", "actor", "actor_name",
   "who", "owner", "file_id", "file_name", "share_id", "file_request_id", "address", "detail"}``.
@@ -521,10 +522,7 @@ def unpublish(files: tuple[str, ...]) -> None:
 @handle_errors
 def share(file: str, expires: str | None, ask_password: bool, max_downloads: int | None, note: str | None,
           as_json: bool) -> None:
-    """Create a share link for FILE (an id or an exact name) and print it.
-
-    Locker keeps only a hash of the link, so this is the one time it is shown.
-    """
+    """Create a share link for FILE (an id or an exact name) and print it (``shares --json`` shows it again)."""
     lifetime = None
     if expires:
         try:

@@ -93,8 +93,9 @@ class Account(Record):
 class Share(Record):
     """A share link (``POST /api/v1/shares``, ``GET /api/v1/shares``).
 
-    ``url`` is known only when the link is created (Locker keeps just a hash of
-    it), so links from :meth:`Locker.shares` have ``url=None``.
+    ``url`` is what to hand out; from :meth:`Locker.shares` it is ``None`` for a
+    link Locker cannot show again (made before links were kept, or under another
+    ``SECRET_KEY``).
     """
 
     id: str

@@ -319,7 +319,7 @@ def test_share_links_are_created_listed_and_revoked(local_live: Live, tmp_path: 
         assert link.expires_at and link.expires_at[:10] == (utcnow() + timedelta(days=7)).date().isoformat()
         assert requests.get(link.url, timeout=10).status_code == 200
         listed = lk.shares()
-        assert [(s.id, s.state, s.url) for s in listed] == [(link.id, "active", None)]
+        assert [(s.id, s.state, s.url) for s in listed] == [(link.id, "active", link.url)]  # kept to copy again
         lk.revoke_share(link.id)
         assert [s.state for s in lk.shares()] == ["revoked"]
         with pytest.raises(NotFoundError):  # a missing link on a server that has links is just missing

@@ -529,3 +529,16 @@ def test_the_service_refuses_uploads_once_the_request_ends(app, owner):
     with pytest.raises(RequestEnded):
         guest_uploads.start(db.session.get(FileRequest, file_request.id), "a visit", "a.pdf", 10)
     assert db.session.execute(db.select(File).filter_by(status=FileStatus.PENDING)).first() is None
+
+
+def test_the_owner_sees_a_guests_unfinished_upload_as_theirs_to_cancel_not_to_resume(app, accounts, owner, headers,
+                                                                                       client, link, guest):
+    started = guest.start("half.pdf", DATA)
+    own = client.post("/api/v1/uploads", headers=headers,
+                      json={"name": "mine.pdf", "size": len(DATA), "content_type": "application/pdf"})
+    assert (started.status_code, own.status_code) == (201, 201)
+    browser, _ = accounts.signed_in_client(owner)
+    html = browser.get("/files").get_data(as_text=True)
+    assert 'aria-label="Resume mine.pdf"' in html and 'aria-label="Resume half.pdf"' not in html  # it needs their file
+    assert 'aria-label="Cancel half.pdf"' in html
+    assert "Being sent by a guest through “Documents for the visa”" in html

@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
+from app.auth.limits import Budget, Spent, give_back, spend, storage_call
 from app.extensions import db
 from app.formatting import wait_in_words
 from app.models import AuditEvent, User
@@ -251,6 +252,20 @@ def test_sign_ups_are_limited_per_address_even_in_a_burst(request, make_app, cou
     assert all(register(live, Browser(live, elsewhere.session.headers["X-Forwarded-For"]), name).status_code == 302
                for name in ["first1", "second2", "third3"])
     assert accounts_named(live, ["first1", "second2", "third3"]) == {"first1", "second2", "third3"}
+
+
+def test_a_guess_given_back_after_its_window_ran_out_gives_no_extra_guess_later(make_app, counters):
+    app = make_app(RATELIMIT_STORAGE_URI=counters, LOGIN_LIMIT_PER_ACCOUNT="2 per minute")
+    budget = (Budget("LOGIN_LIMIT_PER_ACCOUNT", "login-account", f"account:{uuid.uuid4().hex}"),)
+    with app.test_request_context():
+        counted = spend(budget)  # a right password, being checked while ...
+        for key, _ in counted:
+            storage_call(lambda storage: storage.clear(key))  # ... its window ends
+        give_back(counted)
+        spend(budget)
+        spend(budget)
+        with pytest.raises(Spent):
+            spend(budget)
 
 
 def test_limits_answer_503_not_500_when_their_storage_is_down(request, make_app):

@@ -63,14 +63,27 @@ def storage_call(call, *args, **kwargs):
                           "Try again in a minute.", code="limits_unavailable") from error
 
 
+# A window that ran out between the count and the give-back is gone: decrementing it would make a
+# fresh counter of -1 (one more guess in the next window), so only a live, positive counter goes down.
+GIVE_BACK_IF_LIVE = """
+local count = tonumber(redis.call('get', KEYS[1]))
+if count and count > 0 then return redis.call('decr', KEYS[1]) end
+return 0
+"""
+
+
 def give_back(counted):
-    for key, expiry in counted:
-        # memory:// has decr (which stops at 0); Redis has only incr, and takes a negative amount.
-        decr = getattr(limiter.storage, "decr", None)
-        if decr is not None:
-            storage_call(lambda storage: storage.decr(key))
-        else:
-            storage_call(lambda storage: storage.incr(key, expiry, amount=-1))
+    for key, _ in counted:
+        storage_call(decrement_if_live, key)
+
+
+def decrement_if_live(storage, key):
+    if hasattr(storage, "decr"):  # memory://: its decr stops at 0 and makes no key
+        return storage.decr(key)
+    script = getattr(storage, "locker_give_back", None)
+    if script is None:
+        script = storage.locker_give_back = storage.get_connection().register_script(GIVE_BACK_IF_LIVE)
+    return script([storage.prefixed_key(key)])
 
 
 def spend(budgets):

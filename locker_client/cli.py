@@ -12,7 +12,7 @@ stderr no progress bars or colours are written.
 
 ``--json`` output (stable; new keys may be added, none renamed or removed):
 
-* ``ls``, ``upload``: a list of files, each
+* ``ls``, ``upload``: a list of files (``rename``: one), each
   ``{"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified", "preview",
   "visible_to_everyone", "owner", "guest_name", "request"}``.
 * ``whoami``: ``{"url", "username", "is_admin", "used_bytes", "quota_bytes", "remaining_bytes",
@@ -483,6 +483,21 @@ def remove(files: tuple[str, ...]) -> None:
         return f"deleted {given}"
 
     each_file(files, delete)
+
+
+@cli.command()
+@click.argument("file")
+@click.argument("new_name")
+@click.option("--json", "as_json", is_flag=True, help="Print the renamed file as JSON.")
+@handle_errors
+def rename(file: str, new_name: str, as_json: bool) -> None:
+    """Rename FILE (an id or an exact name) to NEW_NAME; its links and activity stay with it."""
+    with connect() as lk:
+        renamed = lk.rename(file_id_of(lk, file), new_name)
+    if as_json:
+        print_json(renamed.to_json())
+    else:
+        click.echo(f"renamed {file} to {renamed.name}")
 
 
 def set_visibility(files: tuple[str, ...], visible: bool) -> None:

@@ -419,6 +419,15 @@ class Locker:
                                  json={"visible_to_everyone": bool(visible_to_everyone)})
         return File.from_json(self._json(response))
 
+    def rename(self, file_id: str, name: str) -> File:
+        """Give one of your files a new name (``PATCH /files/<id>``); its links and activity stay with it.
+
+        A name another of your files has is a :class:`ConflictError` (``name_taken``); a name Locker does
+        not accept is an :class:`InvalidRequestError` saying why.
+        """
+        response = self._request("PATCH", f"/files/{quote(file_id, safe='')}", json={"name": name})
+        return File.from_json(self._json(response))
+
     def delete(self, file_id: str) -> None:
         """Delete a file (``DELETE /files/<id>``)."""
         self._request("DELETE", f"/files/{quote(file_id, safe='')}", ok=(200, 204))

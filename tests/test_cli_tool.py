@@ -197,6 +197,20 @@ def test_publish_then_others_find_it_with_ls_search_and_everyone(local_live: Liv
         "locker: no file with the id or name 'nothing.txt' (see `locker ls`)"
 
 
+def test_rename_by_id_or_name_and_a_name_in_use_is_refused(local_live: Live, run, dirs) -> None:
+    _, token = local_live.user()
+    for name in ("scan.pdf", "taken.pdf"):
+        assert run("upload", str(write(dirs["work"], name, b"%PDF")), url=local_live.url, token=token).exit_code == 0
+    renamed = run("rename", "scan.pdf", "Passport scan.pdf", url=local_live.url, token=token)
+    assert renamed.exit_code == 0 and renamed.stdout == "renamed scan.pdf to Passport scan.pdf\n"
+    refused = run("rename", "taken.pdf", "Passport scan.pdf", url=local_live.url, token=token)
+    assert refused.exit_code == 1 and one_error_line(refused) == "locker: You already have a file named Passport scan.pdf."
+    listed = json.loads(run("ls", "--json", "--sort", "name", url=local_live.url, token=token).stdout)
+    as_json = json.loads(run("rename", listed[0]["id"], "passport.pdf", "--json", url=local_live.url,
+                             token=token).stdout)
+    assert as_json == {**listed[0], "name": "passport.pdf"} and set(as_json) == FILE_KEYS
+
+
 def test_download_by_name_finds_a_file_shared_with_everyone(local_live: Live, run, dirs) -> None:
     alice, alice_token = local_live.user()
     carol, carol_token = local_live.user()

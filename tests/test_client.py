@@ -27,8 +27,9 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from app.models import utcnow
-from locker_client import (AuthenticationError, ChecksumMismatchError, ConnectionFailed, Locker, LockerError,
-                           NotFoundError, QuotaExceededError, TransferError, UnsupportedFeatureError)
+from locker_client import (AuthenticationError, ChecksumMismatchError, ConflictError, ConnectionFailed,
+                           InvalidRequestError, Locker, LockerError, NotFoundError, QuotaExceededError, TransferError,
+                           UnsupportedFeatureError)
 from tests.conftest import MULTIPART_SETTINGS, PASSWORD
 from tests.live_support import HOST, Live, live, local_live, moto_server, start_live  # noqa: F401  (fixtures)
 
@@ -306,6 +307,22 @@ def test_share_links_fail_clearly_on_a_server_without_them(make_app, request, tm
                 attempt()
             assert str(unsupported.value) == "this Locker server does not support share links yet"
             assert (unsupported.value.code, unsupported.value.status) == ("unsupported", 404)
+
+
+def test_a_file_is_renamed_and_a_name_in_use_is_a_conflict(local_live: Live, tmp_path: Path, state_dir: Path) -> None:
+    _, token = local_live.user()
+    with Locker(local_live.url, token=token, state_dir=state_dir) as lk:
+        first, second = lk.upload(write(tmp_path, "a.txt", b"a")), lk.upload(write(tmp_path, "b.txt", b"b"))
+        renamed = lk.rename(first.id, "c.txt")
+        assert (renamed.id, renamed.name, renamed.sha256) == (first.id, "c.txt", first.sha256)
+        assert sorted(f.name for f in lk.files()) == ["b.txt", "c.txt"]
+        with pytest.raises(ConflictError) as taken:
+            lk.rename(second.id, "c.txt")
+        assert (taken.value.code, taken.value.status) == ("name_taken", 409)
+        with pytest.raises(InvalidRequestError) as bad:
+            lk.rename(second.id, "a/b.txt")
+        assert "can't contain any of" in bad.value.message
+        assert lk.file(second.id).name == "b.txt"
 
 
 def test_share_links_are_created_listed_and_revoked(local_live: Live, tmp_path: Path, state_dir: Path) -> None:

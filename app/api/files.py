@@ -45,8 +45,8 @@ def get_file(file_id):
 @bp.arguments(FileUpdate)
 @bp.response(200, File)
 def update_file(body, file_id):
-    """Make one of your files visible to every signed-in user, or private again."""
-    return files.set_visibility(g.api_user, file_id, body["visible_to_everyone"])
+    """Rename one of your files, or make it visible to every signed-in user (or private again)."""
+    return files.change_file(g.api_user, file_id, name=body.get("name"), visible=body.get("visible_to_everyone"))
 
 
 @bp.get("/files/<file_id>/download")

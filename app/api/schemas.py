@@ -3,7 +3,7 @@
 The services check everything again: these schemas are the API's contract,
 the services are the rules.
 """
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.formatting import iso_utc
 from app.models import FileProblem
@@ -113,8 +113,17 @@ class File(FileFacts):
 
 
 class FileUpdate(Loose):
-    visible_to_everyone = fields.Boolean(required=True, metadata={
+    """Only the fields given change; give at least one."""
+
+    name = fields.String(validate=validate.Length(1, 255), metadata={
+        "description": 'a new name, by the rules uploads follow; 409 name_taken if another of your files has it'})
+    visible_to_everyone = fields.Boolean(metadata={
         "description": "true: every signed-in user can find and download it; false: only you"})
+
+    @validates_schema
+    def something_to_change(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Give name or visible_to_everyone.")
 
 
 class FilePage(Schema):

@@ -22,6 +22,7 @@ ACTIONS = {
     "download": "downloaded",
     "share_download": "downloaded through a link",
     "delete": "deleted",
+    "rename": "renamed",
     "share_created": "created a link to",
     "share_revoked": "turned off a link to",
     "share_changed": "changed a link to",

@@ -9,13 +9,14 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import UnaryExpression, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.operators import custom_op
 from sqlalchemy.orm import selectinload
 
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import SEARCH_TABLE, File, FileStatus, search_key, utcnow
-from app.services import audit, previews, quotas, shares
+from app.services import audit, previews, quotas, shares, uploads
 from app.services.common import find_ready_file, pack_cursor, storage_call, unpack_cursor
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text
@@ -212,15 +213,36 @@ def get_readable_file(user, public_id):
     return find_ready_file(public_id, db.or_(File.owner_id == user.id, File.visible_to_everyone.is_(True)))
 
 
-def set_visibility(user, public_id, visible):
-    """Let every signed-in user see and download one of the user's files, or make it private again."""
+def change_file(user, public_id, name=None, visible=None):
+    """Rename one of the user's files and/or set whether every signed-in user may see it, in one
+    transaction (a refused name changes nothing). The name follows the rules uploads do (types too), and one that
+    another of their files has is refused (Conflict), never numbered: the user chose it. Links,
+    activity and previews follow the file, since they point at its id; its bytes keep their key."""
     file = get_file(user, public_id)
-    if file.visible_to_everyone != visible:
+    new_name = uploads.clean_name(name) if name is not None else file.name
+    if new_name != file.name:
+        uploads.check_type(new_name, file.content_type)  # no renaming past BLOCKED_TYPES / ALLOWED_TYPES
+        old_name, file.name, file.search_name = file.name, new_name, search_key(new_name)
+        audit.record("rename", owner_id=file.owner_id, actor=user, file=file, detail=f"from {old_name}")
+    if visible is not None and file.visible_to_everyone != visible:
         file.visible_to_everyone = visible
         audit.record("visibility_changed", owner_id=file.owner_id, actor=user, file=file,
                      detail="visible to everyone" if visible else "private")
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the unique index: another file has (or just took) this name
+        db.session.rollback()
+        raise Conflict(f"You already have a file named {new_name}.", code="name_taken") from None
     return file
+
+
+def rename_file(user, public_id, name):
+    return change_file(user, public_id, name=name)
+
+
+def set_visibility(user, public_id, visible):
+    """Let every signed-in user see and download one of the user's files, or make it private again."""
+    return change_file(user, public_id, visible=visible)
 
 
 def download_link(user, public_id, inline=False):

@@ -3,9 +3,12 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import StringField, SubmitField
+from wtforms.validators import DataRequired
 
 from app.auth.routes import safe_next
-from app.errors import Unavailable
+from app.errors import Conflict, InvalidInput, Unavailable
 from app.formatting import human_size, iso_utc
 from app.models import FileProblem
 from app.qr import qr_svg
@@ -124,6 +127,35 @@ def raw_file(file_id):
     """The file itself: shown by the browser when it is previewable, downloaded otherwise."""
     url, _ = files.download_link(current_user, file_id, inline=True)
     return redirect(url, code=302)
+
+
+class RenameForm(FlaskForm):
+    # The service checks the name (and says why in its words); this only makes sure one was given.
+    name = StringField("New name", validators=[DataRequired("Give the file a name.")],
+                       render_kw={"autocomplete": "off", "spellcheck": "false"})
+    submit = SubmitField("Rename")
+
+
+@bp.route("/files/<file_id>/rename", methods=["GET", "POST"])
+@login_required
+def rename_file(file_id):
+    file = files.get_file(current_user, file_id)
+    form, status = RenameForm(name=file.name), 200
+    back = safe_next(request.values.get("next") or url_for("web.list_files"))  # the list it was opened from
+    if form.validate_on_submit():
+        old_name = file.name
+        try:
+            file = files.rename_file(current_user, file_id, form.name.data)
+        except (InvalidInput, Conflict) as refusal:
+            form.name.errors.append(refusal.message)
+            status = refusal.status
+        else:
+            flash(f"Renamed {old_name} to {file.name}." if file.name != old_name else f"{file.name} kept its name.",
+                  "info")
+            return redirect(back)
+    elif form.errors:
+        status = 400
+    return render_template("files/rename.html", file=file, form=form, back=back), status
 
 
 @bp.get("/files/<file_id>/delete")

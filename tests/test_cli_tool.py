@@ -317,7 +317,7 @@ def test_share_shares_and_revoke(local_live: Live, run, dirs) -> None:
     listed = json.loads(run("shares", "--json", url=local_live.url, token=token).stdout)
     assert [set(item) for item in listed] == [SHARE_KEYS, SHARE_KEYS]
     assert [(item["has_password"], item["max_downloads"], item["url"]) for item in listed] == [
-        (False, None, None), (True, 2, None)]
+        (False, None, link["url"]), (True, 2, made.stdout.strip())], "each link can be copied again"
     revoked = run("revoke", link["id"], url=local_live.url, token=token)
     assert revoked.exit_code == 0 and revoked.stdout == f"revoked {link['id']}\n"
     lines = run("shares", url=local_live.url, token=token).stdout.splitlines()

@@ -27,8 +27,9 @@ PAGE_SECURITY_HEADERS = {
 def content_security_policy(bucket_origin=None):
     """The pages' CSP: Locker's own scripts and styles only, and the bucket (when it is elsewhere) for bytes.
 
-    Browsers upload to the bucket (connect), and previews show images, audio, video
-    and framed PDFs straight from it. 'wasm-unsafe-eval' lets hash-wasm compile its
+    Browsers upload to the bucket (connect), previews show images, audio, video and
+    framed PDFs straight from it, and a share page's download form is redirected to
+    it (form-action covers where a submitted form is redirected). 'wasm-unsafe-eval' lets hash-wasm compile its
     SHA-256 (WebAssembly only, never JavaScript eval); the hashing worker is Locker's
     own script.
     """
@@ -44,7 +45,7 @@ def content_security_policy(bucket_origin=None):
         "worker-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
-        "form-action 'self'",
+        f"form-action 'self'{bucket}",
         "frame-ancestors 'none'",
     ])
 

@@ -29,9 +29,9 @@ def content_security_policy(bucket_origin=None):
 
     Browsers upload to the bucket (connect), previews show images, audio, video and
     framed PDFs straight from it, and a share page's download form is redirected to
-    it (form-action covers where a submitted form is redirected). 'wasm-unsafe-eval' lets hash-wasm compile its
-    SHA-256 (WebAssembly only, never JavaScript eval); the hashing worker is Locker's
-    own script.
+    it (form-action covers where a submitted form is redirected). 'wasm-unsafe-eval'
+    lets hash-wasm compile its SHA-256 (WebAssembly only, never JavaScript eval); the
+    hashing worker is Locker's own script.
     """
     bucket = f" {bucket_origin}" if bucket_origin else ""
     return "; ".join([

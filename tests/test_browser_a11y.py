@@ -95,6 +95,17 @@ def test_every_page_passes_axe_in_both_themes(browser, make_app, live_server):
             expect(page.get_by_role("heading", name="Upload link created")).to_be_visible()
             problems += axe_problems(page, theme)
 
+            # A flashed notice, and a form's field error.
+            page.goto("/shares")
+            page.get_by_role("button", name="Revoke link to notes.txt").first.click()
+            expect(page.locator(".flash-info")).to_be_visible()
+            problems += axe_problems(page, theme)
+            page.goto("/requests/new")
+            page.get_by_label("Title (what you are asking for)").fill("   ")  # the browser's `required` lets it pass
+            page.get_by_role("button", name="Create upload link").click()
+            expect(page.locator(".field-errors")).to_be_visible()
+            problems += axe_problems(page, theme)
+
             # The uploader's list of files, once a file is in it.
             page.goto("/files")
             page.locator("#uploader input[type=file]").first.set_input_files(
@@ -106,6 +117,13 @@ def test_every_page_passes_axe_in_both_themes(browser, make_app, live_server):
                 visitor.goto(path)
                 settle(visitor)
                 problems += axe_problems(visitor, theme)
+            # A flashed error: a wrong password.
+            visitor.goto("/login")
+            visitor.get_by_label("Username", exact=True).fill(paths["username"])
+            visitor.get_by_label("Password", exact=True).fill("not the password")
+            visitor.get_by_role("button", name="Log in").click()
+            expect(visitor.locator(".flash-error")).to_be_visible()
+            problems += axe_problems(visitor, theme)
             errors += owner_errors + visitor_errors
         finally:
             owner.close()

@@ -87,8 +87,16 @@ def test_stored_bytes_keep_their_own_stricter_policy(local_app, accounts):
     assert client.get(location).headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
 
 
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:", re.IGNORECASE)
+
+
 def test_no_template_has_inline_script_style_or_handler():
-    inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:", re.IGNORECASE)
     for template in TEMPLATES.rglob("*.html"):
-        found = inline.findall(template.read_text())
+        found = INLINE.findall(template.read_text())
         assert not found, f"{template.relative_to(TEMPLATES)}: {found}"
+
+
+def test_the_api_docs_are_locker_s_page_not_flask_smorest_s_inline_one(local_app):
+    page = local_app.test_client().get("/api/docs").get_data(as_text=True)
+    assert not INLINE.findall(page)
+    assert '<script src="/static/api-docs.js">' in page and 'data-spec-url="/api/v1/openapi.json"' in page

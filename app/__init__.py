@@ -5,7 +5,7 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app
 from limits import parse_many
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -19,10 +19,35 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PAGE_SECURITY_HEADERS = {
     # No other site may frame Locker's pages (the delete page would be a clickjacking target).
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
+def content_security_policy(bucket_origin=None):
+    """The pages' CSP: Locker's own scripts and styles only, and the bucket (when it is elsewhere) for bytes.
+
+    Browsers upload to the bucket (connect), previews show images, audio, video and
+    framed PDFs straight from it, and a share page's download form is redirected to
+    it (form-action covers where a submitted form is redirected). 'wasm-unsafe-eval'
+    lets hash-wasm compile its SHA-256 (WebAssembly only, never JavaScript eval); the
+    hashing worker is Locker's own script.
+    """
+    bucket = f" {bucket_origin}" if bucket_origin else ""
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "style-src 'self'",
+        f"img-src 'self' data: blob:{bucket}",
+        f"media-src 'self' blob:{bucket}",
+        f"frame-src 'self'{bucket}",
+        f"connect-src 'self'{bucket}",
+        "worker-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        f"form-action 'self'{bucket}",
+        "frame-ancestors 'none'",
+    ])
 
 
 def check_rate_limits(config):
@@ -68,6 +93,8 @@ def create_app(config_class=None):
     if storage.remote:
         storage.before_network_call = transactions.end_before_network_call
     app.extensions["locker.storage"] = storage
+    app.extensions["locker.page_headers"] = {
+        **PAGE_SECURITY_HEADERS, "Content-Security-Policy": content_security_policy(storage.browser_origin())}
 
     from app import activity, api, auth, cli, errors, file_requests, health, shares, web
     from app.storage import local
@@ -115,7 +142,8 @@ def instance_secret(path):
 
 
 def add_security_headers(response):
-    for name, value in PAGE_SECURITY_HEADERS.items():
+    # setdefault: storage's own responses keep their stricter headers.
+    for name, value in current_app.extensions["locker.page_headers"].items():
         response.headers.setdefault(name, value)
     if response.mimetype == "text/html":
         # Pages show private lists: never keep them in a cache (or the back button after logout).

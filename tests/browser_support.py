@@ -10,6 +10,12 @@ from tests.live_support import LiveServer
 from tests.seaweed_support import seaweedfs_settings
 
 CHROMIUM = "/usr/bin/chromium"
+# Reports each CSP violation to Python as it happens (a page that navigates away keeps none of them).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (event) => {
+  window.lockerCspViolation(`${event.violatedDirective} refused ${event.blockedURI || 'inline'} on ${location.pathname}`)
+})
+"""
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -54,13 +60,24 @@ def browser():
         browser.close()
 
 
-def new_page(browser, live_server):
-    """A fresh browser context (its own cookies) and page, collecting the page's JavaScript errors."""
-    context = browser.new_context(base_url=live_server.url, accept_downloads=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
+def watch(context):
+    """The JavaScript errors and CSP violations of every page (and worker) the context opens, as a list that grows."""
     errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    context.expose_binding("lockerCspViolation", lambda _source, text: errors.append(f"CSP violation: {text}"))
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    # Chromium also logs each refusal to the console, including those inside workers, which no event reaches.
+    context.on("console", lambda message: errors.append(f"CSP: {message.text}")
+               if "Content Security Policy" in message.text else None)
+    return errors
+
+
+def new_page(browser, live_server, **options):
+    """A fresh browser context (its own cookies) and page, collecting the page's JavaScript errors and CSP violations."""
+    context = browser.new_context(base_url=live_server.url, accept_downloads=True, **options)
+    context.set_default_timeout(10_000)
+    errors = watch(context)
+    page = context.new_page()
     return context, page, errors
 
 
@@ -75,16 +92,15 @@ def page(browser, live_server):
 @contextmanager
 def signed_in_phone(browser, live_server, username, width, height):
     """A page on a touch phone `width` px wide, signed in as `username` and on the files page."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": height},
-                                  is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
+    context, page, errors = new_page(browser, live_server, viewport={"width": width, "height": height},
+                                     is_mobile=True, has_touch=True)
     try:
-        page = context.new_page()
         log_in(page, username)
         expect(page).to_have_url(f"{live_server.url}/files")
         yield page
     finally:
         context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
 
 
 def log_in(page, username):

@@ -259,10 +259,8 @@ def test_files_over_the_limit_or_of_refused_types_are_refused_before_any_byte_is
                                ALLOWED_TYPES=[".bin", ".exe", "text/*"], BLOCKED_TYPES=[".exe"])
     with live_server.app.app_context():
         username = users.create_user(f"limit{uuid.uuid4().hex[:8]}", PASSWORD).username
-    context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(10_000)
+    context, page, errors = new_page(browser, live_server)
     try:
-        page = context.new_page()
         log_in(page, username)
         hint = "Only .bin, .exe, text/* files, up to 1000 bytes each. Not accepted: .exe."
         expect(page.get_by_text(hint)).to_be_visible()
@@ -284,6 +282,7 @@ def test_files_over_the_limit_or_of_refused_types_are_refused_before_any_byte_is
         expect(page.locator("#uploader .upload-refusal")).to_have_text("Files of type .exe are not accepted here.")
         expect(page.locator("#file-table tbody tr")).to_have_count(0)
         assert sent == []
+        assert not errors, errors
     finally:
         context.close()
 
@@ -549,7 +548,7 @@ def test_a_password_share_link_opens_in_a_fresh_browser(browser, live_app, live_
     link = page.get_by_label("Share link").input_value()
     assert link.startswith(f"{live_server.url}/s/")
 
-    stranger, visit, _ = new_page(browser, live_server)
+    stranger, visit, visit_errors = new_page(browser, live_server)
     try:
         visit.goto(link)
         expect(visit.get_by_role("heading", name="This link needs a password")).to_be_visible()
@@ -568,6 +567,7 @@ def test_a_password_share_link_opens_in_a_fresh_browser(browser, live_app, live_
         assert download.suggested_filename == name
         with open(download.path(), "rb") as saved:
             assert saved.read() == data
+        assert not visit_errors, visit_errors
     finally:
         stranger.close()
 

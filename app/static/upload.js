@@ -288,6 +288,7 @@ uppy.use(Dashboard, {
   height: 300,
   showProgressDetails: true,
   proudlyDisplayPoweredByUppy: false,
+  theme: 'auto', // follows prefers-color-scheme, like locker.css
   doneButtonHandler: () => {
     // Clears the list without cancelling anything: unfinished uploads stay resumable below.
     uppy.clear()
@@ -600,6 +601,9 @@ function showStatusWords () {
 
 // Uppy renders its file items itself (Preact); each render, Locker's words are put back in them.
 function decorateItems () {
+  // With a single file Uppy drops its list's role but keeps the item's "listitem", which then belongs to no list.
+  const list = root.querySelector('.uppy-Dashboard-files')
+  if (list && !list.hasAttribute('role')) list.setAttribute('role', 'list')
   for (const item of root.querySelectorAll('.uppy-Dashboard-Item')) {
     const file = uppy.getFile(item.id.replace(/^uppy_/, ''))
     if (!file) continue

@@ -91,6 +91,10 @@ class Storage(ABC):
         """The backend for housekeeping no user waits on: long timeouts where calls go over a network."""
         return self
 
+    def browser_origin(self) -> str | None:
+        """The origin browsers send signed requests to, for the pages' CSP; None when it is Locker's own."""
+        return None
+
     @abstractmethod
     def presign_upload(self, key, size, content_type, expires, sha256=None) -> UploadRequest:
         """A signed PUT that accepts exactly `size` bytes of `content_type` at `key`.

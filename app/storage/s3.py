@@ -9,8 +9,10 @@ import base64
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timezone
+from urllib.parse import urlsplit
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -49,9 +51,9 @@ PATIENT_TIMEOUTS = Timeouts(connect=10, read=60, attempts=5)
 PROBE_TIMEOUTS = Timeouts(connect=0.8, read=0.8, attempts=1)
 
 
-def _client(endpoint_url, region, path_style, timeouts=REQUEST_TIMEOUTS):
+def _client(endpoint_url, region, path_style, timeouts=REQUEST_TIMEOUTS, signed=True):
     config = BotoConfig(
-        signature_version="s3v4",
+        signature_version="s3v4" if signed else UNSIGNED,
         s3={"addressing_style": "path" if path_style else "virtual"},
         # boto3 >= 1.36 adds CRC headers to every request by default, which some
         # S3-compatible servers refuse; ask for checksums only where S3 requires them.
@@ -112,8 +114,10 @@ class S3Storage(Storage):
         self.path_style = bool(endpoint_url)
         self.client = _client(endpoint_url, region, self.path_style, timeouts)
         if public_endpoint_url and public_endpoint_url != endpoint_url:
+            self.signer_address = (public_endpoint_url, True)
             self.signer = _client(public_endpoint_url, region, path_style=True)
         else:
+            self.signer_address = (endpoint_url, self.path_style)
             self.signer = self.client
         self.breaker = Breaker(retry_after) if retry_after is not None else None
         self.before_network_call = None  # set by the app: no call may go out inside a database write
@@ -167,6 +171,17 @@ class S3Storage(Storage):
                                       timeouts=PATIENT_TIMEOUTS, retry_after=None)
             self._patient.before_network_call = self.before_network_call
         return self._patient
+
+    def browser_origin(self):
+        """Where the signer's URLs point, read from a URL made like theirs (virtual-hosted on AWS, path-style elsewhere).
+
+        An unsigned twin of the signer builds it: signing would look up credentials,
+        which on EC2 means a network call, and Locker starts without any.
+        """
+        endpoint_url, path_style = self.signer_address
+        twin = _client(endpoint_url, self.region, path_style, signed=False)
+        url = urlsplit(twin.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": "k"}))
+        return f"{url.scheme}://{url.netloc}"
 
     def prepare(self):
         """Nothing: Locker starts while the store is unreachable; `flask locker setup-storage` sets it up."""

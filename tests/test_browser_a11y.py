@@ -50,6 +50,7 @@ def make_content(app, username):
         "username": username,
         "owner": [
             "/files", f"/files/{file['id']}/view", f"/files/{file['id']}/share", f"/files/{file['id']}/delete",
+            f"/files/{file['id']}/rename",
             "/everyone", "/shares", f"/shares/{share_id}/edit", "/requests", "/requests/new",
             f"/requests/{request_id}/edit", "/activity", "/account", "/api/docs",
         ],

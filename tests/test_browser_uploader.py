@@ -50,7 +50,7 @@ def test_refused_files_say_why_beside_them_and_a_mixed_batch_is_counted_once(sig
          ("setup.exe", "application/x-msdownload", b"MZ"))
 
     reasons = {LONG_NAME: "The name is too long: at most 255 characters.",
-               "big.bin": "This file is larger than the 8.0 KiB left in your quota.",
+               "big.bin": "Not enough space: this file needs 9.8 KiB and you have 8.0 KiB left",
                "setup.exe": "Files of type .exe are not accepted here."}
     for name, reason in reasons.items():
         expect(item(page, name).locator(".upload-refusal")).to_have_text(re.compile(f"^{re.escape(reason)}"))

@@ -209,13 +209,8 @@ const REFUSALS = {
   // Completing found every free variant of the name taken by files arriving at the same moment.
   name_conflict: { rename: true, retry: true, words: () => 'Files with this name were arriving at the same moment. Rename this one, or retry.' },
   file_too_large: { retry: false, words: () => `This file is larger than ${humanSize(maxFileSize)}, the most one file can be.` },
-  quota_exceeded: {
-    retry: false,
-    words: (file, error) => {
-      const left = /you have (.+?) left/.exec(error.message)?.[1]
-      return left ? `This file is larger than the ${left} left in your quota.` : 'This file is larger than the space left in your quota.'
-    }
-  },
+  // Locker's own message says how much the file needs and how much is left.
+  quota_exceeded: { retry: false },
   request_too_large: { retry: false, words: () => 'This file is larger than the space left in this upload request.' },
   visit_full: { retry: false },
   type_not_allowed: { retry: false, words: (file, error) => withoutName(error.message, file) },

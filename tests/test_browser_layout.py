@@ -2,7 +2,7 @@
 
 One local-storage Locker holds a user with long file names, a file shared with everyone by someone else, links,
 an upload request, an unfinished upload, activity and a token; every signed-in page and the public pages are
-measured at 390, 1280 and 1920 px. The files page also puts its list in sight first, takes files dropped
+measured at 390, 1025, 1280 and 1920 px. The files page also puts its list in sight first, takes files dropped
 anywhere on it, and its "More" menus work by keyboard.
 """
 import random
@@ -19,7 +19,8 @@ from tests.helpers import start_upload, upload
 LONG_NAME = "Quarterly report for the north-east region, final version 2026.pdf"
 UNBROKEN_NAME = "scan_" + "0123456789" * 12 + ".tiff"
 WORD_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-WIDTHS = [(390, 844), (1280, 800), (1920, 1080)]
+# 1025 px: the narrowest window that gets the files table as a table (below it, one block per file).
+WIDTHS = [(390, 844), (1025, 768), (1280, 800), (1920, 1080)]
 
 # What sticks out: the document wider than the window, a files table wider than its box, a row's controls
 # outside the table or the window, a cell whose content runs past its edge.
@@ -96,7 +97,7 @@ def measure(page, path, width):
 
 
 def test_no_page_scrolls_sideways_or_cuts_off_a_row(browser, site, live_server):
-    """At 390, 1280 and 1920 px every page fits its window, and each file row's controls are inside its table."""
+    """At 390, 1025, 1280 and 1920 px every page fits its window, and each file row's controls are inside its table."""
     for width, height in WIDTHS:
         guest = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": height})
         signed = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": height})

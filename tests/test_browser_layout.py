@@ -140,7 +140,7 @@ def test_no_page_scrolls_sideways_or_cuts_off_a_row(browser, site, live_server):
 
 
 def test_the_list_comes_first_and_files_dropped_anywhere_are_uploaded(browser, site, live_server):
-    """At 1280×800 the first row is above the fold under a compact drop area's list, and the page body takes drops."""
+    """At 1280×800 the whole first row is above the fold, the drop area below the list is compact, and the page body takes drops."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
     errors = []
     try:

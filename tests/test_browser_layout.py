@@ -38,10 +38,12 @@ OVERFLOW = """() => {
       for (const cell of row.cells) {
         if (cell.scrollWidth > cell.clientWidth + 1) problems.push(`${name}: a cell's content is cut off`)
       }
-      for (const control of row.querySelectorAll('.row-actions > .button, .row-actions > details > summary')) {
+      const controls = row.querySelectorAll('.row-actions > .button, .row-actions > details > summary')
+      for (const control of controls) {
         const rect = control.getBoundingClientRect()
-        if (!inside(rect, box)) problems.push(`${name}: ${control.textContent.trim()} outside the table`)
-        if (rect.left < 0 || rect.right > window.innerWidth) problems.push(`${name}: ${control.textContent.trim()} off-screen`)
+        const label = `${name}: ${control.textContent.trim()}`
+        if (!inside(rect, box)) problems.push(`${label} outside the table`)
+        if (rect.left < 0 || rect.right > window.innerWidth) problems.push(`${label} off-screen`)
       }
     }
   }
@@ -115,7 +117,8 @@ def test_no_page_scrolls_sideways_or_cuts_off_a_row(browser, site, live_server):
                 # A name wraps between its words in a column wide enough for some; the date stays on one line.
                 name_cell = page.locator("td.name").filter(has_text=LONG_NAME)
                 assert name_cell.bounding_box()["width"] >= 150
-                dates = page.evaluate("[...document.querySelectorAll('td.date time')].map(t => t.getClientRects().length)")
+                dates = page.evaluate("[...document.querySelectorAll('td.date time')]"
+                                      ".map(t => t.getClientRects().length)")
                 assert dates == [1, 1, 1, 1]
                 # (OVERFLOW checked every row's controls are within the window's width.)
                 first = page.locator("table.files tbody tr").first
@@ -140,7 +143,7 @@ def test_no_page_scrolls_sideways_or_cuts_off_a_row(browser, site, live_server):
 
 
 def test_the_list_comes_first_and_files_dropped_anywhere_are_uploaded(browser, site, live_server):
-    """At 1280×800 the whole first row is above the fold, the drop area below the list is compact, and the page body takes drops."""
+    """At 1280×800 the first row is above the fold and the drop area below is compact; the page body takes drops."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
     errors = []
     try:
@@ -182,7 +185,8 @@ def test_the_more_menu_works_by_keyboard(browser, site, live_server, width):
         expect(delete).to_be_hidden()
         page.keyboard.press("Enter")
         expect(menu).to_have_attribute("open", "")
-        for role, label in [("link", "View"), ("link", "Share"), ("link", "Activity"), ("button", "Visible to everyone")]:
+        items = [("link", "View"), ("link", "Share"), ("link", "Activity"), ("button", "Visible to everyone")]
+        for role, label in items:
             page.keyboard.press("ArrowDown")
             expect(page.get_by_role(role, name=f"{label}: {LONG_NAME}", exact=True)).to_be_focused()
         page.keyboard.press("Tab")

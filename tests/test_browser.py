@@ -153,7 +153,8 @@ def test_journey_register_upload_download_delete(live_app, live_server, page):
     with open(download.path(), "rb") as saved:
         assert saved.read() == uploads[kept][1]
 
-    # Delete the other, through the confirmation page.
+    # Delete the other, from its row's "More" menu, through the confirmation page.
+    page.get_by_label(f"More: {deleted}", exact=True).click()
     page.get_by_role("link", name=f"Delete: {deleted}", exact=True).click()
     expect(page.get_by_role("heading", name="Delete this file?")).to_be_visible()
     page.get_by_role("button", name="Delete", exact=True).click()
@@ -219,8 +220,10 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         page.get_by_role("button", name="Sort", exact=True).click()
         expect(names).to_have_text(["Alpha notes.txt", name, "Zulu notes.txt"])
 
-        # Tab from the top of the page to the row's controls, then use them from the keyboard.
+        # Tab from the top of the page to the row's controls, then use them from the keyboard: Download, then
+        # "More", whose menu (opened with Enter) holds the rest.
         download = page.get_by_role("link", name=f"Download: {name}", exact=True)
+        more = page.get_by_label(f"More: {name}", exact=True)
         share = page.get_by_role("link", name=f"Share: {name}", exact=True)
         delete = page.get_by_role("link", name=f"Delete: {name}", exact=True)
         for _ in range(60):
@@ -230,6 +233,12 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         expect(download).to_be_focused()
         expect(download).to_be_in_viewport()
         page.keyboard.press("Tab")
+        expect(more).to_be_focused()
+        expect(more).to_be_in_viewport(ratio=1)
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name=f"View: {name}", exact=True)).to_be_focused()
+        page.keyboard.press("Tab")
         expect(share).to_be_focused()
         expect(share).to_be_in_viewport()
         page.keyboard.press("Tab")
@@ -238,7 +247,7 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         expect(page.get_by_role("button", name=f"Visible to everyone: {name}", exact=True)).to_be_focused()
         page.keyboard.press("Tab")
         expect(delete).to_be_focused()
-        expect(delete).to_be_in_viewport(ratio=1)  # the row's buttons wrap instead of running off the screen
+        expect(delete).to_be_in_viewport(ratio=1)  # the menu opens in place instead of running off the screen
         expect(delete).to_be_in_viewport()
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", name="Delete this file?")).to_be_visible()
@@ -407,7 +416,7 @@ def test_a_large_upload_goes_in_parts_survives_a_closed_tab_and_resumes(browser,
         with open(download_info.value.path(), "rb") as saved:
             assert saved.read() == data
         digest = hashlib.sha256(data).hexdigest()
-        row.locator("summary").click()
+        row.locator("td.checksum summary").click()
         expect(row.locator(".sha256-full")).to_be_visible()
         expect(row.locator(".sha256-full")).to_have_text(digest)
         files = page.request.get("/api/v1/files").json()["items"]
@@ -539,6 +548,7 @@ def test_a_password_share_link_opens_in_a_fresh_browser(browser, live_app, live_
         upload(live_app.test_client(), headers, name, data, "application/pdf", sha256=hashlib.sha256(data).hexdigest())
 
     log_in(page, username)
+    page.get_by_label(f"More: {name}", exact=True).click()
     page.get_by_role("link", name=f"Share: {name}", exact=True).click()
     page.get_by_label("Most downloads (empty: no limit)").fill("2")
     page.get_by_label("Password (optional)").fill("blue whale")
@@ -600,14 +610,17 @@ def test_account_tokens_fit_a_phone_and_buttons_names_contain_their_text(browser
         assert widths["scroll"] <= widths["client"] == 390, widths
         assert widths["table"] <= widths["wrap"], widths  # the table's own box does not scroll sideways either
 
-        mismatched = """() => [...document.querySelectorAll('a[aria-label], button[aria-label]')]
+        mismatched = """() => [...document.querySelectorAll('a[aria-label], button[aria-label], summary[aria-label]')]
             .filter(element => element.innerText.trim()
                     && !element.getAttribute('aria-label').toLowerCase().startsWith(element.innerText.trim().toLowerCase()))
             .map(element => element.getAttribute('aria-label') + ' / ' + element.innerText.trim())"""
         assert page.evaluate(mismatched) == []
         page.goto("/files")
+        page.get_by_label("More: photo.png", exact=True).click()
         expect(page.get_by_role("button", name="Visible to everyone: photo.png", exact=True)).to_be_visible()
         assert page.evaluate(mismatched) == []
         page.get_by_role("button", name="Visible to everyone: photo.png", exact=True).click()
+        expect(page.locator("td.name").filter(has_text="photo.png")).to_contain_text("visible to everyone")
+        page.get_by_label("More: photo.png", exact=True).click()
         expect(page.get_by_role("button", name="Make private: photo.png", exact=True)).to_be_visible()
         assert page.evaluate(mismatched) == []

@@ -1,4 +1,5 @@
 """Upload requests: guests send files to an owner through /r/<token>, within the limits the owner set."""
+import re
 from collections import Counter
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -422,6 +423,31 @@ def test_a_guest_reaches_only_uploads_started_in_this_visit(app, client, headers
     assert guest.call("DELETE", f"/{mine['id']}").status_code == 204
     # Another request's guest page never lists this owner's files either.
     assert "own.txt" not in guest.client.get(guest.path).get_data(as_text=True)
+
+
+def hint_of(page):
+    """The uploader's hint on a guest's page, as read."""
+    html = page.get_data(as_text=True)
+    return re.sub(r"\s+", " ", html.split('<p class="hint">Files of any type')[1].split("</p>")[0]).strip()
+
+
+def test_the_guest_page_says_each_of_a_per_file_limit_and_in_all_of_the_requests_total(app, client, headers):
+    """A request's size limit is a total: the hint says "in all", and "each" only of the most one file can be."""
+    app.config["MAX_FILE_SIZE"] = 10 * KIB
+    unlimited = Guest(app, path(make_request(client, headers)))
+    assert hint_of(unlimited.open()) == ", up to 10.0 KiB each."
+
+    small = Guest(app, path(make_request(client, headers, max_bytes=KIB * KIB)))
+    assert hint_of(small.open()) == ", up to 10.0 KiB each, 1.0 MiB in all."
+
+    tight = Guest(app, path(make_request(client, headers, max_bytes=4 * KIB)))
+    page = tight.open()
+    assert hint_of(page) == ", up to 4.0 KiB in all."
+    assert f'data-max-file-size="{4 * KIB}"' in page.get_data(as_text=True)  # what the uploader itself refuses
+    tight.upload("scan.pdf", DATA)  # 1,000 bytes
+    page = tight.open()
+    assert hint_of(page) == ", up to 3.0 KiB in all."
+    assert f'data-max-file-size="{4 * KIB - len(DATA)}"' in page.get_data(as_text=True)
 
 
 def test_the_guest_page_lists_only_this_visits_files(app, guest):

@@ -144,13 +144,10 @@ def show_request(token):
     sent = guest_uploads.visit_files(file_request, visit(file_request))
     if request.args.get("fragment") == "regions":
         return render_template("requests/_regions.html", sent=sent)
-    max_file_size = current_app.config["MAX_FILE_SIZE"]
-    if file_request.max_bytes is not None:
-        max_file_size = min(max_file_size, file_request.max_bytes - file_request.bytes_used)
+    bytes_left = None if file_request.max_bytes is None else file_request.max_bytes - file_request.bytes_used
     files_left = None if file_request.max_files is None else file_request.max_files - file_request.files_used
     return render_template("requests/public.html", file_request=file_request, token=token, sent=sent,
-                           state=file_requests.state(file_request), max_file_size=max_file_size,
-                           files_left=files_left)
+                           state=file_requests.state(file_request), bytes_left=bytes_left, files_left=files_left)
 
 
 upload_limit = limiter.limit(lambda: current_app.config["REQUEST_UPLOAD_LIMIT_PER_ADDRESS"],

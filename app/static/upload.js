@@ -18,7 +18,7 @@
 // A refused file stays in the list with the reason beside it, in plain words (REFUSALS, by Locker's error
 // code); a refusal a retry cannot fix is not retried, and one about the name offers a rename. When the
 // session ends, the files stay too: the person signs in again in another tab and retries here.
-import { AwsS3, Dashboard, Uppy } from '/vendor/uppy.min.mjs'
+import { AwsS3, Dashboard, DropTarget, Uppy } from '/vendor/uppy.min.mjs'
 
 const root = document.getElementById('uploader')
 // Where uploads are started and finished: the API, or an upload request's own endpoints (/r/<token>).
@@ -35,6 +35,10 @@ const resumeInput = document.getElementById('resume-input')
 // Uppy 5's S3 plugin never cuts parts under 5 MiB (S3's own minimum) nor makes more than 10,000.
 const UPPY_MIN_PART_SIZE = 5 * 1024 * 1024
 const UPPY_MAX_PARTS = 10_000
+
+// The drop area stays a strip below the list until it has files to show; then it grows to list them.
+const COMPACT_HEIGHT = 150
+const LISTING_HEIGHT = 300
 
 class ApiError extends Error {
   constructor (message, status, code) {
@@ -280,7 +284,7 @@ uppy.use(Dashboard, {
   inline: true,
   target: root,
   width: '100%',
-  height: 300,
+  height: COMPACT_HEIGHT,
   showProgressDetails: true,
   proudlyDisplayPoweredByUppy: false,
   theme: 'auto', // follows prefers-color-scheme, like locker.css
@@ -290,6 +294,17 @@ uppy.use(Dashboard, {
     refreshList()
   }
 })
+
+// Files dropped anywhere on the page are taken, not only on the drop area (which may be out of sight).
+uppy.use(DropTarget, { target: document.body })
+
+function fitDashboard () {
+  const height = uppy.getFiles().length ? LISTING_HEIGHT : COMPACT_HEIGHT
+  const dashboard = uppy.getPlugin('Dashboard')
+  if (dashboard.opts.height !== height) dashboard.setOptions({ height })
+}
+// Any change of the file list (added, removed, cleared by "Done") is a change of state.
+uppy.on('state-update', fitDashboard)
 
 const singleRequests = new Map() // Uppy file id -> Locker's signed PUT
 const partSizes = new WeakMap() // file data -> the part size Locker chose for it

@@ -111,6 +111,9 @@ def test_the_rename_page_renames_and_says_why_a_name_is_refused(app, accounts):
     headers = accounts.headers(user)
     taken = upload(client, headers, "taken.txt", b"t")
     file = upload(client, headers, "photo.jpg", b"jpeg", "image/jpeg")
+    listed = client.get("/files?sort=name").get_data(as_text=True)
+    assert f'href="/files/{file["id"]}/rename?next=/files?sort%3Dname" aria-label="Rename: photo.jpg">Rename</a>' \
+        in listed, "the list's More menu offers it, to come back to the list as it was"
     view = client.get(f"/files/{file['id']}/view").get_data(as_text=True)
     rename_href = re.search(r'href="([^"]*/rename[^"]*)">Rename</a>', view).group(1)
     form = client.get(rename_href.replace("&amp;", "&"))

@@ -242,6 +242,8 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         expect(share).to_be_focused()
         expect(share).to_be_in_viewport()
         page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name=f"Rename: {name}", exact=True)).to_be_focused()
+        page.keyboard.press("Tab")
         expect(page.get_by_role("link", name=f"Activity: {name}", exact=True)).to_be_focused()
         page.keyboard.press("Tab")
         expect(page.get_by_role("button", name=f"Visible to everyone: {name}", exact=True)).to_be_focused()

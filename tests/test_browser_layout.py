@@ -185,7 +185,7 @@ def test_the_more_menu_works_by_keyboard(browser, site, live_server, width):
         expect(delete).to_be_hidden()
         page.keyboard.press("Enter")
         expect(menu).to_have_attribute("open", "")
-        items = [("link", "View"), ("link", "Share"), ("link", "Activity"), ("button", "Visible to everyone")]
+        items = [("link", "View"), ("link", "Share"), ("link", "Rename"), ("link", "Activity"), ("button", "Visible to everyone")]
         for role, label in items:
             page.keyboard.press("ArrowDown")
             expect(page.get_by_role(role, name=f"{label}: {LONG_NAME}", exact=True)).to_be_focused()

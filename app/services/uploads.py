@@ -33,6 +33,7 @@ from app.text import is_plain_text
 log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 255
+MIN_FILE_SIZE = 1
 # Characters no common file system accepts in a name; refusing them keeps every
 # file downloadable to Windows, macOS and Linux alike.
 FORBIDDEN_NAME_CHARACTERS = set('<>:"/\\|?*')
@@ -94,7 +95,7 @@ def clean_content_type(content_type, name):
 def check_size(size, name):
     if isinstance(size, bool) or not isinstance(size, int):
         raise InvalidInput("size must be the file's length in bytes.", code="invalid_size")
-    if size <= 0:
+    if size < MIN_FILE_SIZE:
         raise InvalidInput(f"{name} is empty; there is nothing to upload.", code="empty_file")
     limit = current_app.config["MAX_FILE_SIZE"]
     if size > limit:

@@ -176,7 +176,7 @@ class UploadRequest(Loose):
     size = fields.Integer(required=True, strict=True, metadata={
         # The service refuses sizes outside these (0 as empty_file, the upload page's words for it).
         "minimum": uploads.MIN_FILE_SIZE,
-        "description": "bytes; the maximum is this server's MAX_FILE_SIZE, above it is 413 too_large"})
+        "description": "bytes; the maximum is this server's MAX_FILE_SIZE, above it is 413 file_too_large"})
     content_type = fields.String(allow_none=True, metadata={"example": "application/pdf"})
     sha256 = fields.String(allow_none=True, validate=SHA256_HEX, metadata={
         "description": "hex SHA-256 of the whole file"})

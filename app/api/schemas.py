@@ -171,8 +171,11 @@ SHA256_HEX = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="Not 64 hexadecimal dig
 
 
 class UploadRequest(Loose):
-    name = fields.String(required=True, validate=validate.Length(1, 255), metadata={
-        "description": 'shown to people; no < > : " / \\ | ? * or control characters'})
+    name = fields.String(required=True, validate=validate.Length(1, uploads.MAX_NAME_LENGTH), metadata={
+        # The service refuses these characters with words that name the one found.
+        "pattern": uploads.NAME_PATTERN,
+        "description": 'shown to people; no < > : " / \\ | ? * or control characters, not only dots, '
+                       'no dot at the end, not a Windows device name (CON, LPT1, ...)'})
     size = fields.Integer(required=True, strict=True, metadata={
         # The service refuses sizes outside these (0 as empty_file, the upload page's words for it).
         "minimum": uploads.MIN_FILE_SIZE,

@@ -59,6 +59,8 @@ class Blueprint(flask_smorest.Blueprint):
 
         Only these are documented (there is no catch-all "default"), so the document
         tells clients, and schemathesis checks, exactly which statuses can come back.
+        A call that changes something without a body lists 400 too: a browser session
+        that sends no CSRF token gets it.
         """
         def decorate(view):
             for status in statuses:

@@ -10,6 +10,7 @@ from app.services import quotas, tokens
 @bp.arguments(TokenRequest)
 @bp.response(201, Token)
 @bp.doc(security=[])
+@bp.refuses(401, 413, 429, 503)
 def create_token(body):
     """Trade a username and password for an API token (sign-in attempts are rate-limited)."""
     user = limits.authenticate(body["username"], body["password"])
@@ -24,6 +25,7 @@ def new_token(user, body):
 
 @bp.get("/tokens")
 @bp.response(200, Tokens)
+@bp.refuses(401)
 def list_tokens():
     """Your API tokens (never their secrets), newest first."""
     return {"items": tokens.list_tokens(g.api_user)}
@@ -32,6 +34,7 @@ def list_tokens():
 @bp.post("/tokens")
 @bp.arguments(NewToken)
 @bp.response(201, Token)
+@bp.refuses(401, 413)
 def create_api_token(body):
     """Make another token, e.g. one per script, optionally expiring."""
     return new_token(g.api_user, body)
@@ -39,6 +42,7 @@ def create_api_token(body):
 
 @bp.delete("/tokens/<int:token_id>")
 @bp.response(204)
+@bp.refuses(400, 401, 404)
 def revoke_token(token_id):
     """Revoke one of your tokens."""
     tokens.revoke_token(g.api_user, token_id)
@@ -46,6 +50,7 @@ def revoke_token(token_id):
 
 @bp.delete("/auth/token")
 @bp.response(204)
+@bp.refuses(400, 401)
 def revoke_current_token():
     """Revoke the token this request was made with (what a client does on logout)."""
     if g.api_token:
@@ -54,6 +59,7 @@ def revoke_current_token():
 
 @bp.get("/me")
 @bp.response(200, Me)
+@bp.refuses(401)
 def me():
     """Who the token belongs to, and how much space they use and have left."""
     usage = quotas.usage(g.api_user)

@@ -19,6 +19,7 @@ def request_payload(file_request, files_received, bytes_received, url):
 @bp.post("/requests")
 @bp.arguments(FileRequestCreate)
 @bp.response(201, NewFileRequest)
+@bp.refuses(401, 413)
 def create_request(body):
     """Make an upload link (/r/…) anyone can send you files through: optional expiry, limits, password, message."""
     file_request, url = file_requests.create_request(
@@ -30,6 +31,7 @@ def create_request(body):
 
 @bp.get("/requests")
 @bp.response(200, FileRequests)
+@bp.refuses(401)
 def list_requests():
     """Your upload requests, newest first, with their state, what arrived and their URL (null for links Locker can't
     show again)."""
@@ -40,6 +42,7 @@ def list_requests():
 @bp.patch("/requests/<request_id>")
 @bp.arguments(FileRequestUpdate)
 @bp.response(200, ListedFileRequest)
+@bp.refuses(401, 404, 409, 413)
 def update_request(body, request_id):
     """Change an open (or full) request's title, message, expiry, limits or password; fields left out stay as they
     are. A closed or expired request is 409 request_ended."""
@@ -50,6 +53,7 @@ def update_request(body, request_id):
 
 @bp.delete("/requests/<request_id>")
 @bp.response(204)
+@bp.refuses(400, 401, 404, 503)
 def revoke_request(request_id):
     """Close an upload request at once, cancelling uploads still in progress through it; closing it again is fine."""
     guest_uploads.close_request(g.api_user, request_id)

@@ -23,6 +23,7 @@ def upload_payload(file, request=None, parts=None):
 @bp.get("/files")
 @bp.arguments(ListFilesQuery, location="query")
 @bp.response(200, FilePage)
+@bp.refuses(401)
 def list_files(query):
     """One page of your files, of files visible to everyone, or (q) of names matching a search.
 
@@ -36,6 +37,7 @@ def list_files(query):
 
 @bp.get("/files/<file_id>")
 @bp.response(200, File)
+@bp.refuses(401, 404)
 def get_file(file_id):
     """One of your files, or one visible to everyone."""
     return files.get_readable_file(g.api_user, file_id)
@@ -44,6 +46,7 @@ def get_file(file_id):
 @bp.patch("/files/<file_id>")
 @bp.arguments(FileUpdate)
 @bp.response(200, File)
+@bp.refuses(401, 404, 409, 413)
 def update_file(body, file_id):
     """Rename one of your files, or make it visible to every signed-in user (or private again)."""
     return files.change_file(g.api_user, file_id, name=body.get("name"), visible=body.get("visible_to_everyone"))
@@ -53,6 +56,7 @@ def update_file(body, file_id):
 @bp.arguments(DownloadQuery, location="query")
 @bp.response(200, DownloadLink, description="With redirect=0: the signed URL and when it stops working.")
 @bp.alt_response(302, description="A redirect to a signed URL that works for a few minutes.")
+@bp.refuses(401, 404, 409, 503)
 def download_file(query, file_id):
     """Download a file: a redirect to a short-lived signed URL, or (redirect=0) that URL as JSON.
 
@@ -66,6 +70,7 @@ def download_file(query, file_id):
 
 @bp.delete("/files/<file_id>")
 @bp.response(204)
+@bp.refuses(400, 401, 404)
 def delete_file(file_id):
     """Delete a file; its space is yours again at once."""
     files.delete_file(g.api_user, file_id)
@@ -73,6 +78,7 @@ def delete_file(file_id):
 
 @bp.get("/uploads")
 @bp.response(200, PendingUploads)
+@bp.refuses(401, 503)
 def list_uploads():
     """Unfinished uploads, with the parts stored so far (to resume them)."""
     return {"items": [upload_payload(file, parts=parts) for file, parts in uploads.pending_uploads(g.api_user)]}
@@ -81,6 +87,7 @@ def list_uploads():
 @bp.post("/uploads")
 @bp.arguments(UploadRequest)
 @bp.response(201, Upload)
+@bp.refuses(401, 409, 413, 503)
 def start_upload(body):
     """Start an upload: small files get one signed PUT, large ones a multipart upload."""
     file, request_to_send = uploads.start_upload(g.api_user, body["name"], body["size"], body.get("content_type"),
@@ -91,6 +98,7 @@ def start_upload(body):
 @bp.post("/uploads/<file_id>/parts")
 @bp.arguments(PartsRequest)
 @bp.response(200, SignedParts)
+@bp.refuses(401, 404, 409, 413, 503)
 def sign_parts(body, file_id):
     """Signed PUT URLs for parts of a multipart upload, each pinned to its exact size."""
     return {"parts": uploads.sign_parts(g.api_user, file_id, body["numbers"], body.get("checksums"))}
@@ -98,6 +106,7 @@ def sign_parts(body, file_id):
 
 @bp.get("/uploads/<file_id>/parts")
 @bp.response(200, StoredParts)
+@bp.refuses(401, 404, 409, 503)
 def list_parts(file_id):
     """The parts storage holds so far, to resume an interrupted upload."""
     file, parts = uploads.uploaded_parts(g.api_user, file_id)
@@ -105,8 +114,9 @@ def list_parts(file_id):
 
 
 @bp.post("/uploads/<file_id>/complete")
-@bp.arguments(CompleteRequest)
+@bp.arguments(CompleteRequest, required=False)  # a single PUT upload completes with no body
 @bp.response(200, File)
+@bp.refuses(401, 404, 409, 413, 503)
 def complete_upload(body, file_id):
     """Finish an upload: storage is checked and the file is listed."""
     return uploads.complete_upload(g.api_user, file_id, body.get("parts"), body.get("sha256"))
@@ -114,6 +124,7 @@ def complete_upload(body, file_id):
 
 @bp.delete("/uploads/<file_id>")
 @bp.response(204)
+@bp.refuses(400, 401, 404, 409, 503)
 def abort_upload(file_id):
     """Cancel an unfinished upload and free its space."""
     uploads.abort_upload(g.api_user, file_id)

@@ -7,8 +7,29 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from app.formatting import iso_utc
 from app.models import FileProblem
-from app.services import previews
+from app.services import audit, file_requests, files, links, previews, shares, tokens, uploads
 from app.services.audit import ACTIONS, SCOPES
+from app.services.common import CURSOR_PATTERN
+from app.text import MULTILINE_TEXT_PATTERN, PLAIN_TEXT_PATTERN
+
+
+class Pattern(validate.Regexp):
+    """A Regexp the whole value must match (re.match would let "$" pass a trailing line feed).
+
+    apispec writes it into the document as the field's `pattern`, which JSON Schema also
+    reads as a whole-value match here because every pattern is anchored with ^ and $.
+    """
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+PLAIN_TEXT = Pattern(PLAIN_TEXT_PATTERN, error="Control and text-direction characters are not allowed.")
+MULTILINE_TEXT = Pattern(MULTILINE_TEXT_PATTERN,
+                         error="Control and text-direction characters are not allowed (line breaks are fine).")
+CURSOR = Pattern(CURSOR_PATTERN, error="Not a page cursor: send next_cursor as it came.")
 
 
 class Loose(Schema):
@@ -35,9 +56,9 @@ class Error(Schema):
 
 
 class NewToken(Loose):
-    name = fields.String(validate=validate.Length(1, 100),
+    name = fields.String(validate=[validate.Length(1, tokens.MAX_NAME_LENGTH), PLAIN_TEXT],
                          metadata={"description": "What the token is for, shown on the account page."})
-    expires_in_days = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 3650),
+    expires_in_days = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, tokens.MAX_LIFETIME_DAYS),
                                      metadata={"description": "omit or null: never expires"})
 
 
@@ -115,8 +136,10 @@ class File(FileFacts):
 class FileUpdate(Loose):
     """Only the fields given change; give at least one."""
 
-    name = fields.String(validate=validate.Length(1, 255), metadata={
-        "description": 'a new name, by the rules uploads follow; 409 name_taken if another of your files has it'})
+    name = fields.String(validate=validate.Length(1, uploads.MAX_NAME_LENGTH), metadata={
+        "pattern": uploads.NAME_PATTERN,
+        "description": "a new name, by the rules uploads follow (see POST /uploads); 409 name_taken if another "
+                       "of your files has it"})
     visible_to_everyone = fields.Boolean(metadata={
         "description": "true: every signed-in user can find and download it; false: only you"})
 
@@ -132,11 +155,11 @@ class FilePage(Schema):
 
 
 class ListFilesQuery(Loose):
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, files.MAX_PAGE_SIZE))
+    cursor = fields.String(validate=CURSOR, metadata={"description": "next_cursor of the previous page"})
     sort = fields.String(load_default="date", validate=validate.OneOf(["date", "name", "size"]))
     order = fields.String(validate=validate.OneOf(["asc", "desc"]))
-    q = fields.String(validate=validate.Length(max=100), metadata={
+    q = fields.String(validate=[validate.Length(max=files.MAX_QUERY_LENGTH), PLAIN_TEXT], metadata={
         "description": "names containing this, ignoring case (1 or 2 characters: names starting with it)"})
     scope = fields.String(validate=validate.OneOf(["mine", "everyone", "all"]), metadata={
         "description": "mine (the default without q), everyone (files visible to everyone), "
@@ -159,9 +182,15 @@ SHA256_HEX = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="Not 64 hexadecimal dig
 
 
 class UploadRequest(Loose):
-    name = fields.String(required=True, validate=validate.Length(1, 255), metadata={
-        "description": 'shown to people; no < > : " / \\ | ? * or control characters'})
-    size = fields.Integer(required=True, strict=True, metadata={"description": "bytes, at least 1"})
+    name = fields.String(required=True, validate=validate.Length(1, uploads.MAX_NAME_LENGTH), metadata={
+        # The service refuses these characters with words that name the one found.
+        "pattern": uploads.NAME_PATTERN,
+        "description": 'shown to people; no < > : " / \\ | ? * or control characters, not only dots, '
+                       'no dot at the end, not a Windows device name (CON, LPT1, ...)'})
+    size = fields.Integer(required=True, strict=True, metadata={
+        # The service refuses sizes outside these (0 as empty_file, the upload page's words for it).
+        "minimum": uploads.MIN_FILE_SIZE,
+        "description": "bytes; the maximum is this server's MAX_FILE_SIZE, above it is 413 file_too_large"})
     content_type = fields.String(allow_none=True, metadata={"example": "application/pdf"})
     sha256 = fields.String(allow_none=True, validate=SHA256_HEX, metadata={
         "description": "hex SHA-256 of the whole file"})
@@ -207,7 +236,8 @@ class PendingUploads(Schema):
 
 
 class PartsRequest(Loose):
-    numbers = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(1, 1000))
+    numbers = fields.List(fields.Integer(strict=True, validate=validate.Range(1, uploads.MAX_PARTS)), required=True,
+                          validate=validate.Length(1, uploads.PART_URLS_PER_REQUEST))
     checksums = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
         "description": 'part number -> hex SHA-256, e.g. {"1": "9f86…"}'})
 
@@ -230,7 +260,7 @@ class StoredParts(Schema):
 
 
 class CompletedPart(Loose):
-    number = fields.Integer(required=True, strict=True)
+    number = fields.Integer(required=True, strict=True, validate=validate.Range(1, uploads.MAX_PARTS))
     etag = fields.String(required=True)
 
 
@@ -245,13 +275,14 @@ class LinkSettings(Loose):
     expires_at = fields.String(allow_none=True, metadata={
         "description": "ISO 8601 date-time; without a zone it is UTC", "example": "2026-12-31T18:00:00Z"})
     expires_in = fields.String(allow_none=True, metadata={"description": "or a duration: 30m, 12h, 7d, 2w"})
-    password = fields.String(allow_none=True, load_only=True)
+    password = fields.String(allow_none=True, load_only=True, validate=validate.Length(1, links.MAX_PASSWORD_LENGTH),
+                             metadata={"description": "null: no password"})
 
 
 class ShareRequest(LinkSettings):
     file_id = fields.String(required=True)
-    max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 1_000_000))
-    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, shares.MAX_DOWNLOADS))
+    note = fields.String(allow_none=True, validate=[validate.Length(max=shares.MAX_NOTE_LENGTH), MULTILINE_TEXT])
 
 
 class LinkInfo(Schema):
@@ -289,17 +320,19 @@ class ShareUpdate(LinkSettings):
     """Only the fields given change. expires_at or expires_in replaces the expiry (both null: no time limit);
     password null removes it; max_downloads null lifts the limit."""
 
-    max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 1_000_000), metadata={
-        "description": "more than the downloads already made"})
-    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, shares.MAX_DOWNLOADS),
+                                   metadata={"description": "more than the downloads already made"})
+    note = fields.String(allow_none=True, validate=[validate.Length(max=shares.MAX_NOTE_LENGTH), MULTILINE_TEXT])
 
 
 class FileRequestCreate(LinkSettings):
-    title = fields.String(required=True, validate=validate.Length(1, 200), metadata={"example": "Wedding photos"})
-    message = fields.String(allow_none=True, validate=validate.Length(max=1000), metadata={
+    title = fields.String(required=True, validate=[validate.Length(1, file_requests.MAX_TITLE_LENGTH), PLAIN_TEXT],
+                          metadata={"example": "Wedding photos"})
+    message = fields.String(allow_none=True, validate=[validate.Length(max=file_requests.MAX_MESSAGE_LENGTH),
+                                                       MULTILINE_TEXT], metadata={
         "description": "shown to the people who upload"})
-    max_files = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 100_000))
-    max_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 2 ** 63 - 1))
+    max_files = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, file_requests.MAX_FILES))
+    max_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, file_requests.MAX_BYTES))
 
 
 class FileRequestInfo(LinkInfo):
@@ -333,12 +366,13 @@ class FileRequestUpdate(LinkSettings):
     """Only the fields given change. expires_at or expires_in replaces the expiry (both null: no time limit);
     null removes the password, message or a limit."""
 
-    title = fields.String(validate=validate.Length(1, 200))
-    message = fields.String(allow_none=True, validate=validate.Length(max=1000))
-    max_files = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 100_000), metadata={
-        "description": "at least files_used"})
-    max_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 2 ** 63 - 1), metadata={
-        "description": "at least bytes_used"})
+    title = fields.String(validate=[validate.Length(1, file_requests.MAX_TITLE_LENGTH), PLAIN_TEXT])
+    message = fields.String(allow_none=True, validate=[validate.Length(max=file_requests.MAX_MESSAGE_LENGTH),
+                                                       MULTILINE_TEXT])
+    max_files = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, file_requests.MAX_FILES),
+                               metadata={"description": "at least files_used"})
+    max_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, file_requests.MAX_BYTES),
+                               metadata={"description": "at least bytes_used"})
 
 
 class ActivityQuery(Loose):
@@ -346,8 +380,8 @@ class ActivityQuery(Loose):
         "description": "mine: your account, files and links; all: everyone's (admins only, else 403)"})
     file = fields.String(metadata={"description": "only this file's events (a file id; admins: any file)"})
     action = fields.String(validate=validate.OneOf(list(ACTIONS)), metadata={"description": "only this kind of event"})
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    cursor = fields.String(validate=CURSOR, metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, audit.MAX_PAGE_SIZE))
 
 
 class ActivityEvent(Schema):

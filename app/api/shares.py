@@ -20,6 +20,7 @@ def share_payload(share, url):
 @bp.post("/shares")
 @bp.arguments(ShareRequest)
 @bp.response(201, NewShare)
+@bp.refuses(401, 404, 409, 413)
 def create_share(body):
     """Make a public link to one of your files: optional expiry, password, download limit and note."""
     share, url = shares.create_share(g.api_user, body["file_id"], expires_at=body.get("expires_at"),
@@ -30,6 +31,7 @@ def create_share(body):
 
 @bp.get("/shares")
 @bp.response(200, Shares)
+@bp.refuses(401)
 def list_shares():
     """Your links, newest first, with their state, downloads and URL (null for links Locker can't show again)."""
     return {"items": [share_payload(share, shares.link_url(share)) for share in shares.list_shares(g.api_user)]}
@@ -38,6 +40,7 @@ def list_shares():
 @bp.patch("/shares/<share_id>")
 @bp.arguments(ShareUpdate)
 @bp.response(200, ListedShare)
+@bp.refuses(401, 404, 409, 413)
 def update_share(body, share_id):
     """Change a working link's expiry, password, download limit or note; fields left out stay as they are.
     A link that has ended is 409 share_ended."""
@@ -47,6 +50,7 @@ def update_share(body, share_id):
 
 @bp.delete("/shares/<share_id>")
 @bp.response(204)
+@bp.refuses(400, 401, 404)
 def revoke_share(share_id):
     """Turn a link off at once."""
     shares.revoke_share(g.api_user, share_id)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from app.errors import Forbidden, InvalidInput
 from app.extensions import db
 from app.models import AuditEvent, File, FileRequest, FileStatus, Share, User, utcnow
-from app.services.common import find_ready_file, pack_cursor, unpack_cursor
+from app.services.common import MAX_ROW_ID, find_ready_file, pack_cursor, unpack_cursor
 from app.text import is_control
 
 ACTIONS = {
@@ -69,7 +69,6 @@ def plain(text):
 SCOPES = ("mine", "all")
 PER_PAGE = 50
 MAX_PAGE_SIZE = 500
-MAX_ID = 2 ** 63 - 1
 PRUNE_BATCH = 1000
 
 
@@ -112,7 +111,7 @@ def decode_cursor(cursor):
 def cursor_position(payload):
     """(event id, before) from a cursor's payload; ValueError if it is not one."""
     event_id = payload["i"]
-    if isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id <= MAX_ID:
+    if isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id <= MAX_ROW_ID:
         raise ValueError
     return event_id, bool(payload.get("b"))
 

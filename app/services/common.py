@@ -16,6 +16,12 @@ from app.storage import StorageError, StorageRejected
 
 log = logging.getLogger(__name__)
 PUBLIC_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+# What pack_cursor makes: unpadded URL-safe base64. The API's document states it as the cursors' pattern.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+CURSOR = re.compile(CURSOR_PATTERN)
+# Row ids are 32-bit integers on PostgreSQL: a larger one in a cursor names no row, and comparing
+# with it would fail in the database instead of being refused here.
+MAX_ROW_ID = 2 ** 31 - 1
 
 
 def is_public_id(value):
@@ -77,6 +83,9 @@ def pack_cursor(payload):
 def unpack_cursor(cursor, read):
     """`read(payload)` of a cursor from pack_cursor; a cursor that isn't one (read raises ValueError) is a clear 400."""
     try:
+        # b64decode skips characters outside its alphabet, so without this check "ab!c" would pass as "abc".
+        if not isinstance(cursor, str) or CURSOR.fullmatch(cursor) is None:
+            raise ValueError
         return read(json_limits.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode())))
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("That page cursor is not valid; start again from the first page.",

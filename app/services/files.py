@@ -17,7 +17,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import SEARCH_TABLE, File, FileStatus, search_key, utcnow
 from app.services import audit, previews, quotas, shares, uploads
-from app.services.common import find_ready_file, pack_cursor, storage_call, unpack_cursor
+from app.services.common import MAX_ROW_ID, find_ready_file, pack_cursor, storage_call, unpack_cursor
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text
 
@@ -61,7 +61,7 @@ def decode_cursor(cursor):
 
 def cursor_position(payload):
     """(sort, order, value, file id, before, search, scope) from a cursor's payload; ValueError if it is not one."""
-    sort, order, value, file_id = payload["s"], payload["o"], payload["v"], int(payload["i"])
+    sort, order, value, file_id = payload["s"], payload["o"], payload["v"], payload["i"]
     if sort not in SORT_COLUMNS or order not in ("asc", "desc"):
         raise ValueError
     if sort == "date":
@@ -74,7 +74,7 @@ def cursor_position(payload):
             raise ValueError
     elif not is_plain_text(value):
         raise ValueError
-    if not -BIGINT <= file_id <= BIGINT:
+    if isinstance(file_id, bool) or not isinstance(file_id, int) or not 0 <= file_id <= MAX_ROW_ID:
         raise ValueError
     search, scope = payload.get("q"), payload.get("c", "mine")
     if scope not in SCOPES or not (search is None or is_plain_text(search) and 0 < len(search) <= 255):

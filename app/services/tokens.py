@@ -5,6 +5,7 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import ApiToken, utcnow
 from app.security import hash_token, new_token
+from app.services.common import MAX_ROW_ID
 from app.services.sessions import LAST_SEEN_GRANULARITY
 from app.text import is_plain_text
 
@@ -58,8 +59,7 @@ def list_tokens(user):
 
 
 def revoke_token(user, token_id):
-    # Ids are 32-bit integers on PostgreSQL; a larger number names no token.
-    if not 0 < token_id < 2 ** 31:
+    if not 0 < token_id <= MAX_ROW_ID:
         raise NotFound("No such token.")
     token = db.session.execute(
         db.select(ApiToken).filter_by(id=token_id, user_id=user.id)).scalar_one_or_none()

@@ -28,14 +28,17 @@ from app.models import File, FileStatus, UploadPart, search_key, utcnow
 from app.services import audit, file_requests, previews, quotas
 from app.services.common import is_public_id, storage_call
 from app.storage import StorageError, StoredPart, get_storage
-from app.text import is_plain_text
+from app.text import CONTROL_CHARACTERS, is_plain_text
 
 log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 255
+MIN_FILE_SIZE = 1
 # Characters no common file system accepts in a name; refusing them keeps every
 # file downloadable to Windows, macOS and Linux alike.
 FORBIDDEN_NAME_CHARACTERS = set('<>:"/\\|?*')
+# The characters clean_name refuses, as the pattern the API's document gives for names.
+NAME_PATTERN = f"^[^{re.escape(''.join(sorted(FORBIDDEN_NAME_CHARACTERS)))}{CONTROL_CHARACTERS}]+$"
 WINDOWS_DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{n}" for n in range(1, 10)), *(f"lpt{n}" for n in range(1, 10))}
 CONTENT_TYPE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -94,7 +97,7 @@ def clean_content_type(content_type, name):
 def check_size(size, name):
     if isinstance(size, bool) or not isinstance(size, int):
         raise InvalidInput("size must be the file's length in bytes.", code="invalid_size")
-    if size <= 0:
+    if size < MIN_FILE_SIZE:
         raise InvalidInput(f"{name} is empty; there is nothing to upload.", code="empty_file")
     limit = current_app.config["MAX_FILE_SIZE"]
     if size > limit:

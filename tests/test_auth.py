@@ -185,12 +185,17 @@ def test_successful_logins_do_not_use_up_the_limit(make_app, backend, accounts):
 def test_next_parameter_only_goes_to_this_site(client, accounts):
     accounts.create("mallory")
     token = form_token(client)
-    for target, expected in [("/account", "/account"), ("https://evil.example/", "/files"), ("//evil.example", "/files")]:
+    # Browsers read "\\" as "/" and drop tabs and newlines in a URL: each of these is another host to them.
+    for target, expected in [("/account", "/account"), ("/files?sort=name", "/files?sort=name"),
+                             ("https://evil.example/", "/files"), ("//evil.example", "/files"),
+                             ("/%5Cevil.example", "/files"), ("/%5C/evil.example", "/files"),
+                             ("%5C%5Cevil.example", "/files"), ("/%09/evil.example", "/files"),
+                             ("/%0A/evil.example", "/files")]:
         client = client.application.test_client()
         token = form_token(client)
         response = client.post(f"/login?next={target}", data={"csrf_token": token, "username": "mallory",
                                                                 "password": PASSWORD})
-        assert response.headers["Location"] == expected
+        assert response.headers["Location"] == expected, target
 
 
 # API tokens

@@ -134,4 +134,6 @@ def test_the_rename_page_renames_and_says_why_a_name_is_refused(app, accounts):
     away = client.post(f"/files/{file['id']}/rename", data={"csrf_token": token, "name": "x.jpg",
                                                              "next": "https://evil.example/"})
     assert away.headers["Location"].endswith("/files"), "next stays on this site"
+    slanted = client.get(f"/files/{file['id']}/rename?next=/%5Cevil.example").get_data(as_text=True)
+    assert "evil.example" not in slanted, "browsers read /\\host as //host"
     assert taken["name"] == "taken.txt"

@@ -9,6 +9,7 @@ from app.auth.forms import AccountForm, LoginForm, TokenForm
 from app.errors import LockerError, Unauthorized
 from app.extensions import login_manager
 from app.services import sessions, tokens, users
+from app.text import is_plain_text
 
 LOGIN_MESSAGE = "Log in to see that page."
 login_manager.login_view = "auth.login"
@@ -28,9 +29,12 @@ def safe_next(target=None):
     """Where to go next (after signing in, by default): only a path on this site, never another host."""
     target = request.args.get("next", "") if target is None else target
     parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
-        return target
-    return url_for("web.list_files")
+    # Browsers read a backslash as a slash ("/\\host" is "//host") and drop tabs and newlines, so a
+    # target with either is refused rather than trusted to mean a path here.
+    if ("\\" in target or not is_plain_text(target) or not target.startswith("/") or target.startswith("//")
+            or parts.netloc or parts.scheme):
+        return url_for("web.list_files")
+    return target
 
 
 def sign_in(user, remember=False):

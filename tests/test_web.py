@@ -165,3 +165,15 @@ def test_a_page_of_files_takes_the_same_queries_however_many_owners_and_requests
     many = {name: statements_for(call) for name, call in pages.items()}
     assert len(client.get("/api/v1/files?scope=all", headers=headers).get_json()["items"]) == 20
     assert many == few
+
+
+def test_odd_query_names_on_a_list_are_ignored_not_a_500(signed_in):
+    client, _, headers = signed_in
+    file = upload(client, headers, "a.txt", b"a")
+    # url_for's own keywords, given as query arguments, must not reach it through the rows' "back to this list".
+    response = client.get("/files?endpoint=x&_method=PUT&_external=1&_anchor=top&values=1&sort=name")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'/files/{file["id"]}/rename?next=/files?sort%3Dname"' in html
+    assert '<input type="hidden" name="next" value="/files?sort=name">' in html
+    assert client.get("/everyone?endpoint=x&_scheme=javascript").status_code == 200

@@ -15,6 +15,7 @@ from app.qr import qr_svg
 from app.services import file_requests, files, previews, quotas, uploads
 
 bp = Blueprint("web", __name__)
+LIST_ARGUMENTS = ("q", "sort", "order", "cursor", "scope")
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 # The browser libraries the pages load, served from node_modules (installed from
 # package-lock.json by make), so no page needs a CDN. Only these exact files are
@@ -43,7 +44,8 @@ def register_template_helpers(app):
     @app.template_global()
     def this_list():
         """The list page being shown, as it is (search, sort, page), without the fragment a refresh asked for."""
-        args = {name: value for name, value in request.args.items() if name != "fragment"}
+        # Only what a list reads: any other name could be one of url_for's own (endpoint, _method, ...).
+        args = {name: value for name, value in request.args.items() if name in LIST_ARGUMENTS}
         return url_for(request.endpoint, **(request.view_args or {}), **args)
 
     @app.context_processor

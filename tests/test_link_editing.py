@@ -477,6 +477,15 @@ def test_patching_an_upload_request(app, client, headers, accounts):
     assert stored_request().title == "Passport scans"
 
 
+def test_a_request_change_that_misses_its_row_for_another_reason_says_so_and_records_nothing(client, headers,
+                                                                                          monkeypatch):
+    made = make_request(client, headers, max_files=5)
+    monkeypatch.setattr(links, "update_if_live", lambda *_: False)  # the row changed in a way the checks can't name
+    response = client.patch(f"/api/v1/requests/{made['id']}", headers=headers, json={"title": "New title"})
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "request_changed_meanwhile"
+    assert not db.session.execute(db.select(AuditEvent).filter_by(action="request_changed")).first()
+
+
 # --- In a browser -------------------------------------------------------------------
 
 

@@ -142,6 +142,8 @@ def update_request(user, public_id, title=links.UNCHANGED, message=links.UNCHANG
         db.session.rollback()
         refuse_ended(file_request)
         refuse_below_use(file_request, values)
+        raise Conflict("This request changed while you were changing it; look at it again and retry.",
+                       code="request_changed_meanwhile")
     audit.record("request_changed", owner_id=user.id, actor=user, file_request=file_request,
                  detail=", ".join(changed))
     db.session.commit()

@@ -159,7 +159,7 @@ def test_the_links_page_shows_each_working_link_to_copy(app, accounts):
     input_id = f"share-url-{link['id']}"
     assert f'<label for="{input_id}">Link to photo.jpg</label>' in listing
     assert re.search(rf'<input id="{input_id}" type="text" readonly value="{re.escape(link["url"])}">', listing)
-    assert f'data-copy="{input_id}" aria-label="Copy link to photo.jpg">Copy link</button>' in listing
+    assert f'data-copy="{input_id}" aria-label="Copy link: link to photo.jpg">Copy link</button>' in listing
     assert ended["id"] in listing and f"share-url-{ended['id']}" not in listing
     edit = browser.get(f"/shares/{link['id']}/edit").get_data(as_text=True)
     assert link["url"] in edit and 'role="img" aria-label="QR code for the link"' in edit
@@ -523,7 +523,7 @@ def test_links_and_requests_pages_copy_and_change_by_keyboard_on_a_phone_and_a_d
 
             page.goto("/shares")
             expect(page.get_by_label(f"Link to {name}", exact=True)).to_have_value(link["url"])
-            page.get_by_role("button", name=f"Copy link to {name}").focus()
+            page.get_by_role("button", name=f"Copy link: link to {name}").focus()
             page.keyboard.press("Enter")
             expect(page.get_by_role("status").filter(has_text="Copied.")).to_be_visible()
             assert page.evaluate("navigator.clipboard.readText()") == link["url"]

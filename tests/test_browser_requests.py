@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import File, FileRequest, FileStatus
+from app.models import File, FileRequest, FileStatus, User
 from app.services import file_requests, users
 from tests.conftest import PASSWORD
 from tests.browser_support import browser, live_app, live_server, log_in, new_page, page  # noqa: F401  (fixtures)
@@ -107,3 +107,37 @@ def test_a_guest_picks_five_files_at_once_and_all_five_arrive(browser, live_app,
             file_request_id=request_id)).all()
         assert sorted(received) == [(name, FileStatus.READY) for name in names]
         assert db.session.get(FileRequest, request_id).files_used == 5
+
+
+@pytest.mark.parametrize("live_app", ["local"], indirect=True)
+def test_a_guest_is_told_of_the_space_left_and_of_a_new_password_not_asked_to_sign_in(browser, live_app,
+                                                                                      live_server):
+    with live_app.test_request_context():
+        owner = users.create_user(f"asker{uuid.uuid4().hex[:8]}", PASSWORD)
+        file_request, link = file_requests.create_request(owner, "Receipts", max_bytes=8 * 1024,
+                                                          password="first secret")
+        owner_id, request_id = owner.id, file_request.public_id
+
+    stranger, visit, errors = new_page(browser, live_server)
+    try:
+        visit.goto(link)
+        visit.get_by_label("Password").fill("first secret")
+        visit.get_by_role("button", name="Unlock").click()
+        expect(visit.get_by_role("heading", name="Receipts")).to_be_visible()
+        expect(visit.get_by_text(re.compile(r"up to 8\.0 KiB in all\."))).to_be_visible()
+        pick = visit.locator("#uploader input[type=file]").first
+        pick.set_input_files([{"name": "big.pdf", "mimeType": "application/pdf", "buffer": b"x" * 10_000}])
+        expect(visit.locator("#uploader .uppy-Informer").filter(has_text="big.pdf").first).to_contain_text(
+            "big.pdf was not added: it is larger than 8.0 KiB, the space left in this upload request.")
+
+        with live_app.test_request_context():  # the owner changes the password while the guest's page is open
+            file_requests.update_request(db.session.get(User, owner_id), request_id, password="second secret")
+        pick.set_input_files([{"name": "small.pdf", "mimeType": "application/pdf", "buffer": b"%PDF small"}])
+        refusal = visit.locator("#uploader .uppy-Dashboard-Item .upload-refusal")
+        expect(refusal).to_have_text("This link now asks for a password: reload the page, enter it, and send the "
+                                     "file again.")
+        expect(visit.get_by_text("Your session has ended")).to_have_count(0)
+        expect(visit.get_by_role("link", name=re.compile("[Ss]ign in"))).to_have_count(0)
+    finally:
+        stranger.close()
+    assert not errors, errors

@@ -67,7 +67,7 @@ def clean_guest_name(name):
 
 def create_request(user, title, message=None, expires_at=None, expires_in=None, max_files=None, max_bytes=None,
                    password=None):
-    """A new upload link; returns the request and its URL (shown only now: Locker keeps its hash)."""
+    """A new upload link; returns the request and its URL (kept encrypted, so its owner can copy it again)."""
     title = links.clean_text(title, "title", MAX_TITLE_LENGTH)
     if title is None:
         raise InvalidInput("Give the request a title.", code="invalid_title")

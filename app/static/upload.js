@@ -189,8 +189,12 @@ function chunkingProblem (size, partSize, partCount) {
 
 // --- Why a file was refused, in plain words ------------------------------------
 
-const MAX_NAME_LENGTH = 255 // the service's limit (app/services/uploads.py)
+const MAX_NAME_LENGTH = Number(root.dataset.maxNameLength) // the service's limit (app/services/uploads.py)
 const maxFileSize = Number(root.dataset.maxFileSize)
+// On a guest's page the largest file can be what the request has left, not the per-file limit.
+const largestIs = root.dataset.sizeLimit === 'total' ? 'the space left in this upload request' : 'the most one file can be'
+// On a guest's page a 401 is the link's password (set or changed by its owner), not a signed-out session.
+const guestPage = Boolean(root.dataset.apiBase)
 
 // The server's message names the file first ("a.exe: files of type .exe …"); next to the file that is said already.
 function withoutName (message, file) {
@@ -212,16 +216,18 @@ const REFUSALS = {
   },
   // Completing found every free variant of the name taken by files arriving at the same moment.
   name_conflict: { rename: true, retry: true, words: () => 'Files with this name were arriving at the same moment. Rename this one, or retry.' },
-  file_too_large: { retry: false, words: () => `This file is larger than ${humanSize(maxFileSize)}, the most one file can be.` },
+  file_too_large: { retry: false, words: () => `This file is larger than ${humanSize(maxFileSize)}, ${largestIs}.` },
   // Locker's own message says how much the file needs and how much is left.
   quota_exceeded: { retry: false },
   request_too_large: { retry: false, words: () => 'This file is larger than the space left in this upload request.' },
-  visit_full: { retry: false },
   type_not_allowed: { retry: false, words: (file, error) => withoutName(error.message, file) },
   empty_file: { retry: false, words: () => 'This file is empty: there is nothing to upload.' },
   invalid_content_type: { retry: false, words: () => 'The browser gave this file a type Locker does not understand.' },
   storage_unavailable: { retry: true, words: () => 'Storage is not answering just now. Retry in a moment.' },
   unauthorized: { retry: true, words: () => SESSION_ENDED },
+  password_required: { retry: false, words: () => 'This link now asks for a password: reload the page, enter it, and send the file again.' },
+  // Locker's message says to reload the link's page (this browser's visit is not known to it).
+  visit_required: { retry: false },
   size_mismatch: { retry: true, words: () => 'The file changed while it was being sent. Retry to send it again.' },
   checksum_mismatch: { retry: true, words: () => 'The file changed while it was being sent. Retry to send it again.' }
 }
@@ -229,7 +235,7 @@ const REFUSALS = {
 // Refusals Uppy gives before a file is added (restrictions), in the same plain words.
 const RESTRICTION_STRINGS = {
   // Uppy's %{size} would be in its own units.
-  exceedsSize: `%{file} was not added: it is larger than ${humanSize(maxFileSize)}, the most one file can be.`,
+  exceedsSize: `%{file} was not added: it is larger than ${humanSize(maxFileSize)}, ${largestIs}.`,
   inferiorSize: 'This file is empty: there is nothing to upload.',
   youCanOnlyUploadFileTypes: 'Only these types are accepted here: %{types}.',
   noDuplicates: '%{fileName} is already in the list.',
@@ -248,7 +254,7 @@ class Refusal extends Error {
 // Errors as the person is told them; errors already described pass through.
 function describe (file, error) {
   if (error instanceof Refusal) return error
-  const code = error.status === 401 ? 'unauthorized' : error.code
+  const code = error.status === 401 && !guestPage ? 'unauthorized' : error.code
   const entry = REFUSALS[code]
   if (!entry) return new Refusal(error.message, { retry: true, rename: false, sessionEnded: false })
   return new Refusal(entry.words?.(file, error) ?? error.message,
@@ -752,10 +758,10 @@ async function refreshList (message) {
   template.innerHTML = response.redirected ? '' : await response.text()
   const fresh = template.content.querySelector('[data-fragment="files"]')
   if (!fresh) {
-    // Not the list: the session ended (a guest's page has none). Files still in the uploader are kept, to send
-    // after signing in again.
-    if (uppy.getFiles().length && !root.dataset.apiBase) showSessionEnded()
-    else window.location.reload()
+    // Not the list: the session ended, or on a guest's page the link now wants a password. Files still in the
+    // uploader are kept (with why they stopped beside them), to send after signing in or unlocking again.
+    if (!uppy.getFiles().length) window.location.reload()
+    else if (!guestPage) showSessionEnded()
     return
   }
   // A page has the regions it shows (an upload request's page has only its list).

@@ -37,7 +37,7 @@ def register_template_helpers(app):
     app.add_template_filter(iso_utc, "iso_utc")
     app.add_template_filter(qr_svg, "qr_svg")
     # Inputs tell the browser the limits the services enforce.
-    app.jinja_env.globals.update(max_query_length=files.MAX_QUERY_LENGTH,
+    app.jinja_env.globals.update(max_query_length=files.MAX_QUERY_LENGTH, max_name_length=uploads.MAX_NAME_LENGTH,
                                  max_guest_name_length=file_requests.MAX_GUEST_NAME_LENGTH,
                                  problem_labels=FileProblem.LABELS, problem_messages=FileProblem.MESSAGES)
 

@@ -53,8 +53,7 @@ RULES_BEYOND_THE_SCHEMA = {
     # a file name may not be only dots, end with a dot or be a Windows device name (CON, LPT1, ...),
     # and a file needs no more space than the account has left (413 quota_exceeded)
     "POST /api/v1/uploads",
-    # a new name follows the upload rules above and must not be another of the owner's files' (409 name_taken),
-    # and the body must change something, which the document cannot say of optional fields
+    # a new name follows the upload rules above and must not be another of the owner's files' (409 name_taken)
     "PATCH /api/v1/files/{file_id}",
 }
 FUZZ_SETTINGS = settings(max_examples=20, deadline=None, database=None, derandomize=True,

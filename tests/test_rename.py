@@ -137,3 +137,15 @@ def test_the_rename_page_renames_and_says_why_a_name_is_refused(app, accounts):
     slanted = client.get(f"/files/{file['id']}/rename?next=/%5Cevil.example").get_data(as_text=True)
     assert "evil.example" not in slanted, "browsers read /\\host as //host"
     assert taken["name"] == "taken.txt"
+
+
+def test_the_api_document_says_a_file_patch_must_change_something_and_may_be_refused_409(client, headers):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/files/{file_id}"]["patch"]
+    schema = spec["components"]["schemas"][operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                                           .rsplit("/", 1)[1]]
+    assert schema["anyOf"] == [{"required": ["name"]}, {"required": ["visible_to_everyone"]}]
+    assert schema["properties"]["name"]["maxLength"] == 255 and "pattern" in schema["properties"]["name"]
+    assert "409" in operation["responses"]
+    file = upload(client, headers, "a.txt", b"a")
+    assert client.patch(f"/api/v1/files/{file['id']}", headers=headers, json={}).status_code == 400

@@ -87,9 +87,11 @@ def init_api(app):
 
 
 def document_settings(app):
-    """Write limits that are settings, not constants, into the document this app serves."""
-    size = api.spec.components.schemas["UploadRequest"]["properties"]["size"]
-    size["maximum"] = app.config["MAX_FILE_SIZE"]
+    """Write into the document this app serves what its schemas cannot say: limits that are settings,
+    not constants, and that a file's PATCH must name something to change (FileUpdate's validates_schema)."""
+    schemas = api.spec.components.schemas
+    schemas["UploadRequest"]["properties"]["size"]["maximum"] = app.config["MAX_FILE_SIZE"]
+    schemas["FileUpdate"]["anyOf"] = [{"required": [name]} for name in schemas["FileUpdate"]["properties"]]
 
 
 @bp.before_request

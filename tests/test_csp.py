@@ -49,6 +49,16 @@ def test_with_local_storage_bytes_come_from_locker_itself(local_app, accounts):
     assert policy["media-src"] == "'self' blob:"
 
 
+def test_with_local_storage_on_a_public_url_bytes_may_come_from_there(make_app, accounts):
+    app = make_app(STORAGE_BACKEND="local", PUBLIC_URL="https://files.example.org:8443/")
+    with app.test_request_context():
+        signed = origin(app.extensions["locker.storage"].presign_upload("u/1/" + "0" * 32, 1, "text/plain", 60).url)
+    policy = directives(app.test_client().get("/login"))  # as a page reached at a LAN address would get it
+    assert signed == "https://files.example.org:8443"
+    for name in BUCKET_DIRECTIVES:
+        assert policy[name].split()[-1] == signed, name
+
+
 def test_the_bucket_origin_is_the_one_signed_urls_point_to(make_app):
     with mock_aws():
         app = make_app(**S3, S3_ENDPOINT_URL="http://127.0.0.1:8333")

@@ -13,7 +13,7 @@ def build_storage(app) -> Storage:
     backend = app.config["STORAGE_BACKEND"]
     if backend == "local":
         from app.storage.local import LocalStorage
-        return LocalStorage(app.config["STORAGE_DIR"], app.config["SECRET_KEY"])
+        return LocalStorage(app.config["STORAGE_DIR"], app.config["SECRET_KEY"], app.config.get("PUBLIC_URL"))
     if backend == "s3":
         from app.storage.s3 import S3Storage
         return S3Storage.from_config(app.config)

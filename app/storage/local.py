@@ -15,6 +15,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -47,11 +48,21 @@ PDF_VIEWER_HEADERS = {
 class LocalStorage(Storage):
     name = "local"
 
-    def __init__(self, root, secret_key):
+    def __init__(self, root, secret_key, public_url=None):
         self.root = Path(root)
+        self.public_url = public_url
         self.partial_dir = self.root / ".partial"
         self.multipart_dir = self.root / ".multipart"
         self.signer = URLSafeSerializer(secret_key, salt="locker.local-storage")
+
+    def browser_origin(self):
+        """PUBLIC_URL's origin, which signed URLs use (_external_url), when set; the page's own otherwise.
+
+        A page reached under another name (a LAN address while PUBLIC_URL names the host) loads bytes from there."""
+        if not self.public_url:
+            return None
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def prepare(self):
         self.partial_dir.mkdir(parents=True, exist_ok=True)

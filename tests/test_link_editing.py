@@ -197,12 +197,21 @@ def test_changing_a_link_from_its_page(app, accounts):
                               .filter_by(action="share_changed")).scalar() == 1
 
 
+def test_a_link_without_a_password_is_not_offered_to_remove_one(app, accounts):
+    browser, user = accounts.signed_in_client()
+    headers = accounts.headers(user)
+    link = share(browser, headers, upload(browser, headers, "plan.pdf", DATA))
+    assert 'id="remove_password"' not in edit_page(browser, link).get_data(as_text=True)
+
+
 def test_removing_the_password_opens_the_link_without_one(app, accounts):
     browser, user = accounts.signed_in_client()
     headers = accounts.headers(user)
     link = share(browser, headers, upload(browser, headers, "plan.pdf", DATA), password="open sesame")
     assert "needs a password" in app.test_client().get(path(link)).get_data(as_text=True)
-    assert 'id="remove_password"' in edit_page(browser, link).get_data(as_text=True)
+    html = edit_page(browser, link).get_data(as_text=True)
+    assert html.index('id="password"') < html.index('id="remove_password"') < html.index('id="note"'), \
+        "offered next to the password"
     both = post_edit(browser, link, remove_password="y", password="another one")
     assert both.status_code == 400
     assert field_errors(both.get_data(as_text=True), "remove_password") == [

@@ -134,7 +134,7 @@ def raw_file(file_id):
 class RenameForm(FlaskForm):
     # The service checks the name (and says why in its words); this only makes sure one was given.
     name = StringField("New name", validators=[DataRequired("Give the file a name.")],
-                       render_kw={"autocomplete": "off", "spellcheck": "false"})
+                       render_kw={"autocomplete": "off", "spellcheck": "false", "autofocus": True})
     submit = SubmitField("Rename")
 
 

@@ -1,0 +1,158 @@
+"""Uploads started and completed in batches: a folder of small files in a few round trips, never half made."""
+import hashlib
+from collections import Counter
+
+import pytest
+
+from app.extensions import db
+from app.models import File, FileStatus, User
+from app.services import uploads
+from app.services.quotas import QuotaExceeded
+from app.storage import StorageError
+from tests.conftest import MULTIPART_SETTINGS, PART_SIZE
+from tests.helpers import admission_race, send
+
+QUOTA = 8 * PART_SIZE
+
+
+@pytest.fixture
+def app_settings():
+    return {"DEFAULT_QUOTA": QUOTA, **MULTIPART_SETTINGS}
+
+
+def items_of(*pairs):
+    return [{"name": name, "size": len(data), "content_type": "application/octet-stream"} for name, data in pairs]
+
+
+def start(client, headers, items):
+    return client.post("/api/v1/uploads/batch", headers=headers, json={"items": items})
+
+
+def complete(client, headers, items):
+    return client.post("/api/v1/uploads/complete", headers=headers, json={"items": items})
+
+
+def used_bytes(user_id):
+    db.session.expire_all()
+    return db.session.get(User, user_id).used_bytes
+
+
+def file_count():
+    return db.session.execute(db.select(db.func.count()).select_from(File)).scalar_one()
+
+
+def test_a_batch_starts_every_upload_in_order_and_completes_them(client, headers, owner):
+    datas = [f"file {n}".encode() * 10 for n in range(5)]
+    started = start(client, headers, items_of(*((f"f{n}.txt", data) for n, data in enumerate(datas))))
+    assert started.status_code == 201, started.get_json()
+    batch = started.get_json()["items"]
+    assert [item["name"] for item in batch] == [f"f{n}.txt" for n in range(5)]
+    for item, data in zip(batch, datas):
+        assert send(client, item["method"], item["url"], item["headers"], data)[0] == 200
+    done = complete(client, headers, [{"id": item["id"]} for item in batch])
+    assert done.status_code == 200
+    results = done.get_json()["items"]
+    assert [result["id"] for result in results] == [item["id"] for item in batch]
+    assert all(result["file"]["size"] == len(data) and "error" not in result for result, data in zip(results, datas))
+    assert used_bytes(owner.id) == sum(map(len, datas))
+
+
+def test_one_bad_name_among_five_starts_nothing(client, headers, owner):
+    names = ["a.txt", "b.txt", "CON.txt", "d.txt", "e.txt"]
+    refused = start(client, headers, items_of(*((name, b"x" * 100) for name in names)))
+    assert refused.status_code == 400
+    error = refused.get_json()["error"]
+    assert (error["code"], error["index"]) == ("invalid_name", 2)
+    assert used_bytes(owner.id) == 0 and file_count() == 0
+
+
+def test_an_item_the_schema_refuses_is_named_by_its_index(client, headers, owner):
+    items = items_of(("a.txt", b"x"), ("b.txt", b"x"))
+    items[1]["size"] = "big"
+    refused = start(client, headers, items)
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["index"] == 1
+    assert used_bytes(owner.id) == 0 and file_count() == 0
+
+
+def test_each_fits_but_not_all_together_starts_nothing(client, headers, owner):
+    # Multipart-sized: they are reserved in the same transaction as the rest.
+    refused = start(client, headers, items_of(*((f"{n}.bin", b"x" * 3 * PART_SIZE) for n in range(3))))
+    assert refused.status_code == 413
+    error = refused.get_json()["error"]
+    assert (error["code"], error["index"]) == ("quota_exceeded", 2)
+    assert used_bytes(owner.id) == 0 and file_count() == 0
+
+
+def test_multipart_sized_items_start_in_a_batch_too(client, headers, owner):
+    started = start(client, headers, items_of(("small.bin", b"x" * 10), ("large.bin", b"x" * (2 * PART_SIZE + 1))))
+    assert started.status_code == 201, started.get_json()
+    small, large = started.get_json()["items"]
+    assert small["method"] == "PUT" and "multipart" not in small
+    assert large["multipart"]["part_count"] == 3 and "url" not in large
+    assert db.session.execute(db.select(File.upload_id).filter_by(public_id=large["id"])).scalar_one()
+
+
+def test_storage_failing_for_one_item_cancels_the_whole_batch(client, headers, owner, app, monkeypatch):
+    storage = app.extensions["locker.storage"]
+    created = []
+    real_create = storage.create_multipart
+
+    def create_then_fail(key, *args, **kwargs):
+        if created:
+            raise StorageError("store went away")
+        created.append((key, real_create(key, *args, **kwargs)))
+        return created[-1][1]
+
+    monkeypatch.setattr(storage, "create_multipart", create_then_fail)
+    big = b"x" * (2 * PART_SIZE + 1)
+    refused = start(client, headers, items_of(("a.bin", b"x"), ("b.bin", big), ("c.bin", big)))
+    assert refused.status_code == 503
+    assert refused.get_json()["error"]["index"] == 2
+    assert used_bytes(owner.id) == 0 and file_count() == 0
+    # The multipart upload storage made for b.bin is aborted, not left to the sweeper.
+    (key, upload_id), = created
+    assert storage.list_parts(key, upload_id) is None
+
+
+def test_more_than_a_hundred_items_are_refused(client, headers, owner):
+    refused = start(client, headers, items_of(*((f"{n}.txt", b"x") for n in range(uploads.MAX_BATCH + 1))))
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["code"] == "invalid_items"
+    assert complete(client, headers, [{"id": "0" * 32}] * (uploads.MAX_BATCH + 1)).status_code == 400
+    assert used_bytes(owner.id) == 0 and file_count() == 0
+
+
+def test_concurrent_batches_never_exceed_the_quota(app, owner):
+    user_id = owner.id
+    batch = [{"name": f"{n}.bin", "size": 2 * PART_SIZE} for n in range(2)]  # two of eight batches fit
+    outcomes = admission_race(app, 8, lambda: db.session.get(User, user_id),
+                              lambda user, number: uploads.start_uploads(user, batch), QuotaExceeded)
+    assert Counter(outcomes) == {"ok": 2, "refused": 6}
+    assert used_bytes(user_id) == QUOTA
+    assert len(db.session.execute(db.select(File).filter_by(status=FileStatus.PENDING)).all()) == 4
+
+
+def test_completion_answers_per_item(client, headers, accounts, owner):
+    started = start(client, headers, items_of(("a.txt", b"aaaa"), ("b.txt", b"bbbb"), ("c.txt", b"cccc")))
+    a, b, c = started.get_json()["items"]
+    for item, data in ((a, b"aaaa"), (c, b"cccc")):
+        assert send(client, item["method"], item["url"], item["headers"], data)[0] == 200
+    stranger = accounts.create("mallory")
+    theirs = start(client, accounts.headers(stranger), items_of(("m.txt", b"mm"))).get_json()["items"][0]
+    results = complete(client, headers, [{"id": a["id"]}, {"id": b["id"]}, {"id": theirs["id"]},
+                                         {"id": c["id"], "sha256": hashlib.sha256(b"cccc").hexdigest()}])
+    assert results.status_code == 200
+    first, missing, other, last = results.get_json()["items"]
+    assert first["file"]["name"] == "a.txt" and last["file"]["sha256"] == hashlib.sha256(b"cccc").hexdigest()
+    assert missing == {"id": b["id"], "error": {"code": "upload_missing", "message": missing["error"]["message"]}}
+    assert other["error"]["code"] == "not_found" and "file" not in other
+
+
+def test_two_files_of_one_name_in_a_batch_are_numbered(client, headers):
+    started = start(client, headers, items_of(("notes.txt", b"one"), ("notes.txt", b"two")))
+    batch = started.get_json()["items"]
+    for item, data in zip(batch, (b"one", b"two")):
+        assert send(client, item["method"], item["url"], item["headers"], data)[0] == 200
+    results = complete(client, headers, [{"id": item["id"]} for item in batch]).get_json()["items"]
+    assert [result["file"]["name"] for result in results] == ["notes.txt", "notes (1).txt"]

@@ -1,8 +1,14 @@
 """Uploads started and completed in batches: a folder of small files in a few round trips, never half made."""
 import hashlib
+import json
+import math
+import os
+import random
 from collections import Counter
+from urllib.parse import urlsplit
 
 import pytest
+from requests.adapters import HTTPAdapter
 
 from app.extensions import db
 from app.models import File, FileStatus, User
@@ -10,7 +16,11 @@ from app.services import uploads
 from app.services.quotas import QuotaExceeded
 from app.storage import StorageError
 from tests.conftest import MULTIPART_SETTINGS, PART_SIZE
+from locker_client import InvalidRequestError, Locker
 from tests.helpers import admission_race, send
+from tests.live_support import local_live, moto_server, start_live  # noqa: F401  (fixtures)
+from tests.test_cli_tool import dirs, run  # noqa: F401  (fixtures)
+from tests.test_client import LARGE, session_with, sha, state_dir, write  # noqa: F401  (state_dir: a fixture)
 
 QUOTA = 8 * PART_SIZE
 
@@ -156,3 +166,82 @@ def test_two_files_of_one_name_in_a_batch_are_numbered(client, headers):
         assert send(client, item["method"], item["url"], item["headers"], data)[0] == 200
     results = complete(client, headers, [{"id": item["id"]} for item in batch]).get_json()["items"]
     assert [result["file"]["name"] for result in results] == ["notes.txt", "notes (1).txt"]
+
+
+class CountingAdapter(HTTPAdapter):
+    """Notes every API request the client makes, as 'METHOD /path'."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def send(self, request, **kwargs):
+        self.calls.append(f"{request.method} {urlsplit(request.url).path}")
+        return super().send(request, **kwargs)
+
+
+def small_tree(root, count):
+    """`count` small files of different bytes, spread over nested folders; returns {path: bytes}."""
+    written = {}
+    for number in range(count):
+        folder = root / f"d{number % 3}" / f"e{number % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        data = random.Random(number).randbytes(1000 + number)
+        written[write(folder, f"f{number:02}.bin", data)] = data
+    return written
+
+
+def test_the_client_uploads_thirty_small_files_in_two_api_calls(local_live, tmp_path, state_dir):
+    _, token = local_live.user()
+    written = small_tree(tmp_path, 30)
+    paths = sorted(written)
+    large = write(tmp_path, "large.bin", LARGE)
+    adapter = CountingAdapter()
+    with Locker(local_live.url, token=token, session=session_with(adapter), state_dir=state_dir) as lk:
+        results = lk.upload_many([*paths, large])
+    assert [file.sha256 for file in results] == [*(sha(written[path]) for path in paths), sha(LARGE)]
+    assert [file.name for file in results[:30]] == [path.name for path in paths]
+    batched = [call for call in adapter.calls if call in ("POST /api/v1/uploads/batch", "POST /api/v1/uploads/complete")]
+    assert len(batched) == math.ceil(30 / uploads.MAX_BATCH) * 2
+    # The large file went the multipart way, on its own.
+    assert adapter.calls.count("POST /api/v1/uploads") == 1
+
+
+def test_one_refused_file_leaves_the_rest_of_its_batch_uploaded(local_live, tmp_path, state_dir):
+    _, token = local_live.user()
+    good = [write(tmp_path, f"{n}.txt", f"file {n}".encode()) for n in range(3)]
+    empty = write(tmp_path, "empty.txt", b"")
+    with Locker(local_live.url, token=token, state_dir=state_dir) as lk:
+        results = lk.upload_many([good[0], empty, good[1], tmp_path / "gone.txt", good[2]])
+        assert [file.name for file in lk.files()] and len(list(lk.files())) == 3
+    assert [getattr(result, "name", None) for result in results] == ["0.txt", None, "1.txt", None, "2.txt"]
+    assert isinstance(results[1], InvalidRequestError) and results[1].code == "empty_file"
+    assert isinstance(results[3], FileNotFoundError)
+
+
+def test_the_cli_uploads_a_tree_of_twenty_files(local_live, run, dirs):
+    _, token = local_live.user()
+    written = small_tree(dirs["work"], 20)
+    result = run("upload", "-r", str(dirs["work"]), url=local_live.url, token=token)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 20 and all(line.startswith("uploaded ") for line in lines)
+    assert {line.split(" as ")[0].removeprefix("uploaded ") for line in lines} == {str(path) for path in written}
+    listed = json.loads(run("ls", "--json", url=local_live.url, token=token).stdout)
+    assert sorted((f["name"], f["sha256"]) for f in listed) == sorted((p.name, sha(d)) for p, d in written.items())
+
+
+def test_the_cli_reports_a_refused_file_and_uploads_the_others(request, make_app, run, dirs):
+    blocking = start_live(request, make_app, "local", BLOCKED_TYPES=[".exe"])
+    _, token = blocking.user()
+    written = small_tree(dirs["work"], 5)
+    blocked = write(dirs["work"], "setup.exe", b"MZ")
+    unreadable = dirs["work"] / "pipe.bin"
+    os.mkfifo(unreadable)  # not a regular file: refused before anything is sent (root reads any file)
+    result = run("upload", "-r", "--json", str(dirs["work"]), url=blocking.url, token=token)
+    assert result.exit_code == 1, result.output
+    assert sorted(f["name"] for f in json.loads(result.stdout)) == sorted(path.name for path in written)
+    errors = result.stderr.splitlines()
+    assert len(errors) == 2
+    assert any(line.startswith(f"locker: {blocked}: ") and "not accepted" in line for line in errors)
+    assert any(line.startswith(f"locker: {unreadable}: ") for line in errors)

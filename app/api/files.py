@@ -114,7 +114,7 @@ def start_uploads(body):
 @bp.post("/uploads/complete")
 @bp.arguments(CompleteBatchRequest)
 @bp.response(200, CompletedBatch)
-@bp.refuses(401)
+@bp.refuses(401, 413)  # 413: a body beyond the JSON size limit
 def complete_uploads(body):
     """Complete up to 100 uploads, each as POST /uploads/{file_id}/complete would: one result per item.
 

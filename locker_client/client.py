@@ -569,6 +569,9 @@ class Locker:
             for index, outcome in enumerate(results):
                 if outcome is None:
                     settle(index, error)
+        for index, outcome in enumerate(results):
+            if outcome is None:  # the server's answer left this file out
+                settle(index, LockerError(f"{self.url} sent no result for {paths[index]}.", code="bad_response"))
         return [outcome for outcome in results if outcome is not None]
 
     def _upload_batch(self, batch: list[tuple[int, Path, int, str]],

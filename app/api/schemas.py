@@ -50,7 +50,8 @@ class ErrorDetail(Schema):
     code = fields.String(required=True, metadata={"example": "not_found"})
     message = fields.String(required=True, metadata={"example": "No such file."})
     index = fields.Integer(metadata={
-        "description": "batch requests only (POST /uploads/batch): the position in items of the item refused"})
+        "description": "batch requests only (POST /uploads/batch, /uploads/complete): the position in items of the "
+                       "item refused"})
 
 
 class Error(Schema):

@@ -96,7 +96,14 @@ def validation_error(messages):
     if location == "json" and (not request.get_data() or not isinstance(problems, dict) or "_schema" in problems):
         return "invalid_json", "Send a JSON object with Content-Type: application/json."
     field, details = next(iter(problems.items()))
-    return FIELD_CODES.get(field, f"invalid_{field}"), f"{field}: {first_message(details)}"
+    label = field
+    if isinstance(details, dict) and details and all(isinstance(key, int) for key in details):
+        position, item = min(details.items())
+        if isinstance(item, dict) and item:
+            # One item of a batch: its field gives the code, as the same problem sent alone would.
+            field, details = next(iter(item.items()))
+            label = f"{label}[{position}].{field}"
+    return FIELD_CODES.get(field, f"invalid_{field}"), f"{label}: {first_message(details)}"
 
 
 def refused_item(messages):

@@ -86,7 +86,8 @@ def test_an_item_the_schema_refuses_is_named_by_its_index(client, headers, owner
     items[1]["size"] = "big"
     refused = start(client, headers, items)
     assert refused.status_code == 400
-    assert refused.get_json()["error"]["index"] == 1
+    assert refused.get_json()["error"] == {"code": "invalid_size", "index": 1,
+                                           "message": "items[1].size: Not a valid integer."}
     assert used_bytes(owner.id) == 0 and file_count() == 0
 
 

@@ -525,6 +525,13 @@ class Locker:
             on_result: called with ``(index, File or error)`` as each file lands or fails.
         """
         results: list[File | Exception | None] = [None] * len(paths)
+        callbacks: dict[int, ProgressCallback | None] = {}
+
+        def progress_of(index: int, path: Path, size: int) -> ProgressCallback | None:
+            # Once per file: one sent one by one after all (an older server) keeps its bar.
+            if index not in callbacks:
+                callbacks[index] = progress_for(index, path, size) if progress_for is not None else None
+            return callbacks[index]
 
         def settle(index: int, outcome: File | Exception) -> None:
             results[index] = outcome
@@ -553,11 +560,10 @@ class Locker:
                 small.append((index, source, info.st_size, name))
         try:
             for first in range(0, len(small), BATCH_SIZE):
-                one_by_one.extend(self._upload_batch(small[first:first + BATCH_SIZE], progress_for, settle))
+                one_by_one.extend(self._upload_batch(small[first:first + BATCH_SIZE], progress_of, settle))
             for index in sorted(one_by_one):
                 path = Path(paths[index])
-                size = path.stat().st_size if path.exists() else 0
-                progress = progress_for(index, path, size) if progress_for is not None else None
+                progress = progress_of(index, path, path.stat().st_size if path.exists() else 0)
                 try:
                     settle(index, self.upload(path, names[index] if names is not None and index < len(names)
                                               else None, progress=progress))
@@ -575,11 +581,10 @@ class Locker:
         return [outcome for outcome in results if outcome is not None]
 
     def _upload_batch(self, batch: list[tuple[int, Path, int, str]],
-                      progress_for: Callable[[int, Path, int], ProgressCallback | None] | None,
+                      progress_of: Callable[[int, Path, int], ProgressCallback | None],
                       settle: Callable[[int, File | Exception], None]) -> list[int]:
         """Hash, start, send and complete up to BATCH_SIZE small files; returns those to send one by one."""
-        progress = {index: progress_for(index, source, size) if progress_for is not None else None
-                    for index, source, size, _ in batch}
+        progress = {index: progress_of(index, source, size) for index, source, size, _ in batch}
         digests: dict[int, str] = {}
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="locker-batch") as pool:
             hashing = {pool.submit(self._hash_file, source, size, progress[index]): index

@@ -287,3 +287,29 @@ def test_on_a_terminal_a_batch_shows_bars_covering_every_file(local_live, dirs, 
     lines = done.stdout.decode().splitlines()
     # After the live display, in the order the files were given.
     assert [line.split(" as ")[0].removeprefix("uploaded ") for line in lines] == [str(p) for p in sorted(written)]
+
+
+def without_batches(app):
+    """Locker as it was before batches: POST /api/v1/uploads/batch is a 405, as DELETE /uploads/<id>'s path."""
+    def wsgi(environ, start_response):
+        if environ.get("PATH_INFO") in ("/api/v1/uploads/batch", "/api/v1/uploads/complete"):
+            body = json.dumps({"error": {"code": "method_not_allowed", "message": "not allowed"}}).encode()
+            start_response("405 METHOD NOT ALLOWED", [("Content-Type", "application/json"),
+                                                      ("Content-Length", str(len(body)))])
+            return [body]
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def test_a_server_without_batches_gets_the_files_one_by_one(request, make_app, tmp_path, state_dir):
+    older = start_live(request, make_app, "local", middleware=without_batches)
+    _, token = older.user()
+    written = small_tree(tmp_path, 4)
+    adapter = CountingAdapter()
+    seen = []
+    with Locker(older.url, token=token, session=session_with(adapter), state_dir=state_dir) as lk:
+        results = lk.upload_many(sorted(written), progress_for=lambda index, path, size: seen.append(index))
+    assert [file.sha256 for file in results] == [sha(written[path]) for path in sorted(written)]
+    assert adapter.calls.count("POST /api/v1/uploads") == 4
+    assert sorted(seen) == [0, 1, 2, 3], "one progress callback per file"

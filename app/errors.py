@@ -16,6 +16,7 @@ class LockerError(Exception):
 
     status = 400
     code = "bad_request"
+    index = None  # set by batch requests: the position of the item refused
 
     def __init__(self, message, code=None, status=None):
         super().__init__(message)
@@ -66,9 +67,12 @@ def wants_json():
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(status, code, message):
+def error_response(status, code, message, index=None):
     if wants_json():
-        response = jsonify(error={"code": code, "message": message})
+        detail = {"code": code, "message": message}
+        if index is not None:
+            detail["index"] = index
+        response = jsonify(error=detail)
         response.status_code = status
         return response
     return render_template("errors/error.html", status=status, message=message), status
@@ -92,7 +96,23 @@ def validation_error(messages):
     if location == "json" and (not request.get_data() or not isinstance(problems, dict) or "_schema" in problems):
         return "invalid_json", "Send a JSON object with Content-Type: application/json."
     field, details = next(iter(problems.items()))
-    return FIELD_CODES.get(field, f"invalid_{field}"), f"{field}: {first_message(details)}"
+    label = field
+    if isinstance(details, dict) and details and all(isinstance(key, int) for key in details):
+        position, item = min(details.items())
+        if isinstance(item, dict) and item:
+            # One item of a batch: its field gives the code, as the same problem sent alone would.
+            field, details = next(iter(item.items()))
+            label = f"{label}[{position}].{field}"
+    return FIELD_CODES.get(field, f"invalid_{field}"), f"{label}: {first_message(details)}"
+
+
+def refused_item(messages):
+    """For a batch request the schemas refused in one of its items: that item's position, else None."""
+    problems = next(iter(messages.values()))
+    items = problems.get("items") if isinstance(problems, dict) else None
+    if isinstance(items, dict) and items and all(isinstance(key, int) for key in items):
+        return min(items)
+    return None
 
 
 def register_error_handlers(app):
@@ -103,7 +123,7 @@ def register_error_handlers(app):
             # A form that failed goes back where it came from, with the reason shown.
             flash(error.message, "error")
             return redirect(request.referrer or url_for("web.index"))
-        return error_response(error.status, error.code, error.message)
+        return error_response(error.status, error.code, error.message, error.index)
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error):
@@ -129,7 +149,7 @@ def register_error_handlers(app):
     def handle_http_error(error):
         messages = (getattr(error, "data", None) or {}).get("messages")
         if messages:
-            response = error_response(400, *validation_error(messages))
+            response = error_response(400, *validation_error(messages), index=refused_item(messages))
         else:
             response = error_response(error.code, HTTP_CODES.get(error.code, "error"), error.description)
         if isinstance(response, tuple):

@@ -336,7 +336,7 @@ class UploadProgress:
 @click.option("--name", default=None, help="Store the file under this name (one file only).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the uploaded files.")
 @click.option("-j", "--parallel", default=4, show_default=True, type=click.IntRange(1, 32),
-              help="Parts sent at once for large files.")
+              help="Parts of large files, or small files, sent at once.")
 @handle_errors
 def upload(paths: tuple[str, ...], recursive: bool, name: str | None, as_json: bool, parallel: int) -> None:
     """Upload files (progress per file and overall on a terminal).
@@ -350,7 +350,7 @@ def upload(paths: tuple[str, ...], recursive: bool, name: str | None, as_json: b
         raise Failed("--name works with one file only")
     sizes = {path: path.stat().st_size for path in files}
     console = stderr_console()
-    uploaded: list[tuple[Path, File]] = []
+    uploaded: list[tuple[int, Path, File]] = []
     failures = 0
 
     def report_result(path: Path, stored: File) -> None:
@@ -359,34 +359,49 @@ def upload(paths: tuple[str, ...], recursive: bool, name: str | None, as_json: b
 
     with connect(workers=parallel) as lk:
         bars = UploadProgress(console, sum(sizes.values())) if console.is_terminal else None
+        tasks: dict[int, TaskID] = {}
+        refused_token = False
+
+        def progress_for(index: int, path: Path, size: int) -> ProgressCallback | None:
+            if not bars:
+                return None
+            tasks[index], report = bars.for_file(name or files[index].name, sizes[files[index]])
+            return report
+
+        def on_result(index: int, outcome: File | Exception) -> None:
+            nonlocal failures, refused_token
+            path = files[index]
+            if isinstance(outcome, File):
+                uploaded.append((index, path, outcome))
+                if bars and index in tasks:
+                    bars.done(tasks.pop(index))
+                elif not bars:
+                    report_result(path, outcome)  # one line per file as it lands, for scripts
+                return
+            failures += 1
+            if refused_token:
+                return  # every file left fails for the same reason, already said once
+            refused_token = isinstance(outcome, AuthenticationError)
+            if isinstance(outcome, LockerError):
+                reason = explain(outcome)
+            elif isinstance(outcome, OSError):
+                reason = outcome.strerror or str(outcome)
+            else:
+                reason = str(outcome)
+            message = f"locker: {path}: {one_line(reason)}"
+            if bars:  # printed above the live bars
+                bars.progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
+            else:
+                click.echo(message, err=True)
+
         with bars or contextlib.nullcontext():
-            for path in files:
-                report: ProgressCallback | None = None
-                task = None
-                if bars:
-                    task, report = bars.for_file(name or path.name, sizes[path])
-                try:
-                    stored = lk.upload(path, name=name, progress=report)
-                except LockerError as error:
-                    failures += 1
-                    message = f"locker: {path}: {one_line(explain(error))}"
-                    if bars:  # printed above the live bars
-                        bars.progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
-                    else:
-                        click.echo(message, err=True)
-                    if isinstance(error, AuthenticationError):
-                        break
-                    continue
-                uploaded.append((path, stored))
-                if bars and task is not None:
-                    bars.done(task)
-                else:
-                    report_result(path, stored)  # one line per file as it lands, for scripts
+            lk.upload_many(files, names=[name] if name else None, progress_for=progress_for, on_result=on_result)
+        uploaded.sort(key=lambda landed: landed[0])
         if bars:  # after the live display, so stdout lines don't tear it
-            for path, stored in uploaded:
+            for _, path, stored in uploaded:
                 report_result(path, stored)
     if as_json:
-        print_json([stored.to_json() for _, stored in uploaded])
+        print_json([stored.to_json() for _, _, stored in uploaded])
     if failures:
         sys.exit(EXIT_FAILED)
 

@@ -38,7 +38,7 @@ import stat as stat_module
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -62,6 +62,10 @@ DEFAULT_TIMEOUT = (10.0, 120.0)  # seconds to connect, seconds to wait for each 
 # A file above this size that is hashed before its upload starts has the quota checked first
 # (POST /uploads checks it too, but only after the long hashing pass).
 QUOTA_PRECHECK_SIZE = 64 * 1024 * 1024
+BATCH_SIZE = 100  # uploads one POST /uploads/batch or /uploads/complete takes
+# The status a per-item completion error would have had as its own request.
+ITEM_ERROR_STATUS = {"not_found": 404, "upload_missing": 409, "already_completed": 409, "upload_gone": 409,
+                     "storage_unavailable": 503}
 MAX_SEARCH_LENGTH = 100  # the longest `q` GET /files accepts
 SHARES_UNSUPPORTED = "this Locker server does not support share links yet"
 
@@ -332,7 +336,10 @@ class Locker:
             body = None
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error_for_status(status, str(error.get("code") or f"http_{status}"), error["message"])
+            refusal = error_for_status(status, str(error.get("code") or f"http_{status}"), error["message"])
+            index = error.get("index")
+            refusal.index = index if isinstance(index, int) and not isinstance(index, bool) else None
+            return refusal
         hint = " (is this a Locker server?)" if status in (404, 405) else ""
         return error_for_status(status, f"http_{status}",
                                 f"{self.url} answered {status} {response.reason or ''}".rstrip() + hint)
@@ -497,6 +504,159 @@ class Locker:
         self.state.save(state)
         return self._finish_multipart(state, source, {}, progress)
 
+    def upload_many(self, paths: Sequence[str | os.PathLike[str]], *, names: Sequence[str | None] | None = None,
+                    progress_for: Callable[[int, Path, int], ProgressCallback | None] | None = None,
+                    on_result: Callable[[int, File | Exception], None] | None = None) -> list[File | Exception]:
+        """Upload several local files; returns, in order, each one's :class:`File` or the error that stopped it.
+
+        Files up to the server's MULTIPART_THRESHOLD are started 100 at a time in one
+        request (``POST /uploads/batch``), their bytes sent ``workers`` at a time, and
+        completed 100 at a time (``POST /uploads/complete``): a folder of small files
+        costs a few round trips, not three per file. Larger files, and any with an
+        unfinished upload to resume, go one by one as :meth:`upload` sends them. One
+        file failing (unreadable, refused, lost in transit) does not stop the others;
+        only a refused token does.
+
+        Args:
+            paths: the local files.
+            names: a name to store each under (None or a missing entry: the file's own name).
+            progress_for: ``progress_for(index, path, size)`` gives the file's progress
+                callback (see :data:`ProgressCallback`), or None.
+            on_result: called with ``(index, File or error)`` as each file lands or fails.
+        """
+        results: list[File | Exception | None] = [None] * len(paths)
+        callbacks: dict[int, ProgressCallback | None] = {}
+
+        def progress_of(index: int, path: Path, size: int) -> ProgressCallback | None:
+            # Once per file: one sent one by one after all (an older server) keeps its bar.
+            if index not in callbacks:
+                callbacks[index] = progress_for(index, path, size) if progress_for is not None else None
+            return callbacks[index]
+
+        def settle(index: int, outcome: File | Exception) -> None:
+            results[index] = outcome
+            if on_result is not None:
+                on_result(index, outcome)
+
+        if self._multipart_threshold is None:
+            self.me()
+        threshold = self._multipart_threshold or 0
+        small: list[tuple[int, Path, int, str]] = []
+        one_by_one: list[int] = []
+        for index, path in enumerate(paths):
+            try:
+                source = Path(path).expanduser().resolve()
+                info = source.stat()
+            except OSError as error:
+                settle(index, error)
+                continue
+            if not stat_module.S_ISREG(info.st_mode):
+                settle(index, LockerError(f"{source} is not a regular file.", code="not_a_file"))
+                continue
+            name = (names[index] if names is not None and index < len(names) else None) or source.name
+            if info.st_size > threshold or not threshold or self.state.load(self.url, str(source)) is not None:
+                one_by_one.append(index)
+            else:
+                small.append((index, source, info.st_size, name))
+        try:
+            for first in range(0, len(small), BATCH_SIZE):
+                one_by_one.extend(self._upload_batch(small[first:first + BATCH_SIZE], progress_of, settle))
+            for index in sorted(one_by_one):
+                path = Path(paths[index])
+                progress = progress_of(index, path, path.stat().st_size if path.exists() else 0)
+                try:
+                    settle(index, self.upload(path, names[index] if names is not None and index < len(names)
+                                              else None, progress=progress))
+                except AuthenticationError:
+                    raise
+                except (LockerError, OSError) as error:
+                    settle(index, error)
+        except AuthenticationError as error:
+            for index, outcome in enumerate(results):
+                if outcome is None:
+                    settle(index, error)
+        for index, outcome in enumerate(results):
+            if outcome is None:  # the server's answer left this file out
+                settle(index, LockerError(f"{self.url} sent no result for {paths[index]}.", code="bad_response"))
+        return [outcome for outcome in results if outcome is not None]
+
+    def _upload_batch(self, batch: list[tuple[int, Path, int, str]],
+                      progress_of: Callable[[int, Path, int], ProgressCallback | None],
+                      settle: Callable[[int, File | Exception], None]) -> list[int]:
+        """Hash, start, send and complete up to BATCH_SIZE small files; returns those to send one by one."""
+        progress = {index: progress_of(index, source, size) for index, source, size, _ in batch}
+        digests: dict[int, str] = {}
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="locker-batch") as pool:
+            hashing = {pool.submit(self._hash_file, source, size, progress[index]): index
+                       for index, source, size, _ in batch}
+            for future in as_completed(hashing):
+                try:
+                    digests[hashing[future]] = future.result()
+                except (LockerError, OSError) as error:
+                    settle(hashing[future], error)
+            waiting = [entry for entry in batch if entry[0] in digests]
+            started: dict[int, dict[str, Any]] = {}
+            while waiting:
+                body = {"items": [{"name": name, "size": size, "sha256": digests[index]}
+                                  for index, _, size, name in waiting]}
+                try:
+                    answer = self._json(self._request("POST", "/uploads/batch", json=body, ok=(200, 201)))
+                except LockerError as error:
+                    if error.status in (404, 405) and error.index is None:
+                        return [index for index, *_ in waiting]  # a server without batches: one by one
+                    if isinstance(error, AuthenticationError):
+                        raise
+                    if error.index is None or not 0 <= error.index < len(waiting):
+                        for index, *_ in waiting:  # nothing of the batch was started
+                            settle(index, error)
+                        return []
+                    # All or nothing: the refused file is left out and the rest asked for again.
+                    settle(waiting.pop(error.index)[0], error)
+                    continue
+                started = {entry[0]: item for entry, item in zip(waiting, answer.get("items") or [])}
+                break
+            sources = {index: (source, size) for index, source, size, _ in batch}
+            sending = {pool.submit(self._put_whole, *sources[index], item, progress[index]): index
+                       for index, item in started.items()}
+            sent = []
+            for future in as_completed(sending):
+                index = sending[future]
+                try:
+                    future.result()
+                    sent.append(index)
+                except (LockerError, OSError) as error:
+                    self._forget_upload(str(started[index]["id"]))
+                    settle(index, error)
+        if sent:
+            sent.sort()
+            try:
+                answer = self._json(self._request("POST", "/uploads/complete", json={"items": [
+                    {"id": str(started[index]["id"]), "sha256": digests[index]} for index in sent]}))
+            except AuthenticationError:
+                raise
+            except LockerError as error:
+                for index in sent:
+                    settle(index, error)
+                return []
+            for index, item in zip(sent, answer.get("items") or []):
+                settle(index, self._completed_item(item))
+        return []
+
+    def _completed_item(self, item: dict[str, Any]) -> File | LockerError:
+        error = item.get("error")
+        if not isinstance(error, dict):
+            return File.from_json(item["file"])
+        code = str(error.get("code") or "error")
+        if code == "already_completed":
+            return self.file(str(item["id"]))  # it finished last time, only the answer was lost
+        return error_for_status(ITEM_ERROR_STATUS.get(code, 400), code, str(error.get("message") or code))
+
+    def _forget_upload(self, upload_id: str) -> None:
+        try:
+            self._request("DELETE", f"/uploads/{upload_id}", ok=(200, 204))
+        except LockerError:
+            pass  # already gone; the server's sweep cleans up the rest
+
     def _check_space(self, source: Path, size: int, account: Account) -> None:
         remaining = account.remaining_bytes
         if remaining is not None and size > remaining:
@@ -546,10 +706,7 @@ class Locker:
     def _forget(self, state: UploadState, cancel: bool) -> None:
         self.state.drop(state.server, state.path)
         if cancel:
-            try:
-                self._request("DELETE", f"/uploads/{state.upload_id}", ok=(200, 204))
-            except LockerError:
-                pass  # already gone; the server's sweep cleans up the rest
+            self._forget_upload(state.upload_id)
 
     def _finish_multipart(self, state: UploadState, source: Path, stored: dict[int, str],
                           progress: ProgressCallback | None) -> File:

@@ -24,6 +24,8 @@ class LockerError(Exception):
         self.message = message
         self.code = code or self.default_code
         self.status = status
+        # A batch request's refusal names the item refused (its position in the batch).
+        self.index: int | None = None
 
     def __str__(self) -> str:
         return self.message

@@ -53,6 +53,8 @@ RULES_BEYOND_THE_SCHEMA = {
     # a file name may not be only dots, end with a dot or be a Windows device name (CON, LPT1, ...),
     # and a file needs no more space than the account has left (413 quota_exceeded)
     "POST /api/v1/uploads",
+    # a batch follows those rules for every item, and all its items together need no more than is left
+    "POST /api/v1/uploads/batch",
     # a new name follows the upload rules above and must not be another of the owner's files' (409 name_taken)
     "PATCH /api/v1/files/{file_id}",
 }

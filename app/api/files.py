@@ -1,8 +1,10 @@
 from flask import g, redirect
 
 from app.api import bp
-from app.api.schemas import (CompleteRequest, DownloadLink, DownloadQuery, File, FilePage, FileUpdate,
-                             ListFilesQuery, PartsRequest, PendingUploads, SignedParts, StoredParts, Upload, UploadRequest)
+from app.api.schemas import (CompleteBatchRequest, CompletedBatch, CompleteRequest, DownloadLink, DownloadQuery, File,
+                             FilePage, FileUpdate, ListFilesQuery, PartsRequest, PendingUploads, SignedParts,
+                             StoredParts, Upload, UploadBatch, UploadBatchRequest, UploadRequest)
+from app.errors import LockerError
 from app.services import files, uploads
 
 
@@ -93,6 +95,39 @@ def start_upload(body):
     file, request_to_send = uploads.start_upload(g.api_user, body["name"], body["size"], body.get("content_type"),
                                                  body.get("sha256"), part_checksums=body["part_checksums"])
     return upload_payload(file, request_to_send)
+
+
+@bp.post("/uploads/batch")
+@bp.arguments(UploadBatchRequest)
+@bp.response(201, UploadBatch)
+@bp.refuses(401, 409, 413, 503)
+def start_uploads(body):
+    """Start up to 100 uploads at once, all or none, each as POST /uploads would.
+
+    If any item is refused (its name, type or size, or the space all of them need
+    together), nothing is started and the error's `index` says which item it was.
+    """
+    return {"items": [upload_payload(file, request_to_send)
+                      for file, request_to_send in uploads.start_uploads(g.api_user, body["items"])]}
+
+
+@bp.post("/uploads/complete")
+@bp.arguments(CompleteBatchRequest)
+@bp.response(200, CompletedBatch)
+@bp.refuses(401, 413)  # 413: a body beyond the JSON size limit
+def complete_uploads(body):
+    """Complete up to 100 uploads, each as POST /uploads/{file_id}/complete would: one result per item.
+
+    Each item succeeds or fails on its own (a completed file stays listed when a later
+    one fails), so look at every item: `file` when it completed, `error` when not.
+    """
+    items = []
+    for public_id, outcome in uploads.complete_uploads(g.api_user, body["items"]):
+        if isinstance(outcome, LockerError):
+            items.append({"id": public_id, "error": {"code": outcome.code, "message": outcome.message}})
+        else:
+            items.append({"id": public_id, "file": outcome})
+    return {"items": items}
 
 
 @bp.post("/uploads/<file_id>/parts")

@@ -49,6 +49,9 @@ class UtcDateTime(fields.DateTime):
 class ErrorDetail(Schema):
     code = fields.String(required=True, metadata={"example": "not_found"})
     message = fields.String(required=True, metadata={"example": "No such file."})
+    index = fields.Integer(metadata={
+        "description": "batch requests only (POST /uploads/batch, /uploads/complete): the position in items of the "
+                       "item refused"})
 
 
 class Error(Schema):
@@ -267,6 +270,35 @@ class CompletedPart(Loose):
 class CompleteRequest(Loose):
     parts = fields.List(fields.Nested(CompletedPart), metadata={"description": "multipart: every part, in order"})
     sha256 = fields.String(allow_none=True, validate=SHA256_HEX)
+
+
+class UploadBatchRequest(Loose):
+    items = fields.List(fields.Nested(UploadRequest), required=True,
+                        validate=validate.Length(1, uploads.MAX_BATCH), metadata={
+                            "description": "started all or none: a refused item's position is the error's index"})
+
+
+class UploadBatch(Schema):
+    items = fields.List(fields.Nested(Upload), required=True, metadata={"description": "in the order sent"})
+
+
+class CompleteItem(CompleteRequest):
+    id = fields.String(required=True, metadata={"description": "the upload's id"})
+
+
+class CompleteBatchRequest(Loose):
+    items = fields.List(fields.Nested(CompleteItem), required=True, validate=validate.Length(1, uploads.MAX_BATCH))
+
+
+class CompletedItem(Schema):
+    id = fields.String(required=True)
+    file = fields.Nested(File, metadata={"description": "the listed file, when this item completed"})
+    error = fields.Nested(ErrorDetail, metadata={
+        "description": "why this item did not complete (as POST /uploads/{file_id}/complete would answer)"})
+
+
+class CompletedBatch(Schema):
+    items = fields.List(fields.Nested(CompletedItem), required=True, metadata={"description": "in the order sent"})
 
 
 class LinkSettings(Loose):

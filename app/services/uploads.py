@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import Conflict, InvalidInput, NotFound, TooLarge
+from app.errors import Conflict, InvalidInput, LockerError, NotFound, TooLarge
 from app.extensions import db
 from app.formatting import human_size
 from app.models import File, FileStatus, UploadPart, search_key, utcnow
@@ -47,6 +47,8 @@ NAME_ATTEMPTS = 50
 MAX_PARTS = 10_000  # S3's limit, and so every backend's
 MIB = 1024 * 1024
 PART_URLS_PER_REQUEST = 1000
+# Uploads one request may start or complete: a folder of small files in a few round trips.
+MAX_BATCH = 100
 # Listing an upload's parts is a storage call; the sweeper ends the rest after UPLOAD_TTL.
 PENDING_LISTED = 50
 # What cancel reads: it takes a File or a row of these columns, which a commit cannot expire.
@@ -185,8 +187,7 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
                                expires=current_app.config["UPLOAD_URL_EXPIRY"], sha256=sha256)
         return file, request
     try:
-        upload_id = storage_call(storage.create_multipart, file.storage_key, content_type,
-                                 part_checksums=file.part_checksums, part_size=file.part_size)
+        open_multipart(file, storage)
     except Exception:
         # An upload the store made before failing to answer is an orphan that `sweep` finds.
         try:
@@ -194,13 +195,107 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
         except Conflict:
             pass  # cancelled meanwhile, so already given back; the storage error is what to report
         raise
+    return file, None
+
+
+def open_multipart(file, storage):
+    """Ask storage for the multipart upload of a committed pending row, and record its id."""
+    upload_id = storage_call(storage.create_multipart, file.storage_key, file.content_type,
+                             part_checksums=file.part_checksums, part_size=file.part_size)
     started = db.session.execute(db.update(File).where(File.id == file.id, File.status == FileStatus.PENDING)
                                  .values(upload_id=upload_id)).rowcount
     db.session.commit()
     if not started:  # cancelled (or swept) while storage was starting it
         storage_call(storage.abort_multipart, file.storage_key, upload_id)
         raise Conflict("This upload was cancelled while it started; start it again.", code="upload_gone")
-    return file, None
+
+
+def start_uploads(user, items):
+    """Start several uploads of the user's own at once, all or none: [(file, request)] in the order given.
+
+    `items` are dicts as POST /uploads takes them. Every item is checked and its space
+    reserved in one transaction, so a refusal (raised with `index`, the item's position)
+    leaves nothing reserved or made. Multipart items then ask storage, as start_upload
+    does, after the commit; if storage fails for one, every upload of the batch is
+    cancelled again, so a batch is never half made.
+    """
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        raise InvalidInput(f"Send 1 to {MAX_BATCH} items.", code="invalid_items")
+    threshold = current_app.config["MULTIPART_THRESHOLD"]
+    made = []
+    try:
+        for index, item in enumerate(items):
+            try:
+                name = clean_name(item.get("name"))
+                size = item.get("size")
+                check_size(size, name)
+                content_type = clean_content_type(item.get("content_type"), name)
+                check_type(name, content_type)
+                file = File(public_id=uuid.uuid4().hex, owner_id=user.id, name=name, search_name=search_key(name),
+                            size=size, content_type=content_type, sha256=clean_sha256(item.get("sha256")),
+                            status=FileStatus.PENDING, storage_key=f"u/{user.id}/{uuid.uuid4().hex}")
+                if size > threshold:
+                    file.part_size = part_size_for(size)
+                    file.part_checksums = bool(item.get("part_checksums"))
+                # One conditional UPDATE per item, in this transaction: the item that would pass
+                # the quota is the one refused, and a concurrent batch waits for this one's commit.
+                quotas.reserve(user, size)
+            except LockerError as error:
+                error.index = index
+                raise
+            db.session.add(file)
+            made.append(file)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    public_ids = [file.public_id for file in made]
+    # One query reloads every row the commit expired, instead of one each.
+    db.session.execute(db.select(File).filter(File.public_id.in_(public_ids))).scalars().all()
+    storage = get_storage()
+    started = []
+    for index, file in enumerate(made):
+        try:
+            if file.part_size:
+                open_multipart(file, storage)
+                started.append((file, None))
+            else:
+                started.append((file, storage_call(storage.presign_upload, file.storage_key, file.size,
+                                                   file.content_type, expires=current_app.config["UPLOAD_URL_EXPIRY"],
+                                                   sha256=file.sha256)))
+        except LockerError as error:
+            cancel_batch(public_ids)
+            error.index = index
+            raise
+        except Exception:
+            cancel_batch(public_ids)
+            raise
+    return started
+
+
+def cancel_batch(public_ids):
+    """Give back a failed batch: every upload of it still pending is cancelled (its multipart aborted)."""
+    db.session.rollback()
+    cancel_pending(File.public_id.in_(public_ids))
+
+
+def complete_uploads(user, items):
+    """Complete several uploads, each on its own: [(public_id, file or LockerError)] in the order given.
+
+    Completing one checks storage and lists the file, which cannot be undone when a later
+    one fails, so each item succeeds or fails alone (another user's id is not_found).
+    """
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        raise InvalidInput(f"Send 1 to {MAX_BATCH} items.", code="invalid_items")
+    results = []
+    for item in items:
+        public_id = item.get("id")
+        try:
+            results.append((public_id, complete_upload(user, public_id, item.get("parts"), item.get("sha256"))))
+        except LockerError as error:
+            db.session.rollback()
+            results.append((public_id, error))
+    return results
 
 
 def pending_upload(user, public_id):

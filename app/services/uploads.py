@@ -145,6 +145,25 @@ def part_size_for(size):
     return part_size
 
 
+def new_pending_file(user, name, size, content_type=None, sha256=None, part_checksums=False, visit_hash=None,
+                     **columns):
+    """A pending row (not yet added to the session) for an upload the rules accept, or the refusal."""
+    name = clean_name(name)
+    check_size(size, name)
+    content_type = clean_content_type(content_type, name)
+    check_type(name, content_type)
+    file = File(public_id=uuid.uuid4().hex, owner_id=user.id, name=name, search_name=search_key(name), size=size,
+                content_type=content_type, sha256=clean_sha256(sha256), status=FileStatus.PENDING,
+                storage_key=f"u/{user.id}/{uuid.uuid4().hex}",
+                # The name as the guest gave it: completion may number `name` to keep the
+                # owner's names apart, and the guest must not see that (it reveals the owner's files).
+                visit_hash=visit_hash, sent_name=name if visit_hash is not None else None, **columns)
+    if size > current_app.config["MULTIPART_THRESHOLD"]:
+        file.part_size = part_size_for(size)
+        file.part_checksums = bool(part_checksums)
+    return file
+
+
 def start_upload(user, name, size, content_type=None, sha256=None, part_checksums=False, file_request=None,
                  guest_name=None, visit_hash=None):
     """Reserve space for a pending file and say how to send its bytes.
@@ -154,23 +173,11 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
     upload through `file_request` (owned by `user`) also takes one of its slots
     and belongs to the guest's visit `visit_hash`.
     """
-    name = clean_name(name)
-    check_size(size, name)
-    content_type = clean_content_type(content_type, name)
-    check_type(name, content_type)
-    sha256 = clean_sha256(sha256)
+    file = new_pending_file(user, name, size, content_type, sha256, part_checksums,
+                            file_request_id=file_request.id if file_request is not None else None,
+                            guest_name=guest_name, visit_hash=visit_hash)
+    name, content_type, sha256, multipart = file.name, file.content_type, file.sha256, bool(file.part_size)
     storage = get_storage()
-    file = File(public_id=uuid.uuid4().hex, owner_id=user.id, name=name, search_name=search_key(name), size=size,
-                content_type=content_type, sha256=sha256, status=FileStatus.PENDING,
-                storage_key=f"u/{user.id}/{uuid.uuid4().hex}",
-                file_request_id=file_request.id if file_request is not None else None, guest_name=guest_name,
-                # The name as the guest gave it: completion may number `name` to keep the
-                # owner's names apart, and the guest must not see that (it reveals the owner's files).
-                visit_hash=visit_hash, sent_name=name if visit_hash is not None else None)
-    multipart = size > current_app.config["MULTIPART_THRESHOLD"]
-    if multipart:
-        file.part_size = part_size_for(size)
-        file.part_checksums = bool(part_checksums)
     # The reservation and the pending row are committed before storage is asked anything, so
     # a slow store never holds the database; if storage then fails, both are given back.
     try:
@@ -221,22 +228,13 @@ def start_uploads(user, items):
     """
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         raise InvalidInput(f"Send 1 to {MAX_BATCH} items.", code="invalid_items")
-    threshold = current_app.config["MULTIPART_THRESHOLD"]
     made = []
     try:
         for index, item in enumerate(items):
             try:
-                name = clean_name(item.get("name"))
-                size = item.get("size")
-                check_size(size, name)
-                content_type = clean_content_type(item.get("content_type"), name)
-                check_type(name, content_type)
-                file = File(public_id=uuid.uuid4().hex, owner_id=user.id, name=name, search_name=search_key(name),
-                            size=size, content_type=content_type, sha256=clean_sha256(item.get("sha256")),
-                            status=FileStatus.PENDING, storage_key=f"u/{user.id}/{uuid.uuid4().hex}")
-                if size > threshold:
-                    file.part_size = part_size_for(size)
-                    file.part_checksums = bool(item.get("part_checksums"))
+                file = new_pending_file(user, item.get("name"), item.get("size"), item.get("content_type"),
+                                        item.get("sha256"), item.get("part_checksums"))
+                size = file.size
                 # One conditional UPDATE per item, in this transaction: the item that would pass
                 # the quota is the one refused, and a concurrent batch waits for this one's commit.
                 quotas.reserve(user, size)

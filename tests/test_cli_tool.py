@@ -348,9 +348,9 @@ def test_the_installed_script_without_a_terminal_writes_plain_lines(local_live: 
     assert failed.stderr.decode() == "locker: no file with the id or name 'missing' (see `locker ls`)\n"
 
 
-def test_on_a_terminal_uploads_show_progress_bars(local_live: Live, dirs, tmp_path) -> None:
-    _, token = local_live.user()
-    path = write(tmp_path, "shown.bin", LARGE)
+def on_a_terminal(command: list[str], env: dict[str, str], cwd: Path | None = None
+                  ) -> tuple[subprocess.CompletedProcess[bytes], str]:
+    """Run `command` with stderr on a pseudo-terminal (stdout piped); its result and what the terminal showed."""
     leader, follower = pty.openpty()
     chunks: list[bytes] = []
 
@@ -367,13 +367,19 @@ def test_on_a_terminal_uploads_show_progress_bars(local_live: Live, dirs, tmp_pa
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        done = subprocess.run([str(LOCKER_SCRIPT), "upload", str(path)], env=script_env(local_live, token, dirs),
-                              stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL, timeout=60)
+        done = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=follower,
+                              stdin=subprocess.DEVNULL, timeout=60)
     finally:
         os.close(follower)
         reader.join(timeout=5)
         os.close(leader)
-    screen = b"".join(chunks).decode(errors="replace")
+    return done, b"".join(chunks).decode(errors="replace")
+
+
+def test_on_a_terminal_uploads_show_progress_bars(local_live: Live, dirs, tmp_path) -> None:
+    _, token = local_live.user()
+    path = write(tmp_path, "shown.bin", LARGE)
+    done, screen = on_a_terminal([str(LOCKER_SCRIPT), "upload", str(path)], script_env(local_live, token, dirs))
     assert done.returncode == 0, screen
     assert "\x1b[" in screen, "a terminal gets a live display"
     assert "shown.bin" in screen and "total" in screen and "100%" not in done.stdout.decode()

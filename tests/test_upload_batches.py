@@ -3,11 +3,8 @@ import hashlib
 import json
 import math
 import os
-import pty
 import random
-import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +21,7 @@ from tests.conftest import MULTIPART_SETTINGS, PART_SIZE
 from locker_client import InvalidRequestError, Locker
 from tests.helpers import admission_race, send
 from tests.live_support import local_live, moto_server, start_live  # noqa: F401  (fixtures)
-from tests.test_cli_tool import dirs, run, script_env  # noqa: F401  (dirs, run: fixtures)
+from tests.test_cli_tool import dirs, on_a_terminal, run, script_env  # noqa: F401  (dirs, run: fixtures)
 from tests.test_client import LARGE, session_with, sha, state_dir, write  # noqa: F401  (state_dir: a fixture)
 
 QUOTA = 8 * PART_SIZE
@@ -256,31 +253,9 @@ def test_the_cli_reports_a_refused_file_and_uploads_the_others(request, make_app
 def test_on_a_terminal_a_batch_shows_bars_covering_every_file(local_live, dirs, tmp_path):
     _, token = local_live.user()
     written = small_tree(tmp_path / "tree", 12)
-    leader, follower = pty.openpty()
-    chunks = []
-
-    def drain():
-        while True:
-            try:
-                data = os.read(leader, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        # `python -m` from this checkout: the code under test, whichever one the installed script imports.
-        done = subprocess.run([sys.executable, "-m", "locker_client", "upload", "-r", str(tmp_path / "tree")],
-                              cwd=Path(__file__).resolve().parent.parent, env=script_env(local_live, token, dirs),
-                              stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL, timeout=60)
-    finally:
-        os.close(follower)
-        reader.join(timeout=5)
-        os.close(leader)
-    screen = b"".join(chunks).decode(errors="replace")
+    # `python -m` from this checkout: the code under test, whichever one the installed script imports.
+    done, screen = on_a_terminal([sys.executable, "-m", "locker_client", "upload", "-r", str(tmp_path / "tree")],
+                                 script_env(local_live, token, dirs), cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, screen
     assert "━" in screen and "total" in screen
     assert all(path.name in screen for path in written)

@@ -89,7 +89,49 @@ class SetupToken(db.Model):
 class FileStatus:
     PENDING = "pending"
     READY = "ready"
+    TRASHED = "trashed"
     DELETING = "deleting"
+
+
+
+class Folder(db.Model):
+    """A folder of one owner's files and folders. Each owner has one root (no parent, no name).
+
+    Trashing a folder puts it and everything in it in the trash with one timestamp: the
+    folder itself is the trash's item (trashed_with_id NULL), everything inside points at it
+    through trashed_with_id, so a restore or purge takes them together.
+    """
+
+    __tablename__ = "folders"
+    __table_args__ = (
+        db.Index("uq_folders_root", "owner_id", unique=True,
+                 sqlite_where=db.text("parent_id IS NULL"), postgresql_where=db.text("parent_id IS NULL")),
+        db.Index("uq_folders_parent_live_name", "parent_id", "name", unique=True,
+                 sqlite_where=db.text("trashed_at IS NULL"), postgresql_where=db.text("trashed_at IS NULL")),
+        db.Index("ix_folders_owner_trashed", "owner_id", "trashed_at"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    public_id = db.Column(db.String(32), nullable=False, unique=True)
+    owner_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    parent_id = db.Column(db.Integer, db.ForeignKey("folders.id"))
+    name = db.Column(db.String(255), nullable=False)
+    search_name = db.Column(db.String(255), nullable=False, default="", server_default="")
+    # 1 for a folder in the root; depth is checked on create and move, so paths stay bounded.
+    depth = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Bumped by every change of what the folder holds; that write also serialises them (see services.folders).
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    trashed_at = db.Column(db.DateTime)
+    # The path it was deleted from ("Photos/2024"), so a restore can recreate missing folders.
+    trashed_from = db.Column(db.Text)
+    trashed_with_id = db.Column(db.Integer, db.ForeignKey("folders.id"), index=True)
+
+    parent = db.relationship("Folder", remote_side=[id], foreign_keys=[parent_id])
+
+    @property
+    def is_root(self):
+        return self.parent_id is None
 
 
 class FileProblem:
@@ -114,9 +156,14 @@ class File(db.Model):
         db.Index("ix_files_owner_status_created", "owner_id", "status", "created_at", "id"),
         db.Index("ix_files_owner_status_name", "owner_id", "status", "name", "id"),
         db.Index("ix_files_owner_status_size", "owner_id", "status", "size", "id"),
-        # Two ready files of one owner never share a name; pending ones may.
-        db.Index("uq_files_owner_ready_name", "owner_id", "name", unique=True,
+        # Two ready files in one folder never share a name; pending and trashed ones may.
+        db.Index("uq_files_folder_ready_name", "folder_id", "name", unique=True,
                  sqlite_where=db.text("status = 'ready'"), postgresql_where=db.text("status = 'ready'")),
+        # A folder's list walks these, as the owner's list walks the three above.
+        db.Index("ix_files_folder_status_created", "folder_id", "status", "created_at", "id"),
+        db.Index("ix_files_folder_status_name", "folder_id", "status", "name", "id"),
+        db.Index("ix_files_folder_status_size", "folder_id", "status", "size", "id"),
+        db.Index("ix_files_owner_trashed", "owner_id", "trashed_at"),
         # The Everyone page walks visible ready files newest first.
         db.Index("ix_files_everyone_created", "visible_to_everyone", "status", "created_at", "id"),
         # Name search: a trigram GIN index on PostgreSQL (pg_trgm); on SQLite a b-tree for
@@ -159,6 +206,12 @@ class File(db.Model):
     # Set by sweep or verify (a FileProblem) when the stored bytes are gone or differ, and when.
     problem = db.Column(db.String(16))
     problem_found_at = db.Column(db.DateTime)
+    # The folder it is in (every owner has a root folder; NULL only in rows no code makes any more).
+    folder_id = db.Column(db.Integer, db.ForeignKey("folders.id"))
+    # In the trash (status TRASHED): see Folder for the same three columns.
+    trashed_at = db.Column(db.DateTime)
+    trashed_from = db.Column(db.Text)
+    trashed_with_id = db.Column(db.Integer, db.ForeignKey("folders.id"), index=True)
 
     @property
     def part_count(self):
@@ -172,6 +225,7 @@ class File(db.Model):
 
     owner = db.relationship("User")
     file_request = db.relationship("FileRequest")
+    folder = db.relationship("Folder", foreign_keys=[folder_id])
 
 
 class UploadPart(db.Model):
@@ -214,6 +268,9 @@ class Share(db.Model):
     owner_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     # Kept (as NULL) when the file goes, so its links can say they ended rather than vanish.
     file_id = db.Column(db.Integer, db.ForeignKey("files.id", ondelete="SET NULL"), index=True)
+    # A link to a folder (and all in it), or to a selection of files (ShareItem rows), instead of one file.
+    folder_id = db.Column(db.Integer, db.ForeignKey("folders.id", ondelete="SET NULL"), index=True)
+    is_selection = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     token_hash = db.Column(db.String(64), nullable=False, unique=True)
     # The token encrypted under a key derived from SECRET_KEY, so its owner can copy the link again
     # (None for links made before Locker kept it); lookups use token_hash alone.
@@ -240,6 +297,15 @@ class Share(db.Model):
         return "active"
 
 
+class ShareItem(db.Model):
+    """One file of a link to a selection of files."""
+
+    __tablename__ = "share_items"
+
+    share_id = db.Column(db.Integer, db.ForeignKey("shares.id", ondelete="CASCADE"), primary_key=True)
+    file_id = db.Column(db.Integer, db.ForeignKey("files.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
 class FileRequest(db.Model):
     """An upload request: /r/<token> lets anyone with the link upload files to the owner."""
 
@@ -263,8 +329,11 @@ class FileRequest(db.Model):
     files_used = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     bytes_used = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
     revoked_at = db.Column(db.DateTime)
+    # Where files that arrive go (NULL: the owner's root folder, also when the folder was deleted).
+    folder_id = db.Column(db.Integer, db.ForeignKey("folders.id", ondelete="SET NULL"), index=True)
 
     owner = db.relationship("User")
+    folder = db.relationship("Folder")
 
 
 class AuditEvent(db.Model):

@@ -20,6 +20,7 @@ class FaultyProxy:
         self.port = self.listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.held = []
+        self.connections = 0  # every connection a client opened, whatever the mode
         self.lock = threading.Lock()
         self.closed = False
         threading.Thread(target=self.accept, daemon=True).start()
@@ -30,6 +31,7 @@ class FaultyProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            self.connections += 1
             if self.mode == REFUSE:
                 client.close()
             elif self.mode == STALL:

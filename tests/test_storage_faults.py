@@ -122,11 +122,14 @@ def test_a_hung_store_answers_503_fast_keeps_pages_fast_and_recovers_by_itself(l
     for response, took in answers:
         assert response.status_code == 503 and took < WORST_CALL, (response.status_code, took)
         assert "storage" in response.json()["error"]["message"].lower()
-    # Once calls have failed, the next ones are refused at once instead of waiting out their timeouts.
+    # Once calls have failed, the next ones are refused without asking the store. When the cooldown has
+    # run out meanwhile (a busy machine), one of them is the trial call and may wait out its timeouts.
+    connections_before = store.connections
     with ThreadPoolExecutor(16) as pool:
         again = list(pool.map(lambda _: timed(lambda: api(live, token).get(parts_url, timeout=60)), range(16)))
     assert all(response.status_code == 503 for response, _ in again)
-    assert max(took for _, took in again) < 1, [took for _, took in again]
+    assert store.connections - connections_before <= TIMEOUTS["S3_MAX_ATTEMPTS"], "at most one trial call"
+    assert max(took for _, took in again) < WORST_CALL, [took for _, took in again]
 
     store.set(PASS)
     deadline = time.monotonic() + TIMEOUTS["STORAGE_RETRY_AFTER"] + WORST_CALL

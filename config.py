@@ -106,6 +106,8 @@ class Config:
     UPLOAD_URL_EXPIRY = int(env("UPLOAD_URL_EXPIRY", "3600"))
     # Pending uploads older than this are cancelled by `flask locker sweep`.
     UPLOAD_TTL = parse_duration(env("UPLOAD_TTL", "24h"))
+    # Files and folders in the trash longer than this are deleted for good by `flask locker sweep`.
+    TRASH_RETENTION = parse_duration(env("TRASH_RETENTION", "30d"))
     # Objects in storage that no row knows are removed by `sweep --delete` only after this long.
     ORPHAN_GRACE = parse_duration(env("ORPHAN_GRACE", "1h"))
     # Activity events older than this many days are removed by `flask locker sweep`; 0 keeps them all.

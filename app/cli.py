@@ -87,6 +87,7 @@ def sweep(delete_orphans):
     except StorageError as error:
         raise click.ClickException(f"Storage is not reachable, so nothing was swept: {error}") from None
     click.echo(f"Expired uploads cancelled: {len(report.expired_uploads)}")
+    click.echo(f"Trash items older than TRASH_RETENTION deleted: {report.purged_trash}")
     click.echo(f"Objects no file knows: {len(report.orphan_objects)}")
     for key in report.orphan_objects:
         click.echo(f"    {key}")

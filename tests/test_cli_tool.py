@@ -204,7 +204,7 @@ def test_rename_by_id_or_name_and_a_name_in_use_is_refused(local_live: Live, run
     renamed = run("rename", "scan.pdf", "Passport scan.pdf", url=local_live.url, token=token)
     assert renamed.exit_code == 0 and renamed.stdout == "renamed scan.pdf to Passport scan.pdf\n"
     refused = run("rename", "taken.pdf", "Passport scan.pdf", url=local_live.url, token=token)
-    assert refused.exit_code == 1 and one_error_line(refused) == "locker: You already have a file named Passport scan.pdf."
+    assert refused.exit_code == 1 and one_error_line(refused) == "locker: This folder already has something named Passport scan.pdf."
     listed = json.loads(run("ls", "--json", "--sort", "name", url=local_live.url, token=token).stdout)
     as_json = json.loads(run("rename", listed[0]["id"], "passport.pdf", "--json", url=local_live.url,
                              token=token).stdout)

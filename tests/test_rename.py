@@ -77,7 +77,7 @@ def test_a_name_another_file_has_is_refused_not_numbered(client, headers):
     second = upload(client, headers, "b.txt", b"b")
     response = rename(client, headers, second["id"], "a.txt", visible_to_everyone=True)
     assert response.status_code == 409
-    assert response.get_json()["error"] == {"code": "name_taken", "message": "You already have a file named a.txt."}
+    assert response.get_json()["error"] == {"code": "name_taken", "message": "This folder already has something named a.txt."}
     assert (stored(first["id"]).name, stored(second["id"]).name) == ("a.txt", "b.txt")
     assert stored(second["id"]).visible_to_everyone is False, "a refused rename changes nothing else either"
     assert rename(client, headers, second["id"], "b.txt").status_code == 200  # its own name: nothing to do
@@ -121,7 +121,7 @@ def test_the_rename_page_renames_and_says_why_a_name_is_refused(app, accounts):
     assert form.status_code == 200 and '<label for="name">New name</label>' in html and 'value="photo.jpg"' in html
     token = csrf_from(html)
     refused = client.post(f"/files/{file['id']}/rename", data={"csrf_token": token, "name": "taken.txt"})
-    assert refused.status_code == 409 and "You already have a file named taken.txt." in refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "This folder already has something named taken.txt." in refused.get_data(as_text=True)
     bad = client.post(f"/files/{file['id']}/rename", data={"csrf_token": token, "name": "a|b.jpg"})
     assert bad.status_code == 400 and "can&#39;t contain any of" in bad.get_data(as_text=True)
     client.post(f"/files/{file['id']}/rename", data={"name": "holiday.jpg"})  # no CSRF token: refused

@@ -90,8 +90,12 @@ def document_settings(app):
     """Write into the document this app serves what its schemas cannot say: limits that are settings,
     not constants, and that a file's PATCH must name something to change (FileUpdate's validates_schema)."""
     schemas = api.spec.components.schemas
-    schemas["UploadRequest"]["properties"]["size"]["maximum"] = app.config["MAX_FILE_SIZE"]
-    schemas["FileUpdate"]["anyOf"] = [{"required": [name]} for name in schemas["FileUpdate"]["properties"]]
+    schemas["OwnUploadRequest"]["properties"]["size"]["maximum"] = app.config["MAX_FILE_SIZE"]
+    for update in ("FileUpdate", "FolderUpdate"):
+        schemas[update]["anyOf"] = [{"required": [name]} for name in schemas[update]["properties"]]
+    for selection in ("Selection", "MoveRequest"):
+        schemas[selection]["anyOf"] = [{"required": [name], "properties": {name: {"minItems": 1}}}
+                                       for name in ("files", "folders")]
 
 
 @bp.before_request
@@ -115,4 +119,4 @@ def authenticate():
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.", code="unauthorized")
 
 
-from app.api import activity, auth, file_requests, files, shares  # noqa: E402,F401  (routes attach themselves to bp)
+from app.api import activity, auth, file_requests, files, folders, shares  # noqa: E402,F401  (routes attach themselves to bp)

@@ -2,10 +2,10 @@ from flask import g, redirect
 
 from app.api import bp
 from app.api.schemas import (CompleteBatchRequest, CompletedBatch, CompleteRequest, DownloadLink, DownloadQuery, File,
-                             FilePage, FileUpdate, ListFilesQuery, PartsRequest, PendingUploads, SignedParts,
-                             StoredParts, Upload, UploadBatch, UploadBatchRequest, UploadRequest)
+                             FilePage, FileUpdate, ListFilesQuery, OwnUploadRequest, PartsRequest, PendingUploads, SignedParts,
+                             StoredParts, Upload, UploadBatch, UploadBatchRequest)
 from app.errors import LockerError
-from app.services import files, uploads
+from app.services import files, folders, trash, uploads
 
 
 def upload_payload(file, request=None, parts=None):
@@ -31,10 +31,11 @@ def list_files(query):
 
     Follow next_cursor for the next page (keyset pagination); it keeps the sort, search and scope.
     """
+    folder = folders.get_folder(g.api_user, query["folder"]) if "folder" in query else None
     page = files.list_files(g.api_user, sort=query["sort"], order=query.get("order"),
                             cursor=query.get("cursor"), limit=query["limit"], q=query.get("q"),
-                            scope=query.get("scope"))
-    return {"items": page.items, "next_cursor": page.next_cursor}
+                            scope=query.get("scope"), folder=folder)
+    return {"items": files.with_paths(g.api_user, page.items), "next_cursor": page.next_cursor}
 
 
 @bp.get("/files/<file_id>")
@@ -42,7 +43,7 @@ def list_files(query):
 @bp.refuses(401, 404)
 def get_file(file_id):
     """One of your files, or one visible to everyone."""
-    return files.get_readable_file(g.api_user, file_id)
+    return files.with_paths(g.api_user, [files.get_readable_file(g.api_user, file_id)])[0]
 
 
 @bp.patch("/files/<file_id>")
@@ -50,8 +51,13 @@ def get_file(file_id):
 @bp.response(200, File)
 @bp.refuses(401, 404, 409, 413)
 def update_file(body, file_id):
-    """Rename one of your files, or make it visible to every signed-in user (or private again)."""
-    return files.change_file(g.api_user, file_id, name=body.get("name"), visible=body.get("visible_to_everyone"))
+    """Rename one of your files, move it to another folder, or make it visible to every signed-in user (or private).
+
+    All at once or nothing: a new name is checked in the folder the file ends up in.
+    """
+    file = files.change_file(g.api_user, file_id, name=body.get("name"), visible=body.get("visible_to_everyone"),
+                             folder=body.get("folder"))
+    return files.with_paths(g.api_user, [file])[0]
 
 
 @bp.get("/files/<file_id>/download")
@@ -74,8 +80,8 @@ def download_file(query, file_id):
 @bp.response(204)
 @bp.refuses(400, 401, 404)
 def delete_file(file_id):
-    """Delete a file; its space is yours again at once."""
-    files.delete_file(g.api_user, file_id)
+    """Move a file to the trash; it keeps its space until the trash lets it go (see /trash)."""
+    trash.trash(g.api_user, file_ids=[file_id])
 
 
 @bp.get("/uploads")
@@ -87,13 +93,15 @@ def list_uploads():
 
 
 @bp.post("/uploads")
-@bp.arguments(UploadRequest)
+@bp.arguments(OwnUploadRequest)
 @bp.response(201, Upload)
 @bp.refuses(401, 409, 413, 503)
 def start_upload(body):
     """Start an upload: small files get one signed PUT, large ones a multipart upload."""
+    folder = folders.upload_target(g.api_user, body.get("folder"), body.get("path"))
     file, request_to_send = uploads.start_upload(g.api_user, body["name"], body["size"], body.get("content_type"),
-                                                 body.get("sha256"), part_checksums=body["part_checksums"])
+                                                 body.get("sha256"), part_checksums=body["part_checksums"],
+                                                 folder=folder)
     return upload_payload(file, request_to_send)
 
 

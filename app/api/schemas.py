@@ -7,7 +7,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from app.formatting import iso_utc
 from app.models import FileProblem
-from app.services import audit, file_requests, files, links, previews, shares, tokens, uploads
+from app.services import audit, file_requests, files, folders, links, previews, shares, tokens, trash, uploads
 from app.services.audit import ACTIONS, SCOPES
 from app.services.common import CURSOR_PATTERN
 from app.text import MULTILINE_TEXT_PATTERN, PLAIN_TEXT_PATTERN
@@ -30,6 +30,7 @@ PLAIN_TEXT = Pattern(PLAIN_TEXT_PATTERN, error="Control and text-direction chara
 MULTILINE_TEXT = Pattern(MULTILINE_TEXT_PATTERN,
                          error="Control and text-direction characters are not allowed (line breaks are fine).")
 CURSOR = Pattern(CURSOR_PATTERN, error="Not a page cursor: send next_cursor as it came.")
+FOLDER_ID = Pattern(r"^(root|[0-9a-f]{32})$", error="A folder id, or root.")
 
 
 class Loose(Schema):
@@ -129,6 +130,11 @@ class File(FileFacts):
     visible_to_everyone = fields.Boolean(required=True, metadata={
         "description": "true: every signed-in user can find and download it"})
     owner = fields.String(required=True, attribute="owner.username", metadata={"description": "the owner's username"})
+    folder = fields.String(required=True, allow_none=True, attribute="folder.public_id", metadata={
+        "description": "the id of the folder it is in (see /folders)"})
+    path = fields.Function(lambda file: getattr(file, "folder_path", None), required=True, metadata={
+        "type": "string", "nullable": True,
+        "description": "the folder it is in as a path (\"\" for the root folder) when you own it; else null"})
     problem = fields.String(required=True, allow_none=True, metadata={
         "enum": [FileProblem.MISSING, FileProblem.CHANGED, None],
         "description": "null when the stored bytes are fine; 'missing' (storage no longer holds them) or "
@@ -145,11 +151,13 @@ class FileUpdate(Loose):
                        "of your files has it"})
     visible_to_everyone = fields.Boolean(metadata={
         "description": "true: every signed-in user can find and download it; false: only you"})
+    folder = fields.String(validate=FOLDER_ID, metadata={
+        "description": "move it into this folder of yours (\"root\": the root folder); its bytes stay where they are"})
 
     @validates_schema
     def something_to_change(self, data, **kwargs):
         if not data:
-            raise ValidationError("Give name or visible_to_everyone.")
+            raise ValidationError("Give name, visible_to_everyone or folder.")
 
 
 class FilePage(Schema):
@@ -167,6 +175,9 @@ class ListFilesQuery(Loose):
     scope = fields.String(validate=validate.OneOf(["mine", "everyone", "all"]), metadata={
         "description": "mine (the default without q), everyone (files visible to everyone), "
                        "all (both; the default with q)"})
+    folder = fields.String(validate=FOLDER_ID, metadata={
+        "description": "only the files directly in this folder of yours (\"root\": the root folder); without it, "
+                       "every folder (results carry their path)"})
 
 
 class DownloadQuery(Loose):
@@ -199,6 +210,15 @@ class UploadRequest(Loose):
         "description": "hex SHA-256 of the whole file"})
     part_checksums = fields.Boolean(load_default=False, metadata={
         "description": "multipart only: every part URL request names its part's SHA-256, checked by storage"})
+
+
+class OwnUploadRequest(UploadRequest):
+    folder = fields.String(validate=FOLDER_ID, metadata={
+        "description": "the folder of yours it goes in (default: the root folder)"})
+    path = fields.String(validate=validate.Length(max=folders.MAX_PATH_LENGTH), metadata={
+        "example": "Photos/2024",
+        "description": "folders below `folder` it goes in, made where missing (a folder upload's relative path); "
+                       f"at most {folders.MAX_DEPTH} levels, each named by the rules of file names"})
 
 
 class GuestUploadRequest(UploadRequest):
@@ -273,7 +293,7 @@ class CompleteRequest(Loose):
 
 
 class UploadBatchRequest(Loose):
-    items = fields.List(fields.Nested(UploadRequest), required=True,
+    items = fields.List(fields.Nested(OwnUploadRequest), required=True,
                         validate=validate.Length(1, uploads.MAX_BATCH), metadata={
                             "description": "started all or none: a refused item's position is the error's index"})
 
@@ -439,3 +459,85 @@ class ActivityEvent(Schema):
 class ActivityPage(Schema):
     items = fields.List(fields.Nested(ActivityEvent), required=True)
     next_cursor = fields.String(required=True, allow_none=True)
+
+
+class FolderRef(Schema):
+    id = fields.String(required=True, attribute="public_id")
+    name = fields.String(required=True, metadata={"description": "\"\" for the root folder"})
+
+
+class FolderSummary(Schema):
+    id = fields.String(required=True, attribute="folder.public_id")
+    name = fields.String(required=True, attribute="folder.name")
+    created_at = UtcDateTime(required=True, attribute="folder.created_at")
+    files = fields.Integer(required=True, metadata={"description": "files in it, at any depth"})
+    size = fields.Integer(required=True, metadata={"description": "bytes of those files"})
+
+
+class Folder(Schema):
+    id = fields.String(required=True, attribute="public_id")
+    name = fields.String(required=True, metadata={"description": "\"\" for the root folder"})
+    path = fields.String(required=True, metadata={"example": "Photos/2024", "description": "\"\" for the root folder"})
+    parent = fields.String(required=True, allow_none=True, attribute="parent.public_id")
+    created_at = UtcDateTime(required=True)
+    breadcrumbs = fields.List(fields.Nested(FolderRef), required=True, metadata={
+        "description": "the root first, this folder last"})
+    folders = fields.List(fields.Nested(FolderSummary), required=True, metadata={
+        "description": "the folders directly in it, by name"})
+
+
+class FolderCreate(Loose):
+    name = fields.String(required=True, validate=validate.Length(1, uploads.MAX_NAME_LENGTH), metadata={
+        "pattern": uploads.NAME_PATTERN, "description": "by the rules of file names; 409 name_taken if the "
+                                                        "folder already has a file or folder of that name"})
+    parent = fields.String(validate=FOLDER_ID, metadata={"description": "default: the root folder"})
+
+
+class FolderUpdate(Loose):
+    """Only the fields given change; give at least one."""
+
+    name = fields.String(validate=validate.Length(1, uploads.MAX_NAME_LENGTH), metadata={
+        "pattern": uploads.NAME_PATTERN, "description": "409 name_taken if its folder has that name already"})
+    parent = fields.String(validate=FOLDER_ID, metadata={
+        "description": "move it (with all inside) into this folder; not into itself or below itself"})
+
+    @validates_schema
+    def something_to_change(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Give name or parent.")
+
+
+ITEM_IDS = dict(validate=validate.Length(max=folders.MAX_ITEMS), load_default=list)
+PUBLIC_ID = Pattern(r"^[0-9a-f]{32}$", error="An id as Locker gives it (32 hexadecimal digits).")
+
+
+class Selection(Loose):
+    files = fields.List(fields.String(validate=PUBLIC_ID), **ITEM_IDS, metadata={"description": "file ids"})
+    folders = fields.List(fields.String(validate=PUBLIC_ID), **ITEM_IDS, metadata={"description": "folder ids"})
+
+    @validates_schema
+    def something_chosen(self, data, **kwargs):
+        if not data.get("files") and not data.get("folders"):
+            raise ValidationError("Give at least one id in files or folders.")
+
+
+class MoveRequest(Selection):
+    to = fields.String(required=True, validate=FOLDER_ID, metadata={"description": "the folder to move them into"})
+
+
+class TrashItem(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["file", "folder"]))
+    id = fields.String(required=True, attribute="public_id")
+    name = fields.String(required=True)
+    trashed_from = fields.String(required=True, metadata={"description": "the folder path it was deleted from"})
+    trashed_at = UtcDateTime(required=True)
+    size = fields.Integer(required=True, metadata={"description": "a folder: the bytes of every file in it"})
+    files = fields.Integer(required=True, metadata={"description": "a folder: how many files went with it"})
+
+
+class Trash(Schema):
+    items = fields.List(fields.Nested(TrashItem), required=True, metadata={
+        "description": f"newest first, at most {trash.PAGE_SIZE}"})
+    bytes = fields.Integer(required=True, metadata={"description": "what the trash holds (still in your quota)"})
+    retention_seconds = fields.Integer(required=True, metadata={
+        "description": "items older than this are deleted for good by the server's housekeeping"})

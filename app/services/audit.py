@@ -23,6 +23,12 @@ ACTIONS = {
     "share_download": "downloaded through a link",
     "delete": "deleted",
     "rename": "renamed",
+    "move": "moved",
+    "trash": "moved to the trash",
+    "restore": "restored from the trash",
+    "purge": "deleted for good",
+    "folder_created": "created the folder",
+    "folder_renamed": "renamed the folder",
     "share_created": "created a link to",
     "share_revoked": "turned off a link to",
     "share_changed": "changed a link to",
@@ -36,11 +42,13 @@ ACTIONS = {
 }
 
 
-def record(action, *, owner_id, actor=None, actor_name=None, file=None, share=None, file_request=None, detail=None):
+def record(action, *, owner_id, actor=None, actor_name=None, file=None, share=None, file_request=None, detail=None,
+           name=None):
     """Add one event for `owner_id`'s activity to the session; the caller commits.
 
     `actor` is the signed-in user who acted (None for someone with only a link, or a
     failed sign-in, in which case `actor_name` says who they claimed or said they were).
+    `name` names what the event is about when it is not a file (a folder).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
@@ -49,7 +57,7 @@ def record(action, *, owner_id, actor=None, actor_name=None, file=None, share=No
         actor_id=actor.id if actor is not None else None,
         actor_name=(actor.username if actor is not None else actor_name or None),
         file_id=file.id if file is not None else None,
-        file_name=file.name if file is not None else None,
+        file_name=file.name if file is not None else name,
         share_id=share.id if share is not None else None,
         file_request_id=file_request.id if file_request is not None else None,
         address=request.remote_addr[:45] if has_request_context() and request.remote_addr else None,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import SEARCH_TABLE, File, FileStatus, search_key, utcnow
-from app.services import audit, previews, quotas, shares, uploads
+from app.services import audit, folders, previews, quotas, shares, uploads
 from app.services.common import MAX_ROW_ID, find_ready_file, pack_cursor, storage_call, unpack_cursor
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text
@@ -46,13 +46,15 @@ class Page:
     order: str
     q: str | None = None
     scope: str = "mine"
+    folder: object = None  # the Folder listed (None: every folder)
 
 
-def encode_cursor(sort, order, file, before=False, search=None, scope="mine"):
+def encode_cursor(sort, order, file, before=False, search=None, scope="mine", folder_id=None):
     value = getattr(file, SORT_COLUMNS[sort].key)
     if isinstance(value, datetime):
         value = value.isoformat()
-    return pack_cursor({"s": sort, "o": order, "v": value, "i": file.id, "b": before, "q": search, "c": scope})
+    return pack_cursor({"s": sort, "o": order, "v": value, "i": file.id, "b": before, "q": search, "c": scope,
+                        "f": folder_id})
 
 
 def decode_cursor(cursor):
@@ -60,7 +62,7 @@ def decode_cursor(cursor):
 
 
 def cursor_position(payload):
-    """(sort, order, value, file id, before, search, scope) from a cursor's payload; ValueError if it is not one."""
+    """(sort, order, value, file id, before, search, scope, folder id) from a cursor's payload; ValueError if not one."""
     sort, order, value, file_id = payload["s"], payload["o"], payload["v"], payload["i"]
     if sort not in SORT_COLUMNS or order not in ("asc", "desc"):
         raise ValueError
@@ -76,10 +78,12 @@ def cursor_position(payload):
         raise ValueError
     if isinstance(file_id, bool) or not isinstance(file_id, int) or not 0 <= file_id <= MAX_ROW_ID:
         raise ValueError
-    search, scope = payload.get("q"), payload.get("c", "mine")
+    search, scope, folder_id = payload.get("q"), payload.get("c", "mine"), payload.get("f")
     if scope not in SCOPES or not (search is None or is_plain_text(search) and 0 < len(search) <= 255):
         raise ValueError
-    return sort, order, value, file_id, bool(payload.get("b")), search, scope
+    if folder_id is not None and (isinstance(folder_id, bool) or not isinstance(folder_id, int)):
+        raise ValueError
+    return sort, order, value, file_id, bool(payload.get("b")), search, scope, folder_id
 
 
 def search_query(q):
@@ -141,25 +145,32 @@ def default_scope(search):
     return "all" if search else "mine"
 
 
-def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, scope=None):
+def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, scope=None, folder=None):
     """One page of ready files the user may see, walked by keyset (never OFFSET).
 
-    `scope` is mine, everyone or all (default: all when searching, else mine); `q`
-    keeps names containing it, compared by search_key. A cursor names the row a page
-    starts after (or, for a previous page, ends before) and carries the sort, the
-    search and the scope, so following it keeps them; asking for another search with it is refused.
+    `folder` (one of the user's Folders) keeps the files directly in it; without it the
+    list covers every folder. `scope` is mine, everyone or all (default: all when
+    searching, else mine); `q` keeps names containing it, compared by search_key. A
+    cursor names the row a page starts after (or, for a previous page, ends before) and
+    carries the sort, the search, the scope and the folder, so following it keeps them;
+    asking for another search with it is refused.
     """
     search = search_query(q)
     if scope is not None and scope not in SCOPES:
         raise InvalidInput(f"Scope is one of: {', '.join(SCOPES)}.", code="invalid_scope")
+    folder_id = folder.id if folder is not None else None
+    if folder is not None and scope not in (None, "mine"):
+        raise InvalidInput("A folder holds only your own files: leave out the scope, or choose mine.",
+                           code="invalid_scope")
     if cursor:
-        sort, order, value, file_id, before, cursor_search, cursor_scope = decode_cursor(cursor)
-        if (q is not None and search != cursor_search) or (scope is not None and scope != cursor_scope):
+        sort, order, value, file_id, before, cursor_search, cursor_scope, cursor_folder = decode_cursor(cursor)
+        if (q is not None and search != cursor_search) or (scope is not None and scope != cursor_scope) or (
+                cursor_folder != folder_id):
             raise InvalidInput("That page cursor belongs to another search; start again from the first page.",
                                code="invalid_cursor")
         search, scope = cursor_search, cursor_scope
     else:
-        scope = scope or default_scope(search)
+        scope = "mine" if folder is not None else scope or default_scope(search)
         if sort not in SORT_COLUMNS:
             raise InvalidInput(f"Sort by one of: {', '.join(SORT_COLUMNS)}.", code="invalid_sort")
         order = order or DEFAULT_ORDER[sort]
@@ -176,12 +187,14 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, sco
     # every row against the search, reading all of a scope's files when few match; so there
     # the search index must find the matches, and only those are sorted.
     indexed = not (search and db.engine.dialect.name == "sqlite")
-    query = db.select(File).filter(scope_filter(user, scope, indexed), File.status == FileStatus.READY)
+    where = (File.folder_id if indexed else unindexed(File.folder_id)) == folder_id if folder is not None else \
+        scope_filter(user, scope, indexed)
+    query = db.select(File).filter(where, File.status == FileStatus.READY)
     if search:
         query = query.filter(search_filter(search))
     # Rows show the request a guest file came through and, outside "mine", their owner:
     # one query each for the page, not one per row.
-    query = query.options(selectinload(File.file_request))
+    query = query.options(selectinload(File.file_request), selectinload(File.folder))
     if scope != "mine":
         query = query.options(selectinload(File.owner))
     if cursor:
@@ -196,11 +209,20 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, sco
     # Walking back, the page came from a later one and `more` says whether an earlier one is left;
     # walking forward, `more` says whether a later one is left, and past the first page an earlier one is.
     has_next, has_prev = (True, more) if before else (more, bool(cursor))
-    next_cursor = encode_cursor(sort, order, rows[-1], search=search, scope=scope) if rows and has_next else None
-    prev_cursor = (encode_cursor(sort, order, rows[0], before=True, search=search, scope=scope)
+    next_cursor = (encode_cursor(sort, order, rows[-1], search=search, scope=scope, folder_id=folder_id)
+                   if rows and has_next else None)
+    prev_cursor = (encode_cursor(sort, order, rows[0], before=True, search=search, scope=scope, folder_id=folder_id)
                    if rows and has_prev else None)
     shown_query = q.strip() if q is not None and search else search
-    return Page(rows, next_cursor, prev_cursor, sort, order, q=shown_query, scope=scope)
+    return Page(rows, next_cursor, prev_cursor, sort, order, q=shown_query, scope=scope, folder=folder)
+
+
+def with_paths(user, rows):
+    """The files, each with `folder_path` set: its folder's path for the user's own files, None for others'."""
+    paths = folders.paths_of({file.folder_id for file in rows if file.owner_id == user.id})
+    for file in rows:
+        file.folder_path = paths.get(file.folder_id) if file.owner_id == user.id else None
+    return rows
 
 
 def get_file(user, public_id):
@@ -213,15 +235,29 @@ def get_readable_file(user, public_id):
     return find_ready_file(public_id, db.or_(File.owner_id == user.id, File.visible_to_everyone.is_(True)))
 
 
-def change_file(user, public_id, name=None, visible=None):
-    """Rename one of the user's files and/or set whether every signed-in user may see it, in one
-    transaction (a refused name changes nothing). The name follows the rules uploads do (types too), and one that
-    another of their files has is refused (Conflict), never numbered: the user chose it. Links,
-    activity and previews follow the file, since they point at its id; its bytes keep their key."""
+def change_file(user, public_id, name=None, visible=None, folder=None):
+    """Rename one of the user's files, move it into another of their folders (`folder`, a folder id) and/or set
+    whether every signed-in user may see it, in one transaction (a refusal changes nothing). The name follows
+    the rules uploads do (types too), and one that the folder it ends up in already has is refused (Conflict),
+    never numbered: the user chose it. Links, activity and previews follow the file, since they point at its
+    id; its bytes keep their key."""
     file = get_file(user, public_id)
     new_name = uploads.clean_name(name) if name is not None else file.name
+    target = folders.get_folder(user, folder) if folder is not None else None
+    moving = target is not None and target.id != file.folder_id
     if new_name != file.name:
         uploads.check_type(new_name, file.content_type)  # no renaming past BLOCKED_TYPES / ALLOWED_TYPES
+    if new_name != file.name or moving:
+        folder_id = target.id if moving else file.folder_id
+        folders.claim(folder_id)
+        if folders.name_taken(folder_id, new_name, file_id=file.id):
+            db.session.rollback()
+            raise Conflict(f"This folder already has something named {new_name}.", code="name_taken")
+    if moving:
+        destination = folders.path_of(target) or "the root folder"  # read before any change is flushed
+        file.folder_id = target.id
+        audit.record("move", owner_id=file.owner_id, actor=user, file=file, detail=f"to {destination}")
+    if new_name != file.name:
         old_name, file.name, file.search_name = file.name, new_name, search_key(new_name)
         audit.record("rename", owner_id=file.owner_id, actor=user, file=file, detail=f"from {old_name}")
     if visible is not None and file.visible_to_everyone != visible:
@@ -232,7 +268,7 @@ def change_file(user, public_id, name=None, visible=None):
         db.session.commit()
     except IntegrityError:  # the unique index: another file has (or just took) this name
         db.session.rollback()
-        raise Conflict(f"You already have a file named {new_name}.", code="name_taken") from None
+        raise Conflict(f"This folder already has something named {new_name}.", code="name_taken") from None
     return file
 
 
@@ -256,25 +292,6 @@ def download_link(user, public_id, inline=False):
     audit.record("download", owner_id=file.owner_id, actor=user, file=file)
     db.session.commit()
     return url, utcnow() + timedelta(seconds=expires)
-
-
-def delete_file(user, public_id):
-    """Unlist the file at once, then remove its bytes; a failed removal is retried later."""
-    file = get_file(user, public_id)
-    # Claim the file: of two deletes at once (a double click, a retry), only one goes on.
-    claimed = db.session.execute(db.update(File).where(File.id == file.id, File.status == FileStatus.READY)
-                                 .values(status=FileStatus.DELETING)).rowcount
-    if not claimed:
-        db.session.rollback()
-        raise NotFound("No such file.")
-    # The space is the user's again at once, even if storage removes the bytes later.
-    quotas.release(file.owner_id, file.size)
-    shares.end_shares_of(file.id)
-    audit.record("delete", owner_id=file.owner_id, actor=user, file=file)
-    db.session.commit()
-    if purge(file.id, file.storage_key):
-        # Storage answers again, so earlier deletes that failed can finish now.
-        retry_deletes(limit=RETRIES_PER_DELETE, owner_id=user.id)
 
 
 def purge(file_id, key):

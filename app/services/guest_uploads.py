@@ -15,7 +15,7 @@ import hmac
 from app.errors import NotFound
 from app.extensions import db
 from app.models import File, FileStatus
-from app.services import file_requests, uploads
+from app.services import file_requests, folders, uploads
 from app.services.common import is_public_id
 from app.services.quotas import QuotaExceeded
 
@@ -36,7 +36,8 @@ def start(file_request, visit, name, size, content_type=None, sha256=None, part_
     try:
         return uploads.start_upload(file_request.owner, name, size, content_type, sha256,
                                     part_checksums=part_checksums, file_request=file_request,
-                                    guest_name=guest_name, visit_hash=visit)
+                                    guest_name=guest_name, visit_hash=visit,
+                                    folder=folders.request_target(file_request))
     except QuotaExceeded:
         # The quota's own message speaks to the owner ("you have … left").
         raise QuotaExceeded("The person who asked for these files has no space left for this one. "

@@ -13,7 +13,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import File, FileProblem, FileStatus, utcnow
-from app.services import audit, uploads
+from app.services import audit, trash, uploads
 from app.storage import StorageError, get_storage
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class SweepReport:
     deleted_orphans: list = field(default_factory=list)      # keys and upload ids removed
     missing_objects: list = field(default_factory=list)      # ready files whose bytes are gone
     pruned_events: int = 0                                   # activity events past AUDIT_RETENTION_DAYS
+    purged_trash: int = 0                                    # trash items past TRASH_RETENTION
 
 
 def sweep(delete_orphans=False, now=None):
@@ -41,6 +42,7 @@ def sweep(delete_orphans=False, now=None):
     report = SweepReport()
     expire_uploads(now - timedelta(seconds=config["UPLOAD_TTL"]), report)
     report.pruned_events = audit.prune(config["AUDIT_RETENTION_DAYS"], now)
+    report.purged_trash = trash.purge_expired(now)
     grace_cutoff = now - timedelta(seconds=config["ORPHAN_GRACE"])
     storage = get_storage().patient()
     stored_keys = set()

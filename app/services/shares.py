@@ -136,6 +136,8 @@ def open_share(token):
     share = links.by_token(Share, token, "No such link.")
     state = share.state(utcnow())
     file = db.session.get(File, share.file_id) if share.file_id else None
+    if state == "active" and file is not None and file.status == FileStatus.TRASHED:
+        raise ShareEnded("The file behind this link is in its owner's trash. The link works again if they restore it.")
     if file is None or file.status != FileStatus.READY:
         state = "revoked"
     if state != "active":

@@ -12,7 +12,6 @@
 import logging
 import mimetypes
 import re
-import unicodedata
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,25 +23,18 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Conflict, InvalidInput, LockerError, NotFound, TooLarge
 from app.extensions import db
 from app.formatting import human_size
-from app.models import File, FileStatus, UploadPart, search_key, utcnow
-from app.services import audit, file_requests, previews, quotas
+from app.models import File, FileStatus, Folder, UploadPart, search_key, utcnow
+from app.services import audit, file_requests, folders, previews, quotas
 from app.services.common import is_public_id, storage_call
+from app.services.names import MAX_NAME_LENGTH, NAME_PATTERN, clean_name  # noqa: F401  (the rules uploads apply)
 from app.storage import StorageError, StoredPart, get_storage
-from app.text import CONTROL_CHARACTERS, is_plain_text
+from app.text import is_plain_text
 
 log = logging.getLogger(__name__)
 
-MAX_NAME_LENGTH = 255
 MIN_FILE_SIZE = 1
-# Characters no common file system accepts in a name; refusing them keeps every
-# file downloadable to Windows, macOS and Linux alike.
-FORBIDDEN_NAME_CHARACTERS = set('<>:"/\\|?*')
-# The characters clean_name refuses, as the pattern the API's document gives for names.
-NAME_PATTERN = f"^[^{re.escape(''.join(sorted(FORBIDDEN_NAME_CHARACTERS)))}{CONTROL_CHARACTERS}]+$"
-WINDOWS_DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{n}" for n in range(1, 10)), *(f"lpt{n}" for n in range(1, 10))}
 CONTENT_TYPE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-DOUBLE_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst")
 NAME_ATTEMPTS = 50
 MAX_PARTS = 10_000  # S3's limit, and so every backend's
 MIB = 1024 * 1024
@@ -54,33 +46,6 @@ PENDING_LISTED = 50
 # What cancel reads: it takes a File or a row of these columns, which a commit cannot expire.
 PENDING_COLUMNS = (File.id, File.public_id, File.storage_key, File.upload_id, File.owner_id, File.size,
                    File.file_request_id)
-
-
-def clean_name(name):
-    """A display name safe to store and send back, or InvalidInput saying what is wrong."""
-    if not isinstance(name, str):
-        raise InvalidInput("Give the file a name.", code="invalid_name")
-    if not is_plain_text(name):
-        raise InvalidInput("File names can't contain control characters or text-direction overrides.",
-                           code="invalid_name")
-    name = unicodedata.normalize("NFC", name).strip()
-    if not name:
-        raise InvalidInput("Give the file a name.", code="invalid_name")
-    forbidden = sorted(FORBIDDEN_NAME_CHARACTERS.intersection(name))
-    if forbidden:
-        raise InvalidInput(f"File names can't contain any of < > : \" / \\ | ? * (this one has {' '.join(forbidden)}).",
-                           code="invalid_name")
-    if set(name) == {"."}:
-        raise InvalidInput("A file name can't be only dots.", code="invalid_name")
-    if name.endswith("."):
-        raise InvalidInput("File names can't end with a dot.", code="invalid_name")
-    if name.split(".")[0].strip().lower() in WINDOWS_DEVICE_NAMES:
-        raise InvalidInput(f"{name.split('.')[0]} is a reserved device name on Windows; choose another name.",
-                           code="invalid_name")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"File names are at most {MAX_NAME_LENGTH} characters; this one has {len(name)}.",
-                           code="invalid_name")
-    return name
 
 
 def clean_content_type(content_type, name):
@@ -165,17 +130,19 @@ def new_pending_file(user, name, size, content_type=None, sha256=None, part_chec
 
 
 def start_upload(user, name, size, content_type=None, sha256=None, part_checksums=False, file_request=None,
-                 guest_name=None, visit_hash=None):
+                 guest_name=None, visit_hash=None, folder=None):
     """Reserve space for a pending file and say how to send its bytes.
 
     Returns (file, request): request is the signed PUT for a small file, or
-    None for a multipart upload (see file.part_size and sign_parts). A guest's
+    None for a multipart upload (see file.part_size and sign_parts). The file
+    lands in `folder` (a Folder of the user's; the root if None). A guest's
     upload through `file_request` (owned by `user`) also takes one of its slots
     and belongs to the guest's visit `visit_hash`.
     """
     file = new_pending_file(user, name, size, content_type, sha256, part_checksums,
                             file_request_id=file_request.id if file_request is not None else None,
-                            guest_name=guest_name, visit_hash=visit_hash)
+                            guest_name=guest_name, visit_hash=visit_hash,
+                            folder_id=(folder or folders.root_folder(user.id)).id)
     name, content_type, sha256, multipart = file.name, file.content_type, file.sha256, bool(file.part_size)
     storage = get_storage()
     # The reservation and the pending row are committed before storage is asked anything, so
@@ -220,7 +187,8 @@ def open_multipart(file, storage):
 def start_uploads(user, items):
     """Start several uploads of the user's own at once, all or none: [(file, request)] in the order given.
 
-    `items` are dicts as POST /uploads takes them. Every item is checked and its space
+    `items` are dicts as POST /uploads takes them. The folders they go to are found (and
+    made, for a `path`) first; then every item is checked and its space
     reserved in one transaction, so a refusal (raised with `index`, the item's position)
     leaves nothing reserved or made. Multipart items then ask storage, as start_upload
     does, after the commit; if storage fails for one, every upload of the batch is
@@ -228,12 +196,20 @@ def start_uploads(user, items):
     """
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         raise InvalidInput(f"Send 1 to {MAX_BATCH} items.", code="invalid_items")
+    targets = []
+    for index, item in enumerate(items):
+        try:
+            targets.append(folders.upload_target(user, item.get("folder"), item.get("path")))
+        except LockerError as error:
+            error.index = index
+            raise
     made = []
     try:
         for index, item in enumerate(items):
             try:
                 file = new_pending_file(user, item.get("name"), item.get("size"), item.get("content_type"),
-                                        item.get("sha256"), item.get("part_checksums"))
+                                        item.get("sha256"), item.get("part_checksums"),
+                                        folder_id=targets[index].id)
                 size = file.size
                 # One conditional UPDATE per item, in this transaction: the item that would pass
                 # the quota is the one refused, and a concurrent batch waits for this one's commit.
@@ -524,16 +500,26 @@ def release_pending(file):
 
 
 def mark_ready(file, sha256, verified, sniffed_type):
-    """Flip pending to ready, with its type, under a name no other ready file of the owner has."""
+    """Flip pending to ready in its folder, under a name nothing else there has (numbered if need be).
+
+    A folder deleted while the upload ran is in the trash: the file joins it there, so restoring
+    the folder brings it back too; one whose folder is gone for good lands in the root.
+    """
     file_id, owner_id, wanted = file.id, file.owner_id, file.name
     for _ in range(NAME_ATTEMPTS):
-        name = free_name(owner_id, wanted)
+        folder = db.session.get(Folder, file.folder_id) if file.folder_id else None
+        folder = folder or folders.root_folder(owner_id)
+        folders.claim(folder.id)
+        name = folders.free_name(folder.id, wanted)
+        trash = ({"status": FileStatus.TRASHED, "trashed_at": folder.trashed_at, "trashed_from": folder.trashed_from,
+                  "trashed_with_id": folder.trashed_with_id or folder.id} if folder.trashed_at else {})
         try:
             changed = db.session.execute(
                 db.update(File)
                 .where(File.id == file_id, File.status == FileStatus.PENDING)
-                .values(status=FileStatus.READY, name=name, search_name=search_key(name), sha256=sha256, sha256_verified=verified,
-                        sniffed_type=sniffed_type, upload_id=None, created_at=utcnow())
+                .values(status=FileStatus.READY, folder_id=folder.id, name=name, search_name=search_key(name),
+                        sha256=sha256, sha256_verified=verified, sniffed_type=sniffed_type, upload_id=None,
+                        created_at=utcnow(), **trash)
             ).rowcount
             db.session.execute(db.delete(UploadPart).where(UploadPart.file_id == file_id))
             if changed and file.file_request_id is not None:
@@ -552,36 +538,6 @@ def mark_ready(file, sha256, verified, sniffed_type):
         db.session.expire_all()
         return db.session.get(File, file_id)
     raise Conflict("Could not find a free name for this file; rename it and try again.", code="name_conflict")
-
-
-def split_extension(name):
-    lowered = name.lower()
-    for extension in DOUBLE_EXTENSIONS:
-        if lowered.endswith(extension) and len(name) > len(extension):
-            return name[:-len(extension)], name[-len(extension):]
-    dot = name.rfind(".")
-    if dot <= 0:
-        return name, ""
-    return name[:dot], name[dot:]
-
-
-def free_name(owner_id, wanted):
-    """`wanted`, or the first 'stem (n).ext' that no ready file of the owner uses."""
-    stem, extension = split_extension(wanted)
-    taken = set(db.session.execute(db.select(File.name).filter(
-        File.owner_id == owner_id, File.status == FileStatus.READY,
-        File.name.startswith(stem, autoescape=True))).scalars())
-    if wanted not in taken:
-        return wanted
-    number = 1
-    while True:
-        suffix = f" ({number})"
-        # Keep at least one character of the stem; a very long extension gives way instead.
-        kept_extension = extension[:MAX_NAME_LENGTH - len(suffix) - 1]
-        candidate = stem[:MAX_NAME_LENGTH - len(suffix) - len(kept_extension)] + suffix + kept_extension
-        if candidate not in taken:
-            return candidate
-        number += 1
 
 
 def pending_uploads(user, limit=PENDING_LISTED):

@@ -12,7 +12,7 @@ from app.errors import Conflict, InvalidInput, Unavailable
 from app.formatting import human_size, iso_utc
 from app.models import FileProblem
 from app.qr import qr_svg
-from app.services import file_requests, files, previews, quotas, uploads
+from app.services import file_requests, files, previews, quotas, trash, uploads
 
 bp = Blueprint("web", __name__)
 LIST_ARGUMENTS = ("q", "sort", "order", "cursor", "scope")
@@ -171,8 +171,8 @@ def confirm_delete(file_id):
 def delete_file(file_id):
     file = files.get_file(current_user, file_id)
     name = file.name
-    files.delete_file(current_user, file_id)
-    flash(f"Deleted {name}.", "info")
+    trash.trash(current_user, file_ids=[file_id])
+    flash(f"Moved {name} to the trash.", "info")
     return redirect(url_for("web.list_files"))
 
 

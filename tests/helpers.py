@@ -41,6 +41,14 @@ def upload(client, headers, name, data, content_type="application/octet-stream",
     return completed.get_json()
 
 
+def delete_for_good(client, headers, file_id):
+    """Delete a file as it went before the trash: move it there, then purge it from there."""
+    assert client.delete(f"/api/v1/files/{file_id}", headers=headers).status_code == 204
+    response = client.post("/api/v1/trash/purge", headers=headers, json={"files": [file_id]})
+    assert response.status_code == 204, response.get_json()
+    return response
+
+
 def write_directly(app, key, data):
     """Store bytes under a key behind the signed request's back (as a store that checks nothing would)."""
     storage = app.extensions["locker.storage"]

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import AuditEvent, File, utcnow
 from app.services import audit
 from tests.conftest import PASSWORD, Accounts
-from tests.helpers import path, send, share, upload, visit_and_download, walk_pages
+from tests.helpers import delete_for_good, path, send, share, upload, visit_and_download, walk_pages
 from tests.live_support import Live, local_live  # noqa: F401  (fixtures)
 # The CLI runner is the CLI tests' own fixture.
 from tests.test_cli_tool import dirs, one_error_line, run  # noqa: F401
@@ -93,15 +93,16 @@ def test_uploads_downloads_and_deletes_are_recorded(app, api, accounts, owner, h
     browser, _ = accounts.signed_in_client(owner)
     from_address(browser, "192.0.2.44")
     assert browser.get(f"/files/{file['id']}/download").status_code == 302
-    assert api.delete(f"/api/v1/files/{file['id']}", headers=headers).status_code == 204
+    delete_for_good(api, headers, file["id"])
 
     recorded = [event for event in events() if event.action != "sign_in"]
-    assert [event.action for event in recorded] == ["upload", "download", "download", "delete"]
+    assert [event.action for event in recorded] == ["upload", "download", "download", "trash", "purge"]
     for event in recorded:
         assert (event.owner_id, event.actor_id, event.actor_name, event.file_name) == \
             (owner.id, owner.id, owner.username, "minutes.txt")
         assert_recent(event)
-    assert [event.address for event in recorded] == [OWNER_ADDRESS, OWNER_ADDRESS, "192.0.2.44", OWNER_ADDRESS]
+    assert [event.address for event in recorded] == [OWNER_ADDRESS, OWNER_ADDRESS, "192.0.2.44", OWNER_ADDRESS,
+                                                     OWNER_ADDRESS]
     # The file is gone, so no event points at its id any more (SQLite may give that id to a new file).
     assert all(event.file_id is None for event in recorded)
 

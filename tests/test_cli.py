@@ -2,7 +2,7 @@
 from app.extensions import db
 from app.models import File, FileStatus, User
 from tests.conftest import PASSWORD
-from tests.helpers import upload
+from tests.helpers import delete_for_good, upload
 
 
 def test_bootstrap_prints_a_one_time_setup_link_when_there_are_no_accounts(app):
@@ -50,7 +50,7 @@ def test_retry_deletes(app, client, accounts, monkeypatch):
     storage = app.extensions["locker.storage"]
     real_delete = storage.delete
     monkeypatch.setattr(storage, "delete", lambda key: (_ for _ in ()).throw(StorageError("down")))
-    client.delete(f"/api/v1/files/{file['id']}", headers=headers)
+    delete_for_good(client, headers, file["id"])
     failing = app.test_cli_runner().invoke(args=["locker", "retry-deletes"])
     assert failing.exit_code == 1 and "1 still failing" in failing.output
     monkeypatch.setattr(storage, "delete", real_delete)

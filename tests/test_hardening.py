@@ -77,8 +77,14 @@ def test_two_deletes_at_once_give_one_success_and_one_404(app, headers):
         start.wait()
         return client.delete(f"/api/v1/files/{file['id']}", headers=headers).status_code
 
-    statuses = at_once(2, delete)
-    assert sorted(statuses) == [204, 404]
+    def purge(number, start):
+        client = app.test_client()
+        start.wait()
+        return client.post("/api/v1/trash/purge", headers=headers, json={"files": [file["id"]]}).status_code
+
+    assert sorted(at_once(2, delete)) == [204, 404]
+    assert db.session.execute(db.select(File.status)).scalars().all() == ["trashed"]
+    assert sorted(at_once(2, purge)) == [204, 404]
     assert db.session.execute(db.select(File)).first() is None
 
 

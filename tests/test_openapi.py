@@ -57,6 +57,9 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/v1/uploads/batch",
     # a new name follows the upload rules above and must not be another of the owner's files' (409 name_taken)
     "PATCH /api/v1/files/{file_id}",
+    # a folder's name follows the same rules and must be free in its folder (409 name_taken); an upload path's
+    # names too, and a folder goes no deeper than MAX_DEPTH
+    "POST /api/v1/folders", "PATCH /api/v1/folders/{folder_id}",
 }
 FUZZ_SETTINGS = settings(max_examples=20, deadline=None, database=None, derandomize=True,
                          suppress_health_check=list(HealthCheck))

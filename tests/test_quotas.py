@@ -44,9 +44,14 @@ def test_pending_uploads_hold_their_space_and_cancelling_returns_it(client, head
     assert me(client, headers)["used_bytes"] == 0
 
 
-def test_deleting_a_file_frees_its_space(client, headers):
+def test_the_trash_keeps_a_files_space_until_it_is_deleted_for_good(client, headers):
     file = upload(client, headers, "a.bin", b"x" * 9 * KIB)
     client.delete(f"/api/v1/files/{file['id']}", headers=headers)
+    assert me(client, headers)["used_bytes"] == 9 * KIB, "a file in the trash still counts"
+    refused = client.post("/api/v1/uploads", headers=headers, json={"name": "b.bin", "size": 9 * KIB})
+    assert refused.status_code == 413 and refused.get_json()["error"]["code"] == "quota_exceeded"
+    assert client.get("/api/v1/trash", headers=headers).get_json()["bytes"] == 9 * KIB
+    assert client.post("/api/v1/trash/purge", headers=headers, json={"files": [file["id"]]}).status_code == 204
     assert me(client, headers)["used_bytes"] == 0
     upload(client, headers, "b.bin", b"x" * 9 * KIB)
 

@@ -7,7 +7,7 @@ import pytest
 from app.extensions import db
 from app.models import Share, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at_once, path, recorded_sql, send, sha256, share, upload, visit_and_download
+from tests.helpers import at_once, delete_for_good, path, recorded_sql, send, sha256, share, upload, visit_and_download
 
 DATA = b"quarterly report, final\n" * 50
 
@@ -89,16 +89,33 @@ def test_a_page_opened_before_revoking_cannot_download_after(app, client, header
     assert recipient.post(f"{path(link)}/download", data={"csrf_token": token}).status_code == 410
 
 
-def test_deleting_the_file_ends_its_links(app, client, headers, file):
+def test_a_trashed_files_links_answer_410_work_again_after_a_restore_and_end_when_it_is_purged(
+        app, client, headers, file):
     link = share(client, headers, file)
     client.delete(f"/api/v1/files/{file['id']}", headers=headers)
+    page = visit_and_download(app, path(link))[0]
+    assert page.status_code == 410 and "The link works again if they restore it." in page.get_data(as_text=True)
+    assert client.post("/api/v1/trash/restore", headers=headers, json={"files": [file["id"]]}).status_code == 204
+    page, through_link = visit_and_download(app, path(link))
+    assert (page.status_code, through_link.status_code) == (200, 302)
+    delete_for_good(client, headers, file["id"])
     assert visit_and_download(app, path(link))[0].status_code == 410
     assert client.get("/api/v1/shares", headers=headers).get_json()["items"][0]["state"] == "revoked"
 
 
+def test_a_link_that_expired_while_its_file_was_in_the_trash_stays_ended(app, client, headers, file):
+    link = share(client, headers, file, expires_in="1h")
+    client.delete(f"/api/v1/files/{file['id']}", headers=headers)
+    db.session.execute(db.update(Share).values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    client.post("/api/v1/trash/restore", headers=headers, json={"files": [file["id"]]})
+    page = visit_and_download(app, path(link))[0]
+    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+
+
 def test_a_deleted_files_links_never_name_a_later_file(client, headers, file, accounts):
     share(client, headers, file)
-    client.delete(f"/api/v1/files/{file['id']}", headers=headers)
+    delete_for_good(client, headers, file["id"])
     # SQLite hands a deleted row's id to the next row, so the link must not keep pointing at it.
     upload(client, accounts.headers(accounts.create()), "someone-elses.pdf", DATA, "application/pdf")
     listed = client.get("/api/v1/shares", headers=headers).get_json()["items"][0]

@@ -25,7 +25,7 @@ def upload_payload(file, request=None, parts=None):
 @bp.get("/files")
 @bp.arguments(ListFilesQuery, location="query")
 @bp.response(200, FilePage)
-@bp.refuses(401)
+@bp.refuses(401, 404)
 def list_files(query):
     """One page of your files, of files visible to everyone, or (q) of names matching a search.
 
@@ -95,7 +95,7 @@ def list_uploads():
 @bp.post("/uploads")
 @bp.arguments(OwnUploadRequest)
 @bp.response(201, Upload)
-@bp.refuses(401, 409, 413, 503)
+@bp.refuses(401, 404, 409, 413, 503)
 def start_upload(body):
     """Start an upload: small files get one signed PUT, large ones a multipart upload."""
     folder = folders.upload_target(g.api_user, body.get("folder"), body.get("path"))
@@ -108,7 +108,7 @@ def start_upload(body):
 @bp.post("/uploads/batch")
 @bp.arguments(UploadBatchRequest)
 @bp.response(201, UploadBatch)
-@bp.refuses(401, 409, 413, 503)
+@bp.refuses(401, 404, 409, 413, 503)
 def start_uploads(body):
     """Start up to 100 uploads at once, all or none, each as POST /uploads would.
 

@@ -24,7 +24,7 @@ def get_folder(folder_id):
 @bp.post("/folders")
 @bp.arguments(FolderCreate)
 @bp.response(201, Folder)
-@bp.refuses(401, 404, 409)
+@bp.refuses(401, 404, 409, 413)
 def create_folder(body):
     """Make an empty folder."""
     return folder_payload(folders.create_folder(g.api_user, body["name"], body.get("parent")))
@@ -33,7 +33,7 @@ def create_folder(body):
 @bp.patch("/folders/<folder_id>")
 @bp.arguments(FolderUpdate)
 @bp.response(200, Folder)
-@bp.refuses(401, 404, 409)
+@bp.refuses(401, 404, 409, 413)
 def update_folder(body, folder_id):
     """Rename a folder and/or move it (with everything inside) into another; object keys never change."""
     if "parent" in body:
@@ -54,7 +54,7 @@ def delete_folder(folder_id):
 @bp.post("/move")
 @bp.arguments(MoveRequest)
 @bp.response(200, Folder)
-@bp.refuses(401, 404, 409)
+@bp.refuses(401, 404, 409, 413)
 def move(body):
     """Move files and folders into a folder, all or none: a name the folder has already refuses the move (409)."""
     return folder_payload(folders.move(g.api_user, body["to"], file_ids=body["files"], folder_ids=body["folders"]))
@@ -63,7 +63,7 @@ def move(body):
 @bp.post("/trash")
 @bp.arguments(Selection)
 @bp.response(204)
-@bp.refuses(401, 404)
+@bp.refuses(401, 404, 413)
 def trash_items(body):
     """Move files and folders to the trash, all or none."""
     trash.trash(g.api_user, file_ids=body["files"], folder_ids=body["folders"])
@@ -81,7 +81,7 @@ def list_trash():
 @bp.post("/trash/restore")
 @bp.arguments(Selection)
 @bp.response(204)
-@bp.refuses(401, 404, 409)
+@bp.refuses(401, 404, 409, 413)
 def restore(body):
     """Put trash items back where they were, all or none (missing folders made again, a taken name numbered)."""
     trash.restore(g.api_user, file_ids=body["files"], folder_ids=body["folders"])
@@ -90,7 +90,7 @@ def restore(body):
 @bp.post("/trash/purge")
 @bp.arguments(Selection)
 @bp.response(204)
-@bp.refuses(401, 404)
+@bp.refuses(401, 404, 413)
 def purge(body):
     """Delete trash items for good: their space is yours again and their bytes leave storage."""
     trash.purge(g.api_user, file_ids=body["files"], folder_ids=body["folders"])

@@ -225,6 +225,15 @@ def with_paths(user, rows):
     return rows
 
 
+def shown_path(file, user):
+    """The file's folder path as `user` may see it: theirs for their own files (read once), None for others'."""
+    if file.owner_id != user.id:
+        return None
+    if not hasattr(file, "folder_path"):
+        with_paths(user, [file])
+    return file.folder_path
+
+
 def get_file(user, public_id):
     """The user's ready file with this id; anyone else's is as absent as a missing one."""
     return find_ready_file(public_id, File.owner_id == user.id)

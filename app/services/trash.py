@@ -187,10 +187,13 @@ def purge(user, file_ids=(), folder_ids=()):
     file_ids, folder_ids = list(dict.fromkeys(file_ids)), list(dict.fromkeys(folder_ids))
     chosen_files = [trashed_file(user, public_id) for public_id in file_ids]
     chosen = [trashed_folder(user, public_id) for public_id in folder_ids]
+    # Each item goes in its own transaction; one purged meanwhile by another request is a 404 here.
     for file in chosen_files:
-        purge_item(file.owner_id, file=file, actor=user)
+        if not purge_item(file.owner_id, file=file, actor=user):
+            raise NotFound("No such file in the trash.")
     for folder in chosen:
-        purge_item(folder.owner_id, folder=folder, actor=user)
+        if not purge_item(folder.owner_id, folder=folder, actor=user):
+            raise NotFound("No such folder in the trash.")
     finish_deletes(user.id)
 
 

@@ -144,7 +144,7 @@ def test_the_api_document_says_a_file_patch_must_change_something_and_may_be_ref
     operation = spec["paths"]["/api/v1/files/{file_id}"]["patch"]
     schema = spec["components"]["schemas"][operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
                                            .rsplit("/", 1)[1]]
-    assert schema["anyOf"] == [{"required": ["name"]}, {"required": ["visible_to_everyone"]}]
+    assert schema["anyOf"] == [{"required": ["name"]}, {"required": ["visible_to_everyone"]}, {"required": ["folder"]}]
     assert schema["properties"]["name"]["maxLength"] == 255 and "pattern" in schema["properties"]["name"]
     assert "409" in operation["responses"]
     file = upload(client, headers, "a.txt", b"a")

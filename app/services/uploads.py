@@ -511,15 +511,15 @@ def mark_ready(file, sha256, verified, sniffed_type):
         folder = folder or folders.root_folder(owner_id)
         folders.claim(folder.id)
         name = folders.free_name(folder.id, wanted)
-        trash = ({"status": FileStatus.TRASHED, "trashed_at": folder.trashed_at, "trashed_from": folder.trashed_from,
-                  "trashed_with_id": folder.trashed_with_id or folder.id} if folder.trashed_at else {})
+        values = dict(status=FileStatus.READY, folder_id=folder.id, name=name, search_name=search_key(name),
+                      sha256=sha256, sha256_verified=verified, sniffed_type=sniffed_type, upload_id=None,
+                      created_at=utcnow())
+        if folder.trashed_at is not None:
+            values.update(status=FileStatus.TRASHED, trashed_at=folder.trashed_at,
+                          trashed_with_id=folder.trashed_with_id or folder.id)
         try:
             changed = db.session.execute(
-                db.update(File)
-                .where(File.id == file_id, File.status == FileStatus.PENDING)
-                .values(status=FileStatus.READY, folder_id=folder.id, name=name, search_name=search_key(name),
-                        sha256=sha256, sha256_verified=verified, sniffed_type=sniffed_type, upload_id=None,
-                        created_at=utcnow(), **trash)
+                db.update(File).where(File.id == file_id, File.status == FileStatus.PENDING).values(**values)
             ).rowcount
             db.session.execute(db.delete(UploadPart).where(UploadPart.file_id == file_id))
             if changed and file.file_request_id is not None:

@@ -133,7 +133,7 @@ class File(FileFacts):
     owner = fields.String(required=True, attribute="owner.username", metadata={"description": "the owner's username"})
     folder = fields.String(required=True, allow_none=True, attribute="folder.public_id", metadata={
         "description": "the id of the folder it is in (see /folders)"})
-    path = fields.Function(lambda file: files.shown_path(file, g.api_user), required=True, metadata={
+    path = fields.Function(lambda file: files.shown_path(file, g.get("api_user")), required=True, metadata={
         "type": "string", "nullable": True,
         "description": "the folder it is in as a path (\"\" for the root folder) when you own it; else null"})
     problem = fields.String(required=True, allow_none=True, metadata={

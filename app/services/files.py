@@ -226,8 +226,9 @@ def with_paths(user, rows):
 
 
 def shown_path(file, user):
-    """The file's folder path as `user` may see it: theirs for their own files (read once), None for others'."""
-    if file.owner_id != user.id:
+    """The file's folder path as `user` may see it: theirs for their own files (read once), None for others'
+    (and for a guest, who has no account)."""
+    if user is None or file.owner_id != user.id:
         return None
     if not hasattr(file, "folder_path"):
         with_paths(user, [file])

@@ -31,6 +31,8 @@ def test_upload_list_get_download_delete(client, headers):
     assert client.delete(f"/api/v1/files/{file['id']}", headers=headers).status_code == 204
     assert client.get(f"/api/v1/files/{file['id']}", headers=headers).status_code == 404
     assert client.get("/api/v1/files", headers=headers).get_json()["items"] == []
+    assert [name for name, _ in stored_rows()] == [file["name"]], "in the trash"
+    assert client.post("/api/v1/trash/purge", headers=headers, json={"files": [file["id"]]}).status_code == 204
     assert stored_rows() == []
 
 
@@ -252,6 +254,7 @@ def test_failed_object_delete_keeps_row_marked_and_is_retried(app, client, heade
 
     monkeypatch.setattr(storage, "delete", broken_delete)
     assert client.delete(f"/api/v1/files/{file['id']}", headers=headers).status_code == 204
+    assert client.post("/api/v1/trash/purge", headers=headers, json={"files": [file["id"]]}).status_code == 204
     # Unlisted at once, but the row stays, marked, until the bytes are really gone.
     assert client.get("/api/v1/files", headers=headers).get_json()["items"] == []
     assert stored_rows() == [("stubborn.txt", FileStatus.DELETING)]

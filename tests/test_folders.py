@@ -169,3 +169,47 @@ def test_concurrent_moves_and_renames_into_one_name_leave_one_winner(app, client
     names = [*db.session.execute(db.select(File.name).filter_by(folder_id=folder_row.id, status="ready")).scalars(),
              *db.session.execute(db.select(Folder.name).filter_by(parent_id=folder_row.id)).scalars()]
     assert sorted(names).count("same.txt") == 1, names
+
+
+def test_many_files_are_made_visible_or_private_at_once_all_or_none(client, headers, accounts):
+    chosen = [upload(client, headers, f"f{n}.txt", b"x")["id"] for n in range(3)]
+    response = client.post("/api/v1/files/visibility", headers=headers,
+                           json={"files": chosen, "visible_to_everyone": True})
+    assert response.status_code == 200 and response.get_json() == {"changed": 3}
+    other = accounts.headers(accounts.create("watcher"))
+    seen = client.get("/api/v1/files", headers=other, query_string={"scope": "everyone"}).get_json()["items"]
+    assert sorted(item["name"] for item in seen) == ["f0.txt", "f1.txt", "f2.txt"]
+    assert all(item["path"] is None for item in seen), "another owner's folders are not shown"
+    refused = client.post("/api/v1/files/visibility", headers=headers,
+                          json={"files": [chosen[0], "f" * 32], "visible_to_everyone": False})
+    assert error_of(refused) == (404, "not_found")
+    assert len(client.get("/api/v1/files", headers=other, query_string={"scope": "everyone"}).get_json()["items"]) == 3
+
+
+def test_two_folders_made_at_once_with_one_name_give_one_folder(app, headers):
+    def work(number, start):
+        with app.test_client() as client:
+            start.wait()
+            return client.post("/api/v1/folders", headers=headers, json={"name": "Reports"}).status_code
+
+    assert sorted(at_once(4, work)) == [201, 409, 409, 409]
+    db.session.expire_all()
+    assert db.session.execute(db.select(Folder.name).filter_by(name="Reports")).scalars().all() == ["Reports"]
+
+
+def test_uploads_of_one_tree_at_once_make_each_folder_once(app, headers):
+    def work(number, start):
+        client = app.test_client()
+        start.wait()
+        return upload(client, headers, f"{number}.txt", b"n", path="Shared/Deep")["path"]
+
+    assert at_once(4, work) == ["Shared/Deep"] * 4
+    db.session.expire_all()
+    assert sorted(db.session.execute(db.select(Folder.name).filter(Folder.parent_id.is_not(None))).scalars()) == [
+        "Deep", "Shared"]
+
+
+def test_a_new_users_root_folder_keeps_its_id(client, headers):
+    first = client.get("/api/v1/folders/root", headers=headers).get_json()["id"]
+    assert client.get("/api/v1/folders/root", headers=headers).get_json()["id"] == first
+    assert folder(client, headers, "Inside", first)["path"] == "Inside"

@@ -3,7 +3,7 @@ from flask import g, redirect
 from app.api import bp
 from app.api.schemas import (CompleteBatchRequest, CompletedBatch, CompleteRequest, DownloadLink, DownloadQuery, File,
                              FilePage, FileUpdate, ListFilesQuery, OwnUploadRequest, PartsRequest, PendingUploads, SignedParts,
-                             StoredParts, Upload, UploadBatch, UploadBatchRequest)
+                             StoredParts, Upload, UploadBatch, UploadBatchRequest, VisibilityRequest, VisibilityResult)
 from app.errors import LockerError
 from app.services import files, folders, trash, uploads
 
@@ -58,6 +58,15 @@ def update_file(body, file_id):
     file = files.change_file(g.api_user, file_id, name=body.get("name"), visible=body.get("visible_to_everyone"),
                              folder=body.get("folder"))
     return files.with_paths(g.api_user, [file])[0]
+
+
+@bp.post("/files/visibility")
+@bp.arguments(VisibilityRequest)
+@bp.response(200, VisibilityResult)
+@bp.refuses(401, 404, 413)
+def set_visibility(body):
+    """Make many of your files visible to every signed-in user, or private again, all or none."""
+    return {"changed": files.set_visibility_of(g.api_user, body["files"], body["visible_to_everyone"])}
 
 
 @bp.get("/files/<file_id>/download")

@@ -522,6 +522,16 @@ class Selection(Loose):
             raise ValidationError("Give at least one id in files or folders.")
 
 
+class VisibilityRequest(Loose):
+    files = fields.List(fields.String(validate=PUBLIC_ID), required=True,
+                        validate=validate.Length(1, folders.MAX_ITEMS), metadata={"description": "file ids"})
+    visible_to_everyone = fields.Boolean(required=True)
+
+
+class VisibilityResult(Schema):
+    changed = fields.Integer(required=True, metadata={"description": "how many files were not that way already"})
+
+
 class MoveRequest(Selection):
     to = fields.String(required=True, validate=FOLDER_ID, metadata={"description": "the folder to move them into"})
 

@@ -291,6 +291,21 @@ def set_visibility(user, public_id, visible):
     return change_file(user, public_id, visible=visible)
 
 
+def set_visibility_of(user, public_ids, visible):
+    """Make many of the user's files visible to everyone (or private), all or none; returns how many changed."""
+    public_ids = list(dict.fromkeys(public_ids))
+    if not public_ids or len(public_ids) > folders.MAX_ITEMS:
+        raise InvalidInput(f"Choose 1 to {folders.MAX_ITEMS:,} files.", code="invalid_items")
+    chosen = [get_file(user, public_id) for public_id in public_ids]
+    changed = [file for file in chosen if file.visible_to_everyone != visible]
+    for file in changed:
+        file.visible_to_everyone = visible
+        audit.record("visibility_changed", owner_id=file.owner_id, actor=user, file=file,
+                     detail="visible to everyone" if visible else "private")
+    db.session.commit()
+    return len(changed)
+
+
 def download_link(user, public_id, inline=False):
     """A fresh signed URL for a file the user may read and when it stops working.
 

@@ -40,7 +40,11 @@ class FolderSummary:
 
 
 def root_folder(owner_id):
-    """The owner's root folder, made the first time it is needed (two first uses at once make one)."""
+    """The owner's root folder, made the first time it is needed (two first uses at once make one).
+
+    Making it commits, so its id holds from the first answer on: every caller asks before it writes
+    (and an owner with any folder or file has one already).
+    """
     query = db.select(Folder).filter(Folder.owner_id == owner_id, Folder.parent_id.is_(None))
     root = db.session.execute(query).scalar_one_or_none()
     if root is None:
@@ -48,6 +52,7 @@ def root_folder(owner_id):
         now = utcnow()
         db.session.execute(insert(Folder).values(public_id=uuid.uuid4().hex, owner_id=owner_id, name="", search_name="",
                                                  depth=0, created_at=now, updated_at=now).on_conflict_do_nothing())
+        db.session.commit()
         root = db.session.execute(query).scalar_one()
     return root
 

@@ -28,7 +28,7 @@ from tests.live_support import Live, live, local_live, moto_server, start_live  
 from tests.test_client import LARGE, SMALL, FaultyStorage, closed_port_url, session_with, sha, without_share_links, write
 
 FILE_KEYS = {"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified",
-             "preview", "visible_to_everyone", "owner", "guest_name", "request"}
+             "preview", "visible_to_everyone", "owner", "guest_name", "request", "folder", "path"}
 SHARE_KEYS = {"id", "url", "file_id", "file_name", "state", "created_at", "expires_at", "has_password",
               "max_downloads", "download_count", "last_download_at", "note"}
 LOCKER_SCRIPT = Path(sys.executable).parent / "locker"

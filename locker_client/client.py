@@ -1209,8 +1209,7 @@ class Locker:
                 continue
             if entry is None and not parents and not last:
                 where = f"in {current.path}" if current.path else "in your root folder"
-                raise NotFoundError(f"No folder {name} {where} (make the parents too with parents=True).",
-                                    code="not_found", status=404)
+                raise NotFoundError(f"No folder {name} {where}.", code="not_found", status=404)
             try:
                 current = Folder.from_json(self._json(self._request(
                     "POST", "/folders", json={"name": name, "parent": folder_ref(current)}, ok=(200, 201))))
@@ -1409,9 +1408,9 @@ class Locker:
             subdirectories.sort()
             relative = Path(directory).relative_to(root).as_posix()
             relative = "" if relative == "." else relative
-            regular = [name for name in sorted(names) if (Path(directory) / name).is_file()]
-            files.extend((f"{relative}/{name}" if relative else name, Path(directory) / name) for name in regular)
-            if relative and not regular and not subdirectories:
+            # Anything but a folder is given to upload_many, which says why a pipe or a broken link can't go.
+            files.extend((f"{relative}/{name}" if relative else name, Path(directory) / name) for name in sorted(names))
+            if relative and not names and not subdirectories:
                 empty.append(relative)
 
         remote: dict[str, File] = {}

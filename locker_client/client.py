@@ -1398,6 +1398,8 @@ class Locker:
             try:
                 top = self.folder(to)
             except NotFoundError:
+                if is_id(str(to).strip()):
+                    raise  # an id names a folder that is there, never one to make
                 existed = False
                 top = self.make_folder(to)
                 summary.folders_made.append(top.path)

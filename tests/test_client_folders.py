@@ -10,7 +10,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from locker_client import ConflictError, InvalidRequestError, Locker, NotFoundError
+from locker_client import ConflictError, InvalidRequestError, Locker, NotFoundError, TransferError
 from locker_client.models import File, Folder
 from tests.live_support import Live, live, local_live, moto_server  # noqa: F401  (fixtures)
 from tests.test_client import LARGE, SMALL, session_with, sha, state_dir, write  # noqa: F401  (state_dir: a fixture)
@@ -235,3 +235,24 @@ def test_an_interrupted_tree_upload_sends_only_what_is_missing(local_live: Live,
             "only the missing parts of the large file are sent"
         assert sorted(f.full_path for f in lk.files()) == sorted(f"Up/{path}" for path in files)
         assert isinstance(second.transferred["Fotos/Sommer 2024/video.bin"], File)
+
+
+def test_a_resumed_upload_keeps_its_folder_and_another_folder_starts_afresh(local_live: Live, tmp_path: Path,
+                                                                            state_dir: Path) -> None:
+    from tests.test_client import FaultyStorage
+    _, token = local_live.user()
+    path = write(tmp_path, "disk.img", LARGE)
+    with Locker(local_live.url, token=token, state_dir=state_dir, retries=0,
+                session=session_with(FaultyStorage(fail_parts={3}))) as lk:
+        with pytest.raises(TransferError):
+            lk.upload(path, folder_path="A")
+        stale = lk.pending_uploads()[0]["id"]
+    transport = FaultyStorage()
+    with Locker(local_live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        moved = lk.upload(path, folder_path="B")  # not where the interrupted upload was going
+        assert moved.path == "B" and moved.id != stale and sorted(transport.put_parts) == [1, 2, 3, 4, 5, 6]
+        assert lk.pending_uploads() == [], "the stale upload was cancelled"
+        (tmp_path / "empty").mkdir()
+        with pytest.raises(NotFoundError):
+            lk.upload_dir(tmp_path / "empty", "f" * 32)  # an id names a folder that is there
+        assert [f.name for f in lk.list_folder("").folders] == ["A", "B"], "no folder named like an id was made"

@@ -266,8 +266,17 @@ def list_files(path: str, as_json: bool, search: str | None, everyone: bool, sor
             files = list(lk.files(sort=sort, order=order, q=search, scope="everyone" if everyone else None))
             parent_path = ""
         else:
-            listing = lk.list_folder(path, sort=sort, order=order)
-            folders, files, parent_path = listing.folders, listing.files, listing.folder.path
+            try:
+                listing = lk.list_folder(path, sort=sort, order=order)
+                folders, files, parent_path = listing.folders, listing.files, listing.folder.path
+            except NotFoundError as error:
+                try:  # a file's path lists that file, as ls does
+                    found = lk.item(path)
+                except NotFoundError:
+                    raise Failed(f"{path}: {error.message}") from None
+                if not isinstance(found, File):
+                    raise
+                files, parent_path = [found], found.path or ""
     if as_json:
         print_json([folder_json(entry, parent_path) for entry in folders]
                    + [{"kind": "file", **f.to_json()} for f in files])
@@ -550,7 +559,7 @@ def tree_upload(trees: list[Path], loose: list[Path], to: str | None, name: str 
             bars.file_done()
         if outcome is None:
             counts["skipped"] += 1
-            say(local, f"skipped {local} (already in Locker as {remote})")
+            say(local, f"skipped {local} (already in {where(remote)})")
         elif isinstance(outcome, File):
             counts["uploaded"] += 1
             counts["bytes"] += outcome.size
@@ -564,9 +573,14 @@ def tree_upload(trees: list[Path], loose: list[Path], to: str | None, name: str 
             destination = to if to is not None else tree.resolve().name
             if bars:
                 bars.next_tree()
+
+            def tree_result(relative: str, outcome: File | Exception | None, tree: Path = tree,
+                            top: str = destination.strip("/")) -> None:
+                directory = relative.rpartition("/")[0]
+                landed(tree / relative, outcome, f"{top}/{directory}".strip("/") if top else directory)
+
             summary = lk.upload_dir(tree, destination, workers=parallel, progress=bars.report if bars else None,
-                                    on_result=lambda relative, outcome, tree=tree, destination=destination: landed(
-                                        tree / relative, outcome, f"{destination.strip('/')}/{relative}".lstrip("/")))
+                                    on_result=tree_result)
             for relative, error in summary.failed.items():
                 if relative.endswith("/"):  # an empty folder that could not be made
                     complain(tree / relative, error)
@@ -625,10 +639,20 @@ def resolve_file(lk: Locker, id_or_name: str, everyone: bool = False) -> File:
         matches = lk.find(id_or_name, scope="everyone")
         listing = "`locker ls --everyone`" if matches else listing
     if not matches:
+        if everyone and is_folder(lk, id_or_name):  # only download asks for everyone's files
+            raise Failed(f"{id_or_name} is a folder; add --recursive to download it with what is in it")
         raise Failed(f"no file with the id or name {id_or_name!r} (see {listing})")
     if len(matches) > 1:
         raise Failed(f"{len(matches)} files are named {id_or_name!r}; give the id instead (see {listing})")
     return matches[0]
+
+
+def is_folder(lk: Locker, path: str) -> bool:
+    try:
+        lk.folder(path)
+    except NotFoundError:
+        return False
+    return True
 
 
 def resolve_item(lk: Locker, given: str) -> File | Folder:

@@ -196,6 +196,12 @@ def find_in_trash(items: Sequence[TrashItem], given: str) -> TrashItem:
     raise NotFoundError(f"Nothing in the trash is called {given}.", code="not_found", status=404)
 
 
+def is_numbered_copy(candidate: str, name: str) -> bool:
+    """Whether `candidate` is the name Locker gives `name` when it is taken: ``"report (2).pdf"`` for ``report.pdf``."""
+    match = re.fullmatch(r"(.+) \((\d+)\)(.*)", candidate)
+    return bool(match) and match.group(1) + match.group(3) == name
+
+
 def _same_file(target: Path, file: File) -> bool:
     """Whether `target` is a regular file with the file's size and (recorded) SHA-256."""
     try:
@@ -1415,16 +1421,19 @@ class Locker:
             if relative and not names and not subdirectories:
                 empty.append(relative)
 
-        remote: dict[str, File] = {}
+        remote: dict[str, list[File]] = {}
         if skip_existing and existed:
-            wanted = {relative.rpartition("/")[0] for relative, _ in files}
-            remote = self._remote_files(top, wanted)
+            remote = self._remote_files(top, {relative.rpartition("/")[0] for relative, _ in files})
         sending: list[tuple[str, Path]] = []
         for relative, source in files:
-            there = remote.get(relative)
+            directory, _, name = relative.rpartition("/")
             try:
-                same = (there is not None and there.sha256 is not None and there.size == source.stat().st_size
-                        and self._hash_file(source, there.size, None) == there.sha256)
+                size = source.stat().st_size
+                # The same name, or the numbered name an earlier run's copy got when the name was taken
+                # (so running again never adds one more copy).
+                alike = [file for file in remote.get(directory, []) if file.sha256 and file.size == size
+                         and (file.name == name or is_numbered_copy(file.name, name))]
+                same = bool(alike) and self._hash_file(source, size, None) in {file.sha256 for file in alike}
             except (OSError, LockerError):
                 same = False  # upload_many says what is wrong with it
             if same:
@@ -1472,9 +1481,9 @@ class Locker:
             self.workers = saved_workers
         return summary
 
-    def _remote_files(self, top: Folder, wanted: set[str]) -> dict[str, File]:
-        """{relative path: File} of the files in the folders below `top` at the relative paths `wanted`."""
-        found: dict[str, File] = {}
+    def _remote_files(self, top: Folder, wanted: set[str]) -> dict[str, list[File]]:
+        """{relative path: its files} for the folders below `top` at the relative paths `wanted` that exist."""
+        found: dict[str, list[File]] = {}
         folders: dict[str, Folder | None] = {"": top}
 
         def folder_at(relative: str) -> Folder | None:
@@ -1489,8 +1498,7 @@ class Locker:
             folder = folder_at(relative)
             if folder is None:
                 continue
-            for file in self.folder_files(folder):
-                found[f"{relative}/{file.name}" if relative else file.name] = file
+            found[relative] = list(self.folder_files(folder))
         return found
 
     def download_dir(self, folder_path: str | Folder = "", local_dir: str | os.PathLike[str] = ".", *,

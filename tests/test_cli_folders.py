@@ -13,7 +13,7 @@ from tests.test_client import SMALL, write
 from tests.test_client_folders import DownloadTransport, make_tree, tree_of
 
 
-def test_a_tree_goes_up_with_upload_r_and_comes_down_with_download_r(live: Live, run, dirs) -> None:
+def test_a_tree_goes_up_with_upload_r_and_comes_down_with_download_r(live: Live, run, dirs, monkeypatch) -> None:
     _, token = live.user()
     source = dirs["work"] / "source"
     files = make_tree(source)
@@ -40,15 +40,31 @@ def test_a_tree_goes_up_with_upload_r_and_comes_down_with_download_r(live: Live,
     again = run("upload", "-r", str(source), "--to", "Backup/2026", url=live.url, token=token)
     assert again.exit_code == 0, again.output
     assert len(again.stdout.splitlines()) == len(files) and again.stdout.count("skipped ") == len(files)
-    assert f"skipped {source / 'Docs' / 'a.txt'} (already in Locker as Backup/2026/Docs/a.txt)" in again.stdout
+    assert f"skipped {source / 'Docs' / 'a.txt'} (already in Backup/2026/Docs)" in again.stdout
+    assert f"skipped {source / 'readme.txt'} (already in Backup/2026)" in again.stdout
     back = run("download", "-r", "Backup/2026", str(copy), url=live.url, token=token)
     assert back.exit_code == 0 and sorted(back.stdout.splitlines()) == sorted(
         f"skipped {copy / path} (already there)" for path in files)
 
-    # Without --to, a folder goes to a folder of its own name; download -r without DIR makes one here.
+    # ls of a file's path lists the file; download of a folder without -r says what to add.
+    assert [item["name"] for item in json.loads(run("ls", "Backup/2026/Docs/a.txt", "--json", url=live.url,
+                                                    token=token).stdout)] == ["a.txt"]
+    assert one_error_line(run("download", "Backup/2026/Docs", url=live.url, token=token)) == \
+        "locker: Backup/2026/Docs is a folder; add --recursive to download it with what is in it"
+    assert one_error_line(run("download", "Backup", url=live.url, token=token)) == \
+        "locker: Backup is a folder; add --recursive to download it with what is in it"
+    assert one_error_line(run("ls", "Backup/1999", url=live.url, token=token)) == \
+        "locker: Backup/1999: No folder 1999 in Backup."
+
+    # Without --to, a folder goes to a folder of its own name.
     plain = run("upload", "-r", str(source / "Docs"), url=live.url, token=token)
     assert plain.exit_code == 0 and f"as Docs/a.txt (" in plain.stdout
     assert "\x1b" not in plain.output and plain.stderr == "", "no progress bars without a terminal"
+    # download -r without DIR: a folder of the folder's name, here.
+    monkeypatch.chdir(dirs["work"])
+    here = run("download", "-r", "Backup/2026/Fotos/Sommer 2024", url=live.url, token=token)
+    assert here.exit_code == 0, here.output
+    assert tree_of(dirs["work"] / "Sommer 2024") == tree_of(source / "Fotos" / "Sommer 2024")
 
 
 def test_an_interrupted_download_r_fetches_only_what_is_missing(local_live: Live, run, dirs, monkeypatch) -> None:

@@ -181,6 +181,13 @@ def test_a_tree_goes_up_and_comes_down_identical(live: Live, tmp_path: Path, sta
         again = lk.upload_dir(source, "Backup/2026")
         assert again.transferred == {} and sorted(again.skipped) == sorted(sent.transferred)
         assert len(list(lk.files())) == len(sent.transferred)
+        # A file changed locally goes up beside the old one (its name numbered), and only once.
+        (source / "Docs" / "a.txt").write_bytes(b"b")
+        changed = lk.upload_dir(source, "Backup/2026")
+        assert [(path, f.name) for path, f in changed.transferred.items()] == [("Docs/a.txt", "a (1).txt")]
+        assert lk.upload_dir(source, "Backup/2026").transferred == {}, "the numbered copy counts as there"
+        lk.purge(lk.trash("Backup/2026/Docs/a (1).txt") or "a (1).txt")
+        (source / "Docs" / "a.txt").write_bytes(b"a")
 
         copy = tmp_path / "copy"
         got = lk.download_dir("Backup/2026", copy, workers=4)

@@ -6,8 +6,10 @@
         print(lk.me().username)
         file = lk.upload("video.mkv")             # single PUT or parallel parts, resumable
         lk.download(file.id, "copy.mkv")          # verified against the recorded SHA-256
-        for f in lk.files():                      # every page
+        for f in lk.files():                      # every page, every folder (f.path says which)
             print(f.name, f.size)
+        lk.upload_dir("photos/", to="Photos/2024")   # a tree, in batches and in parallel; run again to resume
+        lk.download_dir("Photos/2024", "copy/")      # the tree back, each file SHA-256 checked
 
 File bytes never pass through Locker: uploads go to the signed storage URLs
 the API hands out (one PUT, or parts), downloads come from a signed URL.
@@ -493,7 +495,9 @@ class Locker:
 
     def files(self, *, sort: str = "date", order: str | None = None, q: str | None = None,
               scope: str | None = None, page_size: int = 1000) -> Iterator[File]:
-        """Every file, page after page (``sort`` is date, name or size; ``order`` asc or desc).
+        """Every file in every folder, page after page (``sort`` is date, name or size; ``order`` asc or desc).
+
+        Each :class:`File` says where it is (``folder``, ``path``); :meth:`folder_files` lists one folder.
 
         ``q`` keeps names containing it, ignoring case (1 or 2 characters: names
         starting with it; at most 100). ``scope`` is ``"mine"``, ``"everyone"`` (files

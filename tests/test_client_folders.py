@@ -263,3 +263,26 @@ def test_a_resumed_upload_keeps_its_folder_and_another_folder_starts_afresh(loca
         with pytest.raises(NotFoundError):
             lk.upload_dir(tmp_path / "empty", "f" * 32)  # an id names a folder that is there
         assert [f.name for f in lk.list_folder("").folders] == ["A", "B"], "no folder named like an id was made"
+
+
+def test_ctrl_c_during_a_tree_download_leaves_no_partial_file_and_a_rerun_finishes(local_live: Live, tmp_path: Path,
+                                                                                   state_dir: Path) -> None:
+    _, token = local_live.user()
+    source = tmp_path / "source"
+    files = make_tree(source)
+    copy = tmp_path / "copy"
+    with Locker(local_live.url, token=token, state_dir=state_dir) as lk:
+        assert lk.upload_dir(source, "Tree").ok
+
+        def interrupt(path, file, outcome):
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            lk.download_dir("Tree", copy, workers=1, on_result=interrupt)
+        kept = [p for p in copy.rglob("*") if p.is_file()]
+        assert len(kept) < len(files) and not [p for p in kept if p.name.endswith(".locker-download")]
+        transport = DownloadTransport()
+    with Locker(local_live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        rest = lk.download_dir("Tree", copy)
+    assert rest.ok and len(rest.skipped) == len(kept) and len(transport.fetched) == len(files) - len(kept)
+    assert tree_of(copy) == tree_of(source)

@@ -421,6 +421,15 @@ class TreeProgress:
         self.progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
+def upload_folder(lk: Locker, to: str | None) -> Folder | None:
+    """The folder --to names, made if missing (an id must name one that is there); None: the root folder."""
+    if not to:
+        return None
+    if is_file_id(to.strip()):
+        return lk.folder(to.strip())
+    return lk.make_folder(to)
+
+
 def reason_of(outcome: Exception) -> str:
     if isinstance(outcome, LockerError):
         return explain(outcome)
@@ -477,7 +486,7 @@ def upload(paths: tuple[str, ...], recursive: bool, to: str | None, name: str | 
             click.echo(f"uploaded {path} as {stored.full_path} ({human_size(stored.size)}, id {stored.id})")
 
     with connect(workers=parallel or 4) as lk:
-        target = lk.make_folder(to) if to else None
+        target = upload_folder(lk, to)
         bars = UploadProgress(console, sum(sizes.values())) if console.is_terminal else None
         tasks: dict[int, TaskID] = {}
         refused_token = False
@@ -585,7 +594,7 @@ def tree_upload(trees: list[Path], loose: list[Path], to: str | None, name: str 
                 if relative.endswith("/"):  # an empty folder that could not be made
                     complain(tree / relative, error)
         if loose:
-            target = lk.make_folder(to) if to else None
+            target = upload_folder(lk, to)
             if bars:
                 bars.next_tree()
             overall = [0] * len(loose)

@@ -177,3 +177,14 @@ def test_on_a_terminal_tree_transfers_show_one_overall_bar(local_live: Live, dir
     assert tree_of(tmp_path / "copy") == tree_of(source)
     with Locker(local_live.url, token=token) as lk:
         assert len(list(lk.files())) == len(files)
+
+
+def test_upload_to_a_folder_by_id(local_live: Live, run, dirs) -> None:
+    _, token = local_live.user()
+    archive = json.loads(run("mkdir", "Archive", "--json", url=local_live.url, token=token).stdout)[0]
+    by_id = run("upload", str(write(dirs["work"], "by id.txt", b"x")), "--to", archive["id"], "--json",
+                url=local_live.url, token=token)
+    assert by_id.exit_code == 0, by_id.output
+    assert json.loads(by_id.stdout)[0]["path"] == "Archive"
+    assert one_error_line(run("upload", str(dirs["work"] / "by id.txt"), "--to", "0" * 32, url=local_live.url,
+                              token=token)) == f"locker: No folder {'0' * 32} in your root folder."

@@ -15,9 +15,11 @@ from locker_client.errors import (AuthenticationError, ChecksumMismatchError, Co
                                   ConnectionFailed, FileTooLargeError, InvalidRequestError, LockerError,
                                   NotFoundError, PermissionDeniedError, QuotaExceededError, RateLimitedError,
                                   ServerError, TransferError, UnsupportedFeatureError)
-from locker_client.models import Account, File, Share  # noqa: E402
+from locker_client.models import (Account, File, Folder, FolderEntry, FolderListing, Share, Trash,  # noqa: E402
+                                  TrashItem, TreeTransfer)
 
-__all__ = ["Locker", "ProgressCallback", "parse_duration", "Account", "File", "Share", "LockerError",
+__all__ = ["Locker", "ProgressCallback", "parse_duration", "Account", "File", "Folder", "FolderEntry",
+           "FolderListing", "Share", "Trash", "TrashItem", "TreeTransfer", "LockerError",
            "AuthenticationError", "ChecksumMismatchError", "ConflictError", "ConnectionFailed", "FileTooLargeError",
            "InvalidRequestError", "NotFoundError", "PermissionDeniedError", "QuotaExceededError",
            "RateLimitedError", "ServerError", "TransferError", "UnsupportedFeatureError"]

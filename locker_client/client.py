@@ -6,8 +6,10 @@
         print(lk.me().username)
         file = lk.upload("video.mkv")             # single PUT or parallel parts, resumable
         lk.download(file.id, "copy.mkv")          # verified against the recorded SHA-256
-        for f in lk.files():                      # every page
+        for f in lk.files():                      # every page, every folder (f.path says which)
             print(f.name, f.size)
+        lk.upload_dir("photos/", to="Photos/2024")   # a tree, in batches and in parallel; run again to resume
+        lk.download_dir("Photos/2024", "copy/")      # the tree back, each file SHA-256 checked
 
 File bytes never pass through Locker: uploads go to the signed storage URLs
 the API hands out (one PUT, or parts), downloads come from a signed URL.
@@ -51,9 +53,9 @@ from requests.adapters import HTTPAdapter
 
 from locker_client import __version__
 from locker_client.errors import (AuthenticationError, ChecksumMismatchError, ConflictError, ConnectionFailed,
-                                  LockerError, NotFoundError, QuotaExceededError, ServerError, TransferError,
+                                  InvalidRequestError, LockerError, NotFoundError, QuotaExceededError, ServerError, TransferError,
                                   UnsupportedFeatureError, error_for_status)
-from locker_client.models import Account, File, Share
+from locker_client.models import Account, File, Folder, FolderEntry, FolderListing, Share, Trash, TrashItem, TreeTransfer
 from locker_client.state import UploadState, UploadStateStore
 
 API_PREFIX = "/api/v1"
@@ -150,6 +152,108 @@ def safe_file_name(name: str) -> str:
     """A stored file's name as a single path component (Locker's names already are; this makes sure)."""
     cleaned = name.replace("/", "_").replace("\\", "_").replace("\0", "_").strip()
     return cleaned if cleaned not in ("", ".", "..") else "download"
+
+
+def _target(folder: str | Folder | None, path: str | None) -> dict[str, str]:
+    """The ``folder`` and ``path`` of an upload's body, leaving out what is not given."""
+    target: dict[str, str] = {}
+    folder_id = folder_ref(folder) if isinstance(folder, Folder) else folder
+    if folder_id and folder_id != "root":
+        target["folder"] = str(folder_id)
+    cleaned = "/".join(part for part in (path or "").replace("\\", "/").split("/") if part not in ("", "."))
+    if cleaned:
+        target["path"] = cleaned
+    return target
+
+
+def is_id(text: str) -> bool:
+    """Whether `text` looks like a Locker id (32 hexadecimal digits)."""
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
+def folder_ref(folder: Folder | FolderEntry) -> str:
+    """How to name a folder to the API: ``"root"`` for the root folder (whose id a new account may not
+    have kept yet), else its id."""
+    return "root" if isinstance(folder, Folder) and folder.is_root else folder.id
+
+
+def split_remote_path(path: str) -> list[str]:
+    """``"Photos/2024"`` (either slash, leading or trailing ones ignored) as its folder names."""
+    parts = [part for part in str(path).replace("\\", "/").split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise InvalidRequestError("A Locker path can't go up with '..'.", code="invalid_path")
+    return parts
+
+
+def find_in_trash(items: Sequence[TrashItem], given: str) -> TrashItem:
+    """The trash item with this id, else the one with this original path, else the one with this name."""
+    for matches in ([item for item in items if item.id == given],
+                    [item for item in items if item.original_path == given.strip("/")],
+                    [item for item in items if item.name == given]):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise ConflictError(f"{len(matches)} items in the trash are called {given}; give the id instead.",
+                                code="ambiguous")
+    raise NotFoundError(f"Nothing in the trash is called {given}.", code="not_found", status=404)
+
+
+def is_numbered_copy(candidate: str, name: str) -> bool:
+    """Whether `candidate` is the name Locker gives `name` when it is taken: ``"report (2).pdf"`` for ``report.pdf``."""
+    match = re.fullmatch(r"(.+) \((\d+)\)(.*)", candidate)
+    return bool(match) and match.group(1) + match.group(3) == name
+
+
+def _same_file(target: Path, file: File) -> bool:
+    """Whether `target` is a regular file with the file's size and (recorded) SHA-256."""
+    try:
+        if not target.is_file() or target.stat().st_size != file.size or not file.sha256:
+            return False
+        digest = hashlib.sha256()
+        with open(target, "rb") as handle:
+            while chunk := handle.read(CHUNK_SIZE):
+                digest.update(chunk)
+        return digest.hexdigest() == file.sha256
+    except OSError:
+        return False
+
+
+def _drop_partial(target: Path) -> None:
+    """Remove what an earlier, killed download of `target` left (its temporary files)."""
+    for leftover in target.parent.glob(f".{glob_escape(target.name[:80])}.*.locker-download"):
+        leftover.unlink(missing_ok=True)
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+class _Overall:
+    """One progress total over many files: each file's callback, added up (a retry's rewind included)."""
+
+    def __init__(self, callback: ProgressCallback | None, phase: str, total: int) -> None:
+        self.callback, self.phase, self.total = callback, phase, total
+        self.done: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.report()
+
+    def report(self) -> None:
+        if self.callback is not None:
+            self.callback(self.phase, sum(self.done.values()), self.total)
+
+    def for_item(self, index: int) -> ProgressCallback:
+        def report(phase: str, done: int, total: int) -> None:
+            if phase != self.phase:
+                return  # hashing is not counted
+            with self.lock:
+                self.done[index] = done
+                self.report()
+        return report
+
+    def finish(self, index: int, size: int) -> None:
+        with self.lock:
+            self.done[index] = size
+            self.report()
 
 
 class _Stopped(Exception):
@@ -391,7 +495,9 @@ class Locker:
 
     def files(self, *, sort: str = "date", order: str | None = None, q: str | None = None,
               scope: str | None = None, page_size: int = 1000) -> Iterator[File]:
-        """Every file, page after page (``sort`` is date, name or size; ``order`` asc or desc).
+        """Every file in every folder, page after page (``sort`` is date, name or size; ``order`` asc or desc).
+
+        Each :class:`File` says where it is (``folder``, ``path``); :meth:`folder_files` lists one folder.
 
         ``q`` keeps names containing it, ignoring case (1 or 2 characters: names
         starting with it; at most 100). ``scope`` is ``"mine"``, ``"everyone"`` (files
@@ -436,7 +542,7 @@ class Locker:
         return File.from_json(self._json(response))
 
     def delete(self, file_id: str) -> None:
-        """Delete a file (``DELETE /files/<id>``)."""
+        """Move a file to the trash (``DELETE /files/<id>``); :meth:`restore` brings it back, :meth:`purge` ends it."""
         self._request("DELETE", f"/files/{quote(file_id, safe='')}", ok=(200, 204))
 
     def download_link(self, file_id: str) -> tuple[str, str | None]:
@@ -448,7 +554,8 @@ class Locker:
     # -- uploads -----------------------------------------------------------------
 
     def upload(self, path: str | os.PathLike[str], name: str | None = None, *, content_type: str | None = None,
-               progress: ProgressCallback | None = None) -> File:
+               progress: ProgressCallback | None = None, folder: str | Folder | None = None,
+               folder_path: str | None = None) -> File:
         """Upload a local file; returns the stored :class:`File`.
 
         Small files go up in one signed PUT, large ones (above the server's
@@ -462,6 +569,8 @@ class Locker:
             name: the name to store it under (default: the file's own name).
             content_type: e.g. ``"image/png"`` (default: Locker guesses from the name).
             progress: ``progress(phase, done, total)``, see :data:`ProgressCallback`.
+            folder: the id of the folder (or a :class:`Folder`) it goes in (default: the root folder).
+            folder_path: folders below `folder` it goes in, such as ``"Photos/2024"``, made where missing.
 
         Raises:
             TransferError: storage could not be reached or refused the bytes (parts
@@ -475,9 +584,10 @@ class Locker:
         if not stat_module.S_ISREG(info.st_mode):
             raise LockerError(f"{source} is not a regular file.", code="not_a_file")
         name = name or source.name
+        target = _target(folder, folder_path)
         state = self.state.load(self.url, str(source))
         if state is not None:
-            resumed = self._resume(state, source, info, name, progress)
+            resumed = self._resume(state, source, info, name, progress, target)
             if resumed is not None:
                 return resumed
         account = self.me() if self._multipart_threshold is None else None
@@ -488,7 +598,8 @@ class Locker:
         if not hash_while_sending and info.st_size > QUOTA_PRECHECK_SIZE:
             self._check_space(source, info.st_size, account or self.me())
         digest = None if hash_while_sending else self._hash_file(source, info.st_size, progress)
-        body: dict[str, Any] = {"name": name, "size": info.st_size, "sha256": digest, "part_checksums": True}
+        body: dict[str, Any] = {"name": name, "size": info.st_size, "sha256": digest, "part_checksums": True,
+                                **target}
         if content_type:
             body["content_type"] = content_type
         started = self._json(self._request("POST", "/uploads", json=body, ok=(200, 201)))
@@ -500,11 +611,14 @@ class Locker:
         state = UploadState(server=self.url, path=str(source), size=info.st_size, mtime_ns=info.st_mtime_ns,
                             name=name, upload_id=upload_id, sha256=digest, part_size=int(multipart["part_size"]),
                             part_count=int(multipart["part_count"]),
-                            part_checksums=bool(multipart.get("part_checksums")))
+                            part_checksums=bool(multipart.get("part_checksums")), folder=target.get("folder"),
+                            folder_path=target.get("path"))
         self.state.save(state)
         return self._finish_multipart(state, source, {}, progress)
 
     def upload_many(self, paths: Sequence[str | os.PathLike[str]], *, names: Sequence[str | None] | None = None,
+                    folders: Sequence[str | Folder | None] | str | Folder | None = None,
+                    folder_paths: Sequence[str | None] | None = None,
                     progress_for: Callable[[int, Path, int], ProgressCallback | None] | None = None,
                     on_result: Callable[[int, File | Exception], None] | None = None) -> list[File | Exception]:
         """Upload several local files; returns, in order, each one's :class:`File` or the error that stopped it.
@@ -520,12 +634,22 @@ class Locker:
         Args:
             paths: the local files.
             names: a name to store each under (None or a missing entry: the file's own name).
+            folders: the folder (id or :class:`Folder`) each goes in, or one for all (default: the root folder).
+            folder_paths: for each, folders below its folder to put it in (``"Photos/2024"``), made where missing.
             progress_for: ``progress_for(index, path, size)`` gives the file's progress
                 callback (see :data:`ProgressCallback`), or None.
             on_result: called with ``(index, File or error)`` as each file lands or fails.
         """
         results: list[File | Exception | None] = [None] * len(paths)
         callbacks: dict[int, ProgressCallback | None] = {}
+
+        def target_of(index: int) -> dict[str, str]:
+            if folders is None or isinstance(folders, (str, Folder)):
+                folder = folders
+            else:
+                folder = folders[index] if index < len(folders) else None
+            path = folder_paths[index] if folder_paths is not None and index < len(folder_paths) else None
+            return _target(folder, path)
 
         def progress_of(index: int, path: Path, size: int) -> ProgressCallback | None:
             # Once per file: one sent one by one after all (an older server) keeps its bar.
@@ -541,7 +665,7 @@ class Locker:
         if self._multipart_threshold is None:
             self.me()
         threshold = self._multipart_threshold or 0
-        small: list[tuple[int, Path, int, str]] = []
+        small: list[tuple[int, Path, int, str, dict[str, str]]] = []
         one_by_one: list[int] = []
         for index, path in enumerate(paths):
             try:
@@ -557,16 +681,18 @@ class Locker:
             if info.st_size > threshold or not threshold or self.state.load(self.url, str(source)) is not None:
                 one_by_one.append(index)
             else:
-                small.append((index, source, info.st_size, name))
+                small.append((index, source, info.st_size, name, target_of(index)))
         try:
             for first in range(0, len(small), BATCH_SIZE):
                 one_by_one.extend(self._upload_batch(small[first:first + BATCH_SIZE], progress_of, settle))
             for index in sorted(one_by_one):
                 path = Path(paths[index])
                 progress = progress_of(index, path, path.stat().st_size if path.exists() else 0)
+                target = target_of(index)
                 try:
                     settle(index, self.upload(path, names[index] if names is not None and index < len(names)
-                                              else None, progress=progress))
+                                              else None, progress=progress, folder=target.get("folder"),
+                                              folder_path=target.get("path")))
                 except AuthenticationError:
                     raise
                 except (LockerError, OSError) as error:
@@ -580,15 +706,15 @@ class Locker:
                 settle(index, LockerError(f"{self.url} sent no result for {paths[index]}.", code="bad_response"))
         return [outcome for outcome in results if outcome is not None]
 
-    def _upload_batch(self, batch: list[tuple[int, Path, int, str]],
+    def _upload_batch(self, batch: list[tuple[int, Path, int, str, dict[str, str]]],
                       progress_of: Callable[[int, Path, int], ProgressCallback | None],
                       settle: Callable[[int, File | Exception], None]) -> list[int]:
         """Hash, start, send and complete up to BATCH_SIZE small files; returns those to send one by one."""
-        progress = {index: progress_of(index, source, size) for index, source, size, _ in batch}
+        progress = {index: progress_of(index, source, size) for index, source, size, *_ in batch}
         digests: dict[int, str] = {}
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="locker-batch") as pool:
             hashing = {pool.submit(self._hash_file, source, size, progress[index]): index
-                       for index, source, size, _ in batch}
+                       for index, source, size, *_ in batch}
             for future in as_completed(hashing):
                 try:
                     digests[hashing[future]] = future.result()
@@ -597,8 +723,8 @@ class Locker:
             waiting = [entry for entry in batch if entry[0] in digests]
             started: dict[int, dict[str, Any]] = {}
             while waiting:
-                body = {"items": [{"name": name, "size": size, "sha256": digests[index]}
-                                  for index, _, size, name in waiting]}
+                body = {"items": [{"name": name, "size": size, "sha256": digests[index], **target}
+                                  for index, _, size, name, target in waiting]}
                 try:
                     answer = self._json(self._request("POST", "/uploads/batch", json=body, ok=(200, 201)))
                 except LockerError as error:
@@ -615,7 +741,7 @@ class Locker:
                     continue
                 started = {entry[0]: item for entry, item in zip(waiting, answer.get("items") or [])}
                 break
-            sources = {index: (source, size) for index, source, size, _ in batch}
+            sources = {index: (source, size) for index, source, size, *_ in batch}
             sending = {pool.submit(self._put_whole, *sources[index], item, progress[index]): index
                        for index, item in started.items()}
             sent = []
@@ -680,9 +806,11 @@ class Locker:
         return digest.hexdigest()
 
     def _resume(self, state: UploadState, source: Path, info: os.stat_result, name: str,
-                progress: ProgressCallback | None) -> File | None:
+                progress: ProgressCallback | None, target: dict[str, str] | None = None) -> File | None:
         """Continue a remembered upload; None when it cannot be (then a fresh upload starts)."""
-        if (state.size, state.mtime_ns, state.name) != (info.st_size, info.st_mtime_ns, name):
+        target = target or {}
+        if ((state.size, state.mtime_ns, state.name, state.folder, state.folder_path)
+                != (info.st_size, info.st_mtime_ns, name, target.get("folder"), target.get("path"))):
             self._forget(state, cancel=True)
             return None
         try:
@@ -952,12 +1080,17 @@ class Locker:
         target = self.download_target(path, file.name)
         if target.exists() and not overwrite:
             raise FileExistsError(f"{target} already exists")
+        return self._save(file, target, progress)
+
+    def _save(self, file: File, target: Path, progress: ProgressCallback | None,
+              stop: threading.Event | None = None) -> Path:
+        """Download into a temporary file beside `target` and rename it into place once its SHA-256 matches."""
         fd, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:80]}.",
                                               suffix=".locker-download")
         temporary = Path(temporary_name)
         try:
             with os.fdopen(fd, "wb") as out:
-                digest, received = self._fetch(file, out, progress)
+                digest, received = self._fetch(file, out, progress, stop)
                 out.flush()
                 os.fsync(out.fileno())
             if received != file.size:
@@ -984,13 +1117,17 @@ class Locker:
             raise FileNotFoundError(f"{target.parent} is not a folder")
         return target
 
-    def _fetch(self, file: File, out: Any, progress: ProgressCallback | None) -> tuple[str, int]:
-        """Stream the file's bytes into `out`, hashing as they come; retried from the start on failure."""
+    def _fetch(self, file: File, out: Any, progress: ProgressCallback | None,
+               stop: threading.Event | None = None) -> tuple[str, int]:
+        """Stream the file's bytes into `out`, hashing as they come; retried from the start on failure.
+
+        Setting `stop` (from another thread) ends it with :class:`_Stopped` at the next chunk.
+        """
         meter = _Meter(progress, "downloading", file.size)
         problem = ""
         for attempt in range(self.retries + 1):
             if attempt:
-                self._backoff(attempt)
+                self._backoff(attempt, stop)
                 out.seek(0)
                 out.truncate()
                 meter.add(-meter.done)
@@ -1014,6 +1151,8 @@ class Locker:
                     kept = None
                     try:
                         for chunk in response.iter_content(CHUNK_SIZE):
+                            if stop is not None and stop.is_set():
+                                raise _Stopped()
                             if kept is not None:
                                 kept.result()
                             kept = keeper.submit(_keep, chunk, digest, out)
@@ -1028,6 +1167,425 @@ class Locker:
                 return digest.hexdigest(), received
         raise TransferError(f"download of {file.name} failed {self.retries + 1} times: {problem}",
                             code="transfer_failed")
+
+    # -- folders and the trash -------------------------------------------------------
+
+    def folder(self, path_or_id: str | Folder | FolderEntry = "") -> Folder:
+        """A folder by its path from the root (``"Photos/2024"``; ``""`` or ``"/"``: the root) or by its id.
+
+        A path is walked from the root one ``GET /folders/<id>`` a level, names matched exactly.
+
+        Raises:
+            NotFoundError: no such folder (the message names the first part of the path that is missing).
+        """
+        if isinstance(path_or_id, (Folder, FolderEntry)):
+            return self._get_folder(folder_ref(path_or_id))
+        text = str(path_or_id).strip()
+        if is_id(text):
+            try:
+                return self._get_folder(text)
+            except NotFoundError:
+                pass  # maybe a folder named like an id
+        if text == "root":
+            return self._get_folder("root")
+        current = self._get_folder("root")
+        for name in split_remote_path(text):
+            entry = current.subfolder(name)
+            if entry is None:
+                where = f"in {current.path}" if current.path else "in your root folder"
+                raise NotFoundError(f"No folder {name} {where}.", code="not_found", status=404)
+            current = self._get_folder(entry.id)
+        return current
+
+    def _get_folder(self, folder_id: str) -> Folder:
+        return Folder.from_json(self._json(self._request("GET", f"/folders/{quote(folder_id, safe='')}")))
+
+    def make_folder(self, path: str, parents: bool = True, *, under: str | Folder | None = None) -> Folder:
+        """Make the folder at `path` (``"Photos/2024"``) below `under` (default: the root) and return it.
+
+        With ``parents`` (the default) it works as ``mkdir -p``: missing folders on the way
+        are made and one that exists already is fine. Without it the parent must exist and
+        the folder must not (:class:`ConflictError` ``name_taken``).
+        """
+        names = split_remote_path(path)
+        current = self.folder(under) if under is not None else self._get_folder("root")
+        if not names:
+            return current
+        for position, name in enumerate(names):
+            last = position == len(names) - 1
+            entry = current.subfolder(name)
+            if entry is not None and (parents or not last):
+                current = self._get_folder(entry.id)
+                continue
+            if entry is None and not parents and not last:
+                where = f"in {current.path}" if current.path else "in your root folder"
+                raise NotFoundError(f"No folder {name} {where}.", code="not_found", status=404)
+            try:
+                current = Folder.from_json(self._json(self._request(
+                    "POST", "/folders", json={"name": name, "parent": folder_ref(current)}, ok=(200, 201))))
+            except ConflictError:
+                if not parents:
+                    raise
+                again = self._get_folder(folder_ref(current)).subfolder(name)  # made meanwhile by someone else
+                if again is None:
+                    raise  # a file has that name
+                current = self._get_folder(again.id)
+        return current
+
+    def folder_files(self, folder: str | Folder | FolderEntry, *, sort: str = "name", order: str | None = None,
+                     page_size: int = 1000) -> Iterator[File]:
+        """The files directly in a folder (a path, an id or a :class:`Folder`), every page."""
+        folder_id = folder_ref(folder) if isinstance(folder, (Folder, FolderEntry)) else folder_ref(self.folder(folder))
+        for item in self._pages("/files", {"folder": folder_id, "limit": page_size, "sort": sort, "order": order}):
+            yield File.from_json(item)
+
+    def list_folder(self, path: str | Folder = "", *, sort: str = "name", order: str | None = None) -> FolderListing:
+        """A folder's subfolders (by name) and its files (every page, by ``sort``)."""
+        folder = self.folder(path) if not isinstance(path, Folder) else path
+        return FolderListing(folder=folder, folders=list(folder.folders),
+                             files=list(self.folder_files(folder, sort=sort, order=order)))
+
+    def item(self, path_or_id: str) -> File | Folder:
+        """A file or folder by its path from the root (``"Photos/2024/beach.jpg"``) or its id.
+
+        Raises:
+            NotFoundError: nothing there.
+        """
+        text = str(path_or_id).strip()
+        if is_id(text):
+            try:
+                return self.file(text)
+            except NotFoundError:
+                pass
+            try:
+                return self._get_folder(text)
+            except NotFoundError:
+                pass
+        names = split_remote_path(text)
+        if not names:
+            return self._get_folder("root")
+        parent = self.folder("/".join(names[:-1]))
+        entry = parent.subfolder(names[-1])
+        if entry is not None:
+            return self._get_folder(entry.id)
+        found = self._file_named(parent, names[-1])
+        if found is None:
+            where = f"in {parent.path}" if parent.path else "in your root folder"
+            raise NotFoundError(f"No file or folder {names[-1]} {where}.", code="not_found", status=404)
+        return found
+
+    def _file_named(self, folder: Folder, name: str) -> File | None:
+        q = name if len(name) <= MAX_SEARCH_LENGTH else None
+        params = {"folder": folder_ref(folder), "limit": 1000, "sort": "name", "q": q}
+        return next((File.from_json(item) for item in self._pages("/files", params) if item.get("name") == name),
+                    None)
+
+    def _selection(self, items: Sequence[str | File | Folder | FolderEntry | TrashItem] | str | File | Folder
+                   ) -> dict[str, list[str]]:
+        """{"files": [ids], "folders": [ids]} for files and folders given as records, paths or ids."""
+        if isinstance(items, (str, File, Folder, FolderEntry, TrashItem)):
+            items = [items]
+        chosen: dict[str, list[str]] = {"files": [], "folders": []}
+        for item in items:
+            if isinstance(item, str):
+                item = self.item(item)
+            if isinstance(item, TrashItem):
+                kind = "files" if item.kind == "file" else "folders"
+            else:
+                kind = "files" if isinstance(item, File) else "folders"
+            if isinstance(item, Folder) and item.is_root:
+                raise InvalidRequestError("The root folder cannot be moved or deleted.", code="root_folder")
+            chosen[kind].append(item.id)
+        return chosen
+
+    def move(self, items: Sequence[str | File | Folder | FolderEntry] | str | File | Folder,
+             to: str | Folder | FolderEntry) -> Folder:
+        """Move files and folders (records, paths or ids) into the folder `to` (a path, an id or a record).
+
+        All or nothing (``POST /move``); returns the folder they went into.
+
+        Raises:
+            ConflictError: ``name_taken``, `to` has something of that name already.
+            InvalidRequestError: ``into_itself``, a folder cannot go into itself or below itself.
+            NotFoundError: an item or `to` is not there.
+        """
+        selection = self._selection(items)
+        target = self.folder(to)
+        return Folder.from_json(self._json(self._request("POST", "/move", json={"to": folder_ref(target),
+                                                                               **selection})))
+
+    def rename_folder(self, folder: str | Folder | FolderEntry, name: str) -> Folder:
+        """Give a folder (a path, an id or a record) a new name in the same parent; a name there already is a
+        :class:`ConflictError` (``name_taken``)."""
+        folder_id = self.folder(folder).id
+        response = self._request("PATCH", f"/folders/{quote(folder_id, safe='')}", json={"name": name})
+        return Folder.from_json(self._json(response))
+
+    def trash(self, items: Sequence[str | File | Folder | FolderEntry] | str | File | Folder) -> None:
+        """Move files and folders (records, paths or ids) to the trash, all or none (``POST /trash``).
+
+        They still count in the quota until purged, or until the server's retention lets them go.
+        """
+        self._request("POST", "/trash", json=self._selection(items), ok=(200, 204))
+
+    def list_trash(self) -> Trash:
+        """What the trash holds, newest first (``GET /trash``)."""
+        return Trash.from_json(self._json(self._request("GET", "/trash")))
+
+    def _trash_selection(self, items: Sequence[str | TrashItem] | str | TrashItem) -> dict[str, list[str]]:
+        """Trash items given as records, ids, names or original paths (``Photos/beach.jpg``)."""
+        if isinstance(items, (str, TrashItem)):
+            items = [items]
+        listed: list[TrashItem] | None = None
+        chosen: dict[str, list[str]] = {"files": [], "folders": []}
+        for item in items:
+            if isinstance(item, str):
+                if listed is None:
+                    listed = self.list_trash().items
+                item = find_in_trash(listed, item)
+            chosen["files" if item.kind == "file" else "folders"].append(item.id)
+        return chosen
+
+    def restore(self, items: Sequence[str | TrashItem] | str | TrashItem) -> None:
+        """Put trash items (records, ids, names or original paths) back where they were, all or none.
+
+        Folders that are gone are made again; a name taken meanwhile gets a number.
+        """
+        self._request("POST", "/trash/restore", json=self._trash_selection(items), ok=(200, 204))
+
+    def purge(self, items: Sequence[str | TrashItem] | str | TrashItem) -> None:
+        """Delete trash items (records, ids, names or original paths) for good: their space is free again."""
+        self._request("POST", "/trash/purge", json=self._trash_selection(items), ok=(200, 204))
+
+    def empty_trash(self) -> None:
+        """Delete everything in the trash for good (``DELETE /trash``)."""
+        self._request("DELETE", "/trash", ok=(200, 204))
+
+    def walk(self, folder: str | Folder | FolderEntry = "") -> Iterator[tuple[str, Folder, list[File]]]:
+        """``(relative path, folder, its files)`` for a folder and every folder below it, top down.
+
+        The relative path is ``""`` for `folder` itself, else ``"a/b"`` below it.
+        """
+        top = self.folder(folder)
+        waiting: list[tuple[str, Folder]] = [("", top)]
+        while waiting:
+            relative, current = waiting.pop(0)
+            yield relative, current, list(self.folder_files(current))
+            for entry in current.folders:
+                waiting.append((f"{relative}/{entry.name}" if relative else entry.name, self._get_folder(entry.id)))
+
+    # -- trees ---------------------------------------------------------------------------
+
+    def upload_dir(self, local_dir: str | os.PathLike[str], to: str | Folder = "", *, workers: int = 8,
+                   progress: ProgressCallback | None = None,
+                   on_result: Callable[[str, File | Exception | None], None] | None = None,
+                   skip_existing: bool = True) -> TreeTransfer:
+        """Upload a local directory tree into the Locker folder `to` (a path, made if missing; "": the root).
+
+        Every file goes to the folder of its relative directory (``path`` of the upload; Locker
+        makes the folders), by :meth:`upload_many`: small files started and completed 100 at
+        a time, large ones in parts, `workers` transfers at once. Empty directories are made
+        too. With ``skip_existing`` (the default) a file already in its folder with the same
+        name, size and SHA-256 is not sent again, so running the same upload after an
+        interruption sends only what is missing (and an interrupted multipart file resumes
+        from its stored parts). A name taken by different bytes gets a number, as uploads do.
+
+        Args:
+            progress: ``progress("uploading", done, total)`` in bytes over all the files to send.
+            on_result: ``on_result(relative path, outcome)`` as each file lands (its :class:`File`),
+                fails (the exception) or is skipped as already there (None).
+
+        Returns a :class:`TreeTransfer`; one file failing does not stop the others.
+        """
+        root = Path(local_dir).expanduser()
+        if not root.is_dir():
+            raise LockerError(f"{root} is not a directory.", code="not_a_directory")
+        summary = TreeTransfer(folder="", local=str(root))
+        existed = True
+        if isinstance(to, Folder):
+            top = to
+        else:
+            try:
+                top = self.folder(to)
+            except NotFoundError:
+                if is_id(str(to).strip()):
+                    raise  # an id names a folder that is there, never one to make
+                existed = False
+                top = self.make_folder(to)
+                summary.folders_made.append(top.path)
+        summary.folder = top.path
+        files: list[tuple[str, Path]] = []  # (relative path, local path)
+        empty: list[str] = []
+        for directory, subdirectories, names in os.walk(root):
+            subdirectories.sort()
+            relative = Path(directory).relative_to(root).as_posix()
+            relative = "" if relative == "." else relative
+            # Anything but a folder is given to upload_many, which says why a pipe or a broken link can't go.
+            files.extend((f"{relative}/{name}" if relative else name, Path(directory) / name) for name in sorted(names))
+            if relative and not names and not subdirectories:
+                empty.append(relative)
+
+        remote: dict[str, list[File]] = {}
+        if skip_existing and existed:
+            remote = self._remote_files(top, {relative.rpartition("/")[0] for relative, _ in files})
+        sending: list[tuple[str, Path]] = []
+        for relative, source in files:
+            directory, _, name = relative.rpartition("/")
+            try:
+                size = source.stat().st_size
+                # The same name, or the numbered name an earlier run's copy got when the name was taken
+                # (so running again never adds one more copy).
+                alike = [file for file in remote.get(directory, []) if file.sha256 and file.size == size
+                         and (file.name == name or is_numbered_copy(file.name, name))]
+                same = bool(alike) and self._hash_file(source, size, None) in {file.sha256 for file in alike}
+            except (OSError, LockerError):
+                same = False  # upload_many says what is wrong with it
+            if same:
+                summary.skipped.append(relative)
+                if on_result is not None:
+                    on_result(relative, None)
+            else:
+                sending.append((relative, source))
+
+        for relative in empty:
+            try:
+                made = self.make_folder(relative, under=top)
+                summary.folders_made.append(made.path)
+            except (LockerError, OSError) as error:
+                summary.failed[relative + "/"] = error
+        sizes = []
+        for _, source in sending:
+            try:
+                sizes.append(source.stat().st_size)
+            except OSError:
+                sizes.append(0)
+        overall = _Overall(progress, "uploading", sum(sizes))
+
+        def progress_for(index: int, path: Path, size: int) -> ProgressCallback:
+            return overall.for_item(index)
+
+        def landed(index: int, outcome: File | Exception) -> None:
+            relative = sending[index][0]
+            if isinstance(outcome, File):
+                summary.transferred[relative] = outcome
+                summary.bytes += outcome.size
+                overall.finish(index, outcome.size)
+            else:
+                summary.failed[relative] = outcome
+                overall.finish(index, 0)
+            if on_result is not None:
+                on_result(relative, outcome)
+
+        saved_workers, self.workers = self.workers, max(1, int(workers))
+        try:
+            self.upload_many([source for _, source in sending], folders=top,
+                             folder_paths=[relative.rpartition("/")[0] for relative, _ in sending],
+                             progress_for=progress_for, on_result=landed)
+        finally:
+            self.workers = saved_workers
+        return summary
+
+    def _remote_files(self, top: Folder, wanted: set[str]) -> dict[str, list[File]]:
+        """{relative path: its files} for the folders below `top` at the relative paths `wanted` that exist."""
+        found: dict[str, list[File]] = {}
+        folders: dict[str, Folder | None] = {"": top}
+
+        def folder_at(relative: str) -> Folder | None:
+            if relative not in folders:
+                parent_path, _, name = relative.rpartition("/")
+                parent = folder_at(parent_path)
+                entry = parent.subfolder(name) if parent is not None else None
+                folders[relative] = self._get_folder(entry.id) if entry is not None else None
+            return folders[relative]
+
+        for relative in sorted(wanted):
+            folder = folder_at(relative)
+            if folder is None:
+                continue
+            found[relative] = list(self.folder_files(folder))
+        return found
+
+    def download_dir(self, folder_path: str | Folder = "", local_dir: str | os.PathLike[str] = ".", *,
+                     workers: int = 8, progress: ProgressCallback | None = None,
+                     on_result: Callable[[str, File, Exception | None | bool], None] | None = None
+                     ) -> TreeTransfer:
+        """Download a Locker folder's tree (a path, an id or a :class:`Folder`) into `local_dir`.
+
+        The folders are made locally (empty ones too), the files downloaded `workers` at a
+        time, each into a temporary file renamed into place once complete and its SHA-256
+        matches what Locker recorded. A file already there with the same size and SHA-256 is
+        left alone, so running the same download after an interruption fetches only what is
+        missing or different. A local file that differs is replaced.
+
+        Args:
+            progress: ``progress("downloading", done, total)`` in bytes over all the files to fetch.
+            on_result: ``on_result(relative path, File, outcome)``: outcome is None when it was
+                downloaded, True when it was already there, the exception when it failed.
+
+        Returns a :class:`TreeTransfer`; one file failing does not stop the others (a refused token does).
+        """
+        top = self.folder(folder_path) if not isinstance(folder_path, Folder) else folder_path
+        root = Path(local_dir).expanduser()
+        summary = TreeTransfer(folder=top.path, local=str(root))
+        fetching: list[tuple[str, Path, File]] = []
+        for relative, _, files in self.walk(top):
+            directory = root.joinpath(*[safe_file_name(name) for name in relative.split("/") if name])
+            if not directory.is_dir():
+                directory.mkdir(parents=True, exist_ok=True)
+                summary.folders_made.append(relative)
+            for file in files:
+                path = f"{relative}/{file.name}" if relative else file.name
+                target = directory / safe_file_name(file.name)
+                if _same_file(target, file):
+                    summary.skipped.append(path)
+                    if on_result is not None:
+                        on_result(path, file, True)
+                else:
+                    fetching.append((path, target, file))
+        overall = _Overall(progress, "downloading", sum(file.size for *_, file in fetching))
+        stop = threading.Event()
+
+        def fetch(index: int, target: Path, file: File) -> Path:
+            if stop.is_set():
+                raise _Stopped()
+            _drop_partial(target)
+            return self._save(file, target, overall.for_item(index), stop)
+
+        pool = ThreadPoolExecutor(max_workers=max(1, int(workers)), thread_name_prefix="locker-download")
+        futures = {pool.submit(fetch, index, target, file): index
+                   for index, (_, target, file) in enumerate(fetching)}
+        refused: AuthenticationError | None = None
+        try:
+            for future in as_completed(futures):
+                index = futures[future]
+                path, _, file = fetching[index]
+                try:
+                    future.result()
+                except _Stopped:
+                    continue
+                except AuthenticationError as error:
+                    refused = refused or error
+                    stop.set()
+                    continue
+                except (LockerError, OSError) as error:
+                    summary.failed[path] = error
+                    overall.finish(index, 0)
+                    if on_result is not None:
+                        on_result(path, file, error)
+                    continue
+                summary.transferred[path] = file
+                summary.bytes += file.size
+                overall.finish(index, file.size)
+                if on_result is not None:
+                    on_result(path, file, None)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if refused is not None:
+            raise refused
+        return summary
 
     # -- share links -----------------------------------------------------------------
 

@@ -36,6 +36,9 @@ class UploadState:
     part_size: int
     part_count: int
     part_checksums: bool
+    #: Where in Locker it goes: a folder id and a path below it (None: the root folder, no path).
+    folder: str | None = None
+    folder_path: str | None = None
 
 
 def default_state_dir() -> Path:
@@ -57,7 +60,9 @@ class UploadStateStore:
         """The remembered upload of `path` to `server`, or None (also for an unreadable record)."""
         try:
             data = json.loads(self._file(server, path).read_text(encoding="utf-8"))
-            state = UploadState(**{f.name: data[f.name] for f in fields(UploadState)})
+            # A record from before folders has no target: it went to the root folder.
+            state = UploadState(**{f.name: data[f.name] for f in fields(UploadState)
+                                   if f.name in data or f.name not in ("folder", "folder_path")})
         except (OSError, ValueError, KeyError, TypeError):
             return None
         if state.server != server or state.path != path:

@@ -28,7 +28,7 @@ from tests.live_support import Live, live, local_live, moto_server, start_live  
 from tests.test_client import LARGE, SMALL, FaultyStorage, closed_port_url, session_with, sha, without_share_links, write
 
 FILE_KEYS = {"id", "name", "size", "content_type", "created_at", "sha256", "sha256_verified",
-             "preview", "visible_to_everyone", "owner", "guest_name", "request"}
+             "preview", "visible_to_everyone", "owner", "guest_name", "request", "folder", "path"}
 SHARE_KEYS = {"id", "url", "file_id", "file_name", "state", "created_at", "expires_at", "has_password",
               "max_downloads", "download_count", "last_download_at", "note"}
 LOCKER_SCRIPT = Path(sys.executable).parent / "locker"
@@ -129,10 +129,22 @@ def test_upload_ls_download_rm_with_json_output(live: Live, run, dirs) -> None:
     assert [(f["name"], f["size"], f["sha256"]) for f in files] == [
         ("notes.txt", len(SMALL), sha(SMALL)), ("clip.bin", len(LARGE), sha(LARGE))]
 
-    listed = run("ls", "--json", "--sort", "name", url=live.url, token=token)
-    assert listed.exit_code == 0 and json.loads(listed.stdout) == sorted(files, key=lambda f: f["name"])
-    plain = run("ls", "--sort", "size", "--order", "asc", url=live.url, token=token)
-    assert plain.stdout.splitlines() == [f"{f['id']}\t{f['size']}\t{f['created_at']}\t{f['name']}" for f in files]
+    assert [(f["path"], f["folder"] is not None) for f in files] == [("holiday", True), ("holiday/raw", True)]
+
+    # The folder's tree is in Locker: ls lists a folder's folders, then its files.
+    root = json.loads(run("ls", "--json", url=live.url, token=token).stdout)
+    assert [(item["kind"], item["name"], item["path"], item["files"]) for item in root] == [
+        ("folder", "holiday", "holiday", 2)]
+    listed = run("ls", "holiday", "--json", "--sort", "name", url=live.url, token=token)
+    assert listed.exit_code == 0
+    raw, *rest = json.loads(listed.stdout)
+    assert (raw["kind"], raw["name"], raw["path"], raw["size"]) == ("folder", "raw", "holiday/raw", len(LARGE))
+    assert rest == [{"kind": "file", **files[0]}]
+    assert json.loads(run("ls", "holiday/raw", "--json", url=live.url, token=token).stdout) == [
+        {"kind": "file", **files[1]}]
+    plain = run("ls", "holiday", url=live.url, token=token)
+    assert plain.stdout.splitlines() == [f"{raw['id']}\t{len(LARGE)}\t{raw['created_at']}\traw/",
+                                         f"{files[0]['id']}\t{len(SMALL)}\t{files[0]['created_at']}\tnotes.txt"]
 
     out = dirs["work"] / "out"
     got = run("download", "clip.bin", "-o", f"{out}/", "--json", url=live.url, token=token)  # by name
@@ -148,19 +160,21 @@ def test_upload_ls_download_rm_with_json_output(live: Live, run, dirs) -> None:
         run("download", "nothing.txt", url=live.url, token=token))
 
     removed = run("rm", files[0]["id"], files[1]["id"], url=live.url, token=token)
-    assert removed.exit_code == 0 and removed.stdout == f"deleted {files[0]['id']}\ndeleted {files[1]['id']}\n"
-    assert json.loads(run("ls", "--json", url=live.url, token=token).stdout) == []
+    assert removed.exit_code == 0, removed.output
+    assert removed.stdout == f"moved {files[0]['id']} to the trash\nmoved {files[1]['id']} to the trash\n"
+    assert [item["name"] for item in json.loads(run("ls", "holiday", "--json", url=live.url, token=token).stdout)] \
+        == ["raw"]
     assert one_error_line(run("rm", files[0]["id"], url=live.url, token=token)) == \
-        f"locker: {files[0]['id']}: No such file."
+        f"locker: no file or folder '{files[0]['id']}' (see `locker ls`)"
 
     # Like download and share, rm takes an exact name too.
     draft = write(dirs["work"], "old draft.txt", SMALL)
     assert run("upload", str(draft), url=live.url, token=token).exit_code == 0
     by_name = run("rm", "old draft.txt", url=live.url, token=token)
-    assert by_name.exit_code == 0 and by_name.stdout == "deleted old draft.txt\n"
-    assert json.loads(run("ls", "--json", url=live.url, token=token).stdout) == []
+    assert by_name.exit_code == 0 and by_name.stdout == "moved old draft.txt to the trash\n"
+    assert [item["name"] for item in json.loads(run("ls", "--json", url=live.url, token=token).stdout)] == ["holiday"]
     assert one_error_line(run("rm", "old draft.txt", url=live.url, token=token)) == \
-        "locker: no file with the id or name 'old draft.txt' (see `locker ls`)"
+        "locker: no file or folder 'old draft.txt' (see `locker ls`)"
 
 
 def test_publish_then_others_find_it_with_ls_search_and_everyone(local_live: Live, run, dirs) -> None:
@@ -184,7 +198,7 @@ def test_publish_then_others_find_it_with_ls_search_and_everyone(local_live: Liv
                            token=bob_token).stdout)
     assert [(f["name"], f["owner"], f["visible_to_everyone"]) for f in found] == [
         ("Another plan.txt", bob, False), ("Team plan.txt", alice, True)]
-    assert [set(f) for f in found] == [FILE_KEYS, FILE_KEYS]
+    assert [set(f) for f in found] == [FILE_KEYS | {"kind"}, FILE_KEYS | {"kind"}]
     assert [f["id"] for f in json.loads(run("ls", "--json", url=local_live.url, token=bob_token).stdout)] == \
         [draft["id"]], "plain ls lists only your own files"
 
@@ -208,7 +222,7 @@ def test_rename_by_id_or_name_and_a_name_in_use_is_refused(local_live: Live, run
     listed = json.loads(run("ls", "--json", "--sort", "name", url=local_live.url, token=token).stdout)
     as_json = json.loads(run("rename", listed[0]["id"], "passport.pdf", "--json", url=local_live.url,
                              token=token).stdout)
-    assert as_json == {**listed[0], "name": "passport.pdf"} and set(as_json) == FILE_KEYS
+    assert {"kind": "file", **as_json} == {**listed[0], "name": "passport.pdf"} and set(as_json) == FILE_KEYS
 
 
 def test_download_by_name_finds_a_file_shared_with_everyone(local_live: Live, run, dirs) -> None:

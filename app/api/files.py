@@ -139,7 +139,9 @@ def complete_uploads(body):
     one fails), so look at every item: `file` when it completed, `error` when not.
     """
     items = []
-    for public_id, outcome in uploads.complete_uploads(g.api_user, body["items"]):
+    outcomes = uploads.complete_uploads(g.api_user, body["items"])
+    files.with_paths(g.api_user, [outcome for _, outcome in outcomes if not isinstance(outcome, LockerError)])
+    for public_id, outcome in outcomes:
         if isinstance(outcome, LockerError):
             items.append({"id": public_id, "error": {"code": outcome.code, "message": outcome.message}})
         else:
@@ -171,7 +173,8 @@ def list_parts(file_id):
 @bp.refuses(401, 404, 409, 413, 503)
 def complete_upload(body, file_id):
     """Finish an upload: storage is checked and the file is listed."""
-    return uploads.complete_upload(g.api_user, file_id, body.get("parts"), body.get("sha256"))
+    file = uploads.complete_upload(g.api_user, file_id, body.get("parts"), body.get("sha256"))
+    return files.with_paths(g.api_user, [file])[0]
 
 
 @bp.delete("/uploads/<file_id>")

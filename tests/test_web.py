@@ -71,7 +71,7 @@ def test_delete_asks_first_then_deletes(signed_in):
     response = client.post(f"/files/{file['id']}/delete", data={"csrf_token": csrf_from(html)})
     assert response.status_code == 302
     page = client.get("/files").get_data(as_text=True)
-    assert row_names(page) == [] and "Deleted old.txt." in page
+    assert row_names(page) == [] and "Moved old.txt to the trash." in page
 
 
 def test_delete_without_csrf_changes_nothing(signed_in):

@@ -243,7 +243,8 @@ def purge_item(owner_id, file=None, folder=None, actor=None):
     file_ids = [file_id for file_id, _ in went]
     if file_ids:
         db.session.execute(db.update(File).where(File.id.in_(file_ids), File.status == FileStatus.TRASHED)
-                           .values(status=FileStatus.DELETING, folder_id=None)
+                           # Nothing may point at the folders about to go (PostgreSQL checks the keys).
+                           .values(status=FileStatus.DELETING, folder_id=None, trashed_with_id=None)
                            .execution_options(synchronize_session=False))
         quotas.release(owner_id, sum(size for _, size in went))
         db.session.execute(db.update(Share).where(Share.file_id.in_(file_ids), Share.revoked_at.is_(None))

@@ -219,12 +219,19 @@ def test_delete_to_the_trash_then_restore_from_the_trash_page(app, signed_in):
 
     response = client.post(f"/trash/folder/{photos['id']}/restore", data={"csrf_token": csrf_from(trash_page)})
     assert response.headers["Location"] == "/trash"
-    assert "Restored Photos to the root folder." in flashes(client.get("/trash").get_data(as_text=True))
+    assert "Restored Photos to Your files." in flashes(client.get("/trash").get_data(as_text=True))
     response = client.post(f"/trash/file/{file['id']}/restore", data={"csrf_token": csrf_from(trash_page)})
     assert "Restored beach.jpg to Photos/2024." in flashes(client.get("/trash").get_data(as_text=True))
     assert sorted(row_names(client.get(f"/files?folder={year['id']}").get_data(as_text=True))) == [
         "beach.jpg", "inside.txt"]
     assert "The trash is empty." in client.get("/trash").get_data(as_text=True)
+
+    # Restored where the name is taken meanwhile: numbered, and the notice says so.
+    csrf = csrf_from(trash_page)
+    client.post(f"/files/{file['id']}/delete", data={"csrf_token": csrf})
+    upload(client, headers, "beach.jpg", b"new", folder=year["id"])
+    client.post(f"/trash/file/{file['id']}/restore", data={"csrf_token": csrf})
+    assert "Restored beach.jpg to Photos/2024 as beach (1).jpg." in flashes(client.get("/trash").get_data(as_text=True))
 
 
 def test_delete_forever_and_empty_trash_ask_first_and_remove_rows_and_bytes(app, signed_in):

@@ -162,7 +162,7 @@ class RenameForm(FlaskForm):
 def rename_file(file_id):
     file = files.get_file(current_user, file_id)
     form, status = RenameForm(name=file.name), 200
-    back = safe_next(request.values.get("next") or url_for("web.list_files"))  # the list it was opened from
+    back = safe_next(request.values.get("next") or folder_page(file.folder))  # the list it was opened from
     if form.validate_on_submit():
         old_name = file.name
         try:

@@ -3,7 +3,7 @@ from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.formatting import wait_in_words
-from app.services import trash
+from app.services import folders, trash
 from app.web import bp
 
 KINDS = ("file", "folder")
@@ -40,9 +40,12 @@ def trash_item(kind, item_id):
 @bp.post("/trash/<kind>/<item_id>/restore")
 @login_required
 def restore_item(kind, item_id):
-    name = trash_item(kind, item_id).name
+    item = trash_item(kind, item_id)
+    name = item.name
     target, = trash.restore(current_user, **chosen(kind, item_id))
-    flash(f"Restored {name} to {trash.target_path(target)}.", "info")
+    # A name taken there meanwhile was numbered (the service reloads the row: item.name is the new one).
+    renamed = f" as {item.name}" if item.name != name else ""
+    flash(f"Restored {name} to {folders.path_of(target) or 'Your files'}{renamed}.", "info")
     return redirect(url_for("web.list_trash"))
 
 

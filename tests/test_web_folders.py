@@ -6,6 +6,7 @@ import pytest
 
 from app.extensions import db
 from app.models import File, Folder
+from app.services import folders
 from tests.conftest import csrf_from
 from tests.helpers import path, row_names, share, upload
 
@@ -310,3 +311,13 @@ def test_another_users_folder_is_404(accounts, signed_in, page):
     for post in ["/folders/{id}/delete", "/folders/{id}/move", "/trash/folder/{id}/restore"]:
         assert intruder.post(post.format(id=theirs["id"]), data={"csrf_token": csrf, "to": "root"}).status_code == 404
     assert intruder.post("/folders", data={"csrf_token": csrf, "name": "x", "parent": theirs["id"]}).status_code == 404
+
+
+@pytest.mark.parametrize("page", ["/folders/{id}/rename", "/folders/{id}/move", "/folders/{id}/delete"])
+def test_the_root_folder_has_no_rename_move_or_delete_page(signed_in, page):
+    client, user, _ = signed_in
+    root_id = folders.root_folder(user.id).public_id  # made on first need
+    db.session.commit()
+    for folder_id in ("root", root_id):
+        assert client.get(page.format(id=folder_id)).status_code == 404
+    assert client.post(page.format(id=root_id), data={"csrf_token": token(client), "to": "root"}).status_code == 404

@@ -6,7 +6,7 @@ from wtforms import HiddenField, RadioField, StringField, SubmitField
 from wtforms.validators import DataRequired
 
 from app.auth.routes import safe_next
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict, InvalidInput, NotFound
 from app.services import files, folders, trash
 from app.web import bp, folder_page
 
@@ -127,7 +127,8 @@ def delete_folder(folder_id):
 
 
 def real_folder(folder_id):
-    """One of the user's folders named by its id, not the root (whose page is the files page)."""
-    if folder_id == "root":
-        return folders.get_folder(current_user, "0")  # the same 404 as any id that is not theirs
-    return folders.get_folder(current_user, folder_id)
+    """One of the user's folders named by its id, not the root (which has no name to change and can't move or go)."""
+    folder = folders.get_folder(current_user, folder_id or "missing")
+    if folder.is_root:
+        raise NotFound("No such folder.")
+    return folder

@@ -112,3 +112,29 @@ def test_the_move_page_works_by_keyboard_alone(browser, live_server, site):
 def file_ids(app, name):
     with app.app_context():
         return db.session.execute(db.select(File.public_id).filter_by(name=name)).scalars().all()
+
+
+MAKE_DATA_TRANSFER = """(file) => {
+  const transfer = new DataTransfer()
+  transfer.items.add(new File([file.text], file.name, { type: 'text/plain' }))
+  return transfer
+}"""
+
+
+def test_files_dropped_from_the_computer_on_a_folder_page_are_uploaded_into_it(browser, live_server, site):
+    """Rows take row drags only: files from the computer dropped on a folder's row still go to the uploader,
+    which puts them in the folder shown."""
+    context, page, errors = new_page(browser, live_server, viewport={"width": 1280, "height": 900})
+    try:
+        log_in(page, site["user"])
+        page.goto(f"/files?folder={site['photos']}")
+        expect(page.locator("#uploader .uppy-Dashboard-inner")).to_be_visible()
+        transfer = page.evaluate_handle(MAKE_DATA_TRANSFER, {"name": "dropped.txt", "text": "hello"})
+        year_row = page.locator("tr.folder-row").filter(has_text="2024")
+        for kind in ("dragenter", "dragover", "drop"):
+            year_row.dispatch_event(kind, {"dataTransfer": transfer})
+        expect(page.get_by_role("cell", name="dropped.txt", exact=True)).to_be_visible()
+        assert folder_of(site["app"], file_ids(site["app"], "dropped.txt")[0]) == "Photos"
+        assert errors == []
+    finally:
+        context.close()

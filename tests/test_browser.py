@@ -159,7 +159,7 @@ def test_journey_register_upload_download_delete(live_app, live_server, page):
     expect(page.get_by_role("heading", name="Delete this file?")).to_be_visible()
     page.get_by_role("button", name="Delete", exact=True).click()
     expect(page).to_have_url(f"{live_server.url}/files")
-    expect(flash).to_have_text(f"Deleted {deleted}.")
+    expect(flash).to_have_text(f"Moved {deleted} to the trash.")
     expect(rows).to_have_count(1)
     expect(page.get_by_role("cell", name=deleted, exact=True)).to_have_count(0)
     expect(page.get_by_role("link", name=f"Delete: {deleted}", exact=True)).to_have_count(0)
@@ -244,6 +244,8 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         page.keyboard.press("Tab")
         expect(page.get_by_role("link", name=f"Rename: {name}", exact=True)).to_be_focused()
         page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name=f"Move to…: {name}", exact=True)).to_be_focused()
+        page.keyboard.press("Tab")
         expect(page.get_by_role("link", name=f"Activity: {name}", exact=True)).to_be_focused()
         page.keyboard.press("Tab")
         expect(page.get_by_role("button", name=f"Visible to everyone: {name}", exact=True)).to_be_focused()
@@ -260,7 +262,7 @@ def test_files_page_fits_a_phone_and_works_by_keyboard(browser, local_live_app, 
         page.keyboard.press("Shift+Tab")
         expect(page.get_by_role("button", name="Delete", exact=True)).to_be_focused()
         page.keyboard.press("Enter")
-        expect(page.locator(".flashes").get_by_role("status")).to_have_text(f"Deleted {name}.")
+        expect(page.locator(".flashes").get_by_role("status")).to_have_text(f"Moved {name} to the trash.")
         expect(names).to_have_text(["Alpha notes.txt", "Zulu notes.txt"])
 
 

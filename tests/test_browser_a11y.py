@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
 
-from app.services import file_requests, shares, tokens, users
+from app.services import file_requests, folders, shares, tokens, trash, users
 from tests.browser_support import browser, live_server, log_in, new_page  # noqa: F401  (fixtures)
 from tests.conftest import PASSWORD
 from tests.helpers import upload
@@ -50,6 +50,14 @@ def make_content(app, username):
                                                              expires_in="7d")
         request_id = request.public_id
         _, locked_request_link = file_requests.create_request(user, "Receipts", expires_in="7d", password="blue whale")
+        # Folders (one inside another, holding a file) and a trash with a file and a folder in it.
+        projects = folders.create_folder(user, "Projects")
+        folders.create_folder(user, "2026", projects.public_id)
+        upload(app.test_client(), headers, "plan.txt", b"The plan.\n", "text/plain", folder=projects.public_id)
+        old = upload(app.test_client(), headers, "old.txt", b"Old.\n", "text/plain")
+        gone = folders.create_folder(user, "Old projects")
+        trash.trash(user, file_ids=[old["id"]], folder_ids=[gone.public_id])
+        folder_id = projects.public_id
     return {
         "username": username,
         "owner": [
@@ -57,6 +65,9 @@ def make_content(app, username):
             f"/files/{file['id']}/rename",
             "/everyone", "/shares", f"/shares/{share_id}/edit", "/requests", "/requests/new",
             f"/requests/{request_id}/edit", "/activity", "/account", "/api/docs",
+            f"/files?folder={folder_id}", f"/files?folder={folder_id}&q=plan&everywhere=1",
+            f"/folders/{folder_id}/rename", f"/folders/{folder_id}/move", f"/files/{file['id']}/move",
+            f"/folders/{folder_id}/delete", "/trash", f"/trash/file/{old['id']}/purge", "/trash/empty",
         ],
         "anyone": ["/login", "/register", "/no-such-page"] + [
             urlsplit(link).path for link in [share_link, locked_link, revoked_link, request_link, locked_request_link]],

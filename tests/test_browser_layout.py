@@ -11,7 +11,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from app.services import file_requests, files, shares, tokens, users
+from app.services import file_requests, files, folders, shares, tokens, trash, users
 from tests.browser_support import browser, live_server, log_in  # noqa: F401  (fixtures)
 from tests.conftest import PASSWORD
 from tests.helpers import start_upload, upload
@@ -82,7 +82,19 @@ def site(make_app, live_server):
         file_request, request_url = file_requests.create_request(
             owner, "Signed contracts for the north-east region", message="Please send the signed copies.",
             expires_in="7d", max_files=5, max_bytes=1024 * 1024)
-        signed_in = ["/files", "/files?q=report", "/files?q=handbook", "/everyone", "/shares",
+        # A folder at the root with a long name, one inside it holding a file, and a trash with a file and a folder.
+        archive = folders.create_folder(owner, "Archive of the north-east region's signed contracts, 2019 to 2025")
+        inner = folders.create_folder(owner, UNBROKEN_NAME.removesuffix(".tiff"), archive.public_id)
+        upload(client, headers, "contract.pdf", b"%PDF-1.4 contract", "application/pdf", folder=inner.public_id)
+        old = upload(client, headers, LONG_NAME.replace("final", "draft"), b"old draft", "application/pdf",
+                     folder=inner.public_id)
+        trash.trash(owner, file_ids=[old["id"]], folder_ids=[folders.create_folder(owner, "Old", inner.public_id).public_id])
+        signed_in = ["/files", "/files?q=report", "/files?q=handbook&everywhere=1", "/files?q=contract&everywhere=1",
+                     f"/files?folder={archive.public_id}", f"/files?folder={inner.public_id}",
+                     f"/folders/{inner.public_id}/rename", f"/folders/{inner.public_id}/move",
+                     f"/files/{made[0]['id']}/move", f"/folders/{archive.public_id}/delete", "/trash",
+                     f"/trash/file/{old['id']}/purge", "/trash/empty",
+                     "/everyone", "/shares",
                      f"/shares/{share.public_id}/edit", "/requests", "/requests/new",
                      f"/requests/{file_request.public_id}/edit", "/activity", "/account",
                      f"/files/{made[0]['id']}/view", f"/files/{made[1]['id']}/view", f"/files/{made[0]['id']}/delete",
@@ -109,7 +121,7 @@ def test_no_page_scrolls_sideways_or_cuts_off_a_row(browser, site, live_server):
                 measure(guest_page, path, width)
             page = signed.new_page()
             log_in(page, site["owner"])
-            expect(page.locator("table.files tbody tr")).to_have_count(4)
+            expect(page.locator("table.files tbody tr[data-file-id]")).to_have_count(4)
             for path in site["signed_in"]:
                 measure(page, path, width)
             page.goto("/files")
@@ -117,11 +129,11 @@ def test_no_page_scrolls_sideways_or_cuts_off_a_row(browser, site, live_server):
                 # A name wraps between its words in a column wide enough for some; the date stays on one line.
                 name_cell = page.locator("td.name").filter(has_text=LONG_NAME)
                 assert name_cell.bounding_box()["width"] >= 150
-                dates = page.evaluate("[...document.querySelectorAll('td.date time')]"
+                dates = page.evaluate("[...document.querySelectorAll('tr[data-file-id] td.date time')]"
                                       ".map(t => t.getClientRects().length)")
                 assert dates == [1, 1, 1, 1]
                 # (OVERFLOW checked every row's controls are within the window's width.)
-                first = page.locator("table.files tbody tr").first
+                first = page.locator("table.files tbody tr[data-file-id]").first
                 expect(first.get_by_role("link", name="Download")).to_be_in_viewport(ratio=1)
                 expect(first.locator("details.menu > summary")).to_be_in_viewport(ratio=1)
             # An open menu hangs over the rows, or opens in place on a phone, without widening the page.
@@ -152,7 +164,7 @@ def test_the_list_comes_first_and_files_dropped_anywhere_are_uploaded(browser, s
         log_in(page, site["owner"])
         drop_area = page.locator("#uploader .uppy-Dashboard-inner")
         expect(drop_area).to_be_visible()
-        first_row = page.locator("table.files tbody tr").first
+        first_row = page.locator("table.files tbody tr[data-file-id]").first
         assert first_row.bounding_box()["y"] + first_row.bounding_box()["height"] < 800
         assert drop_area.bounding_box()["height"] < 200
 
@@ -162,7 +174,7 @@ def test_the_list_comes_first_and_files_dropped_anywhere_are_uploaded(browser, s
         for kind in ("dragenter", "dragover", "drop"):
             heading.dispatch_event(kind, {"dataTransfer": transfer})
         expect(page.get_by_role("cell", name="dropped on the page.txt", exact=True)).to_be_visible()
-        expect(page.locator("table.files tbody tr")).to_have_count(5)
+        expect(page.locator("table.files tbody tr[data-file-id]")).to_have_count(5)
         assert errors == []
     finally:
         context.close()
@@ -185,7 +197,8 @@ def test_the_more_menu_works_by_keyboard(browser, site, live_server, width):
         expect(delete).to_be_hidden()
         page.keyboard.press("Enter")
         expect(menu).to_have_attribute("open", "")
-        items = [("link", "View"), ("link", "Share"), ("link", "Rename"), ("link", "Activity"), ("button", "Visible to everyone")]
+        items = [("link", "View"), ("link", "Share"), ("link", "Rename"), ("link", "Move to…"), ("link", "Activity"),
+                 ("button", "Visible to everyone")]
         for role, label in items:
             page.keyboard.press("ArrowDown")
             expect(page.get_by_role(role, name=f"{label}: {LONG_NAME}", exact=True)).to_be_focused()

@@ -89,7 +89,9 @@ def test_another_users_private_files_never_appear(client, accounts, alice, bob, 
     assert search(client, bob_headers, "plan") == ["public plan.txt", "secret plan.txt"]
 
     browser, _ = accounts.signed_in_client(alice)
-    page = browser.get("/files?q=plan").get_data(as_text=True)
+    # The files page searches the folder shown; "All folders" adds every folder and what is shared with everyone.
+    assert "public plan.txt" not in browser.get("/files?q=plan").get_data(as_text=True)
+    page = browser.get("/files?q=plan&everywhere=1").get_data(as_text=True)
     assert "public plan.txt" in page and "my plan.txt" in page and "secret plan" not in page
     assert re.search(r'<td class="owner" data-label="Owner">bob</td>', page)
     assert 'aria-label="Delete: public plan.txt"' not in page and 'aria-label="Delete: my plan.txt"' in page
@@ -148,6 +150,8 @@ def test_search_pages_in_the_browser(make_app, accounts):
         assert row_names(second) == ["photo 3.jpg"]
         assert 'value="photo"' in second
         nothing = browser.get("/files?q=zebra").get_data(as_text=True)
+        assert "No file in this folder has a name matching “zebra”" in nothing
+        nothing = browser.get("/files?q=zebra&everywhere=1").get_data(as_text=True)
         assert "No file you can see has a name matching “zebra”" in nothing
 
 

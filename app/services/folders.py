@@ -339,3 +339,16 @@ def summaries(folders):
         .join(File, db.and_(File.folder_id == tree.c.id, File.status == FileStatus.READY))
         .group_by(tree.c.top)).all())
     return [FolderSummary(folder, *totals.get(folder.id, (0, 0))) for folder in folders]
+
+
+def folder_choices(user, leaving_out=None):
+    """(folder, path) for each of the user's live folders, root first, then by path: where something can move to.
+
+    `leaving_out` (a Folder) drops it and everything below it, where it could not go.
+    """
+    query = db.select(Folder).filter(Folder.owner_id == user.id, Folder.trashed_at.is_(None))
+    if leaving_out is not None:
+        query = query.filter(Folder.id.not_in(subtree_ids(leaving_out.id)))
+    rows = db.session.execute(query).scalars().all()
+    paths = paths_of(row.id for row in rows)
+    return sorted(((row, paths.get(row.id, "")) for row in rows), key=lambda pair: (not pair[0].is_root, pair[1]))

@@ -403,6 +403,7 @@ async function prepare (fileID) {
     }
     const upload = await api('POST', `${apiBase}/uploads`, {
       ...pageFields(),
+      folder: root.dataset.folder || undefined, // the folder page it was added on (the root without one)
       name: file.name,
       size: file.size,
       content_type: file.type || '',

@@ -12,10 +12,10 @@ from app.errors import Conflict, InvalidInput, Unavailable
 from app.formatting import human_size, iso_utc
 from app.models import FileProblem
 from app.qr import qr_svg
-from app.services import file_requests, files, previews, quotas, trash, uploads
+from app.services import file_requests, files, folders, previews, quotas, trash, uploads
 
 bp = Blueprint("web", __name__)
-LIST_ARGUMENTS = ("q", "sort", "order", "cursor", "scope")
+LIST_ARGUMENTS = ("q", "sort", "order", "cursor", "scope", "folder", "everywhere")
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 # The browser libraries the pages load, served from node_modules (installed from
 # package-lock.json by make), so no page needs a CDN. Only these exact files are
@@ -77,16 +77,35 @@ def pending_item(file, parts):
 @bp.get("/files")
 @login_required
 def list_files():
+    """One folder's subfolders and files (the root without ?folder=); a search looks in it, or with
+    ?everywhere=1 in every folder and among the files shared with everyone."""
     q = request.args.get("q")
-    # This page lists your files, or with a search also those visible to everyone; a cursor from elsewhere is refused.
+    folder = folders.get_folder(current_user, request.args.get("folder"))
+    search = files.search_query(q)
+    everywhere = bool(search) and request.args.get("everywhere") == "1"
     page = files.list_files(current_user, sort=request.args.get("sort", "date"), order=request.args.get("order"),
-                            cursor=request.args.get("cursor"), limit=current_app.config["FILES_PER_PAGE"],
-                            q=q, scope=files.default_scope(files.search_query(q)))
+                            cursor=request.args.get("cursor"), limit=current_app.config["FILES_PER_PAGE"], q=q,
+                            scope=files.default_scope(search) if everywhere else None,
+                            folder=None if everywhere else folder)
+    if everywhere:
+        files.with_paths(current_user, page.items)
+    # Folders are listed above the first page of files, and not among a search's results.
+    subfolders = folders.subfolders(folder) if not search and page.prev_cursor is None else []
+    context = {"page": page, "folder": folder, "subfolders": subfolders, "everywhere": everywhere,
+               "list_args": {"folder": None if folder.is_root else folder.public_id,
+                             "everywhere": "1" if everywhere else None}}
     template = FRAGMENTS.get(request.args.get("fragment"), "files/index.html")
     if template == FRAGMENTS["table"]:
         # The table alone needs no usage or unfinished uploads (each of those is a storage call).
-        return render_template(template, page=page)
-    return render_template(template, page=page, usage=quotas.usage(current_user), pending=pending_of(current_user))
+        return render_template(template, **context)
+    return render_template(template, **context, breadcrumbs=folders.ancestors(folder),
+                           usage=quotas.usage(current_user), trash_bytes=trash.held_bytes(current_user),
+                           pending=pending_of(current_user))
+
+
+def folder_page(folder):
+    """The files page of a folder (the root's without a parameter)."""
+    return url_for("web.list_files", folder=None if folder is None or folder.is_root else folder.public_id)
 
 
 @bp.get("/everyone")
@@ -143,7 +162,7 @@ class RenameForm(FlaskForm):
 def rename_file(file_id):
     file = files.get_file(current_user, file_id)
     form, status = RenameForm(name=file.name), 200
-    back = safe_next(request.values.get("next") or url_for("web.list_files"))  # the list it was opened from
+    back = safe_next(request.values.get("next") or folder_page(file.folder))  # the list it was opened from
     if form.validate_on_submit():
         old_name = file.name
         try:
@@ -170,10 +189,10 @@ def confirm_delete(file_id):
 @login_required
 def delete_file(file_id):
     file = files.get_file(current_user, file_id)
-    name = file.name
+    name, back = file.name, folder_page(file.folder)
     trash.trash(current_user, file_ids=[file_id])
     flash(f"Moved {name} to the trash.", "info")
-    return redirect(url_for("web.list_files"))
+    return redirect(back)
 
 
 @bp.get("/uploads/<upload_id>/cancel")
@@ -200,3 +219,7 @@ def vendor(name):
     package, path = VENDOR_FILES[name]
     folder, _, filename = path.rpartition("/")
     return send_from_directory(NODE_MODULES / package / folder, filename, max_age=3600)
+
+
+# Their views join bp (not named folders.py/trash.py: a submodule would replace the services of those names here).
+from app.web import folder_pages, trash_pages  # noqa: E402,F401

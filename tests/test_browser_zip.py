@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import File, FileStatus, search_key
 from app.services import folders, shares, tokens, users
-from tests.browser_support import backend_settings, browser, live_server, new_page  # noqa: F401  (fixtures)
+from tests.browser_support import backend_settings, browser, live_server, log_in, new_page  # noqa: F401  (fixtures)
 from tests.conftest import PASSWORD
 from tests.helpers import upload
 from tests.live_support import moto_server  # noqa: F401  (fixture)
@@ -171,3 +171,34 @@ def test_download_all_streams_a_zip_of_a_nested_folder_with_a_300_mib_file(brows
     assert heap.page_peak < HEAP_LIMIT and heap.worker_peak < HEAP_LIMIT, (heap.page_peak, heap.worker_peak)
     with zip_app.app_context():
         assert db.session.execute(db.select(shares.Share.download_count)).scalar_one() == 1
+
+
+def test_the_owner_downloads_a_folder_as_a_zip_from_its_share_page(browser, make_app, live_server, tmp_path):
+    """The data-zip-folder hook: POST /api/v1/zip-list with the page's session, then the same streaming zip."""
+    live_server.app = make_app(STORAGE_BACKEND="local", PUBLIC_URL=live_server.url)
+    with live_server.app.app_context():
+        user = users.create_user(f"owner{uuid.uuid4().hex[:8]}", PASSWORD)
+        username = user.username
+        headers = {"Authorization": f"Bearer {tokens.create_token(user, 'tests')[1]}"}
+        client = live_server.app.test_client()
+        top = client.post("/api/v1/folders", headers=headers, json={"name": "Notizen"}).get_json()
+        for relative, data in SMALL.items():
+            folder_path, _, name = relative.rpartition("/")
+            upload(client, headers, name, data, folder=top["id"], **({"path": folder_path} if folder_path else {}))
+
+    context, page, errors = new_page(browser, live_server)
+    try:
+        log_in(page, username)
+        expect(page).to_have_url(f"{live_server.url}/files")
+        page.goto(f"/folders/{top['id']}/share")
+        with page.expect_download() as started:
+            page.get_by_role("button", name="Download as zip").click()
+        expect(page.locator("[data-zip-status]")).to_have_text("Downloaded Notizen.zip.")
+        saved = tmp_path / "owner.zip"
+        started.value.save_as(saved)
+        assert not errors, errors
+    finally:
+        context.close()
+    with zipfile.ZipFile(saved) as archive:
+        assert {name: archive.read(name) for name in archive.namelist()} == {
+            f"Notizen/{relative}": data for relative, data in SMALL.items()}

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
 
-from app.services import file_requests, shares, tokens, users
+from app.services import file_requests, folders, shares, tokens, users
 from tests.browser_support import browser, live_server, log_in, new_page  # noqa: F401  (fixtures)
 from tests.conftest import PASSWORD
 from tests.helpers import upload
@@ -36,7 +36,8 @@ def axe_problems(page, theme):
 
 
 def make_content(app, username):
-    """A file, a share link (and a revoked one), an upload request, all owned by `username`; returns their paths."""
+    """A file, a share link (and a revoked one), an upload request, a folder and a link to it, all owned by
+    `username`; returns their paths."""
     with app.test_request_context():  # links are made with url_for
         user = users.create_user(username, PASSWORD)
         headers = {"Authorization": f"Bearer {tokens.create_token(user, 'tests')[1]}"}
@@ -49,6 +50,10 @@ def make_content(app, username):
         request, request_link = file_requests.create_request(user, "Holiday photos", message="Send yours",
                                                              expires_in="7d")
         request_id = request.public_id
+        folder = folders.create_folder(user, "Meeting notes")
+        folder_id = folder.public_id
+        upload(app.test_client(), headers, "agenda.txt", b"1. Zips\n", "text/plain", folder=folder_id, path="Mai")
+        _, folder_link = shares.create_share(user, folder_id=folder_id, expires_in="7d", note="All of it")
         _, locked_request_link = file_requests.create_request(user, "Receipts", expires_in="7d", password="blue whale")
     return {
         "username": username,
@@ -56,10 +61,11 @@ def make_content(app, username):
             "/files", f"/files/{file['id']}/view", f"/files/{file['id']}/share", f"/files/{file['id']}/delete",
             f"/files/{file['id']}/rename",
             "/everyone", "/shares", f"/shares/{share_id}/edit", "/requests", "/requests/new",
-            f"/requests/{request_id}/edit", "/activity", "/account", "/api/docs",
+            f"/requests/{request_id}/edit", "/activity", "/account", "/api/docs", f"/folders/{folder_id}/share",
         ],
         "anyone": ["/login", "/register", "/no-such-page"] + [
-            urlsplit(link).path for link in [share_link, locked_link, revoked_link, request_link, locked_request_link]],
+            urlsplit(link).path for link in [share_link, locked_link, revoked_link, request_link, locked_request_link,
+                                             folder_link]],
     }
 
 

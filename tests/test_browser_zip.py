@@ -6,7 +6,9 @@ storage (Locker's own /_storage/ URLs, or moto's S3 across origins under the buc
 streams the zip to the browser's download. Python's zipfile then checks every file's SHA-256, and the
 JavaScript heaps of the page and of the worker, sampled all along, stay far below the big file's size.
 """
+import base64
 import hashlib
+import io
 import json
 import random
 import time
@@ -202,3 +204,51 @@ def test_the_owner_downloads_a_folder_as_a_zip_from_its_share_page(browser, make
     with zipfile.ZipFile(saved) as archive:
         assert {name: archive.read(name) for name in archive.namelist()} == {
             f"Notizen/{relative}": data for relative, data in SMALL.items()}
+
+
+# Where no service worker may run, the zip goes to a file the person picks (File System Access API).
+# Headless Chromium shows no picker, so the page's picker hands out a file of its origin-private file system.
+PICK_A_PRIVATE_FILE = """
+window.showSaveFilePicker = async (options) => {
+  window.pickedName = options.suggestedName
+  const folder = await navigator.storage.getDirectory()
+  return folder.getFileHandle('picked.zip', { create: true })
+}
+"""
+READ_PRIVATE_FILE = """async () => {
+  const folder = await navigator.storage.getDirectory()
+  const file = await (await folder.getFileHandle('picked.zip')).getFile()
+  const bytes = new Uint8Array(await file.arrayBuffer())
+  let text = ''
+  for (let start = 0; start < bytes.length; start += 32768) {
+    text += String.fromCharCode(...bytes.subarray(start, start + 32768))
+  }
+  return btoa(text)
+}"""
+
+
+def test_without_a_service_worker_the_zip_is_written_to_a_picked_file(browser, make_app, live_server):
+    live_server.app = make_app(STORAGE_BACKEND="local", PUBLIC_URL=live_server.url)
+    with live_server.app.app_context():
+        user = users.create_user(f"picker{uuid.uuid4().hex[:8]}", PASSWORD)
+        headers = {"Authorization": f"Bearer {tokens.create_token(user, 'tests')[1]}"}
+        client = live_server.app.test_client()
+        top = client.post("/api/v1/folders", headers=headers, json={"name": "Akten"}).get_json()
+        for relative, data in SMALL.items():
+            folder_path, _, name = relative.rpartition("/")
+            upload(client, headers, name, data, folder=top["id"], **({"path": folder_path} if folder_path else {}))
+        url = client.post("/api/v1/shares", headers=headers, json={"folder_id": top["id"]}).get_json()["url"]
+
+    context, page, errors = new_page(browser, live_server, service_workers="block")
+    try:
+        context.add_init_script(PICK_A_PRIVATE_FILE)
+        page.goto(url)
+        page.get_by_role("button", name="Download all (zip)").click()
+        expect(page.locator("[data-zip-status]")).to_have_text("Saved Akten.zip.", timeout=30_000)
+        written = base64.b64decode(page.evaluate(READ_PRIVATE_FILE))
+        assert page.evaluate("window.pickedName") == "Akten.zip"
+        assert not errors, errors
+    finally:
+        context.close()
+    with zipfile.ZipFile(io.BytesIO(written)) as archive:
+        assert {name: archive.read(name) for name in archive.namelist()} == SMALL

@@ -117,7 +117,7 @@ def show_share(token):
             shown[entry.file.id] = previews.share_preview(share, entry.file)
     return render_template("shares/public_many.html", share=share, token=token, entries=entries, previews=shown,
                            title=share.folder.name if share.kind == "folder" and share.folder.name else "Shared files",
-                           total=sum(entry.file.size for entry in entries))
+                           total=sum(entry.file.size for entry in entries), zip_name=shares.zip_name_of(share))
 
 
 @bp.post("/s/<token>/download")

@@ -13,6 +13,7 @@
 // Hooks (this module wires them up on load; a page only adds the markup and loads this file as a
 // module: <script type="module" src="/static/zip.js"></script>):
 //   <button data-zip-list="/s/<token>/zip-list" data-csrf="...">   a link's "Download all"
+//   (any of them may add data-zip-name="Photos.zip": the name a save dialog proposes)
 //   <button data-zip-folder="<folder id>">                          the owner's folder as a zip
 //   <button data-zip-files="<id> <id> ..." data-zip-folders="<id> ...">  the owner's selection
 // Owner buttons post to /api/v1/zip-list with the page's session and its <meta name="csrf-token">.
@@ -64,18 +65,23 @@ export function ownerZipList ({ files = [], folders = [] }) {
 /**
  * Write the zip of `list` to disk. `getList` may be given instead of a list (a function that
  * fetches it), so that the save dialog, where one is shown, opens while the click still counts.
- * onStatus(text) is told how it goes. Resolves once the zip is written (through the worker: once
- * the last byte was handed to the browser's download).
+ * onStatus(text) is told how it goes; suggestedName is what a save dialog proposes. Resolves once
+ * the zip is written (through the worker: once the last byte was handed to the browser's download).
  */
-export async function zipDownload (listOrGetter, onStatus = () => {}) {
+export async function zipDownload (listOrGetter, onStatus = () => {}, suggestedName = 'files.zip') {
   const getList = typeof listOrGetter === 'function' ? listOrGetter : async () => listOrGetter
   if ('serviceWorker' in navigator && window.isSecureContext) {
-    const worker = await streamingWorker()
-    const list = await getList()
-    return throughWorker(worker, list, onStatus)
+    let worker = null
+    try {
+      worker = await streamingWorker()
+    } catch (error) {
+      // Refused (private windows, a policy): write to a chosen file instead, where the browser can.
+      if (!('showSaveFilePicker' in window)) throw error
+    }
+    if (worker) return throughWorker(worker, await getList(), onStatus)
   }
   if ('showSaveFilePicker' in window) {
-    const handle = await window.showSaveFilePicker({ suggestedName: 'files.zip', types: [{ description: 'Zip', accept: { 'application/zip': ['.zip'] } }] })
+    const handle = await window.showSaveFilePicker({ suggestedName, types: [{ description: 'Zip', accept: { 'application/zip': ['.zip'] } }] })
     const list = await getList()
     return toFile(handle, list, onStatus)
   }
@@ -143,7 +149,7 @@ function wire (button, getList) {
     const status = statusOf(button)
     button.disabled = true
     try {
-      await zipDownload(getList, (text) => { status.textContent = text })
+      await zipDownload(getList, (text) => { status.textContent = text }, button.dataset.zipName || 'files.zip')
     } catch (error) {
       if (error.name !== 'AbortError') status.textContent = error.message
     } finally {

@@ -23,6 +23,12 @@ def tree(client, headers):
     made = {relative: upload_into(client, headers, folder["id"], relative, data) for relative, data in DATA.items()}
     gone = upload_into(client, headers, folder["id"], "2024/gone.txt", b"deleted")
     assert client.delete(f"/api/v1/files/{gone['id']}", headers=headers).status_code == 204
+    upload_into(client, headers, folder["id"], "2024/old/in trashed folder.txt", b"trashed with its folder")
+    old = client.get(f"/api/v1/folders/{folder['id']}", headers=headers).get_json()["folders"]
+    year = next(item for item in old if item["name"] == "2024")
+    old = next(item for item in client.get(f"/api/v1/folders/{year['id']}", headers=headers).get_json()["folders"]
+               if item["name"] == "old")
+    assert client.delete(f"/api/v1/folders/{old['id']}", headers=headers).status_code == 204
     outside = upload(client, headers, "outside.txt", b"not in the folder")
     return {"folder": folder, "files": made, "outside": outside}
 
@@ -61,7 +67,7 @@ def test_a_folder_link_lists_nested_files_with_paths_but_not_trashed_ones(app, c
     assert page.status_code == 200 and "Holiday" in html and "Download all" in html
     for relative in DATA:
         assert f'data-path="{relative}"' in html
-    assert "gone.txt" not in html and "outside.txt" not in html
+    assert "gone.txt" not in html and "outside.txt" not in html and "in trashed folder" not in html
 
     listed = zip_list(recipient, shared, page)
     assert listed.status_code == 200 and listed.get_json()["name"] == "Trip.zip"
@@ -98,6 +104,11 @@ def test_a_selection_link_hands_out_just_those_files(app, client, headers, tree)
     assert fetch_all(client, listed) == {"top.txt": DATA["top.txt"], "outside.txt": b"not in the folder"}
     listed_shares = client.get("/api/v1/shares", headers=headers).get_json()["items"]
     assert sorted(listed_shares[0]["file_ids"]) == sorted(file["id"] for file in chosen)
+    # A file of the selection in the trash is left out; the rest still download.
+    assert client.delete(f"/api/v1/files/{tree['outside']['id']}", headers=headers).status_code == 204
+    recipient, page = open_page(app, shared)
+    assert "outside.txt" not in page.get_data(as_text=True)
+    assert fetch_all(client, zip_list(recipient, shared, page).get_json()) == {"top.txt": DATA["top.txt"]}
 
 
 def test_another_users_folder_or_files_are_404_and_one_target_is_required(client, headers, accounts, tree):
@@ -113,6 +124,8 @@ def test_another_users_folder_or_files_are_404_and_one_target_is_required(client
     assert both.status_code == 400
     assert client.post("/api/v1/shares", headers=headers, json={"file_ids": []}).status_code == 400
     assert client.post("/api/v1/shares", headers=headers, json={}).status_code == 400
+    too_many = client.post("/api/v1/shares", headers=headers, json={"file_ids": [tree["outside"]["id"]] * 1001})
+    assert too_many.status_code == 400
 
 
 def test_the_download_limit_counts_each_file_and_the_zip_once(app, client, headers, tree):

@@ -2,7 +2,8 @@
 
 The folder has nested subfolders, non-ASCII names and one file of 300 MiB. The page asks Locker for a
 list of signed URLs (counted as one download); the service worker fetches each file straight from
-storage (Locker's own /_storage/ URLs, or moto's S3 across origins under the bucket's CORS rules) and
+storage (Locker's own /_storage/ URLs, or across origins under the bucket's CORS rules on moto's S3 and on
+SeaweedFS) and
 streams the zip to the browser's download. Python's zipfile then checks every file's SHA-256, and the
 JavaScript heaps of the page and of the worker, sampled all along, stay far below the big file's size.
 """
@@ -25,6 +26,7 @@ from tests.browser_support import backend_settings, browser, live_server, log_in
 from tests.conftest import PASSWORD
 from tests.helpers import upload
 from tests.live_support import moto_server  # noqa: F401  (fixture)
+from tests.seaweed_support import seaweedfs  # noqa: F401  (fixture)
 
 MIB = 1024 * 1024
 BIG = 300 * MIB
@@ -37,7 +39,7 @@ SMALL = {
 }
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "seaweedfs"])
 def zip_app(request, make_app, live_server):
     live_server.app = make_app(**backend_settings(request, live_server))
     return live_server.app

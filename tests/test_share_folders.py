@@ -193,3 +193,18 @@ def test_the_owner_makes_a_folder_link_in_the_browser(app, signed_in):
     assert created.status_code == 201 and "/s/" in created.get_data(as_text=True)
     listing = signed_in.get("/shares").get_data(as_text=True)
     assert "folder Album" in listing
+
+
+def test_a_folder_links_settings_change_like_a_file_links(app, client, headers, tree):
+    shared = link(client, headers, folder_id=tree["folder"]["id"], max_downloads=1)
+    changed = client.patch(f"/api/v1/shares/{shared['id']}", headers=headers, json={"max_downloads": 3, "note": "More"})
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["kind"] == "folder" and changed.get_json()["max_downloads"] == 3
+    recipient, page = open_page(app, shared)
+    for _ in range(3):
+        assert zip_list(recipient, shared, page).status_code == 200
+    assert zip_list(recipient, shared, page).status_code == 410
+    ended = client.patch(f"/api/v1/shares/{shared['id']}", headers=headers, json={"note": "Again"})
+    assert ended.status_code == 409
+    assert client.delete(f"/api/v1/shares/{shared['id']}", headers=headers).status_code == 204
+    assert client.get("/api/v1/shares", headers=headers).get_json()["items"][0]["state"] == "revoked"

@@ -14,7 +14,7 @@ from app.errors import Conflict, InvalidInput, LockerError, NotFound
 from app.extensions import db
 from app.models import File, FileStatus, Folder, Share, ShareItem, utcnow
 from app.services import audit, files, folders, links, names, previews
-from app.services.common import public_link, refuse_damaged, storage_call
+from app.services.common import find_ready_file, public_link, refuse_damaged, storage_call
 
 MAX_NOTE_LENGTH = 1000
 MAX_DOWNLOADS = 1_000_000
@@ -262,12 +262,16 @@ def unique_paths(entries):
     return result
 
 
-def entry_of(share, file_public_id):
-    """The link's entry for one of its files, or NotFound."""
-    for entry in link_entries(share):
-        if entry.file.public_id == file_public_id:
-            return entry
-    raise NotFound("This link has no such file.")
+def file_of(share, file_public_id):
+    """One ready file a folder or selection link hands out (one query, however many it has), or NotFound."""
+    if share.kind == "folder":
+        inside = File.folder_id.in_(folders.subtree_ids(share.folder_id))
+    else:
+        inside = File.id.in_(db.select(ShareItem.file_id).filter(ShareItem.share_id == share.id))
+    try:
+        return find_ready_file(file_public_id, File.owner_id == share.owner_id, inside)
+    except NotFound:
+        raise NotFound("This link has no such file.") from None
 
 
 def count_download(share, file=None):
@@ -303,7 +307,7 @@ def download_through_share(token, file_public_id=None):
     if file is None:
         if file_public_id is None:
             raise NotFound("Choose one of the link's files.")
-        file = entry_of(share, file_public_id).file
+        file = file_of(share, file_public_id)
         refuse_damaged(file)
     count_download(share, file)
     return storage_call(previews.signed_url, file, current_app.config["SHARE_URL_EXPIRY"])

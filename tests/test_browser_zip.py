@@ -170,7 +170,8 @@ def test_download_all_streams_a_zip_of_a_nested_folder_with_a_300_mib_file(brows
                 while chunk := member.read(MIB):
                     digest.update(chunk)
             assert digest.hexdigest() == expected[name], name
-    print(f"heap peaks: page {heap.page_peak / MIB:.1f} MiB, worker {heap.worker_peak / MIB:.1f} MiB, {heap.worker_samples} worker samples")
+    print(f"heap peaks: page {heap.page_peak / MIB:.1f} MiB, worker {heap.worker_peak / MIB:.1f} MiB "
+          f"({heap.worker_samples} worker samples)")
     assert heap.worker_samples > 0, "the service worker's heap was never sampled"
     assert heap.page_peak < HEAP_LIMIT and heap.worker_peak < HEAP_LIMIT, (heap.page_peak, heap.worker_peak)
     with zip_app.app_context():

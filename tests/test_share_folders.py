@@ -46,7 +46,8 @@ def open_page(app, link_json, recipient=None):
 
 
 def zip_list(recipient, link_json, page):
-    return recipient.post(f"{path(link_json)}/zip-list", headers={"X-CSRFToken": csrf_from(page.get_data(as_text=True))})
+    return recipient.post(f"{path(link_json)}/zip-list",
+                          headers={"X-CSRFToken": csrf_from(page.get_data(as_text=True))})
 
 
 def fetch_all(client, listed):

@@ -344,7 +344,8 @@ class ShareRequest(LinkSettings):
                            validate=validate.Length(1, shares.MAX_SELECTION), metadata={
         "description": f"1 to {shares.MAX_SELECTION:,} of your ready files"})
     max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, shares.MAX_DOWNLOADS),
-                                   metadata={"description": "each download of a file, or of the zip of all, counts once"})
+                                   metadata={
+        "description": "each download of a file, or of the zip of all, counts once"})
     note = fields.String(allow_none=True, validate=[validate.Length(max=shares.MAX_NOTE_LENGTH), MULTILINE_TEXT])
 
     @validates_schema

@@ -255,3 +255,37 @@ def test_without_a_service_worker_the_zip_is_written_to_a_picked_file(browser, m
         context.close()
     with zipfile.ZipFile(io.BytesIO(written)) as archive:
         assert {name: archive.read(name) for name in archive.namelist()} == SMALL
+
+
+def test_a_password_folder_link_asks_first_then_zips(browser, make_app, live_server, tmp_path):
+    live_server.app = make_app(STORAGE_BACKEND="local", PUBLIC_URL=live_server.url)
+    with live_server.app.app_context():
+        user = users.create_user(f"locked{uuid.uuid4().hex[:8]}", PASSWORD)
+        headers = {"Authorization": f"Bearer {tokens.create_token(user, 'tests')[1]}"}
+        client = live_server.app.test_client()
+        top = client.post("/api/v1/folders", headers=headers, json={"name": "Geheim"}).get_json()
+        upload(client, headers, "plan.txt", b"the plan", folder=top["id"], path="Q3")
+        url = client.post("/api/v1/shares", headers=headers,
+                          json={"folder_id": top["id"], "password": "blue whale"}).get_json()["url"]
+
+    context, page, errors = new_page(browser, live_server)
+    try:
+        page.goto(url)
+        expect(page.get_by_role("heading", name="This link needs a password")).to_be_visible()
+        expect(page.get_by_text("plan.txt")).to_have_count(0)
+        page.get_by_label("Password").fill("blue whale")
+        page.get_by_role("button", name="Unlock").click()
+        expect(page.get_by_role("cell", name="Q3/plan.txt", exact=True)).to_be_visible()
+        with page.expect_download() as started:
+            page.get_by_role("button", name="Download all (zip)").click()
+        expect(page.locator("[data-zip-status]")).to_have_text("Downloaded Geheim.zip.")
+        saved = tmp_path / "locked.zip"
+        started.value.save_as(saved)
+        with page.expect_download() as one:
+            page.get_by_role("button", name="Download Q3/plan.txt").click()
+        assert one.value.suggested_filename == "plan.txt"
+        assert not errors, errors
+    finally:
+        context.close()
+    with zipfile.ZipFile(saved) as archive:
+        assert archive.read("Q3/plan.txt") == b"the plan"

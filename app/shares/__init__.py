@@ -13,7 +13,7 @@ from app.services import files, folders, previews, shares
 MAX_PREVIEWS = 20
 
 bp = Blueprint("shares", __name__)
-bp.add_app_template_global(shares.describe, "describe")
+bp.add_app_template_global(shares.describe, "link_target")
 
 
 class ShareSettings(LinkForm):

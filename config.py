@@ -92,6 +92,8 @@ class Config:
     URL_EXPIRY = int(env("URL_EXPIRY", "300"))
     # Seconds a storage URL made for a share-link download works.
     SHARE_URL_EXPIRY = int(env("SHARE_URL_EXPIRY", "120"))
+    # Seconds each storage URL of a zip list works (the browser fetches the files one after another).
+    ZIP_URL_EXPIRY = int(env("ZIP_URL_EXPIRY", "3600"))
     # Minutes a browser that gave a link's password may download without giving it again.
     SHARE_UNLOCK_MINUTES = int(env("SHARE_UNLOCK_MINUTES", "30"))
     # Wrong link passwords (share and upload links alike) allowed to one address on one link, to one

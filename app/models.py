@@ -285,10 +285,18 @@ class Share(db.Model):
     revoked_at = db.Column(db.DateTime)
 
     file = db.relationship("File")
+    folder = db.relationship("Folder")
+
+    @property
+    def kind(self):
+        """file, folder or selection: what the link hands out."""
+        if self.is_selection:
+            return "selection"
+        return "folder" if self.folder_id is not None else "file"
 
     def state(self, now):
         """active, revoked, expired or used_up (the download limit was reached)."""
-        if self.revoked_at is not None or self.file_id is None:
+        if self.revoked_at is not None or (self.file_id is None and self.folder_id is None and not self.is_selection):
             return "revoked"
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"

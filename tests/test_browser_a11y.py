@@ -36,7 +36,8 @@ def axe_problems(page, theme):
 
 
 def make_content(app, username):
-    """A file, a share link (and a revoked one), an upload request, all owned by `username`; returns their paths."""
+    """A file, a share link (and a revoked one), an upload request, a folder and a link to it, all owned by
+    `username`; returns their paths."""
     with app.test_request_context():  # links are made with url_for
         user = users.create_user(username, PASSWORD)
         headers = {"Authorization": f"Bearer {tokens.create_token(user, 'tests')[1]}"}
@@ -49,6 +50,10 @@ def make_content(app, username):
         request, request_link = file_requests.create_request(user, "Holiday photos", message="Send yours",
                                                              expires_in="7d")
         request_id = request.public_id
+        folder = folders.create_folder(user, "Meeting notes")
+        folder_id = folder.public_id
+        upload(app.test_client(), headers, "agenda.txt", b"1. Zips\n", "text/plain", folder=folder_id, path="Mai")
+        _, folder_link = shares.create_share(user, folder_id=folder_id, expires_in="7d", note="All of it")
         _, locked_request_link = file_requests.create_request(user, "Receipts", expires_in="7d", password="blue whale")
         # Folders (one inside another, holding a file) and a trash with a file and a folder in it.
         projects = folders.create_folder(user, "Projects")
@@ -68,9 +73,11 @@ def make_content(app, username):
             f"/files?folder={folder_id}", f"/files?folder={folder_id}&q=plan&everywhere=1",
             f"/folders/{folder_id}/rename", f"/folders/{folder_id}/move", f"/files/{file['id']}/move",
             f"/folders/{folder_id}/delete", "/trash", f"/trash/file/{old['id']}/purge", "/trash/empty",
+            f"/folders/{folder_id}/share",
         ],
         "anyone": ["/login", "/register", "/no-such-page"] + [
-            urlsplit(link).path for link in [share_link, locked_link, revoked_link, request_link, locked_request_link]],
+            urlsplit(link).path for link in [share_link, locked_link, revoked_link, request_link, locked_request_link,
+                                             folder_link]],
     }
 
 

@@ -93,6 +93,9 @@ def document_settings(app):
     schemas["OwnUploadRequest"]["properties"]["size"]["maximum"] = app.config["MAX_FILE_SIZE"]
     for update in ("FileUpdate", "FolderUpdate"):
         schemas[update]["anyOf"] = [{"required": [name]} for name in schemas[update]["properties"]]
+    schemas["ShareRequest"]["oneOf"] = [
+        {"required": [name], "not": {"anyOf": [{"required": [other]} for other in ("file_id", "folder_id", "file_ids")
+                                              if other != name]}} for name in ("file_id", "folder_id", "file_ids")]
     for selection in ("Selection", "MoveRequest"):
         schemas[selection]["anyOf"] = [{"required": [name], "properties": {name: {"minItems": 1}}}
                                        for name in ("files", "folders")]

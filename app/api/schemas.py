@@ -333,9 +333,25 @@ class LinkSettings(Loose):
 
 
 class ShareRequest(LinkSettings):
-    file_id = fields.String(required=True)
-    max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, shares.MAX_DOWNLOADS))
+    """A link to one file (file_id), a folder with everything in it (folder_id), or a selection of files
+    (file_ids): give exactly one of the three. Another user's ids, like unknown ones, are 404."""
+
+    file_id = fields.String(metadata={"description": "one of your files"})
+    folder_id = fields.String(validate=FOLDER_ID, metadata={
+        "description": "one of your folders (\"root\": all your files): the link lists its files with their "
+                       "paths, subfolders included, files added later too, trashed ones not"})
+    file_ids = fields.List(fields.String(validate=Pattern(r"^[0-9a-f]{32}$", error="An id as Locker gives it.")),
+                           validate=validate.Length(1, shares.MAX_SELECTION), metadata={
+        "description": f"1 to {shares.MAX_SELECTION:,} of your ready files"})
+    max_downloads = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, shares.MAX_DOWNLOADS),
+                                   metadata={
+        "description": "each download of a file, or of the zip of all, counts once"})
     note = fields.String(allow_none=True, validate=[validate.Length(max=shares.MAX_NOTE_LENGTH), MULTILINE_TEXT])
+
+    @validates_schema
+    def one_target(self, data, **kwargs):
+        if sum(name in data for name in ("file_id", "folder_id", "file_ids")) != 1:
+            raise ValidationError("Give exactly one of file_id, folder_id and file_ids.")
 
 
 class LinkInfo(Schema):
@@ -346,8 +362,14 @@ class LinkInfo(Schema):
 
 
 class ShareInfo(LinkInfo):
-    file_id = fields.String(required=True, allow_none=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["file", "folder", "selection"]), metadata={
+        "description": "what the link hands out: one file, a folder (with all in it) or a selection of files"})
+    file_id = fields.String(required=True, allow_none=True, metadata={"description": "a link to one file: its id"})
     file_name = fields.String(required=True, allow_none=True)
+    folder_id = fields.String(required=True, allow_none=True, metadata={"description": "a link to a folder: its id"})
+    folder_name = fields.String(required=True, allow_none=True, metadata={"description": "\"\" for the root folder"})
+    file_ids = fields.List(fields.String(), required=True, allow_none=True, metadata={
+        "description": "a link to a selection: its files (those still there)"})
     state = fields.String(required=True, validate=validate.OneOf(["active", "expired", "used_up", "revoked"]))
     max_downloads = fields.Integer(required=True, allow_none=True)
     download_count = fields.Integer(required=True)
@@ -552,3 +574,16 @@ class Trash(Schema):
     bytes = fields.Integer(required=True, metadata={"description": "what the trash holds (still in your quota)"})
     retention_seconds = fields.Integer(required=True, metadata={
         "description": "items older than this are deleted for good by the server's housekeeping"})
+
+
+class ZipEntry(Schema):
+    path = fields.String(required=True, metadata={"example": "Photos/2024/beach.jpg",
+                                                  "description": "where the file goes in the zip"})
+    size = fields.Integer(required=True)
+    sha256 = fields.String(required=True, allow_none=True)
+    url = fields.String(required=True, metadata={"description": "a short-lived signed URL to GET the bytes from"})
+
+
+class ZipList(Schema):
+    name = fields.String(required=True, metadata={"example": "Photos.zip", "description": "a name for the zip"})
+    files = fields.List(fields.Nested(ZipEntry), required=True)

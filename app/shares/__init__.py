@@ -1,5 +1,5 @@
 """Share links in the browser: the owner's pages (create, list, change, revoke) and the public /s/<token> pages."""
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from wtforms import IntegerField, SubmitField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
@@ -7,9 +7,13 @@ from wtforms.validators import Length, NumberRange, Optional
 from app.errors import LockerError
 from app.links import LinkEditForm, LinkForm, keep_links_private, password_gate, require_unlocked
 from app.models import utcnow
-from app.services import files, previews, shares
+from app.services import files, folders, previews, shares
+
+# A folder or selection link's page shows at most this many previews (each is a signed URL, a text one a read).
+MAX_PREVIEWS = 20
 
 bp = Blueprint("shares", __name__)
+bp.add_app_template_global(shares.describe, "link_target")
 
 
 class ShareSettings(LinkForm):
@@ -32,18 +36,30 @@ class EditShareForm(LinkEditForm, ShareSettings):
 @login_required
 def create_share(file_id):
     file = files.get_file(current_user, file_id)
+    return share_form_page(dict(file_id=file_id), file=file, name=file.name)
+
+
+@bp.route("/folders/<folder_id>/share", methods=["GET", "POST"])
+@login_required
+def create_folder_share(folder_id):
+    folder = folders.get_folder(current_user, folder_id)
+    return share_form_page(dict(folder_id=folder.public_id), folder=folder, name=folder.name or "all your files")
+
+
+def share_form_page(target, **context):
+    """The form that makes a link (to a file or a folder), and the page that shows the new link."""
     form = ShareForm()
     if form.validate_on_submit():
         expires_at, expires_in = form.expiry()
         try:
-            share, url = shares.create_share(current_user, file_id, expires_at=expires_at, expires_in=expires_in,
+            share, url = shares.create_share(current_user, **target, expires_at=expires_at, expires_in=expires_in,
                                              password=form.password.data or None,
                                              max_downloads=form.max_downloads.data, note=form.note.data or None)
         except LockerError as error:
             form.refuse(error)
-            return render_template("shares/new.html", form=form, file=file), error.status
-        return render_template("shares/created.html", share=share, url=url, file=file), 201
-    return render_template("shares/new.html", form=form, file=file), 400 if form.errors else 200
+            return render_template("shares/new.html", form=form, **context), error.status
+        return render_template("shares/created.html", share=share, url=url, **context), 201
+    return render_template("shares/new.html", form=form, **context), 400 if form.errors else 200
 
 
 @bp.get("/shares")
@@ -89,8 +105,19 @@ def show_share(token):
     gate = password_gate(share, "shares/password.html")
     if gate is not None:
         return gate
-    return render_template("shares/public.html", share=share, file=file, token=token,
-                           preview=previews.share_preview(share, file))
+    if file is not None:
+        return render_template("shares/public.html", share=share, file=file, token=token,
+                               preview=previews.share_preview(share, file))
+    entries = shares.link_entries(share)
+    shown = {}
+    for entry in entries:
+        if len(shown) >= MAX_PREVIEWS:
+            break
+        if previews.preview_kind(entry.file) and not entry.file.problem:
+            shown[entry.file.id] = previews.share_preview(share, entry.file)
+    return render_template("shares/public_many.html", share=share, token=token, entries=entries, previews=shown,
+                           title=share.folder.name if share.kind == "folder" and share.folder.name else "Shared files",
+                           total=sum(entry.file.size for entry in entries), zip_name=shares.zip_name_of(share))
 
 
 @bp.post("/s/<token>/download")
@@ -98,6 +125,28 @@ def download_share(token):
     share, _ = shares.open_share(token)
     require_unlocked(share)
     return redirect(shares.download_through_share(token), code=302)
+
+
+@bp.post("/s/<token>/files/<file_id>/download")
+def download_share_file(token, file_id):
+    """One file of a folder or selection link, counted as one download."""
+    share, _ = shares.open_share(token)
+    require_unlocked(share)
+    return redirect(shares.download_through_share(token, file_id), code=302)
+
+
+@bp.post("/s/<token>/zip-list")
+def share_zip_list(token):
+    """The link's files with a signed URL each, for the page's script to zip (counted as one download).
+
+    The page sends its CSRF token (X-CSRFToken) and the session that gave the password, as its forms do.
+    """
+    share, _ = shares.open_share(token)
+    require_unlocked(share)
+    name, entries = shares.zip_list(token)
+    response = jsonify({"name": name, "files": entries})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 bp.after_request(keep_links_private)

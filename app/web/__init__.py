@@ -24,6 +24,9 @@ VENDOR_FILES = {
     "uppy.min.mjs": ("uppy", "dist/uppy.min.mjs"),
     "uppy.min.css": ("uppy", "dist/uppy.min.css"),
     "hash-wasm-sha256.umd.min.js": ("hash-wasm", "dist/sha256.umd.min.js"),
+    # Streaming zips (static/zip.js, static/zip-sw.js): the service worker's classic build and the module.
+    "client-zip.js": ("client-zip", "worker.js"),
+    "client-zip.mjs": ("client-zip", "index.js"),
     # Swagger UI for /api/docs (flask-smorest loads these names from OPENAPI_SWAGGER_UI_URL).
     "swagger-ui.css": ("swagger-ui-dist", "swagger-ui.css"),
     "swagger-ui-bundle.js": ("swagger-ui-dist", "swagger-ui-bundle.js"),

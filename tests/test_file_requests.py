@@ -568,3 +568,40 @@ def test_the_owner_sees_a_guests_unfinished_upload_as_theirs_to_cancel_not_to_re
     assert 'aria-label="Resume mine.pdf"' in html and 'aria-label="Resume half.pdf"' not in html  # it needs their file
     assert 'aria-label="Cancel half.pdf"' in html
     assert "Being sent by a guest through “Documents for the visa”" in html
+
+
+def test_a_request_delivers_into_its_chosen_folder_and_the_root_once_that_folder_is_gone(app, client, headers,
+                                                                                        accounts, owner):
+    inbox = client.post("/api/v1/folders", headers=headers, json={"name": "Visa"}).get_json()
+    made = make_request(client, headers, folder=inbox["id"])
+    assert (made["folder"], made["folder_path"]) == (inbox["id"], "Visa")
+    guest = Guest(app, path(made))
+    guest.open()
+    file = guest.upload("scan.pdf", DATA)
+    listed = client.get("/api/v1/files", headers=headers, query_string={"folder": inbox["id"]}).get_json()["items"]
+    assert [(item["id"], item["path"]) for item in listed] == [(file["id"], "Visa")]
+    assert "path" not in file or file["path"] is None, "the guest is not told where the owner keeps it"
+
+    client.delete(f"/api/v1/folders/{inbox['id']}", headers=headers)
+    assert client.get("/api/v1/requests", headers=headers).get_json()["items"][0]["folder_path"] == ""
+    later = guest.upload("later.pdf", DATA)
+    assert client.get(f"/api/v1/files/{later['id']}", headers=headers).get_json()["path"] == ""
+
+    theirs = accounts.headers(accounts.create("other"))
+    refused = client.post("/api/v1/requests", headers=theirs, json={"title": "x", "folder": inbox["id"]})
+    assert refused.status_code == 404
+    changed = client.patch(f"/api/v1/requests/{made['id']}", headers=headers, json={"folder": "root"})
+    assert changed.status_code == 200 and changed.get_json()["folder_path"] == ""
+
+
+def test_the_request_pages_offer_the_owners_folders(app, client, headers, owner, accounts):
+    client.post("/api/v1/folders", headers=headers, json={"name": "Receipts"})
+    browser, _ = accounts.signed_in_client(owner)
+    page = browser.get("/requests/new").get_data(as_text=True)
+    assert '<label for="folder">Files arrive in</label>' in page and ">Receipts</option>" in page
+    receipts = client.get("/api/v1/folders/root", headers=headers).get_json()["folders"][0]["id"]
+    made = browser.post("/requests/new", data={"csrf_token": csrf_from(page), "title": "Receipts please",
+                                               "expires_in": "7d", "folder": receipts})
+    assert made.status_code == 201
+    item = client.get("/api/v1/requests", headers=headers).get_json()["items"][0]
+    assert item["folder_path"] == "Receipts"

@@ -2,7 +2,7 @@ from flask import g
 
 from app.api import bp
 from app.api.schemas import FileRequestCreate, FileRequests, FileRequestUpdate, ListedFileRequest, NewFileRequest
-from app.services import file_requests, guest_uploads
+from app.services import file_requests, folders, guest_uploads
 
 
 def request_payload(file_request, files_received, bytes_received, url):
@@ -12,6 +12,8 @@ def request_payload(file_request, files_received, bytes_received, url):
                "max_files": file_request.max_files, "max_bytes": file_request.max_bytes,
                "files_used": file_request.files_used, "bytes_used": file_request.bytes_used,
                "files_received": files_received, "bytes_received": bytes_received}
+    target = folders.request_target(file_request)
+    payload.update(folder=target.public_id, folder_path=folders.path_of(target))
     payload["url"] = url
     return payload
 
@@ -19,13 +21,13 @@ def request_payload(file_request, files_received, bytes_received, url):
 @bp.post("/requests")
 @bp.arguments(FileRequestCreate)
 @bp.response(201, NewFileRequest)
-@bp.refuses(401, 413)
+@bp.refuses(401, 404, 413)
 def create_request(body):
     """Make an upload link (/r/…) anyone can send you files through: optional expiry, limits, password, message."""
     file_request, url = file_requests.create_request(
         g.api_user, body["title"], message=body.get("message"), expires_at=body.get("expires_at"),
         expires_in=body.get("expires_in"), max_files=body.get("max_files"), max_bytes=body.get("max_bytes"),
-        password=body.get("password"))
+        password=body.get("password"), folder=body.get("folder"))
     return request_payload(file_request, 0, 0, url)
 
 

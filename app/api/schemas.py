@@ -408,6 +408,8 @@ class FileRequestCreate(LinkSettings):
         "description": "shown to the people who upload"})
     max_files = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, file_requests.MAX_FILES))
     max_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, file_requests.MAX_BYTES))
+    folder = fields.String(validate=FOLDER_ID, metadata={
+        "description": "the folder of yours the files arrive in (default: the root folder)"})
 
 
 class FileRequestInfo(LinkInfo):
@@ -421,6 +423,8 @@ class FileRequestInfo(LinkInfo):
     bytes_used = fields.Integer(required=True)
     files_received = fields.Integer(required=True, metadata={"description": "completed files"})
     bytes_received = fields.Integer(required=True)
+    folder = fields.String(required=True, metadata={"description": "the id of the folder files arrive in"})
+    folder_path = fields.String(required=True, metadata={"description": "its path (\"\": the root folder)"})
 
 
 class NewFileRequest(FileRequestInfo):
@@ -448,6 +452,7 @@ class FileRequestUpdate(LinkSettings):
                                metadata={"description": "at least files_used"})
     max_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, file_requests.MAX_BYTES),
                                metadata={"description": "at least bytes_used"})
+    folder = fields.String(validate=FOLDER_ID, metadata={"description": "where files arrive from now on"})
 
 
 class ActivityQuery(Loose):

@@ -12,7 +12,7 @@ import secrets
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from wtforms import IntegerField, StringField, SubmitField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.api import Parser
@@ -21,7 +21,7 @@ from app.api.schemas import CompleteRequest, File, GuestUploadRequest, PartsRequ
 from app.errors import Conflict, LockerError
 from app.extensions import limiter
 from app.links import LinkEditForm, LinkForm, keep_links_private, password_gate, require_unlocked
-from app.services import file_requests, guest_uploads, links
+from app.services import file_requests, folders, guest_uploads, links
 
 bp = Blueprint("file_requests", __name__)
 parser = Parser()
@@ -42,6 +42,15 @@ class RequestSettings(LinkForm):
     max_files = IntegerField("Most files (empty: no limit)",
                              validators=[Optional(), NumberRange(1, file_requests.MAX_FILES)])
     max_mib = IntegerField("Most total size in MiB (empty: no limit)", validators=[Optional(), NumberRange(1, 2 ** 40)])
+    # The owner's folders, set by offer_folders; the service refuses one that is not theirs.
+    folder = SelectField("Files arrive in", validate_choice=False)
+
+    def offer_folders(self, user, current=None):
+        self.folder.choices = [("root" if folder.is_root else folder.public_id, path or "Your files (the root folder)")
+                               for folder, path in folders.folder_choices(user)]
+        if current is not None and not self.folder.data:
+            self.folder.data = "root" if current.is_root else current.public_id
+        return self
 
 
 class RequestForm(RequestSettings):
@@ -67,14 +76,15 @@ def list_requests():
 @bp.route("/requests/new", methods=["GET", "POST"])
 @login_required
 def create_request():
-    form = RequestForm()
+    form = RequestForm().offer_folders(current_user)
     if form.validate_on_submit():
         expires_at, expires_in = form.expiry()
         try:
             file_request, url = file_requests.create_request(
                 current_user, form.title.data, message=form.message.data or None, expires_at=expires_at,
                 expires_in=expires_in, max_files=form.max_files.data,
-                max_bytes=form.max_mib.data * MIB if form.max_mib.data else None, password=form.password.data or None)
+                max_bytes=form.max_mib.data * MIB if form.max_mib.data else None, password=form.password.data or None,
+                folder=form.folder.data or None)
         except LockerError as error:
             form.refuse(error)
             return render_template("requests/new.html", form=form), error.status
@@ -86,7 +96,8 @@ def create_request():
 @login_required
 def edit_request(request_id):
     file_request = file_requests.editable_request(current_user, request_id)
-    form = EditRequestForm(obj=file_request, max_mib=shown_mib(file_request.max_bytes))
+    form = EditRequestForm(obj=file_request, max_mib=shown_mib(file_request.max_bytes)).offer_folders(
+        current_user, folders.request_target(file_request))
     if form.validate_on_submit():
         # The size field shows the limit rounded to MiB: left as shown, the exact limit stays.
         max_bytes = (links.UNCHANGED if form.max_mib.data == shown_mib(file_request.max_bytes)
@@ -94,7 +105,8 @@ def edit_request(request_id):
         try:
             _, changed = file_requests.update_request(
                 current_user, request_id, **form.link_changes(), title=form.title.data,
-                message=form.message.data or None, max_files=form.max_files.data, max_bytes=max_bytes)
+                message=form.message.data or None, max_files=form.max_files.data, max_bytes=max_bytes,
+                folder=form.folder.data or links.UNCHANGED)
         except LockerError as error:
             form.refuse(error)
             return render_edit_page(file_request, form), error.status

@@ -11,7 +11,7 @@ from app.errors import Conflict, InvalidInput, LockerError
 from app.extensions import db
 from app.formatting import human_size
 from app.models import File, FileRequest, FileStatus, utcnow
-from app.services import audit, links
+from app.services import audit, folders, links
 from app.services.common import public_link
 from app.text import is_plain_text
 
@@ -66,8 +66,11 @@ def clean_guest_name(name):
 
 
 def create_request(user, title, message=None, expires_at=None, expires_in=None, max_files=None, max_bytes=None,
-                   password=None):
-    """A new upload link; returns the request and its URL (kept encrypted, so its owner can copy it again)."""
+                   password=None, folder=None):
+    """A new upload link; returns the request and its URL (kept encrypted, so its owner can copy it again).
+
+    Files sent through it arrive in `folder` (one of the user's folder ids; the root folder if None).
+    """
     title = links.clean_text(title, "title", MAX_TITLE_LENGTH)
     if title is None:
         raise InvalidInput("Give the request a title.", code="invalid_title")
@@ -77,10 +80,16 @@ def create_request(user, title, message=None, expires_at=None, expires_in=None, 
         expires_at=links.parse_expiry(expires_at, expires_in),
         max_files=links.clean_limit(max_files, "max_files", MAX_FILES, "files"),
         max_bytes=links.clean_limit(max_bytes, "max_bytes", MAX_BYTES, "bytes"),
-        password_hash=links.password_hash(password))
+        password_hash=links.password_hash(password), folder_id=delivery_folder_id(user, folder))
     audit.record("request_created", owner_id=user.id, actor=user, file_request=file_request)
     db.session.commit()
     return file_request, request_url(token)
+
+
+def delivery_folder_id(user, folder):
+    """The folder a request delivers into, as stored: NULL for the root (the default, also if a folder goes)."""
+    target = folders.get_folder(user, folder)
+    return None if target.is_root else target.id
 
 
 def request_url(token):
@@ -109,7 +118,7 @@ def refuse_ended(file_request):
 
 def update_request(user, public_id, title=links.UNCHANGED, message=links.UNCHANGED, expires_at=links.UNCHANGED,
                    expires_in=links.UNCHANGED, max_files=links.UNCHANGED, max_bytes=links.UNCHANGED,
-                   password=links.UNCHANGED):
+                   password=links.UNCHANGED, folder=links.UNCHANGED):
     """Change an open request's title, message, expiry, limits or password, by the rules a new request's follow.
 
     Returns the request and what changed, in words. A limit may not go below what uploads have already taken
@@ -131,6 +140,9 @@ def update_request(user, public_id, title=links.UNCHANGED, message=links.UNCHANG
     if max_bytes is not links.UNCHANGED:
         links.note_change(file_request, values, changed, "max_bytes",
                           links.clean_limit(max_bytes, "max_bytes", MAX_BYTES, "bytes"), "most total size")
+    if folder is not links.UNCHANGED:
+        links.note_change(file_request, values, changed, "folder_id", delivery_folder_id(user, folder),
+                          "where files arrive")
     refuse_below_use(file_request, values)
     if not values:
         return file_request, []

@@ -1198,7 +1198,14 @@ class Locker:
         return current
 
     def _get_folder(self, folder_id: str) -> Folder:
-        return Folder.from_json(self._json(self._request("GET", f"/folders/{quote(folder_id, safe='')}")))
+        """The folder with every one of its subfolders (following ``folders_next_cursor`` page by page)."""
+        url = f"/folders/{quote(folder_id, safe='')}"
+        data = self._json(self._request("GET", url))
+        while data.get("folders_next_cursor"):
+            more = self._json(self._request("GET", url, params={"folders_cursor": data["folders_next_cursor"]}))
+            data = {**data, "folders": [*data["folders"], *more["folders"]],
+                    "folders_next_cursor": more.get("folders_next_cursor")}
+        return Folder.from_json(data)
 
     def make_folder(self, path: str, parents: bool = True, *, under: str | Folder | None = None) -> Folder:
         """Make the folder at `path` (``"Photos/2024"``) below `under` (default: the root) and return it.

@@ -213,3 +213,19 @@ def test_a_new_users_root_folder_keeps_its_id(client, headers):
     first = client.get("/api/v1/folders/root", headers=headers).get_json()["id"]
     assert client.get("/api/v1/folders/root", headers=headers).get_json()["id"] == first
     assert folder(client, headers, "Inside", first)["path"] == "Inside"
+
+
+def test_a_folders_subfolders_come_in_pages_by_name(client, headers):
+    for number in (3, 1, 4, 0, 2):
+        folder(client, headers, f"f{number}")
+    seen, cursor = [], None
+    while True:
+        query = {"folders_limit": 2, **({"folders_cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/folders/root", headers=headers, query_string=query).get_json()
+        seen.append([f["name"] for f in page["folders"]])
+        cursor = page["folders_next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [["f0", "f1"], ["f2", "f3"], ["f4"]]
+    bad = client.get("/api/v1/folders/root", headers=headers, query_string={"folders_cursor": "bm90LWEtY3Vyc29y"})
+    assert error_of(bad) == (400, "invalid_cursor")

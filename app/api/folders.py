@@ -2,23 +2,27 @@
 from flask import current_app, g
 
 from app.api import bp
-from app.api.schemas import (Folder, FolderCreate, FolderUpdate, MoveRequest, Selection, Trash)
+from app.api.schemas import Folder, FolderCreate, FolderQuery, FolderUpdate, MoveRequest, Selection, Trash
 from app.services import folders, trash
 
 
-def folder_payload(folder):
+def folder_payload(folder, limit=folders.MAX_ITEMS, cursor=None):
     chain = folders.ancestors(folder)
+    rows, next_cursor = folders.subfolders(folder, limit, cursor)
     return {"public_id": folder.public_id, "name": folder.name, "created_at": folder.created_at,
             "path": "/".join(row.name for row in chain if not row.is_root), "parent": folder.parent,
-            "breadcrumbs": chain, "folders": folders.subfolders(folder)}
+            "breadcrumbs": chain, "folders": rows, "folders_next_cursor": next_cursor}
 
 
 @bp.get("/folders/<folder_id>")
+@bp.arguments(FolderQuery, location="query")
 @bp.response(200, Folder)
 @bp.refuses(401, 404)
-def get_folder(folder_id):
-    """One of your folders ("root": your root folder), with the folders in it; its files are GET /files?folder=."""
-    return folder_payload(folders.get_folder(g.api_user, folder_id))
+def get_folder(query, folder_id):
+    """One of your folders ("root": your root folder), with a page of the folders in it (follow
+    folders_next_cursor for more); its files are GET /files?folder=."""
+    return folder_payload(folders.get_folder(g.api_user, folder_id), query["folders_limit"],
+                          query.get("folders_cursor"))
 
 
 @bp.post("/folders")

@@ -511,7 +511,14 @@ class Folder(Schema):
     breadcrumbs = fields.List(fields.Nested(FolderRef), required=True, metadata={
         "description": "the root first, this folder last"})
     folders = fields.List(fields.Nested(FolderSummary), required=True, metadata={
-        "description": "the folders directly in it, by name"})
+        "description": "the folders directly in it, by name: a page of folders_limit"})
+    folders_next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "give it as folders_cursor for the next page of folders; null: no more"})
+
+
+class FolderQuery(Loose):
+    folders_limit = fields.Integer(load_default=folders.MAX_ITEMS, validate=validate.Range(1, folders.MAX_ITEMS))
+    folders_cursor = fields.String(validate=CURSOR, metadata={"description": "folders_next_cursor of the last page"})
 
 
 class FolderCreate(Loose):

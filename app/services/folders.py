@@ -14,18 +14,22 @@ from dataclasses import dataclass
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import tuple_
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import File, FileStatus, Folder, search_key, utcnow
 from app.services import audit, names
-from app.services.common import find_ready_file, is_public_id
+from app.services.common import MAX_ROW_ID, find_ready_file, is_public_id, pack_cursor, unpack_cursor
+from app.text import is_plain_text
 
 # Deep enough for any tree people make by hand or upload; it bounds a path at MAX_DEPTH names.
 MAX_DEPTH = 32
 # A relative path in an upload: MAX_DEPTH names and their slashes.
 MAX_PATH_LENGTH = MAX_DEPTH * 256
+# Folder rows a page shows before it offers the next ones (the API may ask for up to MAX_ITEMS).
+FOLDER_PAGE = 100
 # Files and folders one move may take; the API's lists of ids use the same bound.
 MAX_ITEMS = 1000
 
@@ -316,14 +320,26 @@ def owned_file(user, public_id):
     return find_ready_file(public_id, File.owner_id == user.id)
 
 
-def subfolders(folder, limit=None):
-    """The live folders directly in `folder`, by name, each with its files and bytes at any depth."""
-    query = db.select(Folder).filter(Folder.parent_id == folder.id, Folder.trashed_at.is_(None)).order_by(
-        Folder.name, Folder.id)
-    if limit:
-        query = query.limit(limit)
-    rows = db.session.execute(query).scalars().all()
-    return summaries(rows)
+def subfolders(folder, limit=FOLDER_PAGE, cursor=None):
+    """One page of the live folders directly in `folder`, by name, each with its files and bytes at any depth:
+    (summaries, the cursor of the next page or None). Walked by keyset on (name, id), as files are."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ITEMS:
+        raise InvalidInput(f"A page of folders holds 1 to {MAX_ITEMS:,}.", code="invalid_limit")
+    query = db.select(Folder).filter(Folder.parent_id == folder.id, Folder.trashed_at.is_(None))
+    if cursor:
+        name, folder_id = unpack_cursor(cursor, folder_position)
+        query = query.filter(tuple_(Folder.name, Folder.id) > tuple_(name, folder_id))
+    rows = db.session.execute(query.order_by(Folder.name, Folder.id).limit(limit + 1)).scalars().all()
+    more, rows = len(rows) > limit, rows[:limit]
+    return summaries(rows), pack_cursor({"n": rows[-1].name, "i": rows[-1].id}) if more else None
+
+
+def folder_position(payload):
+    name, folder_id = payload["n"], payload["i"]
+    if not isinstance(name, str) or not is_plain_text(name) or isinstance(folder_id, bool) or \
+            not isinstance(folder_id, int) or not 0 <= folder_id <= MAX_ROW_ID:
+        raise ValueError
+    return name, folder_id
 
 
 def summaries(folders):

@@ -93,7 +93,7 @@ def list_files():
     if everywhere:
         files.with_paths(current_user, page.items)
     # Folders are listed above the first page of files, and not among a search's results.
-    subfolders = folders.subfolders(folder) if not search and page.prev_cursor is None else []
+    subfolders = folders.subfolders(folder)[0] if not search and page.prev_cursor is None else []
     context = {"page": page, "folder": folder, "subfolders": subfolders, "everywhere": everywhere,
                "list_args": {"folder": None if folder.is_root else folder.public_id,
                              "everywhere": "1" if everywhere else None}}

@@ -106,15 +106,21 @@ def test_a_chosen_folder_is_made_again_below_the_folder_shown(holidays, tmp_path
 
 def test_a_refused_file_in_the_tree_is_named_with_why_and_the_rest_arrive(holidays, tmp_path):
     page, _ = holidays
-    refused = {"Trip/D\u00eda 1/setup.exe": b"MZ not wanted", "Trip/what?.txt": b"a question"}
+    refused = {"Trip/D\u00eda 1/setup.exe": b"MZ not wanted", "Trip/what?.txt": b"a question",
+               "Trip/bad:folder/inside.txt": b"in a folder Locker can't name"}
     kept = {"Trip/kept.txt": b"kept", "Trip/D\u00eda 1/Ma\u00f1ana/also kept.txt": b"also kept"}
     choose_folder(page, make_tree(tmp_path, {**kept, **refused}))
 
     live = page.locator("#list-status")
-    expect(live).to_contain_text("2 uploaded, 2 failed.")
+    expect(live).to_contain_text("2 uploaded, 3 failed.")
     expect(live).to_contain_text("Trip/D\u00eda 1/setup.exe: Files of type .exe are not accepted here.")
     expect(live).to_contain_text("Trip/what?.txt: File names can't contain any of")
-    expect(page.locator("#uploader .uppy-StatusBar")).to_contain_text("2 uploaded, 2 failed")
+    expect(live).to_contain_text("Trip/bad:folder/inside.txt: Its folder Trip/bad:folder can't be made: "
+                                 "Folder names can't contain any of")
+    expect(page.locator("#uploader .uppy-StatusBar")).to_contain_text("2 uploaded, 3 failed")
+    # A new name can help the file named with a "?", not the file whose folder is refused.
+    expect(page.get_by_role("button", name="Rename what?.txt")).to_have_count(1)
+    expect(page.get_by_role("button", name="Rename inside.txt")).to_have_count(0)
     for relative in refused:
         name = relative.rpartition("/")[2]
         assert page.request.get("/api/v1/files", params={"q": name}).json()["items"] == []

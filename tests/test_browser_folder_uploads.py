@@ -128,15 +128,17 @@ def test_a_refused_file_in_the_tree_is_named_with_why_and_the_rest_arrive(holida
 
 
 @pytest.mark.parametrize("holidays", ["local"], indirect=True)
-def test_a_dropped_folder_is_made_again_below_the_folder_shown(holidays):
-    """A folder dropped on the page: Chromium hands Uppy directory entries, which it walks (faked here, as a test
-    cannot drop a real folder)."""
+@pytest.mark.parametrize("where", ["main h1", "#uploader .uppy-Dashboard-inner"], ids=["page", "drop area"])
+def test_a_dropped_folder_is_made_again_below_the_folder_shown(holidays, where):
+    """A folder dropped on the page or on the drop area: Chromium hands Uppy directory entries, which it walks
+    (faked here, as a test cannot drop a real folder)."""
     page, _ = holidays
     tree = {"Trip/c.txt": b"dropped c", "Trip/D\u00eda 1/Ma\u00f1ana/a.txt": b"dropped a"}
     transfer = page.evaluate_handle(DROPPED_FOLDER, [[path, data.decode()] for path, data in tree.items()])
     for kind in ("dragenter", "dragover", "drop"):
-        page.locator("main h1").dispatch_event(kind, {"dataTransfer": transfer})
+        page.locator(where).dispatch_event(kind, {"dataTransfer": transfer})
     expect(page.locator("#list-status")).to_have_text("2 files uploaded. The list is up to date.")
+    expect(page.locator("#uploader .uppy-Dashboard-Item")).to_have_count(2)  # taken once, not by both
     expect(page.locator("#file-table tr.folder-row").filter(has_text="Trip")).to_have_count(1)
     check_arrived(page, tree, "Holidays")
 

@@ -18,6 +18,9 @@
 // A refused file stays in the list with the reason beside it, in plain words (REFUSALS, by Locker's error
 // code); a refusal a retry cannot fix is not retried, and one about the name offers a rename. When the
 // session ends, the files stay too: the person signs in again in another tab and retries here.
+//
+// On the files page a dropped or chosen folder keeps its tree: each file is started with its folder's path
+// relative to the folder shown (Locker makes the folders that are missing). A guest's page takes the files only.
 import { AwsS3, Dashboard, DropTarget, Uppy } from '/vendor/uppy.min.mjs'
 
 const root = document.getElementById('uploader')
@@ -273,6 +276,37 @@ function localRefusal (file) {
   return null
 }
 
+// --- Folders --------------------------------------------------------------------
+
+// Guests send files only: an upload request puts everything in its own folder.
+const folderUploads = !guestPage
+
+// The folders a file came in, below the one dropped or chosen ("Trip/Day 1" of Trip/Day 1/b.txt), or undefined.
+// A drop gives meta.relativePath, a folder picker the file's webkitRelativePath; both end with the file's name.
+function folderPath (file) {
+  if (!folderUploads) return undefined
+  const relative = file.meta?.relativePath || file.data?.webkitRelativePath || ''
+  const parts = relative.split('/').filter((part) => part && part !== '.')
+  parts.pop()
+  return parts.length ? parts.join('/') : undefined
+}
+
+// A file as the person knows it: with its folders when it came in some.
+function pathName (file) {
+  const path = folderPath(file)
+  return path ? `${path}/${file.name}` : file.name
+}
+
+// Locker refuses a path whose folder names break the rules of names, or one too deep: a new file name can't help.
+function folderRefusal (file, error) {
+  const path = folderPath(file)
+  if (!path) return null
+  const aboutFolder = ['invalid_path', 'too_deep'].includes(error.code) ||
+    (error.code === 'invalid_name' && /\bfolder\b/i.test(error.message))
+  if (!aboutFolder) return null
+  return new Refusal(`Its folder ${path} can't be made: ${error.message}`, { retry: false, rename: false, sessionEnded: false })
+}
+
 // --- Uppy --------------------------------------------------------------------
 
 const uppy = new Uppy({
@@ -294,6 +328,8 @@ uppy.use(Dashboard, {
   showProgressDetails: true,
   proudlyDisplayPoweredByUppy: false,
   theme: 'auto', // follows prefers-color-scheme, like locker.css
+  // "browse files or browse folders": a folder's tree is made again under the folder shown.
+  fileManagerSelectionType: folderUploads ? 'both' : 'files',
   doneButtonHandler: () => {
     // Clears the list without cancelling anything: unfinished uploads stay resumable below.
     uppy.clear()
@@ -404,6 +440,7 @@ async function prepare (fileID) {
     const upload = await api('POST', `${apiBase}/uploads`, {
       ...pageFields(),
       folder: root.dataset.folder || undefined, // the folder page it was added on (the root without one)
+      path: folderPath(file), // the folders it came in, made below that one where missing
       name: file.name,
       size: file.size,
       content_type: file.type || '',
@@ -424,7 +461,7 @@ async function prepare (fileID) {
     }
   } catch (error) {
     const current = uppy.getFile(fileID)
-    if (current && error.name !== 'AbortError') uppy.emit('upload-error', current, describe(current, error))
+    if (current && error.name !== 'AbortError') uppy.emit('upload-error', current, folderRefusal(current, error) ?? describe(current, error))
   } finally {
     const current = uppy.getFile(fileID)
     if (current) uppy.emit('preprocess-complete', current)
@@ -594,7 +631,7 @@ function batchSummary (fileIDs, uploaded) {
     if (fileIDs.length) notice.hidden = true // the session is back, or never ended
     return `${uploaded === 1 ? '1 file uploaded' : `${uploaded} files uploaded`}. The list is up to date.`
   }
-  const reasons = failed.map((file) => `${file.name}: ${file.error}`).join(' ')
+  const reasons = failed.map((file) => `${pathName(file)}: ${file.error}`).join(' ')
   return `${countWords(uploaded, failed.length)}. ${reasons}`
 }
 
@@ -628,6 +665,17 @@ function decorateItems () {
     const size = item.querySelector('.uppy-Dashboard-Item-statusSize')?.firstChild
     if (size?.nodeType === Node.TEXT_NODE && size.data !== humanSize(file.size)) size.data = humanSize(file.size)
     const info = item.querySelector('.uppy-Dashboard-Item-fileInfo')
+    // Files of a folder can share names: each says which folder it goes in.
+    const path = folderPath(file)
+    let where = item.querySelector('.upload-folder')
+    if (path && info && where?.dataset.path !== path) {
+      where?.remove()
+      where = document.createElement('div')
+      where.className = 'upload-folder'
+      where.dataset.path = path
+      where.textContent = `in ${path}`
+      info.append(where)
+    }
     let box = item.querySelector('.upload-refusal')
     if (!file.error) {
       box?.remove()

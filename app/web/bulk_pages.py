@@ -72,8 +72,7 @@ def bulk_files():
     if action in ("visible", "private", "share") and folder_ids:
         what = "made visible to everyone" if action == "visible" else "made private" if action == "private" \
             else "shared as one link"
-        return refused(f"Only files can be {what}: untick the folders first (a folder has its own Share in its "
-                       "More menu). Nothing was changed.", back)
+        return refused(f"Only files can be {what}: untick the folders first. Nothing was changed.", back)
     if action == "share":
         return redirect(url_for("web.bulk_share", file=file_ids, next=back))
     try:

@@ -63,6 +63,7 @@ def make_content(app, username):
         gone = folders.create_folder(user, "Old projects")
         trash.trash(user, file_ids=[old["id"]], folder_ids=[gone.public_id])
         folder_id = projects.public_id
+        gone_id = gone.public_id
     return {
         "username": username,
         "owner": [
@@ -74,6 +75,9 @@ def make_content(app, username):
             f"/folders/{folder_id}/rename", f"/folders/{folder_id}/move", f"/files/{file['id']}/move",
             f"/folders/{folder_id}/delete", "/trash", f"/trash/file/{old['id']}/purge", "/trash/empty",
             f"/folders/{folder_id}/share",
+            # Many at once (the files page's and the trash page's checkboxes).
+            f"/files/bulk/move?file={file['id']}&folder={folder_id}", f"/files/bulk/share?file={file['id']}",
+            f"/trash/bulk/purge?file={old['id']}&folder={gone_id}",
         ],
         "anyone": ["/login", "/register", "/no-such-page"] + [
             urlsplit(link).path for link in [share_link, locked_link, revoked_link, request_link, locked_request_link,
@@ -127,6 +131,16 @@ def test_every_page_passes_axe_in_both_themes(browser, make_app, live_server):
             page.get_by_label("Title (what you are asking for)").fill("   ")  # the browser's `required` lets it pass
             page.get_by_role("button", name="Create upload link").click()
             expect(page.locator(".field-errors")).to_be_visible()
+            problems += axe_problems(page, theme)
+
+            # The files page with rows ticked: the toolbar and its count; the trash page's likewise.
+            page.goto("/files")
+            page.get_by_role("checkbox", name="Select all on this page").check()
+            expect(page.get_by_role("group", name="selected")).to_be_visible()
+            problems += axe_problems(page, theme)
+            page.goto("/trash")
+            page.get_by_role("checkbox", name="Select old.txt").check()
+            expect(page.get_by_role("group", name="1 selected")).to_be_visible()
             problems += axe_problems(page, theme)
 
             # The uploader's list of files, once a file is in it.

@@ -88,7 +88,8 @@ def site(make_app, live_server):
         upload(client, headers, "contract.pdf", b"%PDF-1.4 contract", "application/pdf", folder=inner.public_id)
         old = upload(client, headers, LONG_NAME.replace("final", "draft"), b"old draft", "application/pdf",
                      folder=inner.public_id)
-        trash.trash(owner, file_ids=[old["id"]], folder_ids=[folders.create_folder(owner, "Old", inner.public_id).public_id])
+        old_folder = folders.create_folder(owner, "Old", inner.public_id).public_id
+        trash.trash(owner, file_ids=[old["id"]], folder_ids=[old_folder])
         signed_in = ["/files", "/files?q=report", "/files?q=handbook&everywhere=1", "/files?q=contract&everywhere=1",
                      f"/files?folder={archive.public_id}", f"/files?folder={inner.public_id}",
                      f"/folders/{inner.public_id}/rename", f"/folders/{inner.public_id}/move",
@@ -98,7 +99,10 @@ def site(make_app, live_server):
                      f"/shares/{share.public_id}/edit", "/requests", "/requests/new",
                      f"/requests/{file_request.public_id}/edit", "/activity", "/account",
                      f"/files/{made[0]['id']}/view", f"/files/{made[1]['id']}/view", f"/files/{made[0]['id']}/delete",
-                     f"/files/{made[0]['id']}/share", f"/uploads/{pending.get_json()['id']}/cancel"]
+                     f"/files/{made[0]['id']}/share", f"/uploads/{pending.get_json()['id']}/cancel",
+                     f"/files/bulk/move?file={made[0]['id']}&file={made[1]['id']}&folder={archive.public_id}",
+                     f"/files/bulk/share?file={made[0]['id']}&file={made[1]['id']}",
+                     f"/trash/bulk/purge?file={old['id']}&folder={old_folder}"]
         public = ["/login", "/register", share_url, request_url, "/no-such-page", ended_url]
         return {"app": app, "owner": owner.username, "signed_in": signed_in, "public": public}
 
@@ -124,6 +128,15 @@ def test_no_page_scrolls_sideways_or_cuts_off_a_row(browser, site, live_server):
             expect(page.locator("table.files tbody tr[data-file-id]")).to_have_count(4)
             for path in site["signed_in"]:
                 measure(page, path, width)
+            # Every row ticked: the toolbar shows all its buttons, and still nothing sticks out.
+            page.goto("/files")
+            page.get_by_role("checkbox", name="Select all on this page").check()
+            expect(page.get_by_role("button", name="Make visible to everyone")).to_be_visible()
+            assert page.evaluate(OVERFLOW) == [], (width, "/files with every row ticked")
+            page.goto("/trash")
+            page.get_by_role("checkbox", name="Select all").check()
+            expect(page.get_by_role("button", name="Delete forever selected…")).to_be_visible()
+            assert page.evaluate(OVERFLOW) == [], (width, "/trash with every row ticked")
             page.goto("/files")
             if width >= 1280:
                 # A name wraps between its words in a column wide enough for some; the date stays on one line.

@@ -200,6 +200,8 @@ def test_the_more_menu_works_by_keyboard(browser, site, live_server, width):
     try:
         page = context.new_page()
         log_in(page, site["owner"])
+        # The arrow keys are menus.js's: on a busy machine the first key could come before the page's scripts ran.
+        page.wait_for_load_state("load")
         row = page.locator("table.files tbody tr").filter(has_text=LONG_NAME)
         more = row.get_by_label(f"More: {LONG_NAME}", exact=True)
         menu = row.locator("details.menu")

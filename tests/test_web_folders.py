@@ -321,3 +321,17 @@ def test_the_root_folder_has_no_rename_move_or_delete_page(signed_in, page):
     for folder_id in ("root", root_id):
         assert client.get(page.format(id=folder_id)).status_code == 404
     assert client.post(page.format(id=root_id), data={"csrf_token": token(client), "to": "root"}).status_code == 404
+
+
+def test_a_folder_with_many_folders_shows_them_a_page_at_a_time(signed_in, monkeypatch):
+    from app.services import folders as folder_service
+    client, _, headers = signed_in
+    monkeypatch.setattr(folder_service, "FOLDER_PAGE", 2)
+    for name in ("c", "a", "b"):
+        assert client.post("/api/v1/folders", headers=headers, json={"name": name}).status_code == 201
+    first = client.get("/files").get_data(as_text=True)
+    assert re.findall(r'class="folder-link"[^>]*><span[^>]*>▸ </span>(\w)</a>', first) == ["a", "b"]
+    more = re.search(r'href="([^"]+)">Show the next folders</a>', first).group(1).replace("&amp;", "&")
+    second = client.get(more).get_data(as_text=True)
+    assert re.findall(r'class="folder-link"[^>]*><span[^>]*>▸ </span>(\w)</a>', second) == ["c"]
+    assert "Show the next folders" not in second

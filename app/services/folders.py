@@ -320,9 +320,11 @@ def owned_file(user, public_id):
     return find_ready_file(public_id, File.owner_id == user.id)
 
 
-def subfolders(folder, limit=FOLDER_PAGE, cursor=None):
-    """One page of the live folders directly in `folder`, by name, each with its files and bytes at any depth:
-    (summaries, the cursor of the next page or None). Walked by keyset on (name, id), as files are."""
+def subfolders(folder, limit=None, cursor=None):
+    """One page (`limit`, FOLDER_PAGE unless given) of the live folders directly in `folder`, by name, each with
+    its files and bytes at any depth: (summaries, the cursor of the next page or None). Walked by keyset on
+    (name, id), as files are."""
+    limit = FOLDER_PAGE if limit is None else limit
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ITEMS:
         raise InvalidInput(f"A page of folders holds 1 to {MAX_ITEMS:,}.", code="invalid_limit")
     query = db.select(Folder).filter(Folder.parent_id == folder.id, Folder.trashed_at.is_(None))

@@ -93,8 +93,10 @@ def list_files():
     if everywhere:
         files.with_paths(current_user, page.items)
     # Folders are listed above the first page of files, and not among a search's results.
-    subfolders = folders.subfolders(folder)[0] if not search and page.prev_cursor is None else []
+    subfolders, folders_next = folders.subfolders(folder, cursor=request.args.get("folders_cursor")) \
+        if not search and page.prev_cursor is None else ([], None)
     context = {"page": page, "folder": folder, "subfolders": subfolders, "everywhere": everywhere,
+               "folders_next": folders_next, "folder_page_size": folders.FOLDER_PAGE,
                "list_args": {"folder": None if folder.is_root else folder.public_id,
                              "everywhere": "1" if everywhere else None}}
     template = FRAGMENTS.get(request.args.get("fragment"), "files/index.html")

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from app.extensions import db
 from app.models import AuditEvent, File, FileStatus, Folder, utcnow
-from tests.helpers import download, start_upload, send, upload
+from tests.helpers import at_once, download, send, start_upload, upload
 from tests.test_folders import error_of, folder, listed
 
 
@@ -144,3 +144,23 @@ def test_a_trash_call_with_one_unknown_id_changes_nothing(client, headers):
     assert error_of(response) == (404, "not_found")
     assert listed(client, headers) == ["first.txt"]
     assert error_of(client.post("/api/v1/trash", headers=headers, json={})) == (400, "invalid_json")
+
+
+def test_a_folder_trashed_or_restored_twice_at_once_changes_once(app, client, headers):
+    projects, _, _ = tree(client, headers)
+
+    def twice(method, url, body=None):
+        def work(number, start):
+            other = app.test_client()
+            start.wait()
+            return other.open(url, method=method, headers=headers, json=body).status_code
+        return sorted(at_once(2, work))
+
+    assert twice("DELETE", f"/api/v1/folders/{projects['id']}") == [204, 404]
+    assert [i["name"] for i in trash_listing(client, headers)["items"]] == ["Projects"]
+    assert twice("POST", "/api/v1/trash/restore", {"folders": [projects["id"]]}) == [204, 404]
+    root = client.get("/api/v1/folders/root", headers=headers).get_json()
+    assert [(f["name"], f["files"]) for f in root["folders"]] == [("Projects", 3)], "restored once, not renamed"
+    db.session.expire_all()
+    assert db.session.execute(db.select(AuditEvent.action).filter(
+        AuditEvent.action.in_(["trash", "restore"]))).scalars().all().count("restore") == 1

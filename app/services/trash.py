@@ -56,6 +56,12 @@ def trash(user, file_ids=(), folder_ids=()):
     for folder in chosen:
         if folder.trashed_at is not None:
             continue  # inside another chosen folder, and so trashed with it just now
+        # Claimed first, as a file is: of two requests trashing it at once, the second finds nothing to do.
+        if not db.session.execute(db.update(Folder).where(Folder.id == folder.id, Folder.trashed_at.is_(None)).values(
+                trashed_at=now, trashed_from=paths.get(folder.parent_id, ""), trashed_with_id=None)
+                .execution_options(synchronize_session=False)).rowcount:
+            db.session.rollback()
+            raise NotFound("No such folder.")
         inside = folders.subtree_ids(folder.id)
         db.session.execute(db.update(File).where(File.folder_id.in_(inside), File.status == FileStatus.READY)
                            .values(status=FileStatus.TRASHED, trashed_at=now, trashed_with_id=folder.id)
@@ -63,9 +69,6 @@ def trash(user, file_ids=(), folder_ids=()):
         db.session.execute(db.update(Folder).where(Folder.id.in_(inside), Folder.id != folder.id)
                            .values(trashed_at=now, trashed_with_id=folder.id)
                            .execution_options(synchronize_session=False))
-        db.session.execute(db.update(Folder).where(Folder.id == folder.id).values(
-            trashed_at=now, trashed_from=paths.get(folder.parent_id, ""), trashed_with_id=None)
-            .execution_options(synchronize_session=False))
         audit.record("trash", owner_id=user.id, actor=user, name=folder.name,
                      detail=from_detail(paths.get(folder.parent_id)))
         db.session.expire_all()
@@ -156,14 +159,16 @@ def restore(user, file_ids=(), folder_ids=()):
             folders.claim(target.id)
             name = folders.free_name(target.id, folder.name)
             shift = target.depth + 1 - folder.depth
+            # Claimed first, as a file is: a second restore at once must not rename the restored folder.
+            if not db.session.execute(db.update(Folder).where(Folder.id == folder.id, Folder.trashed_at.is_not(None))
+                                      .values(parent_id=target.id, name=name, search_name=search_key(name),
+                                              depth=target.depth + 1, trashed_at=None, trashed_from=None)).rowcount:
+                raise NotFound("No such folder in the trash.")
             db.session.execute(db.update(File).where(File.trashed_with_id == folder.id,
                                                      File.status == FileStatus.TRASHED)
                                .values(status=FileStatus.READY, trashed_at=None, trashed_with_id=None))
             db.session.execute(db.update(Folder).where(Folder.trashed_with_id == folder.id)
                                .values(trashed_at=None, trashed_with_id=None, depth=Folder.depth + shift))
-            db.session.execute(db.update(Folder).where(Folder.id == folder.id).values(
-                parent_id=target.id, name=name, search_name=search_key(name), depth=target.depth + 1,
-                trashed_at=None, trashed_from=None))
             audit.record("restore", owner_id=user.id, actor=user, name=name, detail=f"to {target_path(target)}")
             targets.append(target)
         db.session.commit()

@@ -605,3 +605,15 @@ def test_the_request_pages_offer_the_owners_folders(app, client, headers, owner,
     assert made.status_code == 201
     item = client.get("/api/v1/requests", headers=headers).get_json()["items"][0]
     assert item["folder_path"] == "Receipts"
+
+
+def test_listing_requests_reads_their_folders_in_a_few_queries_however_many_there_are(client, headers):
+    from tests.helpers import recorded_sql
+    for number in range(5):
+        inbox = client.post("/api/v1/folders", headers=headers, json={"name": f"Inbox {number}"}).get_json()
+        make_request(client, headers, title=f"Request {number}", **({"folder": inbox["id"]} if number % 2 else {}))
+    db.session.remove()
+    with recorded_sql() as executed:
+        items = client.get("/api/v1/requests", headers=headers).get_json()["items"]
+    assert sorted(item["folder_path"] for item in items) == ["", "", "", "Inbox 1", "Inbox 3"]
+    assert len([statement for statement, _ in executed if "folders" in statement]) <= 3

@@ -2,18 +2,19 @@ from flask import g
 
 from app.api import bp
 from app.api.schemas import FileRequestCreate, FileRequests, FileRequestUpdate, ListedFileRequest, NewFileRequest
-from app.services import file_requests, folders, guest_uploads
+from app.services import file_requests, guest_uploads
 
 
-def request_payload(file_request, files_received, bytes_received, url):
+def request_payload(file_request, files_received, bytes_received, url, delivery=None):
+    """The request as FileRequestInfo reads it; `delivery` is its entry of file_requests.deliveries (looked up if None)."""
     payload = {"public_id": file_request.public_id, "title": file_request.title, "message": file_request.message,
                "state": file_requests.state(file_request), "created_at": file_request.created_at,
                "expires_at": file_request.expires_at, "has_password": file_request.password_hash is not None,
                "max_files": file_request.max_files, "max_bytes": file_request.max_bytes,
                "files_used": file_request.files_used, "bytes_used": file_request.bytes_used,
                "files_received": files_received, "bytes_received": bytes_received}
-    target = folders.request_target(file_request)
-    payload.update(folder=target.public_id, folder_path=folders.path_of(target))
+    folder, folder_path = delivery or file_requests.deliveries(g.api_user, [file_request])[file_request.id]
+    payload.update(folder=folder.public_id, folder_path=folder_path)
     payload["url"] = url
     return payload
 
@@ -37,8 +38,9 @@ def create_request(body):
 def list_requests():
     """Your upload requests, newest first, with their state, what arrived and their URL (null for links Locker can't
     show again)."""
-    return {"items": [request_payload(*item, file_requests.link_url(item[0]))
-                      for item in file_requests.list_requests(g.api_user)]}
+    listed = file_requests.list_requests(g.api_user)
+    delivery = file_requests.deliveries(g.api_user, [file_request for file_request, *_ in listed])
+    return {"items": [request_payload(*item, file_requests.link_url(item[0]), delivery[item[0].id]) for item in listed]}
 
 
 @bp.patch("/requests/<request_id>")

@@ -7,6 +7,8 @@ racing for the last slot cannot together pass the limits; a cancelled, failed
 or expired upload gives its reservation back. Guest uploads themselves are in
 services.guest_uploads.
 """
+from sqlalchemy.orm import selectinload
+
 from app.errors import Conflict, InvalidInput, LockerError
 from app.extensions import db
 from app.formatting import human_size
@@ -179,9 +181,18 @@ def list_requests(user):
                 .filter(FileRequest.owner_id == user.id, File.status == FileStatus.READY)
                 .group_by(File.file_request_id))
     totals = {request_id: (count, size) for request_id, count, size in db.session.execute(received)}
-    requests = db.session.execute(db.select(FileRequest).filter_by(owner_id=user.id)
-                                  .order_by(FileRequest.created_at.desc(), FileRequest.id.desc())).scalars().all()
+    requests = db.session.execute(db.select(FileRequest).filter_by(owner_id=user.id).options(
+        selectinload(FileRequest.folder)).order_by(FileRequest.created_at.desc(), FileRequest.id.desc())).scalars().all()
     return [(file_request, *totals.get(file_request.id, (0, 0))) for file_request in requests]
+
+
+def deliveries(user, requests):
+    """{request id: (the folder its files arrive in, that folder's path)} for the user's requests, in a few
+    queries however many there are (a list of requests shows them all)."""
+    root = folders.root_folder(user.id)
+    targets = {item.id: folders.request_target(item, root) for item in requests}
+    paths = folders.paths_of({folder.id for folder in targets.values()})
+    return {request_id: (folder, paths.get(folder.id, "")) for request_id, folder in targets.items()}
 
 
 def received_by(file_request):

@@ -209,11 +209,12 @@ def upload_target(user, folder_id=None, path=None):
     return make_path(user, parts, folder) if parts else folder
 
 
-def request_target(file_request):
-    """Where files sent through an upload request go: its folder while that is live, else the owner's root."""
+def request_target(file_request, root=None):
+    """Where files sent through an upload request go: its folder while that is live, else the owner's root
+    (`root`, when the caller has it already)."""
     folder = file_request.folder
     if folder is None or folder.trashed_at is not None:
-        return root_folder(file_request.owner_id)
+        return root or root_folder(file_request.owner_id)
     return folder
 
 

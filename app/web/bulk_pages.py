@@ -13,11 +13,11 @@ from wtforms import RadioField, SubmitField
 from wtforms.validators import DataRequired
 
 from app.auth.routes import safe_next
-from app.errors import Conflict, InvalidInput, LockerError
+from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.models import Folder
-from app.services import files, folders, shares, trash
-from app.shares import ShareForm
+from app.services import files, folders, trash
+from app.shares import share_form_page
 from app.web import bp
 
 FILES_ACTIONS = ("move", "trash", "visible", "private", "share")
@@ -148,19 +148,7 @@ def bulk_share():
         return refused("Choose at least one file first: tick its checkbox.", url_for("web.list_files"))
     chosen = [files.get_file(current_user, public_id) for public_id in file_ids]
     back = safe_next(request.values.get("next") or url_for("web.list_files"))
-    context = {"selection": chosen, "name": count_words(file_ids, []), "back": back}
-    form = ShareForm()
-    if form.validate_on_submit():
-        expires_at, expires_in = form.expiry()
-        try:
-            share, url = shares.create_share(current_user, file_ids=file_ids, expires_at=expires_at,
-                                             expires_in=expires_in, password=form.password.data or None,
-                                             max_downloads=form.max_downloads.data, note=form.note.data or None)
-        except LockerError as error:
-            form.refuse(error)
-            return render_template("shares/new.html", form=form, **context), error.status
-        return render_template("shares/created.html", share=share, url=url, **context), 201
-    return render_template("shares/new.html", form=form, **context), 400 if form.errors else 200
+    return share_form_page(dict(file_ids=file_ids), selection=chosen, name=count_words(file_ids, []), back=back)
 
 
 @bp.post("/trash/bulk")

@@ -335,3 +335,13 @@ def test_a_folder_with_many_folders_shows_them_a_page_at_a_time(signed_in, monke
     second = client.get(more).get_data(as_text=True)
     assert re.findall(r'class="folder-link"[^>]*><span[^>]*>▸ </span>(\w)</a>', second) == ["c"]
     assert "Show the next folders" not in second
+
+
+def test_a_folders_more_menu_leads_to_its_share_page(signed_in):
+    client, _, headers = signed_in
+    photos = folder(client, headers, "Photos")
+    page = client.get("/files").get_data(as_text=True)
+    share_page = re.search(r'<a class="button" href="([^"]+)" aria-label="Share: Photos">Share</a>', page).group(1)
+    assert share_page == f"/folders/{photos['id']}/share"
+    form = client.get(share_page)
+    assert form.status_code == 200 and "Photos" in form.get_data(as_text=True)

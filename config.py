@@ -145,6 +145,17 @@ class Config:
     # Sign-up attempts per address at /register (accounts made and names found taken count).
     REGISTER_LIMIT_PER_ADDRESS = env("REGISTER_LIMIT_PER_ADDRESS", "5 per hour")
 
+    # Email (optional): password resets, invitations and opt-in notices. Unset MAIL_SERVER: no mail.
+    # MAIL_SECURITY is starttls (port 587), ssl (port 465) or none (a relay on the same host or LAN).
+    MAIL_SERVER = env("MAIL_SERVER")
+    MAIL_PORT = int(env("MAIL_PORT", "587"))
+    MAIL_SECURITY = env("MAIL_SECURITY", "starttls").lower()
+    MAIL_USERNAME = env("MAIL_USERNAME")
+    MAIL_PASSWORD = env("MAIL_PASSWORD")
+    MAIL_FROM = env("MAIL_FROM", "Locker <locker@localhost>")
+    # Seconds one SMTP conversation may take; mail goes out from a background thread, never a request.
+    MAIL_TIMEOUT = float(env("MAIL_TIMEOUT", "10"))
+
     # Behind a reverse proxy, trust its X-Forwarded-For/-Proto/-Host (one hop).
     TRUST_PROXY = env_bool("TRUST_PROXY")
 

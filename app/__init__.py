@@ -72,6 +72,8 @@ def create_app(config_class=None):
     if app.config["REGISTRATION"] not in ("open", "closed"):
         raise RuntimeError(f"REGISTRATION must be 'open' or 'closed', not {app.config['REGISTRATION']!r}.")
     check_rate_limits(app.config)
+    if app.config["MAIL_SECURITY"] not in ("starttls", "ssl", "none"):
+        raise RuntimeError(f"MAIL_SECURITY must be starttls, ssl or none, not {app.config['MAIL_SECURITY']!r}.")
     if app.config["MULTIPART_THRESHOLD"] > 5 * 1024 ** 3:
         raise RuntimeError("MULTIPART_THRESHOLD can be at most 5 GiB: S3 takes no larger single PUT.")
     if app.config.get("TRUST_PROXY"):

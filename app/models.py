@@ -19,7 +19,8 @@ class User(UserMixin, db.Model):
     id = db.Column(db.Integer, primary_key=True)
     # Stored lower-case, so uniqueness is case-insensitive on every database.
     username = db.Column(db.String(32), nullable=False, unique=True)
-    password_hash = db.Column(db.String(255), nullable=False)
+    # None for an account made through single sign-on that never set a password.
+    password_hash = db.Column(db.String(255))
     is_admin = db.Column(db.Boolean, nullable=False, default=False)
     is_active_account = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
@@ -28,6 +29,19 @@ class User(UserMixin, db.Model):
     # Bytes of every file the user has, pending uploads included (their reservations).
     # Changed only by single conditional UPDATEs, so concurrent uploads cannot overshoot.
     used_bytes = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
+    # Stored lower-case; for password resets, invitations and notices. Unique where set.
+    email = db.Column(db.String(254), unique=True)
+    last_sign_in_at = db.Column(db.DateTime)
+    # Set when the account's deletion began: from then on nobody can sign in as it, and
+    # services.deletion (resumed by sweep) removes its files, links and finally the row.
+    deleting_at = db.Column(db.DateTime)
+    # The TOTP secret, encrypted under a key derived from SECRET_KEY; two-factor is on once
+    # totp_enabled_at is set (the first code was checked), not merely when a secret exists.
+    totp_secret_encrypted = db.Column(db.String(255))
+    totp_enabled_at = db.Column(db.DateTime)
+    # Opt-in email notices.
+    notify_downloads = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    notify_deliveries = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     # Set when the user is loaded through a login session, so Flask-Login's
     # get_id() names the session rather than the user (see services.sessions).
@@ -37,11 +51,15 @@ class User(UserMixin, db.Model):
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password):
-        return check_password_hash(self.password_hash, password)
+        return self.password_hash is not None and check_password_hash(self.password_hash, password)
 
     @property
     def is_active(self):
-        return self.is_active_account
+        return self.is_active_account and self.deleting_at is None
+
+    @property
+    def two_factor_enabled(self):
+        return self.totp_enabled_at is not None
 
     def get_id(self):
         return self.session_token
@@ -58,8 +76,91 @@ class LoginSession(db.Model):
     remember = db.Column(db.Boolean, nullable=False, default=False)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     last_seen_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # What the Account page's list of devices shows.
+    user_agent = db.Column(db.String(255))
+    address = db.Column(db.String(45))
 
     user = db.relationship("User")
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for a TOTP code; only its hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    code_hash = db.Column(db.String(64), nullable=False)
+    used_at = db.Column(db.DateTime)
+
+
+class Invitation(db.Model):
+    """A single-use, expiring sign-up link made by an admin (REGISTRATION=invite)."""
+
+    __tablename__ = "invitations"
+
+    id = db.Column(db.Integer, primary_key=True)
+    public_id = db.Column(db.String(32), nullable=False, unique=True)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    # As Share.token_encrypted: lets the admin copy the link again.
+    token_encrypted = db.Column(db.String(255))
+    created_by_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    expires_at = db.Column(db.DateTime, nullable=False)
+    # What the account made through it starts with.
+    quota_bytes = db.Column(db.BigInteger)
+    is_admin = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    email = db.Column(db.String(254))
+    note = db.Column(db.String(200))
+    # Claimed by one conditional UPDATE, so two sign-ups at once cannot both use it.
+    used_at = db.Column(db.DateTime)
+    used_by_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    revoked_at = db.Column(db.DateTime)
+
+    created_by = db.relationship("User", foreign_keys=[created_by_id])
+    used_by = db.relationship("User", foreign_keys=[used_by_id])
+
+
+class PasswordReset(db.Model):
+    """A single-use, expiring link that sets a new password, made by an admin or asked for by email."""
+
+    __tablename__ = "password_resets"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    created_by_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    expires_at = db.Column(db.DateTime, nullable=False)
+    used_at = db.Column(db.DateTime)
+
+    user = db.relationship("User", foreign_keys=[user_id])
+
+
+class UserIdentity(db.Model):
+    """An account at a single sign-on (OpenID Connect) provider linked to a Locker user."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = (db.UniqueConstraint("provider", "subject", name="uq_user_identities_provider_subject"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    provider = db.Column(db.String(64), nullable=False)
+    subject = db.Column(db.String(255), nullable=False)
+    email = db.Column(db.String(254))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    last_used_at = db.Column(db.DateTime)
+
+    user = db.relationship("User")
+
+
+class SiteSetting(db.Model):
+    """A setting admins change in the admin area (the environment holds the rest)."""
+
+    __tablename__ = "site_settings"
+
+    name = db.Column(db.String(64), primary_key=True)
+    value = db.Column(db.Text, nullable=False)
 
 
 class ApiToken(db.Model):

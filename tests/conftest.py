@@ -211,3 +211,12 @@ def signed_in(app, accounts):
     """(browser client signed in as a new user of `app`, that user, API headers for them)."""
     client, user = accounts.signed_in_client()
     return client, user, accounts.headers(user)
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free port: `.settings` points an app at it, `.inbox` holds what arrived."""
+    from tests.mail_support import SmtpServer
+
+    with SmtpServer() as server:
+        yield server

@@ -39,6 +39,8 @@ class User(UserMixin, db.Model):
     # totp_enabled_at is set (the first code was checked), not merely when a secret exists.
     totp_secret_encrypted = db.Column(db.String(255))
     totp_enabled_at = db.Column(db.DateTime)
+    # The time step of the last TOTP code accepted, so a code cannot be used twice.
+    totp_last_step = db.Column(db.BigInteger)
     # Opt-in email notices.
     notify_downloads = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     notify_deliveries = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())

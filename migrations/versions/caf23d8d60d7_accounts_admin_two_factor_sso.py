@@ -102,6 +102,7 @@ def upgrade():
         batch_op.add_column(sa.Column('deleting_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('totp_secret_encrypted', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('totp_enabled_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('notify_downloads', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('notify_deliveries', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.alter_column('password_hash',
@@ -121,6 +122,7 @@ def downgrade():
                nullable=False)
         batch_op.drop_column('notify_deliveries')
         batch_op.drop_column('notify_downloads')
+        batch_op.drop_column('totp_last_step')
         batch_op.drop_column('totp_enabled_at')
         batch_op.drop_column('totp_secret_encrypted')
         batch_op.drop_column('deleting_at')

@@ -156,6 +156,22 @@ class Config:
     # Seconds one SMTP conversation may take; mail goes out from a background thread, never a request.
     MAIL_TIMEOUT = float(env("MAIL_TIMEOUT", "10"))
 
+    # Single sign-on with an OpenID Connect provider, on when OIDC_ISSUER and OIDC_CLIENT_ID are set.
+    # The provider is first contacted at the first sign-in (never at start-up), each call waiting at most
+    # OIDC_TIMEOUT seconds. OIDC_CREATE_USERS makes an account on a first sign-in (even with
+    # REGISTRATION closed: the provider decides who may sign in); OIDC_LINK_BY_EMAIL signs a first-time
+    # identity in to the existing account with the same, provider-verified, email. LOCAL_LOGIN off
+    # refuses password sign-in on the page and the API (setup links and `flask locker` still work).
+    OIDC_ISSUER = env("OIDC_ISSUER")
+    OIDC_CLIENT_ID = env("OIDC_CLIENT_ID")
+    OIDC_CLIENT_SECRET = env("OIDC_CLIENT_SECRET")
+    OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "SSO")
+    OIDC_SCOPES = env("OIDC_SCOPES", "openid email profile")
+    OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", True)
+    OIDC_LINK_BY_EMAIL = env_bool("OIDC_LINK_BY_EMAIL", False)
+    OIDC_TIMEOUT = float(env("OIDC_TIMEOUT", "5"))
+    LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+
     # Behind a reverse proxy, trust its X-Forwarded-For/-Proto/-Host (one hop).
     TRUST_PROXY = env_bool("TRUST_PROXY")
 
@@ -175,6 +191,10 @@ class TestingConfig(Config):
     LOCKER_ADMIN_USERNAME = None
     LOCKER_ADMIN_PASSWORD = None
     RATELIMIT_STORAGE_URI = "memory://"
+    # Tests turn single sign-on on themselves, against a provider they start.
+    OIDC_ISSUER = None
+    OIDC_CLIENT_ID = None
+    LOCAL_LOGIN = True
 
 
 class ProductionConfig(Config):

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import json_limits, transactions
 from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.services import oidc
 from app.storage import build_storage
 from config import config_from_env
 
@@ -76,6 +77,7 @@ def create_app(config_class=None):
         raise RuntimeError(f"MAIL_SECURITY must be starttls, ssl or none, not {app.config['MAIL_SECURITY']!r}.")
     if app.config["MULTIPART_THRESHOLD"] > 5 * 1024 ** 3:
         raise RuntimeError("MULTIPART_THRESHOLD can be at most 5 GiB: S3 takes no larger single PUT.")
+    oidc.check_settings(app.config)
     if app.config.get("TRUST_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
@@ -90,6 +92,7 @@ def create_app(config_class=None):
     # First of all hooks, so that no hook added later parses a body this one would refuse.
     app.before_request_funcs.setdefault(None, []).insert(0, json_limits.check_json_body)
 
+    oidc.init_app(app)  # contacts no provider: its metadata is loaded at the first sign-in
     storage = build_storage(app)
     storage.prepare()  # touches no network: Locker starts while the store is down
     if storage.remote:

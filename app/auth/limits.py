@@ -18,7 +18,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from app.errors import LockerError, Unauthorized, Unavailable
 from app.extensions import limiter
-from app.services import users
+from app.services import oidc, users
 
 
 @dataclass(frozen=True)
@@ -133,12 +133,14 @@ def guess(budgets, check):
 
 def authenticate(username, password):
     """users.authenticate, within the account's and the address's budgets of failed sign-ins."""
+    oidc.require_local_login()  # before counting: a refusal for everyone is no guess
     return guess(sign_in_budgets(username), lambda: users.authenticate(username, password))
 
 
 def register(username, password):
     """users.register within the address's sign-up budget. Accounts made and names found taken count;
     a refused username or password does not, so a person fixing a typo is not held back."""
+    oidc.require_local_login()  # an account with a password nobody may sign in with is no use
     counted = spend(register_budgets())
     try:
         return users.register(username, password)

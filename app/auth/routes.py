@@ -6,9 +6,9 @@ from flask_login import current_user, login_required, login_url, login_user, log
 
 from app.auth import bp, limits
 from app.auth.forms import AccountForm, LoginForm, TokenForm
-from app.errors import LockerError, Unauthorized
+from app.errors import LockerError
 from app.extensions import login_manager
-from app.services import sessions, tokens, users
+from app.services import oidc, sessions, tokens, users
 from app.text import is_plain_text
 
 LOGIN_MESSAGE = "Log in to see that page."
@@ -49,9 +49,9 @@ def login():
     if form.validate_on_submit():
         try:
             user = limits.authenticate(form.username.data, form.password.data)
-        except Unauthorized as error:
+        except LockerError as error:  # a wrong password, or password sign-in turned off (LOCAL_LOGIN)
             flash(error.message, "error")
-            return render_template("auth/login.html", form=form), 401
+            return render_template("auth/login.html", form=form), error.status
         sign_in(user, form.remember.data)
         return redirect(safe_next())
     status = 400 if form.errors else 200
@@ -88,7 +88,7 @@ def account_form_page(template, create_account, welcome):
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    if current_app.config["REGISTRATION"] != "open":
+    if current_app.config["REGISTRATION"] != "open" or not oidc.local_login_enabled():
         return render_template("auth/register.html", form=None), 403
     return account_form_page("auth/register.html", limits.register,
                              "Welcome, {username}! Drop files below to upload them.")

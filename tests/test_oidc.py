@@ -43,9 +43,9 @@ def subject():
 
 
 def start(client, path="/login/sso"):
-    """Press "Sign in with ..." on the sign-in page: the provider's authorization URL."""
-    token = csrf_from(client.get("/login").get_data(as_text=True))
-    response = client.post(path, data={"csrf_token": token})
+    """Follow "Sign in with ..." on the sign-in page: the provider's authorization URL."""
+    assert 'href="/login/sso' in client.get("/login").get_data(as_text=True)
+    response = client.get(path)
     assert response.status_code == 302, response.get_data(as_text=True)
     return response.headers["Location"]
 
@@ -303,15 +303,13 @@ def test_sso_accounts_use_the_account_page_and_make_api_tokens(sso, oidc_provide
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
 
 
-def test_the_button_is_a_csrf_protected_post(sso, oidc_provider):
+def test_the_button_is_a_link_to_start_signing_in(sso):
     app = sso()
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    assert "Sign in with Test SSO" in page and 'action="/login/sso"' in page
+    page = app.test_client().get("/login").get_data(as_text=True)
+    assert '<a class="button" href="/login/sso">Sign in with Test SSO</a>' in page
     assert 'name="password"' in page  # local login is still on
-    assert client.get("/login/sso").status_code == 405
-    refused = client.post("/login/sso", data={})  # no CSRF token: no redirect to the provider
-    assert refused.status_code == 302 and not refused.headers["Location"].startswith(oidc_provider.url)
+    assert '<a class="button" href="/login/sso?next=/account">' in app.test_client().get(
+        "/login?next=/account").get_data(as_text=True)
 
 
 def test_no_button_without_sso(make_app):
@@ -368,7 +366,7 @@ def test_a_provider_that_is_down_does_not_stop_locker_and_answers_503(make_app):
                    OIDC_PROVIDER_NAME="Down SSO", OIDC_TIMEOUT=2)
     client = app.test_client()
     started = time.monotonic()
-    response = client.post("/login/sso", data={"csrf_token": csrf_from(client.get("/login").get_data(as_text=True))})
+    response = client.get("/login/sso")
     assert response.status_code == 503 and time.monotonic() - started < 2
     assert "Down SSO is not answering" in page_text(response)
     assert client.get("/login").status_code == 200
@@ -382,9 +380,8 @@ def test_a_provider_that_hangs_answers_503_after_the_timeout(make_app):
         app = make_app(STORAGE_BACKEND="local", OIDC_ISSUER=f"http://{HOST}:{silent.getsockname()[1]}",
                        OIDC_CLIENT_ID="x", OIDC_TIMEOUT=0.5)
         client = app.test_client()
-        token = csrf_from(client.get("/login").get_data(as_text=True))
         started = time.monotonic()
-        response = client.post("/login/sso", data={"csrf_token": token})
+        response = client.get("/login/sso")
         assert response.status_code == 503 and time.monotonic() - started < 3
 
 
@@ -395,8 +392,7 @@ def test_a_provider_that_comes_back_is_used_without_a_restart(make_app):
     provider.server.server_close()  # the port is reserved in name only: nothing answers yet
     app = make_app(STORAGE_BACKEND="local", **provider.settings())
     client = app.test_client()
-    token = csrf_from(client.get("/login").get_data(as_text=True))
-    assert client.post("/login/sso", data={"csrf_token": token}).status_code == 503
+    assert client.get("/login/sso").status_code == 503
     provider = Provider(port)
     provider.start()
     try:

@@ -1,9 +1,13 @@
 """Single sign-on pages: the sign-in button's redirect to the provider, and the provider's callback.
 
-The button is a POST form with a CSRF token, so no other site (and no link
-prefetcher) can start a sign-in in someone's browser; the callback is a GET
-from the provider, and Authlib's state, kept in this browser's session, ties it
-to the sign-in this browser started.
+The button is a link (GET /login/sso). A form could not be used: the pages'
+CSP form-action covers where a submitted form is redirected, and the
+provider's authorization endpoint is known only from its metadata. Starting a
+sign-in needs no CSRF protection: another site that sends a browser there can
+only have that browser's own person sign in. Login CSRF (signing someone in
+as the attacker) would need the attacker's code at the callback, and the
+callback is refused unless its state matches the one Authlib kept in this
+browser's session when this browser started the sign-in.
 """
 from flask import current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user
@@ -41,7 +45,7 @@ def refused(error):
                            registration_open=current_app.config["REGISTRATION"] == "open"), error.status
 
 
-@bp.post("/login/sso")
+@bp.get("/login/sso")
 def sso_login():
     if current_user.is_authenticated:
         return redirect(url_for("web.list_files"))

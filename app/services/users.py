@@ -91,6 +91,10 @@ def authenticate(username, password):
     if user is None:
         check_password_hash(DUMMY_PASSWORD_HASH, password)
         raise refused_sign_in(None, username)
+    if user.password_hash is None:
+        # An account made by single sign-on has no password: cost as much as a wrong one, so that
+        # timing does not tell which accounts those are.
+        check_password_hash(DUMMY_PASSWORD_HASH, password)
     if not user.check_password(password) or not user.is_active:
         raise refused_sign_in(user.id, username)
     # Committed by the caller with the session or token this sign-in makes.

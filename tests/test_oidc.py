@@ -316,6 +316,26 @@ def test_no_button_without_sso(make_app):
     app = make_app(STORAGE_BACKEND="local")
     page = app.test_client().get("/login").get_data(as_text=True)
     assert "Sign in with" not in page and 'name="password"' in page
+    assert app.test_client().get("/login/sso").status_code == 403
+
+
+def test_an_id_token_from_another_issuer_is_refused(sso, oidc_provider, monkeypatch):
+    # Metadata that names another issuer (which Authlib then checks the token against) signs nobody in.
+    app = sso()
+    client = app.test_client()
+    callback = path_and_query(oidc_provider.authorize(start(client), subject()))
+    original = oidc.client().authorize_access_token
+
+    def from_elsewhere(**kwargs):
+        token = original(**kwargs)
+        token["userinfo"]["iss"] = "https://elsewhere.example"
+        return token
+
+    monkeypatch.setattr(oidc.client(), "authorize_access_token", from_elsewhere)
+    before = user_count()
+    response = client.get(callback)
+    assert response.status_code == 401 and "could not be verified" in page_text(response)
+    assert user_count() == before
 
 
 def test_local_login_off_refuses_passwords_on_the_page_and_the_api(sso, oidc_provider, accounts):

@@ -142,6 +142,12 @@ def verified_claims():
     claims = token.get("userinfo")
     if not claims or not claims.get("sub") or not claims.get("iss"):
         raise Unauthorized(f"{name} sent no ID token. You are not signed in.", code="sso_invalid_token")
+    # Authlib compares the token's issuer with the one the metadata names; the metadata must in turn be
+    # the configured issuer's own (OpenID Connect Discovery 4.3), or another issuer's accounts could sign in.
+    if str(claims["iss"]).rstrip("/") != current_app.config["OIDC_ISSUER"].rstrip("/"):
+        log.warning("OpenID Connect issuer %r is not OIDC_ISSUER", claims["iss"])
+        raise Unauthorized(f"The answer from {name} could not be verified. You are not signed in.",
+                           code="sso_invalid_token")
     return dict(claims)
 
 

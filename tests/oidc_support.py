@@ -4,6 +4,7 @@ The provider is a Flask app served by werkzeug in a thread; Locker talks to it o
 keys, token) exactly as it would to a real one. Its authorization page lets a test or a browser type
 the subject to sign in as, or deny; `set_user` gives a subject its claims first.
 """
+import io
 import os
 import socket
 import threading
@@ -24,11 +25,21 @@ CLIENT_SECRET = "locker-tests-secret"
 
 class Provider:
     def __init__(self, port=0):
-        self.server = make_server(HOST, port, oidc_provider_mock.app(require_nonce=True), threaded=True,
+        self.last_callback = None  # where the provider last sent the browser back to
+        self.token_requests = []  # the form of each token request Locker sent, to check its PKCE verifier
+        self.provider_app = oidc_provider_mock.app(require_nonce=True)
+        self.server = make_server(HOST, port, self.record_token_requests, threaded=True,
                                   request_handler=QuietHandler)
         self.url = f"http://{HOST}:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
+
+    def record_token_requests(self, environ, start_response):
+        if environ["PATH_INFO"] == "/oauth2/token" and environ["REQUEST_METHOD"] == "POST":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            self.token_requests.append({name: values[0] for name, values in parse_qs(body.decode()).items()})
+            environ["wsgi.input"] = io.BytesIO(body)
+        return self.provider_app(environ, start_response)
 
     def settings(self, **overrides):
         """Locker settings for single sign-on with this provider."""
@@ -48,11 +59,11 @@ class Provider:
         """Refuse at the provider: the callback URL, carrying error=access_denied."""
         return self._answer(authorize_url, {"action": "deny"})
 
-    @staticmethod
-    def _answer(authorize_url, form):
+    def _answer(self, authorize_url, form):
         assert authorize_url.startswith("http://"), authorize_url
         response = requests.post(authorize_url, data=form, allow_redirects=False, timeout=5)
         assert response.status_code == 302, response.text
+        self.last_callback = response.headers["Location"]
         return response.headers["Location"]
 
     def start(self):

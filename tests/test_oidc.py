@@ -4,6 +4,8 @@ Each test drives the whole authorization-code flow: Locker's button redirects to
 test signs in (or refuses) on the provider's page over HTTP, and the Flask test client follows the
 provider's redirect to Locker's callback, whose token request goes back to the provider over HTTP.
 """
+import base64
+import hashlib
 import socket
 import threading
 import time
@@ -83,6 +85,13 @@ def test_first_sign_in_makes_an_account_without_a_password(sso, oidc_provider):
 
     response = client.get(path_and_query(oidc_provider.authorize(authorize_url, sub)))
     assert response.status_code == 302 and response.headers["Location"] == "/files"
+    # The code went back with the verifier whose S256 digest was the challenge.
+    exchange = next(form for form in oidc_provider.token_requests if form.get("code") == query(
+        oidc_provider.last_callback)["code"])
+    digest = hashlib.sha256(exchange["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == sent["code_challenge"]
+    assert exchange["grant_type"] == "authorization_code"
+    assert exchange["redirect_uri"] == "http://localhost/login/sso/callback"
     assert client.get("/files").status_code == 200
     user = db.session.execute(db.select(User).filter_by(username="zoe-example")).scalar_one()
     assert user.password_hash is None and user.email == "zoe@example.org" and not user.is_admin

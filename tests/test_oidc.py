@@ -252,6 +252,21 @@ def test_a_replayed_callback_is_refused(sso, oidc_provider):
     assert client.get("/files").status_code == 302
 
 
+def test_starting_again_and_again_keeps_only_the_latest_attempt(sso, oidc_provider):
+    app = sso()
+    client = app.test_client()
+    first = start(client)
+    for _ in range(30):
+        latest = start(client)
+    cookie = client.get_cookie("session")
+    assert len(cookie.value) < 1500  # one pending attempt, not thirty
+    sub = subject()
+    stale = client.get(path_and_query(oidc_provider.authorize(first, sub)))
+    assert stale.status_code == 400 and "Start again" in page_text(stale)
+    assert client.get(path_and_query(oidc_provider.authorize(latest, sub))).status_code == 302
+    assert client.get("/files").status_code == 200
+
+
 def test_a_refused_login_at_the_provider_is_shown(sso, oidc_provider):
     app = sso()
     before = user_count()

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import current_app
+from flask import current_app, session
 from joserfc.errors import JoseError
 from sqlalchemy.exc import IntegrityError
 
@@ -33,6 +33,9 @@ from app.text import is_plain_text
 
 log = logging.getLogger(__name__)
 CLIENT = "locker.oidc"
+CLIENT_NAME = "locker"
+# Where Authlib's Flask client keeps a pending sign-in's state, nonce and PKCE verifier in the session.
+STATE_KEY_PREFIX = f"_state_{CLIENT_NAME}_"
 PROVIDER_COLUMN_LENGTH = UserIdentity.provider.type.length
 # Two sign-ins racing for the same new name or email: each retry sees what the other committed.
 CREATE_ATTEMPTS = 5
@@ -73,7 +76,7 @@ def init_app(app):
         client_kwargs["token_endpoint_auth_method"] = "none"  # a public client: PKCE alone protects the code
     oauth = OAuth(app)
     app.extensions[CLIENT] = oauth.register(
-        "locker", client_id=config["OIDC_CLIENT_ID"], client_secret=config.get("OIDC_CLIENT_SECRET"),
+        CLIENT_NAME, client_id=config["OIDC_CLIENT_ID"], client_secret=config.get("OIDC_CLIENT_SECRET"),
         server_metadata_url=config["OIDC_ISSUER"].rstrip("/") + "/.well-known/openid-configuration",
         client_kwargs=client_kwargs)
 
@@ -110,6 +113,11 @@ def provider_unavailable(error):
 def authorization_redirect(redirect_uri):
     """The redirect to the provider's sign-in page; state, nonce and PKCE verifier go into the session."""
     transactions.end_before_network_call()
+    # Authlib keeps each attempt's state in the session cookie until it expires an hour later, so a
+    # button pressed again and again would grow the cookie past what browsers keep. Only the latest
+    # attempt stays valid (an older tab's callback is refused and says to start again).
+    for key in [key for key in session if key.startswith(STATE_KEY_PREFIX)]:
+        session.pop(key)
     try:
         return client().authorize_redirect(redirect_uri)
     except (requests.RequestException, ValueError, RuntimeError, KeyError) as error:

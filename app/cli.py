@@ -167,3 +167,28 @@ def check_storage(origin):
 
 def register(app):
     app.cli.add_command(locker)
+
+
+# Single sign-on: what an operator runs after setting OIDC_* to see that the provider answers as Locker needs.
+@locker.command("check-sso")
+def check_sso():
+    """Check the OpenID Connect provider (metadata, issuer, endpoints, keys) and print the redirect URI to
+    register there; exits 1 if anything is wrong."""
+    from flask import url_for
+
+    from app.services import oidc
+
+    if not oidc.is_configured():
+        click.echo("Single sign-on is not configured: set OIDC_ISSUER and OIDC_CLIENT_ID.")
+        raise SystemExit(1)
+    with current_app.test_request_context(base_url=current_app.config.get("PUBLIC_URL") or "http://localhost"):
+        click.echo(f"Redirect URI to register at the provider: {url_for('auth.sso_callback', _external=True)}")
+    checks = oidc.check_provider()
+    failed = 0
+    for ok, name, detail in checks:
+        failed += not ok
+        click.echo(f"{'ok  ' if ok else 'FAIL'}  {name:<22} {detail}")
+    click.echo(f"{oidc.provider_name()} answers as Locker needs." if not failed
+               else f"{failed} check{'s' if failed != 1 else ''} failed.")
+    if failed:
+        raise SystemExit(1)

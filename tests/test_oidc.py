@@ -473,3 +473,20 @@ def test_two_first_sign_ins_at_once_make_one_account(sso, oidc_provider):
     assert results == ["ok"] * 4, results
     assert len(set(made)) == 1
     assert len(users_named(f"race{sub[-6:]}")) == 1
+
+
+def test_check_sso_reports_the_provider_and_the_redirect_uri(make_app, oidc_provider):
+    app = make_app(STORAGE_BACKEND="local", PUBLIC_URL="https://files.example.org", **oidc_provider.settings())
+    result = app.test_cli_runner().invoke(args=["locker", "check-sso"])
+    assert result.exit_code == 0, result.output
+    assert "Redirect URI to register at the provider: https://files.example.org/login/sso/callback" in result.output
+    assert "ok    issuer" in result.output and "ok    keys" in result.output and "FAIL" not in result.output
+    assert "Test SSO answers as Locker needs." in result.output
+
+
+def test_check_sso_fails_when_the_provider_is_down_or_not_configured(make_app):
+    down = make_app(STORAGE_BACKEND="local", OIDC_ISSUER=f"http://{HOST}:{closed_port()}", OIDC_CLIENT_ID="x")
+    result = down.test_cli_runner().invoke(args=["locker", "check-sso"])
+    assert result.exit_code == 1 and "FAIL  metadata" in result.output
+    unset = make_app(STORAGE_BACKEND="local").test_cli_runner().invoke(args=["locker", "check-sso"])
+    assert unset.exit_code == 1 and "not configured" in unset.output

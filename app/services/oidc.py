@@ -159,6 +159,36 @@ def verified_claims():
     return dict(claims)
 
 
+def check_provider():
+    """What `flask locker check-sso` reports: (ok, name, detail) for each thing sign-in relies on.
+
+    Contacts the provider (metadata and keys), as a sign-in would; run it outside any request.
+    """
+    config = current_app.config
+    found = client()
+    url = config["OIDC_ISSUER"].rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        metadata = found.load_server_metadata()
+    except (requests.RequestException, ValueError) as error:
+        return [(False, "metadata", f"{url}: {error}")]
+    checks = [(True, "metadata", url)]
+    issuer = str(metadata.get("issuer", ""))
+    checks.append((issuer.rstrip("/") == config["OIDC_ISSUER"].rstrip("/"), "issuer",
+                   f"{issuer or 'missing'} (OIDC_ISSUER is {config['OIDC_ISSUER']})"))
+    for endpoint in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        checks.append((bool(metadata.get(endpoint)), endpoint, metadata.get(endpoint) or "missing"))
+    methods = metadata.get("code_challenge_methods_supported")
+    checks.append((methods is None or "S256" in methods, "pkce",
+                   "S256 not advertised (most providers accept it anyway)" if methods is None
+                   else f"supports {', '.join(methods)}"))
+    try:
+        keys = found.fetch_jwk_set(force=True).get("keys", [])
+        checks.append((bool(keys), "keys", f"{len(keys)} signing key{'s' if len(keys) != 1 else ''}"))
+    except (requests.RequestException, ValueError, RuntimeError) as error:
+        checks.append((False, "keys", str(error)))
+    return checks
+
+
 def provider_key(issuer):
     """The issuer as stored in user_identities.provider, whose column is shorter than some issuer URLs.
 

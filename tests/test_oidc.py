@@ -490,3 +490,17 @@ def test_check_sso_fails_when_the_provider_is_down_or_not_configured(make_app):
     assert result.exit_code == 1 and "FAIL  metadata" in result.output
     unset = make_app(STORAGE_BACKEND="local").test_cli_runner().invoke(args=["locker", "check-sso"])
     assert unset.exit_code == 1 and "not configured" in unset.output
+
+
+def test_a_public_client_sends_no_secret_and_a_refused_token_request_is_shown(sso, oidc_provider):
+    # Without OIDC_CLIENT_SECRET Locker is a public client: client_id and the PKCE verifier, no secret.
+    # oidc-provider-mock takes only confidential clients, so its token endpoint refuses; that refusal
+    # (any provider error at the token step) is shown on the sign-in page and signs nobody in.
+    app = sso(OIDC_CLIENT_SECRET=None)
+    client = app.test_client()
+    before = user_count()
+    response = sign_in(client, oidc_provider, subject())
+    exchange = oidc_provider.token_requests[-1]
+    assert exchange["client_id"] == "locker-tests" and "client_secret" not in exchange and exchange["code_verifier"]
+    assert response.status_code == 401 and "Test SSO did not sign you in (invalid_client)" in page_text(response)
+    assert user_count() == before and client.get("/files").status_code == 302

@@ -504,3 +504,12 @@ def test_a_public_client_sends_no_secret_and_a_refused_token_request_is_shown(ss
     assert exchange["client_id"] == "locker-tests" and "client_secret" not in exchange and exchange["code_verifier"]
     assert response.status_code == 401 and "Test SSO did not sign you in (invalid_client)" in page_text(response)
     assert user_count() == before and client.get("/files").status_code == 302
+
+
+def test_a_long_issuer_is_stored_as_a_stable_key_that_fits():
+    short = "https://id.example.org"
+    long_issuer = "https://login.example.com/" + "0123456789abcdef" * 4 + "/v2.0"
+    assert oidc.provider_key(short) == short
+    key = oidc.provider_key(long_issuer)
+    assert len(key) <= UserIdentity.provider.type.length and key == oidc.provider_key(long_issuer)
+    assert key != oidc.provider_key(long_issuer + "/")

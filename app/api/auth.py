@@ -10,9 +10,10 @@ from app.services import quotas, tokens
 @bp.arguments(TokenRequest)
 @bp.response(201, Token)
 @bp.doc(security=[])
-@bp.refuses(401, 413, 429, 503)
+@bp.refuses(401, 403, 413, 429, 503)
 def create_token(body):
-    """Trade a username and password for an API token (sign-in attempts are rate-limited)."""
+    """Trade a username and password for an API token (sign-in attempts are rate-limited; 403
+    account_disabled when the password is right but an admin disabled the account)."""
     user = limits.authenticate(body["username"], body["password"])
     return new_token(user, body)
 

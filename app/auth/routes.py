@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_url, login_user, log
 
 from app.auth import bp, limits
 from app.auth.forms import AccountForm, LoginForm, TokenForm
-from app.errors import LockerError, Unauthorized
+from app.errors import Forbidden, LockerError, Unauthorized
 from app.extensions import login_manager
 from app.services import sessions, tokens, users
 from app.text import is_plain_text
@@ -49,9 +49,10 @@ def login():
     if form.validate_on_submit():
         try:
             user = limits.authenticate(form.username.data, form.password.data)
-        except Unauthorized as error:
+        except (Unauthorized, Forbidden) as error:
+            # Forbidden: the right password for an account an admin disabled (users.authenticate).
             flash(error.message, "error")
-            return render_template("auth/login.html", form=form), 401
+            return render_template("auth/login.html", form=form), error.status
         sign_in(user, form.remember.data)
         return redirect(safe_next())
     status = 400 if form.errors else 200

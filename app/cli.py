@@ -7,6 +7,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.errors import LockerError
+from app.formatting import human_size
+from app.services import admin as admin_service
 from app.services import files, maintenance, previews, users
 from app.services.common import public_origin
 from app.storage import StorageError
@@ -58,11 +60,14 @@ def bootstrap(host, port):
 @locker.command("create-user")
 @click.argument("username")
 @click.option("--admin", is_flag=True, help="Make the account an administrator.")
+@click.option("--email", help="The account's email address (for password resets and notices).")
+@click.option("--quota", help="Its own quota, like '10 GiB' (0: no limit); without it DEFAULT_QUOTA applies.")
 @click.password_option(help="Asked for when not given.")
-def create_user(username, admin, password):
+def create_user(username, admin, email, quota, password):
     """Create an account (for when registration is closed)."""
     try:
-        user = users.create_user(username, password, is_admin=admin)
+        user = admin_service.create_user(None, username, password, email=email,
+                                         quota_bytes=admin_service.parse_quota(quota), is_admin=admin)
     except LockerError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Created {'admin ' if admin else ''}{user.username}.")
@@ -192,3 +197,76 @@ def check_sso():
                else f"{failed} check{'s' if failed != 1 else ''} failed.")
     if failed:
         raise SystemExit(1)
+
+
+# --- The admin area's commands: the users list and changes to accounts (services.admin). They act as
+# "command line" in the activity log, and the last active admin is kept here as in the admin area.
+
+def account_change(change):
+    """Run one services.admin change, a refusal becoming a plain error (exit 1)."""
+    try:
+        return change()
+    except LockerError as error:
+        raise click.ClickException(error.message) from None
+
+
+@locker.command("users")
+@click.option("--search", help="Only usernames or email addresses containing this.")
+def list_users(search):
+    """List accounts by username: state, role, files, space used, quota and last sign-in."""
+    click.echo(f"{'ID':>6}  {'USERNAME':<32}  {'STATE':<8}  {'ROLE':<5}  {'FILES':>7}  {'USED':>10}  "
+               f"{'QUOTA':>10}  {'LAST SIGN-IN':<16}  EMAIL")
+    cursor, shown = None, 0
+    while True:
+        page = account_change(lambda: admin_service.list_users(search, cursor, admin_service.MAX_PAGE_SIZE))
+        for row in page.items:
+            user = row.user
+            quota = human_size(row.quota) if row.quota else "no limit"
+            signed_in = user.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if user.last_sign_in_at else "never"
+            click.echo(f"{user.id:>6}  {user.username:<32}  {row.state:<8}  {'admin' if user.is_admin else 'user':<5}  "
+                       f"{row.files:>7,}  {human_size(row.used):>10}  {quota + ('*' if row.quota_is_default else ''):>10}  "
+                       f"{signed_in:<16}  {user.email or '-'}")
+        shown += len(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    click.echo(f"{shown:,} account{'s' if shown != 1 else ''}; * the default quota (DEFAULT_QUOTA).")
+
+
+@locker.command("set-quota")
+@click.argument("username")
+@click.argument("size")
+def set_quota(username, size):
+    """Give USERNAME a quota: a SIZE like '10 GiB', 0 for no limit, or 'none' for the default (DEFAULT_QUOTA)."""
+    user = account_change(lambda: admin_service.find_by_username(username))
+    quota = account_change(lambda: admin_service.parse_quota(size))
+    account_change(lambda: admin_service.set_quota(None, user, quota))
+    click.echo(f"{user.username}: {admin_service.quota_words(user.quota_bytes)}.")
+
+
+@locker.command("disable")
+@click.argument("username")
+def disable_user(username):
+    """Disable USERNAME: sign-in is refused, sessions end, API tokens and links stop working."""
+    user = account_change(lambda: admin_service.find_by_username(username))
+    account_change(lambda: admin_service.set_active(None, user, False))
+    click.echo(f"Disabled {user.username}.")
+
+
+@locker.command("enable")
+@click.argument("username")
+def enable_user(username):
+    """Enable USERNAME again (its tokens and links work again; it signs in anew)."""
+    user = account_change(lambda: admin_service.find_by_username(username))
+    account_change(lambda: admin_service.set_active(None, user, True))
+    click.echo(f"Enabled {user.username}.")
+
+
+@locker.command("set-admin")
+@click.argument("username")
+@click.option("--yes/--no", "is_admin", required=True, help="Make USERNAME an administrator, or not.")
+def set_admin(username, is_admin):
+    """Make USERNAME an administrator (--yes) or remove the rights (--no; never from the last active admin)."""
+    user = account_change(lambda: admin_service.find_by_username(username))
+    account_change(lambda: admin_service.set_admin(None, user, is_admin))
+    click.echo(f"{user.username} is {'now' if is_admin else 'no longer'} an administrator.")

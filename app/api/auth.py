@@ -14,8 +14,9 @@ from app.services import quotas, tokens
 def create_token(body):
     """Trade a username and password for an API token (sign-in attempts are rate-limited).
 
-    Refused with 403 `local_login_disabled` where password sign-in is turned off; make a token on the
-    Account page after signing in with single sign-on instead."""
+    403 `account_disabled` when the password is right but an admin disabled the account, and 403
+    `local_login_disabled` where password sign-in is turned off (make a token on the Account page after
+    signing in with single sign-on instead)."""
     user = limits.authenticate(body["username"], body["password"])
     return new_token(user, body)
 

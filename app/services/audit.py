@@ -18,6 +18,14 @@ from app.text import is_control
 ACTIONS = {
     "sign_in": "signed in",
     "sign_in_failed": "failed to sign in",
+    # The admin area (services.admin): the actor is the admin (or "command line"), the owner the account.
+    "user_created": "created the account",
+    "quota_changed": "changed the quota",
+    "user_disabled": "disabled the account",
+    "user_enabled": "enabled the account",
+    "admin_granted": "made the account an administrator",
+    "admin_revoked": "removed administrator rights",
+    "email_changed": "changed the email address",
     "upload": "uploaded",
     "download": "downloaded",
     "share_download": "downloaded through a link",

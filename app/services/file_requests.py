@@ -214,6 +214,9 @@ def revoke_request(user, public_id):
 def open_request(token):
     """The request a public link names, or NotFound / RequestEnded (410). A full request still opens."""
     file_request = links.by_token(FileRequest, token, "No such upload link.")
+    if not file_request.owner.is_active:
+        # A disabled account (or one being deleted) takes no files; enabling it opens the link again.
+        raise RequestEnded("This upload link is not available: its owner's account is disabled.")
     current = state(file_request)
     if current in ENDED_MESSAGES:
         raise RequestEnded(ENDED_MESSAGES[current])

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from app.errors import Conflict, InvalidInput, LockerError, NotFound
 from app.extensions import db
-from app.models import File, FileStatus, Folder, Share, ShareItem, utcnow
+from app.models import File, FileStatus, Folder, Share, ShareItem, User, utcnow
 from app.services import audit, files, folders, links, names, previews
 from app.services.common import find_ready_file, public_link, refuse_damaged, storage_call
 
@@ -27,6 +27,9 @@ ENDED_MESSAGES = {
     "expired": "This link has expired.",
     "used_up": "This link has been used as many times as its owner allowed.",
 }
+
+
+OWNER_INACTIVE = "This link is not available: its owner's account is disabled."
 
 
 class ShareEnded(LockerError):
@@ -181,9 +184,16 @@ def forget_file(file_id):
     db.session.execute(db.update(Share).where(Share.file_id == file_id).values(file_id=None))
 
 
+def refuse_inactive_owner(owner):
+    """A disabled account's links (or one being deleted) give nothing out; enabling it brings them back."""
+    if owner is None or not owner.is_active:
+        raise ShareEnded(OWNER_INACTIVE)
+
+
 def open_share(token):
     """The share a public link names, with its file (None for a folder or a selection), or ShareEnded/NotFound."""
     share = links.by_token(Share, token, "No such link.")
+    refuse_inactive_owner(db.session.get(User, share.owner_id))
     state = share.state(utcnow())
     if share.kind != "file":
         if state != "active":

@@ -95,8 +95,14 @@ def authenticate(username, password):
         # An account made by single sign-on has no password: cost as much as a wrong one, so that
         # timing does not tell which accounts those are.
         check_password_hash(DUMMY_PASSWORD_HASH, password)
-    if not user.check_password(password) or not user.is_active:
+    if not user.check_password(password):
         raise refused_sign_in(user.id, username)
+    if not user.is_active:
+        # Only after the right password: a guesser learns nothing about the account's state.
+        audit.record("sign_in_failed", owner_id=user.id, actor_name=username, detail="account disabled")
+        db.session.commit()
+        raise Forbidden("This account is disabled. Ask an administrator if you think that is a mistake.",
+                        code="account_disabled")
     # Committed by the caller with the session or token this sign-in makes.
     audit.record("sign_in", owner_id=user.id, actor=user)
     return user

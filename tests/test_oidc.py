@@ -280,7 +280,7 @@ def test_a_refused_login_at_the_provider_is_shown(sso, oidc_provider):
     assert client.get("/files").status_code == 302
 
 
-def test_a_disabled_user_is_refused_as_password_sign_in_refuses_it(sso, oidc_provider, accounts):
+def test_a_disabled_user_is_told_so_as_a_right_password_is_told(sso, oidc_provider, accounts):
     app = sso(OIDC_LINK_BY_EMAIL=True)
     sub = subject()
     oidc_provider.set_user(sub, preferred_username=f"dis{sub[-6:]}")
@@ -290,10 +290,8 @@ def test_a_disabled_user_is_refused_as_password_sign_in_refuses_it(sso, oidc_pro
     db.session.commit()
     client = app.test_client()
     response = sign_in(client, oidc_provider, sub)
-    assert response.status_code == 401
-    with pytest.raises(Unauthorized) as password_refusal:
-        users.authenticate("nobody-at-all", PASSWORD)
-    assert password_refusal.value.message in page_text(response)
+    assert response.status_code == 403
+    assert "This account is disabled." in page_text(response)
     assert client.get("/files").status_code == 302
     # Nor does linking by email reach a disabled account.
     disabled = accounts.create()
@@ -301,7 +299,7 @@ def test_a_disabled_user_is_refused_as_password_sign_in_refuses_it(sso, oidc_pro
     db.session.commit()
     other = subject()
     oidc_provider.set_user(other, email=disabled.email, email_verified=True)
-    assert sign_in(app.test_client(), oidc_provider, other).status_code == 401
+    assert sign_in(app.test_client(), oidc_provider, other).status_code == 403
     assert db.session.execute(db.select(UserIdentity).filter_by(subject=other)).first() is None
 
 

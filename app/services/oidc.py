@@ -270,7 +270,7 @@ def find_identity(provider, subject):
 def refuse_inactive(user):
     """A disabled account (or one being deleted) is refused as password sign-in refuses it."""
     if not user.is_active:
-        raise users.refused_sign_in(user.id, user.username)
+        raise users.refused_disabled(user)
 
 
 def signed_in(user, identity, claims):

@@ -99,13 +99,18 @@ def authenticate(username, password):
         raise refused_sign_in(user.id, username)
     if not user.is_active:
         # Only after the right password: a guesser learns nothing about the account's state.
-        audit.record("sign_in_failed", owner_id=user.id, actor_name=username, detail="account disabled")
-        db.session.commit()
-        raise Forbidden("This account is disabled. Ask an administrator if you think that is a mistake.",
-                        code="account_disabled")
+        raise refused_disabled(user)
     # Committed by the caller with the session or token this sign-in makes.
     audit.record("sign_in", owner_id=user.id, actor=user)
     return user
+
+
+def refused_disabled(user):
+    """Record a sign-in (a right password, or single sign-on) into a disabled account; returns the error to raise."""
+    audit.record("sign_in_failed", owner_id=user.id, actor_name=user.username, detail="account disabled")
+    db.session.commit()
+    return Forbidden("This account is disabled. Ask an administrator if you think that is a mistake.",
+                     code="account_disabled")
 
 
 def refused_sign_in(user_id, username):

@@ -3,3 +3,4 @@ from flask import Blueprint
 bp = Blueprint("auth", __name__)
 
 from app.auth import routes  # noqa: E402,F401  (routes attach themselves to bp)
+from app.auth import two_factor  # noqa: E402,F401  (two-factor pages and the requirement check)

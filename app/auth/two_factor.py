@@ -131,6 +131,7 @@ def login_two_factor():
             second_factor(user, form.code.data)
         except Unauthorized as error:
             flash(error.message, "error")
+            form.code.data = ""  # a wrong code is typed again, not edited
             return render_template("auth/login_two_factor.html", form=form), 401
         session.pop(PENDING, None)
         sign_in(user, pending.get("remember", False))

@@ -1,5 +1,6 @@
 """Two-factor sign-in: enrolment, codes (TOTP and recovery), the sign-in's second step, password-made API
 tokens, rate limits and races, and the admin's requirement."""
+import json
 import re
 import threading
 import time
@@ -498,3 +499,15 @@ def test_the_commands_switch_the_requirement_and_reset_a_user(app, accounts):
     result = runner.invoke(args=["locker", "reset-two-factor", "nobody-here"])
     assert result.exit_code == 1 and "No user" in result.output
     assert runner.invoke(args=["locker", "require-two-factor", "off"]).exit_code == 0 and not two_factor.is_required()
+
+
+def test_its_events_are_in_the_activity_log_and_its_filter(app, accounts):
+    user = accounts.create()
+    headers = accounts.headers(user)
+    enrol(user)
+    client = app.test_client()
+    response = client.get("/api/v1/activity", headers=headers, query_string={"action": "two_factor_on"})
+    assert response.status_code == 200, response.get_json()
+    assert [item["label"] for item in response.get_json()["items"]] == ["turned on two-factor sign-in"]
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert "two_factor_reset" in json.dumps(document)

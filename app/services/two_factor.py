@@ -49,15 +49,6 @@ MAX_CODE_LENGTH = 64
 
 WRONG_CODE = "That code is not right. Enter the 6-digit code your app shows now, or an unused recovery code."
 
-# The activity log's words for this module's events (audit.ACTIONS is the one list the log checks against).
-audit.ACTIONS.update({
-    "two_factor_on": "turned on two-factor sign-in",
-    "two_factor_off": "turned off two-factor sign-in",
-    "two_factor_reset": "reset two-factor sign-in of",
-    "recovery_codes_renewed": "made new recovery codes",
-})
-
-
 @functools.lru_cache(maxsize=4)
 def secret_cipher(key):
     return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SECRET_KEY_INFO).derive(key))

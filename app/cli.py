@@ -270,3 +270,31 @@ def set_admin(username, is_admin):
     user = account_change(lambda: admin_service.find_by_username(username))
     account_change(lambda: admin_service.set_admin(None, user, is_admin))
     click.echo(f"{user.username} is {'now' if is_admin else 'no longer'} an administrator.")
+
+
+# Two-factor sign-in: the admin's requirement, and clearing a user's lost phone. (Imports inside the commands
+# keep this block apart from the module's import lines, which other blocks change.)
+@locker.command("require-two-factor")
+@click.argument("state", type=click.Choice(["on", "off"]))
+def require_two_factor(state):
+    """Require two-factor sign-in for every account (on), or leave it to each (off)."""
+    from app.services import two_factor
+    two_factor.set_required(state == "on")
+    click.echo("Two-factor sign-in is now required for every account." if state == "on"
+               else "Two-factor sign-in is now each account's choice.")
+
+
+@locker.command("reset-two-factor")
+@click.argument("username")
+def reset_two_factor(username):
+    """Clear USERNAME's two-factor (a lost phone): they sign in with the password and set it up again."""
+    from app.extensions import db
+    from app.models import User
+    from app.services import two_factor
+    user = db.session.execute(db.select(User).filter_by(username=users.normalize_username(username))).scalar()
+    if user is None:
+        raise click.ClickException(f"No user {username!r}.")
+    was_on = two_factor.reset(user, actor_name="flask locker reset-two-factor")
+    click.echo(f"Two-factor sign-in of {user.username} cleared." if was_on
+               else f"{user.username} had no two-factor sign-in; nothing else changed.")
+

@@ -164,14 +164,23 @@ def cli() -> None:
 def login(url: str, username: str | None, token_name: str | None) -> None:
     """Sign in to the Locker at URL and store an API token (mode 0600).
 
-    The password is asked for without echo. The token, not the password, is kept.
+    The password is asked for without echo, and for an account with two-factor sign-in, a code from its
+    app (or a recovery code). The token, not the password, is kept.
     """
     url = normalize_url(url)
     if not username:
         username = click.prompt("Username", err=True)
     password = click.prompt("Password", hide_input=True, err=True)
     name = token_name or f"locker CLI on {socket.gethostname()}"[:100]
-    with Locker.login(url, username, password, token_name=name) as lk:
+    try:
+        lk = Locker.login(url, username, password, token_name=name)
+    except AuthenticationError as error:
+        if error.code != "two_factor_required":
+            raise
+        # A right password is not counted against the sign-in limits, so asking again costs nothing.
+        code = click.prompt("Two-factor code (or a recovery code)", err=True)
+        lk = Locker.login(url, username, password, token_name=name, code=code)
+    with lk:
         assert lk.token is not None
         previous = load_stored()
         path = store(url, lk.token, username)

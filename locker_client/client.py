@@ -339,6 +339,9 @@ class Locker:
         url: the server's address, e.g. ``https://locker.example.org``.
         token: an API token.
         username, password: to create a token for this session instead.
+        code: with them, for an account with two-factor sign-in: the code its authenticator app shows now
+            (or a recovery code). Without it such an account raises AuthenticationError with code
+            ``two_factor_required``: ask the person for one and try again.
         token_name: the name of that token (shown on the account page).
         session: a ``requests.Session`` to use (proxies, certificates, tests).
         timeout: ``(connect, read)`` seconds for each request.
@@ -353,7 +356,7 @@ class Locker:
     """
 
     def __init__(self, url: str, token: str | None = None, *, username: str | None = None,
-                 password: str | None = None, token_name: str = "locker_client",
+                 password: str | None = None, code: str | None = None, token_name: str = "locker_client",
                  session: requests.Session | None = None, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
                  workers: int = 4, retries: int = 4, retry_backoff: float = 0.5,
                  state_dir: str | os.PathLike[str] | None = None) -> None:
@@ -372,7 +375,7 @@ class Locker:
         self._multipart_threshold: int | None = None  # learnt from /me on the first upload
         if token is None:
             try:
-                self.token = self.create_token(username or "", password or "", token_name)["token"]
+                self.token = self.create_token(username or "", password or "", token_name, code=code)["token"]
             except BaseException:
                 if self._owns_session:
                     self.session.close()
@@ -381,9 +384,10 @@ class Locker:
 
     @classmethod
     def login(cls, url: str, username: str, password: str, token_name: str = "locker_client",
-              **options: Any) -> Locker:
-        """Create a token that outlives this object (``close`` leaves it valid); see ``.token``."""
-        locker = cls(url, username=username, password=password, token_name=token_name, **options)
+              code: str | None = None, **options: Any) -> Locker:
+        """Create a token that outlives this object (``close`` leaves it valid); see ``.token``.
+        ``code``: the two-factor code, for an account that has two-factor sign-in."""
+        locker = cls(url, username=username, password=password, code=code, token_name=token_name, **options)
         locker._owns_token = False
         return locker
 
@@ -470,10 +474,16 @@ class Locker:
 
     # -- account and tokens ------------------------------------------------------
 
-    def create_token(self, username: str, password: str, name: str = "locker_client") -> dict[str, Any]:
-        """``POST /auth/token``: a new token for this user, ``{"token", "id", "name"}`` (shown once)."""
-        response = self._request("POST", "/auth/token", json={"username": username, "password": password,
-                                                               "name": name}, ok=(200, 201), auth=False)
+    def create_token(self, username: str, password: str, name: str = "locker_client",
+                     code: str | None = None) -> dict[str, Any]:
+        """``POST /auth/token``: a new token for this user, ``{"token", "id", "name"}`` (shown once).
+
+        ``code``: the two-factor code (or a recovery code) of an account with two-factor sign-in; without it
+        such an account raises AuthenticationError with code ``two_factor_required``."""
+        body = {"username": username, "password": password, "name": name}
+        if code is not None:
+            body["code"] = code
+        response = self._request("POST", "/auth/token", json=body, ok=(200, 201), auth=False)
         body = self._json(response)
         if not isinstance(body.get("token"), str):
             raise LockerError("Locker answered without a token.", code="bad_response", status=response.status_code)

@@ -1,23 +1,27 @@
 from flask import current_app, g
 
 from app.api import bp
-from app.api.schemas import Me, NewToken, Token, TokenRequest, Tokens
+from app.api.schemas import Me, NewToken, Token, Tokens
+from app.api.two_factor import PasswordTokenRequest
 from app.auth import limits
+from app.auth.two_factor import require_for_token
 from app.services import quotas, tokens
 
 
 @bp.post("/auth/token")
-@bp.arguments(TokenRequest)
+@bp.arguments(PasswordTokenRequest)
 @bp.response(201, Token)
 @bp.doc(security=[])
 @bp.refuses(401, 403, 413, 429, 503)
 def create_token(body):
-    """Trade a username and password for an API token (sign-in attempts are rate-limited).
+    """Trade a username and password (and, with two-factor, a code) for an API token (sign-in attempts and
+    codes are rate-limited together).
 
     403 `account_disabled` when the password is right but an admin disabled the account, and 403
     `local_login_disabled` where password sign-in is turned off (make a token on the Account page after
     signing in with single sign-on instead)."""
     user = limits.authenticate(body["username"], body["password"])
+    require_for_token(user, body.get("code"))
     return new_token(user, body)
 
 

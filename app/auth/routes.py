@@ -52,8 +52,8 @@ def login():
         except LockerError as error:  # a wrong password, or password sign-in turned off (LOCAL_LOGIN)
             flash(error.message, "error")
             return render_template("auth/login.html", form=form), error.status
-        sign_in(user, form.remember.data)
-        return redirect(safe_next())
+        from app.auth.two_factor import finish_sign_in  # imports this module
+        return finish_sign_in(user, form.remember.data, safe_next())
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form,
                            registration_open=current_app.config["REGISTRATION"] == "open"), status
@@ -115,8 +115,9 @@ def account():
         return redirect(url_for("auth.account"))
     new_secret = session.pop("new_token_secret", None) if request.method == "GET" else None
     status = 400 if form.errors else 200
+    from app.auth.two_factor import account_section  # imports this module
     return render_template("auth/account.html", form=form, api_tokens=tokens.list_tokens(current_user),
-                           new_secret=new_secret), status
+                           new_secret=new_secret, two_factor=account_section(current_user)), status
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

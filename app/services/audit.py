@@ -47,6 +47,11 @@ ACTIONS = {
     "guest_upload": "uploaded through a request",
     "bytes_missing": "found the stored bytes missing of",
     "bytes_changed": "found the stored bytes changed of",
+    # Two-factor sign-in (services.two_factor).
+    "two_factor_on": "turned on two-factor sign-in",
+    "two_factor_off": "turned off two-factor sign-in",
+    "two_factor_reset": "reset two-factor sign-in of",
+    "recovery_codes_renewed": "made new recovery codes",
 }
 
 

@@ -123,3 +123,4 @@ def authenticate():
 
 
 from app.api import activity, auth, file_requests, files, folders, shares  # noqa: E402,F401  (routes attach themselves to bp)
+from app.api import invitations  # noqa: E402,F401  (admin invitations and password resets)

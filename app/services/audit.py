@@ -39,6 +39,12 @@ ACTIONS = {
     "guest_upload": "uploaded through a request",
     "bytes_missing": "found the stored bytes missing of",
     "bytes_changed": "found the stored bytes changed of",
+    "invitation_created": "created an invitation",
+    "invitation_revoked": "withdrew an invitation",
+    "invitation_used": "signed up through an invitation",
+    "password_reset_created": "made a password reset link",
+    "password_reset": "set a new password through a reset link",
+    "email_changed": "changed the email address",
 }
 
 

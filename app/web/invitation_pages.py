@@ -33,13 +33,18 @@ class InvitationForm(FlaskForm):
 
     def validate_quota(self, field):
         try:
-            self.quota_bytes = parse_size(field.data) if field.data and field.data.strip() else None
+            self.quota_bytes()
         except ValueError:
             raise ValidationError("Write a size such as 500 MiB, 10 GiB or 0 (no limit).") from None
 
+    def quota_bytes(self):
+        """The quota typed, in bytes; None when left empty (the default quota applies)."""
+        text = (self.quota.data or "").strip()
+        return parse_size(text) if text else None
+
 
 class ResetForm(FlaskForm):
-    submit = SubmitField("Make a password reset link")
+    """Only its CSRF token: the button is in admin/_user_reset.html, on whichever page includes it."""
 
 
 section("web.admin_invitations", "Invitations")
@@ -52,7 +57,7 @@ def admin_invitations():
     if form.validate_on_submit():
         try:
             invitation, _, emailed = invitations.create(
-                current_user, expires_in=form.expires_in.data, quota_bytes=form.quota_bytes,
+                current_user, expires_in=form.expires_in.data, quota_bytes=form.quota_bytes(),
                 is_admin=form.is_admin.data, email=form.email.data, note=form.note.data)
         except LockerError as error:
             field = {"invalid_email": form.email, "invalid_note": form.note, "invalid_quota_bytes": form.quota,

@@ -7,8 +7,9 @@ import pytest
 
 from app.extensions import db
 from app.models import AuditEvent, Invitation, User, utcnow
-from app.services import invitations
-from tests.conftest import PASSWORD, csrf_from
+from app.errors import Forbidden
+from app.services import invitations, users
+from tests.conftest import csrf_from
 from tests.helpers import admission_race
 from tests.mail_support import body_of, link_in
 
@@ -81,12 +82,14 @@ def test_invitation_links_work_in_every_registration_mode(make_app, accounts, mo
         assert user_named(f"new{mode}") is not None
 
 
-def test_with_invite_mode_the_api_and_form_sign_up_are_refused(make_app):
+def test_with_invite_mode_self_service_sign_up_is_refused_in_its_own_words(make_app):
     app = make_app(REGISTRATION="invite")
     with app.app_context():
         client = app.test_client()
-        page = client.get("/login").get_data(as_text=True)
-        assert "Create an account" not in page
+        assert "Create an account" not in client.get("/login").get_data(as_text=True)
+        with pytest.raises(Forbidden, match="by invitation only"):
+            users.register("walker", NEW_PASSWORD)
+        assert user_named("walker") is None
 
 
 def test_two_sign_ups_with_one_link_at_once_make_exactly_one_account(app, admin_api):

@@ -215,3 +215,14 @@ def test_the_command_prints_a_working_link(make_app, accounts):
         assert sign_up(app.test_client(), urlsplit(url).path, "ivy").status_code == 302
         refused = app.test_cli_runner().invoke(args=["locker", "invite", "--expires", "never"])
         assert refused.exit_code != 0 and "expires_in" in refused.output
+
+
+def test_the_document_states_the_email_rule_the_service_checks(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    request = document["components"]["schemas"]["InvitationRequest"]["properties"]
+    from app.services.account_email import EMAIL_PATTERN
+
+    assert request["email"]["pattern"] == EMAIL_PATTERN.pattern
+    paths = document["paths"]
+    assert {"get", "post"} <= set(paths["/api/v1/admin/invitations"])
+    assert "403" in paths["/api/v1/admin/users/{user_id}/password-reset"]["post"]["responses"]

@@ -213,7 +213,7 @@ def reset_password(username):
     if user is None:
         raise click.ClickException(f"No account is named {username}.")
     # Printed, never emailed: whoever runs this at the server's shell hands it on themselves.
-    url, _ = password_resets.issue(user, send_mail=False)
+    url, _ = password_resets.issue(user, send_mail=False, source="printed by flask locker reset-password")
     click.echo(url)
     click.echo(f"Works once, for {password_resets.human_lifetime()}; using it signs {user.username} out everywhere.",
                err=True)

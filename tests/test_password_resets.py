@@ -224,6 +224,8 @@ def test_the_command_prints_a_link(make_app, accounts):
         assert result.exit_code == 0, result.output
         url = result.stdout.strip()
         assert url.startswith("http://127.0.0.1:5000/reset/")
+        event = db.session.execute(db.select(AuditEvent).filter_by(action="password_reset_created")).scalar_one()
+        assert event.owner_id == user.id and event.detail.startswith("printed by flask locker reset-password")
         assert set_new_password(app.test_client(), urlsplit(url).path).status_code == 302
         missing = app.test_cli_runner().invoke(args=["locker", "reset-password", "nobody"])
         assert missing.exit_code != 0 and "No account" in missing.output

@@ -75,7 +75,7 @@ def reset_password(token):
             form.password.errors.append(error.message)
             status = error.status
         else:
-            if current_user.is_authenticated:
+            if current_user.is_authenticated and current_user.id == user.id:
                 logout_user()  # this browser's own session was among those ended
             flash(f"Your password is changed. Every sign-in of {user.username} has ended"
                   f"{f' ({ended} of them)' if ended else ''}; log in with the new password.", "info")

@@ -37,10 +37,11 @@ def lifetime():
     return timedelta(seconds=current_app.config["PASSWORD_RESET_LIFETIME"])
 
 
-def issue(user, created_by=None, send_mail=True):
+def issue(user, created_by=None, send_mail=True, source="asked for by email"):
     """A new reset link for `user`, voiding older ones. Returns (url, emailed): when mail is configured, the
     user has an address and send_mail is on, the link goes there and url is None (whoever asked never sees a
-    link meant for the user's inbox); otherwise url is the link, to be shown once."""
+    link meant for the user's inbox); otherwise url is the link, to be shown once. `source` tells the activity
+    log who asked when no admin did (the /forgot page, or the command line)."""
     token = new_token()
     now = utcnow()
     emailing = send_mail and bool(user.email) and mail.is_configured()
@@ -50,8 +51,8 @@ def issue(user, created_by=None, send_mail=True):
     db.session.add(PasswordReset(user_id=user.id, token_hash=hash_token(token), created_by_id=getattr(
         created_by, "id", None), created_at=now, expires_at=now + lifetime()))
     audit.record("password_reset_created", owner_id=user.id, actor=created_by,
-                 actor_name=None if created_by else user.username,
-                 detail="emailed to the account's address" if emailing else "link shown to an admin")
+                 detail=("" if created_by else f"{source}, ") +
+                 ("emailed to the account's address" if emailing else "link shown, not emailed"))
     db.session.commit()
     url = absolute_url("auth.reset_password", token=token)
     # Queued after the commit, so the link works by the time the mail is read.

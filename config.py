@@ -172,6 +172,16 @@ class Config:
     OIDC_TIMEOUT = float(env("OIDC_TIMEOUT", "5"))
     LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
 
+    # Invitations, password resets and email notices (services.invitations, password_resets, notices).
+    # A reset link works this long (24h, 30m, 2d); a newer one voids older ones.
+    PASSWORD_RESET_LIFETIME = parse_duration(env("PASSWORD_RESET_LIFETIME", "24h"))
+    # "Forgot your password?" requests per client address (over: 429), and reset emails per account
+    # (over: the page answers as always, but no more mail goes to that inbox for a while).
+    RESET_LIMIT_PER_ADDRESS = env("RESET_LIMIT_PER_ADDRESS", "5 per hour")
+    RESET_LIMIT_PER_ACCOUNT = env("RESET_LIMIT_PER_ACCOUNT", "3 per hour")
+    # At most this many notice emails per share link (downloads) or upload request (files arriving).
+    NOTICE_LIMIT_PER_LINK = env("NOTICE_LIMIT_PER_LINK", "1 per 10 minutes")
+
     # Behind a reverse proxy, trust its X-Forwarded-For/-Proto/-Host (one hop).
     TRUST_PROXY = env_bool("TRUST_PROXY")
 

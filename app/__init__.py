@@ -70,8 +70,9 @@ def create_app(config_class=None):
         if app.config.get("ENV_NAME") == "production":
             raise RuntimeError("Set SECRET_KEY to a long random value before running Locker in production.")
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path) / "secret_key")
-    if app.config["REGISTRATION"] not in ("open", "closed"):
-        raise RuntimeError(f"REGISTRATION must be 'open' or 'closed', not {app.config['REGISTRATION']!r}.")
+    from app.services.users import REGISTRATION_MODES
+    if app.config["REGISTRATION"] not in REGISTRATION_MODES:
+        raise RuntimeError(f"REGISTRATION must be 'open', 'invite' or 'closed', not {app.config['REGISTRATION']!r}.")
     check_rate_limits(app.config)
     if app.config["MAIL_SECURITY"] not in ("starttls", "ssl", "none"):
         raise RuntimeError(f"MAIL_SECURITY must be starttls, ssl or none, not {app.config['MAIL_SECURITY']!r}.")

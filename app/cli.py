@@ -298,3 +298,64 @@ def reset_two_factor(username):
     click.echo(f"Two-factor sign-in of {user.username} cleared." if was_on
                else f"{user.username} had no two-factor sign-in; nothing else changed.")
 
+
+# --- Invitations and password resets (services.invitations, services.password_resets) ---
+from app.extensions import db  # noqa: E402  (this block's imports are kept with it)
+from app.models import User  # noqa: E402
+from app.services import invitations, mail, password_resets  # noqa: E402
+from config import parse_size  # noqa: E402
+
+
+@locker.command("invite")
+@click.option("--expires", default="7d", show_default=True, help="How long the link works: 30m, 12h, 7d, 2w.")
+@click.option("--quota", help="The new account's quota, e.g. 10GiB (0: no limit; default: DEFAULT_QUOTA).")
+@click.option("--admin", "is_admin", is_flag=True, help="The new account is an administrator.")
+@click.option("--email", help="Who it is for; emailed there when mail is configured.")
+@click.option("--note", help="A note shown in the admin list (and the email).")
+@click.option("--as", "as_admin", help="The admin it is made by (default: the first admin).")
+def invite(expires, quota, is_admin, email, note, as_admin):
+    """Make a single-use sign-up link and print it (it works whatever REGISTRATION is)."""
+    creator = command_admin(as_admin)
+    try:
+        quota_bytes = parse_size(quota) if quota else None
+    except ValueError:
+        raise click.BadParameter("write a size such as 500MiB or 10GiB (0: no limit)", param_hint="--quota") from None
+    try:
+        invitation, url, emailed = invitations.create(creator, expires_in=expires, quota_bytes=quota_bytes,
+                                                      is_admin=is_admin, email=email, note=note)
+    except LockerError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(url)
+    if emailed:
+        # This process exits next: let the background thread hand the message over first.
+        sent = mail.wait_until_sent(current_app.config["MAIL_TIMEOUT"] + 5)
+        click.echo(f"Emailed to {invitation.email}." if sent else f"Queued for {invitation.email}, not yet sent.",
+                   err=True)
+    click.echo(f"Works once, until {invitation.expires_at:%Y-%m-%d %H:%M} UTC.", err=True)
+
+
+@locker.command("reset-password")
+@click.argument("username")
+def reset_password(username):
+    """Print a one-time link that sets a new password for USERNAME (it voids older links)."""
+    user = db.session.execute(db.select(User).filter_by(username=users.normalize_username(username))
+                              ).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"No account is named {username}.")
+    # Printed, never emailed: whoever runs this at the server's shell hands it on themselves.
+    url, _ = password_resets.issue(user, send_mail=False, source="printed by flask locker reset-password")
+    click.echo(url)
+    click.echo(f"Works once, for {password_resets.human_lifetime()}; using it signs {user.username} out everywhere.",
+               err=True)
+
+
+def command_admin(username):
+    """The admin a command acts as: the one named, else the first admin made."""
+    query = db.select(User).filter_by(is_admin=True)
+    query = query.filter_by(username=users.normalize_username(username)) if username else query.order_by(User.id)
+    user = db.session.execute(query.limit(1)).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"No admin named {username}." if username else
+                                   "There is no admin yet: run `flask locker bootstrap` first.")
+    return user
+

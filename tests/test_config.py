@@ -48,7 +48,7 @@ def test_defaults_production_closes_registration_secures_cookies_and_redis_holds
 
 
 def test_unknown_registration_mode_is_refused_at_start(make_app):
-    with pytest.raises(RuntimeError, match="REGISTRATION must be 'open' or 'closed'"):
+    with pytest.raises(RuntimeError, match="REGISTRATION must be 'open', 'invite' or 'closed'"):
         make_app(REGISTRATION="sometimes")
 
 

@@ -1,7 +1,7 @@
 """Sign-in, sign-out, sign-up, first-admin setup and the account page."""
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 
 from app.auth import bp, limits
@@ -55,8 +55,7 @@ def login():
         from app.auth.two_factor import finish_sign_in  # imports this module
         return finish_sign_in(user, form.remember.data, safe_next())
     status = 400 if form.errors else 200
-    return render_template("auth/login.html", form=form,
-                           registration_open=current_app.config["REGISTRATION"] == "open"), status
+    return render_template("auth/login.html", form=form), status
 
 
 @bp.post("/logout")
@@ -68,8 +67,9 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-def account_form_page(template, create_account, welcome):
-    """Show a new-account form; on a valid post create the account, sign it in and greet it."""
+def account_form_page(template, create_account, welcome, **context):
+    """Show a new-account form; on a valid post create the account, sign it in and greet it.
+    `context` goes to the template as it is (an invitation page shows what the account comes with)."""
     form = AccountForm()
     if form.validate_on_submit():
         try:
@@ -79,16 +79,16 @@ def account_form_page(template, create_account, welcome):
                 form.password.errors.append(error.message)  # beside the field that has to change
             else:
                 flash(error.message, "error")
-            return render_template(template, form=form), error.status
+            return render_template(template, form=form, **context), error.status
         sign_in(user)
         flash(welcome.format(username=user.username), "info")
         return redirect(url_for("web.list_files"))
-    return render_template(template, form=form), 400 if form.errors else 200
+    return render_template(template, form=form, **context), 400 if form.errors else 200
 
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    if current_app.config["REGISTRATION"] != "open" or not oidc.local_login_enabled():
+    if not users.registration_open() or not oidc.local_login_enabled():
         return render_template("auth/register.html", form=None), 403
     return account_form_page("auth/register.html", limits.register,
                              "Welcome, {username}! Drop files below to upload them.")
@@ -114,10 +114,13 @@ def account():
         session["new_token_secret"] = secret
         return redirect(url_for("auth.account"))
     new_secret = session.pop("new_token_secret", None) if request.method == "GET" else None
+    # Imported here: that module builds its sign-up page on account_form_page, defined above.
+    from app.auth.invitation_routes import email_forms
     status = 400 if form.errors else 200
     from app.auth.two_factor import account_section  # imports this module
     return render_template("auth/account.html", form=form, api_tokens=tokens.list_tokens(current_user),
-                           new_secret=new_secret, two_factor=account_section(current_user)), status
+                           new_secret=new_secret, two_factor=account_section(current_user),
+                           **email_forms(current_user)), status
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

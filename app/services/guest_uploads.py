@@ -15,7 +15,7 @@ import hmac
 from app.errors import NotFound
 from app.extensions import db
 from app.models import File, FileStatus
-from app.services import file_requests, folders, uploads
+from app.services import file_requests, folders, notices, uploads
 from app.services.common import is_public_id
 from app.services.quotas import QuotaExceeded
 
@@ -69,7 +69,10 @@ def uploaded_parts(file_request, public_id, visit):
 def complete(file_request, public_id, visit, parts=None, sha256=None):
     """The completed file; its `name` is the owner's (maybe numbered), `sent_name` the guest's."""
     visit_upload(file_request, public_id, visit)
-    return uploads.complete_upload(file_request.owner, public_id, parts, sha256)
+    file = uploads.complete_upload(file_request.owner, public_id, parts, sha256)
+    # complete_upload has committed: the notice (only queued, never failing) comes after.
+    notices.files_arrived(file_request, file)
+    return file
 
 
 def abort(file_request, public_id, visit):

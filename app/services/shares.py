@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from app.errors import Conflict, InvalidInput, LockerError, NotFound
 from app.extensions import db
 from app.models import File, FileStatus, Folder, Share, ShareItem, User, utcnow
-from app.services import audit, files, folders, links, names, previews
+from app.services import audit, files, folders, links, names, notices, previews
 from app.services.common import find_ready_file, public_link, refuse_damaged, storage_call
 
 MAX_NOTE_LENGTH = 1000
@@ -320,6 +320,7 @@ def download_through_share(token, file_public_id=None):
         file = file_of(share, file_public_id)
         refuse_damaged(file)
     count_download(share, file)
+    notices.link_downloaded(share, file.name)
     return storage_call(previews.signed_url, file, current_app.config["SHARE_URL_EXPIRY"])
 
 
@@ -331,6 +332,7 @@ def zip_list(token):
     if not entries:
         raise NotFound("This link has no files to download right now.")
     count_download(share)
+    notices.link_downloaded(share, f"{file.name} (as a zip)" if file is not None else describe(share))
     expires = url_lifetime(share, max(current_app.config["ZIP_URL_EXPIRY"], current_app.config["SHARE_URL_EXPIRY"]))
     return zip_name_of(share, file), signed_entries(entries, expires)
 

@@ -76,10 +76,27 @@ def create_user(username, password, is_admin=False):
     return user
 
 
+# REGISTRATION: open (anyone signs up at /register), invite (only through an admin's invitation link),
+# closed (admins make accounts). Invitation links work in every mode: an admin chose to invite.
+REGISTRATION_MODES = ("open", "invite", "closed")
+
+
+def registration_mode():
+    """The one place that reads REGISTRATION; every page and service asks here."""
+    return current_app.config["REGISTRATION"]
+
+
+def registration_open():
+    return registration_mode() == "open"
+
+
 def register(username, password):
     """Self-service sign-up, allowed only while REGISTRATION is open."""
-    if current_app.config["REGISTRATION"] != "open":
-        raise Forbidden("Registration is closed. Ask an administrator for an account.", code="registration_closed")
+    if not registration_open():
+        message = ("Sign-up is by invitation only. Ask an administrator for an invitation link."
+                   if registration_mode() == "invite" else
+                   "Registration is closed. Ask an administrator for an account.")
+        raise Forbidden(message, code="registration_closed")
     return create_user(username, password)
 
 

@@ -12,7 +12,7 @@ from app.errors import Conflict, InvalidInput, Unavailable
 from app.formatting import human_size, iso_utc
 from app.models import FileProblem
 from app.qr import qr_svg
-from app.services import file_requests, files, folders, previews, quotas, trash, uploads
+from app.services import file_requests, files, folders, mail, previews, quotas, trash, uploads, users
 
 bp = Blueprint("web", __name__)
 LIST_ARGUMENTS = ("q", "sort", "order", "cursor", "scope", "folder", "everywhere")
@@ -53,8 +53,10 @@ def register_template_helpers(app):
 
     @app.context_processor
     def site_settings():
-        # Every page (a re-rendered login form too) knows whether sign-up is open.
-        return {"registration_open": current_app.config["REGISTRATION"] == "open"}
+        # Every page (a re-rendered login form too) knows whether sign-up is open and whether mail can
+        # carry a reset link (the sign-in page offers "Forgot your password?" only then).
+        return {"registration_open": users.registration_open(), "registration_mode": users.registration_mode(),
+                "mail_configured": mail.is_configured()}
 
 
 @bp.get("/")
@@ -228,3 +230,4 @@ def vendor(name):
 
 # Their views join bp (not named folders.py/trash.py: a submodule would replace the services of those names here).
 from app.web import admin_pages, bulk_pages, folder_pages, security_pages, trash_pages  # noqa: E402,F401
+from app.web import invitation_pages  # noqa: E402,F401  (admin: invitations, password reset links)

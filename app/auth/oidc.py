@@ -41,8 +41,7 @@ def refused(error):
     """The sign-in page again, with the reason; nothing was signed in or made."""
     db.session.rollback()
     flash(error.message, "error")
-    return render_template("auth/login.html", form=LoginForm(formdata=None),
-                           registration_open=current_app.config["REGISTRATION"] == "open"), error.status
+    return render_template("auth/login.html", form=LoginForm(formdata=None)), error.status
 
 
 @bp.get("/login/sso")

@@ -39,6 +39,8 @@ ACTIONS = {
     "guest_upload": "uploaded through a request",
     "bytes_missing": "found the stored bytes missing of",
     "bytes_changed": "found the stored bytes changed of",
+    "account_deleted": "deleted the account",
+    "password_changed": "changed their password",
 }
 
 

@@ -122,4 +122,4 @@ def authenticate():
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.", code="unauthorized")
 
 
-from app.api import activity, auth, file_requests, files, folders, shares  # noqa: E402,F401  (routes attach themselves to bp)
+from app.api import account_deletion, activity, auth, file_requests, files, folders, shares  # noqa: E402,F401  (routes attach themselves to bp)

@@ -3,6 +3,7 @@ from flask import current_app, g
 from app.api import bp
 from app.api.schemas import Me, NewToken, Token, TokenRequest, Tokens
 from app.auth import limits
+from app.models import utcnow
 from app.services import quotas, tokens
 
 
@@ -14,6 +15,7 @@ from app.services import quotas, tokens
 def create_token(body):
     """Trade a username and password for an API token (sign-in attempts are rate-limited)."""
     user = limits.authenticate(body["username"], body["password"])
+    user.last_sign_in_at = utcnow()  # committed with the token
     return new_token(user, body)
 
 

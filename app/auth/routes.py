@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 
-from app.auth import bp, limits
+from app.auth import account_pages, bp, limits
 from app.auth.forms import AccountForm, LoginForm, TokenForm
 from app.errors import LockerError, Unauthorized
 from app.extensions import login_manager
@@ -116,7 +116,7 @@ def account():
     new_secret = session.pop("new_token_secret", None) if request.method == "GET" else None
     status = 400 if form.errors else 200
     return render_template("auth/account.html", form=form, api_tokens=tokens.list_tokens(current_user),
-                           new_secret=new_secret), status
+                           new_secret=new_secret, **account_pages.sections()), status
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

@@ -227,4 +227,4 @@ def vendor(name):
 
 
 # Their views join bp (not named folders.py/trash.py: a submodule would replace the services of those names here).
-from app.web import admin_pages, bulk_pages, folder_pages, trash_pages  # noqa: E402,F401
+from app.web import admin_pages, bulk_pages, deletion_pages, folder_pages, trash_pages  # noqa: E402,F401

@@ -1,0 +1,36 @@
+"""A signed-in user's own account: confirming it is really them, and changing the password."""
+from app.errors import InvalidInput
+from app.extensions import db
+from app.models import LoginSession
+from app.security import hash_token
+from app.services import audit, users
+from app.text import is_encodable
+
+
+def confirm_identity(user, password, code=None):
+    """True when `password` is the user's (and, with two-factor sign-in on, `code` is a valid second factor):
+    the one check before anything that changes how the account signs in or removes it. Callers count it as a
+    sign-in guess (limits.confirm_identity)."""
+    if not is_encodable(password or "") or not user.check_password(password or ""):
+        return False
+    if user.two_factor_enabled:
+        # The two-factor module's code check goes here; without it an account that has two-factor on
+        # cannot be confirmed at all, which refuses rather than lets a password alone through.
+        return False
+    return True
+
+
+def change_password(user, current_token, new_password):
+    """Set a new password (checked as every password is) and end every other sign-in of the account; this
+    one (`current_token`, its session's token) stays. Returns how many other sessions ended. API tokens stay:
+    they are separate credentials the user manages on the same page. Call confirm_identity first."""
+    problem = users.password_problem(new_password, user.username)
+    if problem:
+        raise InvalidInput(problem, code="weak_password")
+    user.set_password(new_password)
+    ended = db.session.execute(db.delete(LoginSession).where(
+        LoginSession.user_id == user.id, LoginSession.token_hash != hash_token(current_token or ""))).rowcount
+    audit.record("password_changed", owner_id=user.id, actor=user,
+                 detail=f"signed out on {ended} other device{'' if ended == 1 else 's'}")
+    db.session.commit()
+    return ended

@@ -15,7 +15,7 @@ from app.models import (ApiToken, AuditEvent, File, FileRequest, FileStatus, Fol
                         Share, User, UserIdentity, utcnow)
 from app.services import audit, deletion, folders, maintenance
 from app.storage import StorageError
-from tests.conftest import MULTIPART_SETTINGS, PASSWORD
+from tests.conftest import MULTIPART_SETTINGS, csrf_from
 from tests.helpers import path, send_parts, share, start_multipart, upload, visit_and_download, write_directly
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,3 +156,148 @@ def test_a_storage_outage_mid_deletion_leaves_what_the_next_sweep_finishes(app, 
     assert report.orphan_objects == [] and report.orphan_uploads == []
     assert db.session.execute(db.select(db.func.count()).select_from(AuditEvent).filter(
         AuditEvent.action == "account_deleted")).scalar_one() == 1
+
+
+def subprocess_env(app, **settings):
+    """The environment a `flask locker` command needs to reach this test's database and storage."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options")
+    if options:  # the PostgreSQL scratch schema's search_path
+        url = url.update_query_dict({"options": options})
+    return {**os.environ, "LOCKER_ENV": "development", "DATABASE_URL": url.render_as_string(hide_password=False),
+            "STORAGE_BACKEND": "local", "STORAGE_DIR": app.config["STORAGE_DIR"], "SECRET_KEY": "testing",
+            "S3_BUCKET": "", "REDIS_URL": "", "PUBLIC_URL": "", **settings}
+
+
+def test_a_deletion_killed_half_way_is_finished_by_the_next_run(local_app, accounts):
+    app = local_app
+    doomed = accounts.create()
+    make_files(app, doomed, MANY)
+    doomed_id, name = doomed.id, doomed.username
+    folder = Path(app.config["STORAGE_DIR"]) / "u" / str(doomed_id)
+    db.session.commit()
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "locker", "delete-user", name, "--yes"]
+    process = subprocess.Popen(command, cwd=ROOT, env=subprocess_env(app, DELETION_BATCH_SIZE="10"),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        # Killed as soon as the first batch's bytes are gone: well before the last of 100 batches.
+        deadline = time.monotonic() + 60
+        while sum(1 for _ in folder.iterdir()) == MANY and time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read().decode()
+            time.sleep(0.002)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+    left = sum(1 for _ in folder.iterdir())
+    db.session.expire_all()
+    assert 0 < left < MANY, left
+    assert db.session.get(User, doomed_id).deleting_at is not None
+
+    assert deletion.finish_deletions() == (1, 0)
+
+    assert sum(1 for _ in folder.iterdir()) == 0 and rows_of(doomed_id) == {}
+    report = maintenance.sweep()
+    assert report.orphan_objects == [] and report.finished_deletions == 0
+
+
+def admin_page_post(client, user_id, typed):
+    page = client.get(f"/admin/users/{user_id}/delete")
+    return client.post(f"/admin/users/{user_id}/delete",
+                       data={"csrf_token": csrf_from(page.get_data(as_text=True)), "confirm": typed})
+
+
+def test_the_admin_page_says_what_goes_and_deletes_once_the_username_is_typed(local_app, accounts):
+    client, admin = accounts.signed_in_client(accounts.create(is_admin=True))
+    doomed = accounts.create()
+    make_files(local_app, doomed, 3, size=1000)
+    doomed_id, name = doomed.id, doomed.username
+
+    page = client.get(f"/admin/users/{doomed_id}/delete").get_data(as_text=True)
+    assert f"Delete the account {name}?" in page and "3 files (2.9 KiB)" in page
+    assert 'aria-label="Admin area"' in page
+
+    mistyped = admin_page_post(client, doomed_id, "someone")
+    assert mistyped.status_code == 400 and f"Type the username, {name}, to confirm." in mistyped.get_data(
+        as_text=True)
+    assert db.session.get(User, doomed_id).deleting_at is None
+
+    done = admin_page_post(client, doomed_id, name)
+
+    assert done.status_code == 302
+    followed = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert f"Deleted {name} with 3 files" in followed and "deleted the account" in followed
+    db.session.expire_all()
+    assert db.session.get(User, doomed_id) is None
+    assert stored_keys(local_app, f"u/{doomed_id}/") == []
+
+
+def test_the_admin_page_refuses_your_own_account_strangers_and_missing_users(local_app, accounts):
+    client, admin = accounts.signed_in_client(accounts.create(is_admin=True))
+    own = client.get(f"/admin/users/{admin.id}/delete").get_data(as_text=True)
+    assert "use your Account page" in own and 'name="confirm"' not in own
+    assert admin_page_post(client, admin.id, admin.username).status_code == 403
+    assert db.session.get(User, admin.id).deleting_at is None
+    assert client.get("/admin/users/99999999/delete").status_code == 404
+    stranger_client, stranger = accounts.signed_in_client()
+    assert stranger_client.get(f"/admin/users/{admin.id}/delete").status_code == 403
+    token = csrf_from(stranger_client.get("/account").get_data(as_text=True))
+    refused = stranger_client.post(f"/admin/users/{admin.id}/delete",
+                                   data={"csrf_token": token, "confirm": admin.username}, follow_redirects=True)
+    assert "Only administrators can do that." in refused.get_data(as_text=True)
+    assert db.session.get(User, admin.id).deleting_at is None
+
+
+def test_the_admin_api_deletes_others_and_refuses_the_rest(local_app, accounts):
+    admin, doomed, stranger = accounts.create(is_admin=True), accounts.create(), accounts.create()
+    client, headers = local_app.test_client(), accounts.headers(admin)
+    make_files(local_app, doomed, 5)
+    doomed_id, name = doomed.id, doomed.username
+
+    refused = client.delete(f"/api/v1/admin/users/{doomed_id}", headers=accounts.headers(stranger))
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "not_admin"
+    own = client.delete(f"/api/v1/admin/users/{admin.id}", headers=headers)
+    assert own.status_code == 403 and own.get_json()["error"]["code"] == "own_account"
+    assert client.delete("/api/v1/admin/users/99999999", headers=headers).get_json()["error"]["code"] == \
+        "no_such_user"
+
+    done = client.delete(f"/api/v1/admin/users/{doomed_id}", headers=headers)
+
+    assert done.status_code == 202 and done.get_json() == {"username": name, "finished": True}
+    assert rows_of(doomed_id) == {} and stored_keys(local_app, f"u/{doomed_id}/") == []
+    assert [event.file_name for event in audit.list_events(admin, action="account_deleted").items] == [name]
+
+
+def test_delete_user_on_the_command_line(local_app, accounts):
+    doomed, admin = accounts.create(), accounts.create(is_admin=True)
+    make_files(local_app, doomed, 4)
+    doomed_id, name = doomed.id, doomed.username
+    runner = local_app.test_cli_runner()
+
+    asked = runner.invoke(args=["locker", "delete-user", name], input="n\n")
+    assert asked.exit_code == 1 and "Delete " + name + " with 4 files" in asked.output
+    assert db.session.get(User, doomed_id).deleting_at is None
+    missing = runner.invoke(args=["locker", "delete-user", "nobody-here", "--yes"])
+    assert missing.exit_code == 1 and "No account named nobody-here." in missing.output
+    last = runner.invoke(args=["locker", "delete-user", admin.username, "--yes"])
+    assert last.exit_code == 1 and "only administrator" in last.output
+
+    done = runner.invoke(args=["locker", "delete-user", name.upper(), "--yes"])
+
+    assert done.exit_code == 0, done.output
+    assert f"Deleted {name} with 4 files" in done.output
+    assert rows_of(doomed_id) == {} and stored_keys(local_app, f"u/{doomed_id}/") == []
+    event = db.session.execute(db.select(AuditEvent).filter_by(action="account_deleted")).scalar_one()
+    assert event.actor_name == deletion.OPERATOR and event.owner_id is None
+
+
+def test_sweep_reports_the_deletions_it_finished(local_app, accounts):
+    doomed = accounts.create()
+    make_files(local_app, doomed, 3)
+    doomed_id = doomed.id
+    deletion.begin(doomed, None)
+    result = local_app.test_cli_runner().invoke(args=["locker", "sweep"])
+    assert result.exit_code == 0 and "Account deletions finished: 1" in result.output
+    assert rows_of(doomed_id) == {} and stored_keys(local_app, f"u/{doomed_id}/") == []

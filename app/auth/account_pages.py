@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.auth import bp, limits
 from app.errors import LockerError
+from app.formatting import wait_in_words
 from app.services import accounts, deletion, devices, users
 
 
@@ -44,6 +45,12 @@ def back(anchor):
     return redirect(url_for("auth.account", _anchor=anchor))
 
 
+def too_many(error):
+    """A spent guess budget, flashed on the Account page: the app's 429 handler would send a form back to
+    request.url, and these routes take POSTs only."""
+    flash(f"Too many attempts. Try again in {wait_in_words(error.retry_after)}.", "error")
+
+
 def first_error(form):
     return next(error for errors in form.errors.values() for error in errors)
 
@@ -58,6 +65,9 @@ def change_password():
     try:
         limits.confirm_identity(current_user, form.current_password.data)
         ended = accounts.change_password(current_user, current_user.session_token, form.new_password.data)
+    except limits.Spent as error:
+        too_many(error)
+        return back("password-heading")
     except LockerError as error:
         flash(error.message, "error")
         return back("password-heading")
@@ -101,6 +111,9 @@ def delete_account():
         deletion.check_deletable(current_user)
         limits.confirm_identity(current_user, form.password.data, form.code.data or None)
         outcome = deletion.delete_own(current_user._get_current_object())
+    except limits.Spent as error:
+        too_many(error)
+        return back("delete-heading")
     except LockerError as error:
         flash(error.message, "error")
         return back("delete-heading")

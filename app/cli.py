@@ -173,6 +173,7 @@ def check_storage(origin):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete_user(username, yes):
     """Delete an account with all its files, folders, links, requests and tokens; resumes one cut short."""
+    # Imported here so that this command stays one block of its own.
     from app.extensions import db
     from app.models import User
     from app.services import deletion

@@ -251,6 +251,9 @@ def test_with_two_factor_on_the_delete_form_asks_for_a_code_too(app, accounts):
     assert "Wrong password or two-factor code." in refused
     db.session.expire_all()
     assert db.session.get(User, user.id).deleting_at is None
+    # Changing the password asks for the current one only: this session passed the second factor already.
+    assert "Password changed." in change_password(client).get_data(as_text=True)
+    assert password_is(user.id, NEW_PASSWORD)
 
 
 def test_deleting_my_account_through_the_api(app, accounts):

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from flask import render_template
 from sqlalchemy.engine import make_url
 
 from app.extensions import db
@@ -144,6 +145,9 @@ def test_a_storage_outage_mid_deletion_leaves_what_the_next_sweep_finishes(app, 
     left = db.session.get(User, doomed_id)
     assert left is not None and left.deleting_at is not None and not left.is_active
     assert 0 < len(stored_keys(app, prefix)) < 700
+    # Its space counts exactly the files not yet claimed: every claimed batch gave its bytes back.
+    assert used(doomed_id) == db.session.execute(db.select(db.func.coalesce(db.func.sum(File.size), 0)).filter(
+        File.owner_id == doomed_id, File.status != FileStatus.DELETING)).scalar_one()
     # The account is unusable meanwhile: its token and password no longer work.
     client = app.test_client()
     assert client.get("/api/v1/me", headers=headers).status_code == 401
@@ -215,6 +219,9 @@ def test_the_admin_page_says_what_goes_and_deletes_once_the_username_is_typed(lo
     make_files(local_app, doomed, 3, size=1000)
     doomed_id, name = doomed.id, doomed.username
 
+    with local_app.test_request_context():
+        danger = render_template("admin/_user_danger.html", user=doomed)
+    assert f'href="/admin/users/{doomed_id}/delete"' in danger and f"Delete {name}…" in danger
     page = client.get(f"/admin/users/{doomed_id}/delete").get_data(as_text=True)
     assert f"Delete the account {name}?" in page and "3 files (2.9 KiB)" in page
     assert 'aria-label="Admin area"' in page

@@ -31,7 +31,7 @@ def delete_me(body):
     """Delete your account with all its files, folders, links, requests and tokens (this one included)."""
     user = g.api_user
     deletion.check_deletable(user)
-    limits.confirm_identity(user, body["password"], body.get("code"))
+    limits.confirm_identity(user, body["password"], body.get("code"), second_factor=True)
     return deletion.delete_own(user)
 
 

@@ -109,7 +109,7 @@ def delete_account():
         return back("delete-heading")
     try:
         deletion.check_deletable(current_user)
-        limits.confirm_identity(current_user, form.password.data, form.code.data or None)
+        limits.confirm_identity(current_user, form.password.data, form.code.data or None, second_factor=True)
         outcome = deletion.delete_own(current_user._get_current_object())
     except limits.Spent as error:
         too_many(error)

@@ -148,10 +148,11 @@ def register(username, password):
         raise
 
 
-def confirm_identity(user, password, code=None):
+def confirm_identity(user, password, code=None, second_factor=False):
     """accounts.confirm_identity as a counted sign-in guess for the account (and the address), so a stolen
     session cannot try passwords faster than the login form allows; refuses with Forbidden wrong_password."""
-    if not guess(sign_in_budgets(user.username), lambda: accounts.confirm_identity(user, password, code)):
-        message = ("Wrong password or two-factor code." if user.two_factor_enabled
+    if not guess(sign_in_budgets(user.username),
+                 lambda: accounts.confirm_identity(user, password, code, second_factor=second_factor)):
+        message = ("Wrong password or two-factor code." if second_factor and user.two_factor_enabled
                    else "That is not your current password.")
         raise Forbidden(message, code="wrong_password")

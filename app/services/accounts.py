@@ -7,15 +7,16 @@ from app.services import audit, users
 from app.text import is_encodable
 
 
-def confirm_identity(user, password, code=None):
-    """True when `password` is the user's (and, with two-factor sign-in on, `code` is a valid second factor):
-    the one check before anything that changes how the account signs in or removes it. Callers count it as a
-    sign-in guess (limits.confirm_identity)."""
+def confirm_identity(user, password, code=None, second_factor=False):
+    """True when `password` is the user's and, with `second_factor` asked for and two-factor sign-in on for the
+    account, `code` is a valid second factor: the one check before anything that changes how the account signs
+    in (the password: the session already passed the second factor) or removes it (both). Callers count it as
+    a sign-in guess (limits.confirm_identity)."""
     if not is_encodable(password or "") or not user.check_password(password or ""):
         return False
-    if user.two_factor_enabled:
-        # The two-factor module's code check goes here; without it an account that has two-factor on
-        # cannot be confirmed at all, which refuses rather than lets a password alone through.
+    if second_factor and user.two_factor_enabled:
+        # The two-factor module's check of `code` goes here; without it an account that has two-factor on
+        # cannot be confirmed, which refuses rather than lets a password alone through.
         return False
     return True
 

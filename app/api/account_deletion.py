@@ -26,7 +26,7 @@ class AccountDeletion(Schema):
 @bp.delete("/me")
 @bp.arguments(OwnDeletionRequest)
 @bp.response(202, AccountDeletion)
-@bp.refuses(400, 401, 403, 429, 503)
+@bp.refuses(400, 401, 403, 413, 429, 503)
 def delete_me(body):
     """Delete your account with all its files, folders, links, requests and tokens (this one included)."""
     user = g.api_user

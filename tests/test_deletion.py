@@ -11,13 +11,14 @@ import pytest
 from flask import render_template
 from sqlalchemy.engine import make_url
 
+from app.errors import LockerError
 from app.extensions import db
 from app.models import (ApiToken, AuditEvent, File, FileRequest, FileStatus, Folder, LoginSession, RecoveryCode,
                         Share, User, UserIdentity, utcnow)
 from app.services import audit, deletion, folders, maintenance
 from app.storage import StorageError
 from tests.conftest import MULTIPART_SETTINGS, csrf_from
-from tests.helpers import path, send_parts, share, start_multipart, upload, visit_and_download, write_directly
+from tests.helpers import at_once, path, send_parts, share, start_multipart, upload, visit_and_download, write_directly
 
 ROOT = Path(__file__).resolve().parent.parent
 MANY = 1000
@@ -308,3 +309,23 @@ def test_sweep_reports_the_deletions_it_finished(local_app, accounts):
     result = local_app.test_cli_runner().invoke(args=["locker", "sweep"])
     assert result.exit_code == 0 and "Account deletions finished: 1" in result.output
     assert rows_of(doomed_id) == {} and stored_keys(local_app, f"u/{doomed_id}/") == []
+
+
+def test_two_admins_deleting_each_other_at_once_leave_one(local_app, accounts):
+    first, second = accounts.create(is_admin=True), accounts.create(is_admin=True)
+    ids = [first.id, second.id]
+
+    def delete_the_other(number, start):
+        with local_app.app_context():
+            me, them = db.session.get(User, ids[number]), db.session.get(User, ids[1 - number])
+            start.wait()
+            try:
+                return deletion.delete_by_admin(me, them).finished
+            except LockerError as error:
+                return error.code
+
+    results = at_once(2, delete_the_other)
+
+    assert sorted(results, key=str) == sorted([True, "last_admin"], key=str)
+    db.session.expire_all()
+    assert db.session.execute(db.select(db.func.count()).select_from(User)).scalar_one() == 1

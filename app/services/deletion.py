@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy.orm import aliased
 
 from app.errors import Forbidden, InvalidInput
 from app.extensions import db
@@ -79,10 +80,15 @@ def check_deletable(user):
         raise InvalidInput(LAST_ADMIN, code="last_admin")
 
 
+def other_admins(user_id):
+    """The admins other than `user_id` who can still sign in."""
+    other = aliased(User)
+    return db.select(other.id).filter(other.is_admin.is_(True), other.id != user_id, other.deleting_at.is_(None),
+                                      other.is_active_account.is_(True))
+
+
 def other_admins_exist(user_id):
-    return db.session.execute(db.select(User.id).filter(
-        User.is_admin.is_(True), User.id != user_id, User.deleting_at.is_(None),
-        User.is_active_account.is_(True)).limit(1)).first() is not None
+    return db.session.execute(other_admins(user_id).limit(1)).first() is not None
 
 
 def delete_account(user, actor, time_limit=None):
@@ -97,28 +103,27 @@ def delete_account(user, actor, time_limit=None):
 
 
 def begin(user, actor):
-    """The first transaction: the account stops working and its deletion is recorded. Starting a deletion that
-    already began only resumes it."""
+    """The first transaction: the account stops working and its deletion is recorded; False if it had begun
+    already (the caller then only finishes it). Refuses the last administrator (InvalidInput last_admin)."""
     user_id, username = user.id, user.username
     if user.deleting_at is not None:
         return False
-    # On PostgreSQL, two admins deleting each other at once must not both pass the last-admin check:
-    # locking the admins' rows makes the second wait and then see the first's deletion.
-    # (SQLite takes one writer at a time, and the UPDATE below is that write.)
-    db.session.execute(db.select(User.id).filter(User.is_admin.is_(True)).order_by(User.id).with_for_update())
-    db.session.refresh(user)
-    try:
-        check_deletable(user)
-    except InvalidInput:
-        db.session.rollback()
-        raise
     held = holdings(user)
+    # On PostgreSQL, two admins deleting each other at once must not both see the other as the admin who
+    # stays: locking the admins' rows makes the second wait, and its UPDATE then sees the first's deletion.
+    # (SQLite runs one writer at a time, and the conditional UPDATE below is that write.)
+    db.session.execute(db.select(User.id).filter(User.is_admin.is_(True)).order_by(User.id).with_for_update())
     now = utcnow()
-    started = db.session.execute(db.update(User).where(User.id == user_id, User.deleting_at.is_(None))
-                                 .values(deleting_at=now).execution_options(synchronize_session=False)).rowcount
-    if not started:  # begun meanwhile by another request: that one recorded it
+    started = db.session.execute(db.update(User).where(
+        User.id == user_id, User.deleting_at.is_(None),
+        db.or_(User.is_admin.is_(False), other_admins(user_id).exists()))
+        .values(deleting_at=now).execution_options(synchronize_session=False)).rowcount
+    if not started:
         db.session.rollback()
-        return False
+        state = db.session.execute(db.select(User.deleting_at).filter(User.id == user_id)).first()
+        if state is not None and state.deleting_at is None:
+            raise InvalidInput(LAST_ADMIN, code="last_admin")
+        return False  # begun (or even finished) meanwhile by another request, which recorded it
     # Every copy of its cookies and tokens stops working now, and so do its links (they say they ended).
     db.session.execute(db.delete(LoginSession).where(LoginSession.user_id == user_id))
     db.session.execute(db.delete(ApiToken).where(ApiToken.user_id == user_id))
@@ -127,18 +132,18 @@ def begin(user, actor):
                        .values(revoked_at=now))
     db.session.execute(db.update(FileRequest).where(FileRequest.owner_id == user_id, FileRequest.revoked_at.is_(None))
                        .values(revoked_at=now))
-    record_deletion(username, actor, held)
+    record_deletion(user_id, username, actor, held)
     db.session.commit()
     db.session.expire_all()
     log.info("deleting account %s (%s)", username, describe(held))
     return True
 
 
-def record_deletion(username, actor, held):
+def record_deletion(user_id, username, actor, held):
     """Who deleted whom, in an event that outlives the account: an admin's deletion is in the admin's own
     activity (owner_id is theirs), a self-deletion or an operator's belongs to nobody (owner_id NULL) and
     shows in the activity of everyone that admins see; actor_name keeps the name after the rows go."""
-    by_other = actor is not None and actor.username != username
+    by_other = actor is not None and actor.id != user_id
     audit.record("account_deleted", owner_id=actor.id if by_other else None, actor=actor,
                  actor_name=None if actor is not None else OPERATOR, name=username,
                  detail=f"with {describe(held)}")

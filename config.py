@@ -187,6 +187,13 @@ class Config:
 
     FILES_PER_PAGE = int(env("FILES_PER_PAGE", "50"))
 
+    # Deleting an account: its files go this many at a time, a commit between batches, so a deletion
+    # cut short resumes where it stopped. A deletion asked for on a page or through the API works for
+    # at most DELETION_REQUEST_SECONDS; `flask locker sweep` finishes what is left (the account is
+    # unusable from the first moment either way).
+    DELETION_BATCH_SIZE = int(env("DELETION_BATCH_SIZE", "500"))
+    DELETION_REQUEST_SECONDS = parse_duration(env("DELETION_REQUEST_SECONDS", "20s"))
+
 
 class DevelopmentConfig(Config):
     DEBUG = False

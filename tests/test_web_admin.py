@@ -142,10 +142,9 @@ def test_the_user_page_shows_the_accounts_figures(local_app, accounts, boss_clie
     user = accounts.create("sam")
     html = page(client, f"/admin/users/{user.id}")
     assert "<h1>sam</h1>" in html and "never" in html and "(the default)" in html
-    # Where other parts of the admin area add their actions.
-    template = open("templates/admin/user.html").read()
-    assert '{% include "admin/_user_reset.html" ignore missing %}' in template
-    assert '{% include "admin/_user_danger.html" ignore missing %}' in template
+    # The actions other parts of the admin area add: a reset link and the way to deletion.
+    assert 'aria-label="Reset password of sam"' in html
+    assert f'href="/admin/users/{user.id}/delete"' in html
 
 
 def test_an_unknown_user_page_is_404(local_app, boss_client):

@@ -122,5 +122,5 @@ def authenticate():
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.", code="unauthorized")
 
 
-from app.api import (activity, admin, auth, file_requests, files, folders, invitations, shares,  # noqa: E402,F401
-                     two_factor)  # (routes attach themselves to bp)
+from app.api import (account_deletion, activity, admin, auth, file_requests, files, folders,  # noqa: E402,F401
+                     invitations, shares, two_factor)  # (routes attach themselves to bp)

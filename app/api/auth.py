@@ -5,6 +5,7 @@ from app.api.schemas import Me, NewToken, Token, Tokens
 from app.api.two_factor import PasswordTokenRequest
 from app.auth import limits
 from app.auth.two_factor import require_for_token
+from app.models import utcnow
 from app.services import quotas, tokens
 
 
@@ -22,6 +23,7 @@ def create_token(body):
     signing in with single sign-on instead)."""
     user = limits.authenticate(body["username"], body["password"])
     require_for_token(user, body.get("code"))
+    user.last_sign_in_at = utcnow()  # committed with the token
     return new_token(user, body)
 
 

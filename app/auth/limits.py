@@ -16,9 +16,9 @@ from flask_limiter.util import get_remote_address
 from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
-from app.errors import LockerError, Unauthorized, Unavailable
+from app.errors import Forbidden, LockerError, Unauthorized, Unavailable
 from app.extensions import limiter
-from app.services import oidc, users
+from app.services import accounts, oidc, users
 
 
 @dataclass(frozen=True)
@@ -148,3 +148,13 @@ def register(username, password):
         if error.code != "username_taken":
             give_back(counted)
         raise
+
+
+def confirm_identity(user, password, code=None, second_factor=False):
+    """accounts.confirm_identity as a counted sign-in guess for the account (and the address), so a stolen
+    session cannot try passwords faster than the login form allows; refuses with Forbidden wrong_password."""
+    if not guess(sign_in_budgets(user.username),
+                 lambda: accounts.confirm_identity(user, password, code, second_factor=second_factor)):
+        message = ("Wrong password or two-factor code." if second_factor and user.two_factor_enabled
+                   else "That is not your current password.")
+        raise Forbidden(message, code="wrong_password")

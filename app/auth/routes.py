@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 
-from app.auth import bp, limits
+from app.auth import account_pages, bp, limits
 from app.auth.forms import AccountForm, LoginForm, TokenForm
 from app.errors import LockerError
 from app.extensions import login_manager
@@ -120,7 +120,7 @@ def account():
     from app.auth.two_factor import account_section  # imports this module
     return render_template("auth/account.html", form=form, api_tokens=tokens.list_tokens(current_user),
                            new_secret=new_secret, two_factor=account_section(current_user),
-                           **email_forms(current_user)), status
+                           **email_forms(current_user), **account_pages.sections()), status
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

@@ -59,6 +59,9 @@ ACTIONS = {
     "password_reset_created": "made a password reset link",
     "password_reset": "set a new password through a reset link",
     "email_changed": "changed the email address",
+    # The Account page and account deletion (services.accounts, deletion).
+    "account_deleted": "deleted the account",
+    "password_changed": "changed their password",
 }
 
 

@@ -319,9 +319,12 @@ def download_link(user, public_id, inline=False):
     return url, utcnow() + timedelta(seconds=expires)
 
 
-def purge(file_id, key):
-    """Delete a file's bytes, then its row; keep the row marked if storage fails."""
+def purge(file_id, key, upload_id=None):
+    """Delete a file's bytes (and abort its multipart upload, for an upload that never completed), then its row;
+    keep the row marked if storage fails."""
     try:
+        if upload_id:
+            get_storage().abort_multipart(key, upload_id)
         get_storage().delete(key)
     except StorageError as error:
         log.warning("could not delete %s, will retry: %s", key, error)
@@ -344,8 +347,10 @@ def retry_deletes(limit=None, owner_id=None):
     if limit:
         query = query.limit(limit)
     done = failed = 0
-    for file_id, key in db.session.execute(query.with_only_columns(File.id, File.storage_key)).all():
-        if purge(file_id, key):
+    rows = db.session.execute(query.with_only_columns(File.id, File.storage_key, File.upload_id)).all()
+    db.session.commit()  # no transaction stays open across the storage calls
+    for file_id, key, upload_id in rows:
+        if purge(file_id, key, upload_id):
             done += 1
         else:
             failed += 1

@@ -13,7 +13,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import File, FileProblem, FileStatus, utcnow
-from app.services import audit, trash, uploads
+from app.services import audit, deletion, trash, uploads
 from app.storage import StorageError, get_storage
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ class SweepReport:
     missing_objects: list = field(default_factory=list)      # ready files whose bytes are gone
     pruned_events: int = 0                                   # activity events past AUDIT_RETENTION_DAYS
     purged_trash: int = 0                                    # trash items past TRASH_RETENTION
+    finished_deletions: int = 0                              # account deletions finished (resumed)
+    unfinished_deletions: int = 0                            # ones storage still refused
 
 
 def sweep(delete_orphans=False, now=None):
@@ -43,6 +45,8 @@ def sweep(delete_orphans=False, now=None):
     expire_uploads(now - timedelta(seconds=config["UPLOAD_TTL"]), report)
     report.pruned_events = audit.prune(config["AUDIT_RETENTION_DAYS"], now)
     report.purged_trash = trash.purge_expired(now)
+    # Before storage is listed, so the bytes of accounts deleted half-way are gone, not reported as orphans.
+    report.finished_deletions, report.unfinished_deletions = deletion.finish_deletions()
     grace_cutoff = now - timedelta(seconds=config["ORPHAN_GRACE"])
     storage = get_storage().patient()
     stored_keys = set()

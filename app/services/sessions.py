@@ -7,7 +7,7 @@ the cookies worthless.
 """
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 
 from app.extensions import db
 from app.models import LoginSession, User, utcnow
@@ -18,9 +18,15 @@ LAST_SEEN_GRANULARITY = timedelta(seconds=60)
 
 
 def start_session(user, remember=False):
-    """Record a sign-in and return the user ready for Flask-Login's login_user."""
+    """Record a sign-in (with the browser and address the Account page lists it by) and return the user
+    ready for Flask-Login's login_user."""
     token = new_token()
-    db.session.add(LoginSession(token_hash=hash_token(token), user_id=user.id, remember=remember))
+    agent = request.headers.get("User-Agent") if has_request_context() else None
+    address = request.remote_addr if has_request_context() else None  # the client's, once ProxyFix applied
+    db.session.add(LoginSession(token_hash=hash_token(token), user_id=user.id, remember=remember,
+                                user_agent=agent[:255] if agent else None,
+                                address=address[:45] if address else None))
+    user.last_sign_in_at = utcnow()
     db.session.commit()
     user.session_token = token
     return user

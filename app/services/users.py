@@ -124,10 +124,13 @@ def authenticate(username, password):
 
 def refused_disabled(user):
     """Record a sign-in (a right password, or single sign-on) into a disabled account; returns the error to raise."""
-    audit.record("sign_in_failed", owner_id=user.id, actor_name=user.username, detail="account disabled")
+    if user.deleting_at is not None:
+        message = "This account is being deleted."
+    else:
+        message = "This account is disabled. Ask an administrator if you think that is a mistake."
+    audit.record("sign_in_failed", owner_id=user.id, actor_name=user.username, detail=message)
     db.session.commit()
-    return Forbidden("This account is disabled. Ask an administrator if you think that is a mistake.",
-                     code="account_disabled")
+    return Forbidden(message, code="account_disabled")
 
 
 def refused_sign_in(user_id, username):

@@ -229,5 +229,5 @@ def vendor(name):
 
 
 # Their views join bp (not named folders.py/trash.py: a submodule would replace the services of those names here).
-from app.web import admin_pages, bulk_pages, folder_pages, security_pages, trash_pages  # noqa: E402,F401
+from app.web import admin_pages, bulk_pages, deletion_pages, folder_pages, security_pages, trash_pages  # noqa: E402,F401
 from app.web import invitation_pages  # noqa: E402,F401  (admin: invitations, password reset links)

@@ -80,8 +80,8 @@ def test_the_secret_is_kept_encrypted_bound_to_its_user_and_the_same_until_confi
     assert secret not in stored and not reload(user).two_factor_enabled
     other.totp_secret_encrypted = stored
     db.session.commit()
-    assert two_factor.unseal(reload(other)) is None
-    assert two_factor.unseal(reload(user)) == secret
+    assert two_factor.secret_of(reload(other)) is None
+    assert two_factor.secret_of(reload(user)) == secret
     uri = two_factor.provisioning_uri(user, secret)
     assert uri.startswith("otpauth://totp/Locker:") and f"secret={secret}" in uri and "issuer=Locker" in uri
 
@@ -211,7 +211,7 @@ def test_setting_up_on_the_account_pages_shows_a_qr_code_then_the_recovery_codes
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and '<svg role="img" aria-label="QR code to scan' in html
     secret = re.search(r'id="two-factor-secret"[^>]*value="([A-Z2-7]+)"', html).group(1)
-    assert two_factor.unseal(reload(user)) == secret
+    assert two_factor.secret_of(reload(user)) == secret
     wrong = form_post(client, "/account/two-factor", code="12345")
     assert wrong.headers["Location"] == "/account/two-factor" and not reload(user).two_factor_enabled
     done = form_post(client, "/account/two-factor", code=code_for(secret))

@@ -10,24 +10,16 @@ from SECRET_KEY, which the database never holds: a leaked database yields no
 working link, and after SECRET_KEY changes old links still work but can no
 longer be shown.
 """
-import base64
-import functools
-import os
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import utcnow
-from app.security import hash_token, new_token
+from app.security import hash_token, new_token, seal, unseal
 from app.services.common import is_public_id
 from app.text import is_encodable, is_plain_text
 
@@ -43,7 +35,6 @@ TOO_LATE = f"A link expires at most {MAX_EXPIRY_DAYS:,} days (100 years) from no
 MAX_UTC_OFFSET = timedelta(hours=14)
 # Names this key's purpose, so the same SECRET_KEY gives unrelated keys for anything else.
 TOKEN_KEY_INFO = b"locker: link tokens kept for their owner"
-NONCE_BYTES = 12
 # What an update leaves as it is (None means "none": no expiry, no password, no limit).
 UNCHANGED = object()
 
@@ -164,39 +155,19 @@ def new(model, user, **columns):
     return link, token
 
 
-@functools.lru_cache(maxsize=4)
-def token_cipher(secret):
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=TOKEN_KEY_INFO).derive(secret)
-    return AESGCM(key)
-
-
-def current_cipher():
-    secret = current_app.config["SECRET_KEY"]
-    return token_cipher(secret.encode() if isinstance(secret, str) else secret)
-
-
 def bound_to(link):
-    # Authenticated with the row it belongs to, so a ciphertext copied onto another row reveals nothing there.
     return f"{link.__tablename__}:{link.public_id}".encode()
 
 
 def encrypt_token(link, token):
-    nonce = os.urandom(NONCE_BYTES)
-    sealed = nonce + current_cipher().encrypt(nonce, token.encode(), bound_to(link))
-    return base64.urlsafe_b64encode(sealed).decode()
+    return seal(token, TOKEN_KEY_INFO, bound_to(link))
 
 
 def recover_token(link):
     """The link's token, or None when it can't be shown again: made before tokens were kept, or under
     another SECRET_KEY (or tampered with)."""
-    if not link.token_encrypted:
-        return None
-    try:
-        sealed = base64.urlsafe_b64decode(link.token_encrypted)
-        token = current_cipher().decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], bound_to(link)).decode()
-    except (InvalidTag, ValueError):  # ValueError: not base64, too short, not UTF-8
-        return None
-    return token if hash_token(token) == link.token_hash else None
+    token = unseal(link.token_encrypted, TOKEN_KEY_INFO, bound_to(link))
+    return token if token is not None and hash_token(token) == link.token_hash else None
 
 
 def expiry_and_password_changes(link, expires_at=UNCHANGED, expires_in=UNCHANGED, password=UNCHANGED):

@@ -13,25 +13,18 @@ used only if it was not already.
 verify() does not count guesses: callers that take a code from a person wrap it
 in the sign-in budgets (app.auth.limits.guess), as the pages and the API do.
 """
-import base64
-import functools
 import hashlib
-import os
 import secrets
 import time
 
 import pyotp
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.errors import Conflict, InvalidInput, Unauthorized
 from app.extensions import db
 from app.models import RecoveryCode, SiteSetting, User, utcnow
+from app.security import seal, unseal
 from app.services import audit
 
 ISSUER = "Locker"
@@ -43,40 +36,22 @@ RECOVERY_CODE_LENGTH = 10
 VALID_WINDOW = 1
 # Names this key's purpose, so the same SECRET_KEY gives unrelated keys for anything else.
 SECRET_KEY_INFO = b"locker: two-factor TOTP secrets"
-NONCE_BYTES = 12
 REQUIRE_SETTING = "require_two_factor"
 MAX_CODE_LENGTH = 64
 
 WRONG_CODE = "That code is not right. Enter the 6-digit code your app shows now, or an unused recovery code."
 
-@functools.lru_cache(maxsize=4)
-def secret_cipher(key):
-    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SECRET_KEY_INFO).derive(key))
-
-
-def current_cipher():
-    key = current_app.config["SECRET_KEY"]
-    return secret_cipher(key.encode() if isinstance(key, str) else key)
-
-
 def bound_to(user_id):
     return f"users:{user_id}:totp".encode()
 
 
-def seal(user_id, secret):
-    nonce = os.urandom(NONCE_BYTES)
-    return base64.urlsafe_b64encode(nonce + current_cipher().encrypt(nonce, secret.encode(), bound_to(user_id))).decode()
+def seal_secret(user_id, secret):
+    return seal(secret, SECRET_KEY_INFO, bound_to(user_id))
 
 
-def unseal(user):
+def secret_of(user):
     """The user's TOTP secret, or None: none kept, or kept under another SECRET_KEY (or tampered with)."""
-    if not user.totp_secret_encrypted:
-        return None
-    try:
-        sealed = base64.urlsafe_b64decode(user.totp_secret_encrypted)
-        return current_cipher().decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], bound_to(user.id)).decode()
-    except (InvalidTag, ValueError):  # ValueError: not base64, too short, not UTF-8
-        return None
+    return unseal(user.totp_secret_encrypted, SECRET_KEY_INFO, bound_to(user.id))
 
 
 def provisioning_uri(user, secret):
@@ -89,19 +64,19 @@ def begin_enrolment(user):
     confirmed, so reloading the page does not void a QR code already scanned."""
     if user.two_factor_enabled:
         raise Conflict("Two-factor sign-in is already on.", code="two_factor_enabled")
-    secret = unseal(user)
+    secret = secret_of(user)
     if secret is not None:
         return secret
     secret = pyotp.random_base32()
     changed = db.session.execute(
         db.update(User).where(User.id == user.id, User.totp_enabled_at.is_(None))
-        .values(totp_secret_encrypted=seal(user.id, secret), totp_last_step=None)
+        .values(totp_secret_encrypted=seal_secret(user.id, secret), totp_last_step=None)
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     if not changed:  # turned on meanwhile, in another tab
         raise Conflict("Two-factor sign-in is already on.", code="two_factor_enabled")
     db.session.refresh(user)
-    return unseal(user)
+    return secret_of(user)
 
 
 def clean_code(code):
@@ -127,7 +102,7 @@ def confirm_enrolment(user, code):
     """Turn two-factor on with a first code from the app. Returns the ten recovery codes, shown this once."""
     if user.two_factor_enabled:
         raise Conflict("Two-factor sign-in is already on.", code="two_factor_enabled")
-    secret = unseal(user)
+    secret = secret_of(user)
     if secret is None:
         raise InvalidInput("Start setting up two-factor sign-in again: no set-up is under way.",
                            code="no_enrolment")
@@ -178,7 +153,7 @@ def verify(user, code):
     if not code or not user.two_factor_enabled:
         return False
     if len(code) == 6 and code.isdigit():
-        secret = unseal(user)
+        secret = secret_of(user)
         step = matching_step(secret, code) if secret else None
         if step is None:
             return False

@@ -16,6 +16,12 @@ from tests.mail_support import body_of, link_in
 NEW_PASSWORD = "violet tangerine orbit"
 
 
+
+@pytest.fixture
+def backend():
+    """Nothing here touches storage: one backend is enough."""
+    return {"STORAGE_BACKEND": "local"}
+
 @pytest.fixture
 def admin_api(app, accounts):
     admin = accounts.create(is_admin=True)

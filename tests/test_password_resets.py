@@ -16,6 +16,12 @@ from tests.mail_support import body_of, free_port, link_in
 NEW_PASSWORD = "violet tangerine orbit"
 
 
+@pytest.fixture
+def backend():
+    """Nothing here touches storage: one backend is enough."""
+    return {"STORAGE_BACKEND": "local"}
+
+
 def set_new_password(client, path, password=NEW_PASSWORD, confirm=None):
     page = client.get(path)
     if page.status_code != 200:

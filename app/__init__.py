@@ -76,6 +76,11 @@ def create_app(config_class=None):
     check_rate_limits(app.config)
     if app.config["MAIL_SECURITY"] not in ("starttls", "ssl", "none"):
         raise RuntimeError(f"MAIL_SECURITY must be starttls, ssl or none, not {app.config['MAIL_SECURITY']!r}.")
+    if app.config.get("MAIL_SERVER") and not app.config.get("PUBLIC_URL"):
+        # Links in mail (password resets above all) would otherwise take their host from the request that
+        # asked for them, which anyone can forge: a reset asked for with `Host: evil.example` would send the
+        # account's owner a real email whose link hands the token to that host.
+        raise RuntimeError("Set PUBLIC_URL when MAIL_SERVER is set: links in mail are built from it.")
     if app.config["MULTIPART_THRESHOLD"] > 5 * 1024 ** 3:
         raise RuntimeError("MULTIPART_THRESHOLD can be at most 5 GiB: S3 takes no larger single PUT.")
     oidc.check_settings(app.config)

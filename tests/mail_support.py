@@ -66,7 +66,7 @@ class SmtpServer:
     def settings(self):
         """App settings that send mail here."""
         return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": self.port, "MAIL_SECURITY": "none",
-                "MAIL_FROM": "Locker <locker@example.test>", "MAIL_TIMEOUT": 5}
+                "MAIL_FROM": "Locker <locker@example.test>", "MAIL_TIMEOUT": 5, "PUBLIC_URL": "http://localhost"}
 
     def __enter__(self):
         self.controller.start()

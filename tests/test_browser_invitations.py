@@ -19,7 +19,7 @@ NEW_PASSWORD = "violet tangerine orbit"
 def site(make_app, live_server, smtp_server):
     """An admin with invitations in every state, a user with an address and a reset link; mail configured,
     so /forgot exists."""
-    app = live_server.app = make_app(**smtp_server.settings, STORAGE_BACKEND="local", PUBLIC_URL=live_server.url,
+    app = live_server.app = make_app(**{**smtp_server.settings, "PUBLIC_URL": live_server.url}, STORAGE_BACKEND="local",
                                      REGISTRATION="invite")
     with app.app_context():
         admin = users.create_user(f"admin{uuid.uuid4().hex[:6]}", PASSWORD, is_admin=True)

@@ -17,7 +17,7 @@ def test_a_message_reaches_the_smtp_server(make_app, smtp_server):
 
 
 def test_sending_returns_at_once_and_a_down_server_fails_nothing(make_app, smtp_server):
-    dead = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_SECURITY="none", MAIL_TIMEOUT=5)
+    dead = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_SECURITY="none", PUBLIC_URL="http://localhost", MAIL_TIMEOUT=5)
     with dead.app_context():
         started = time.monotonic()
         assert mail.send("ann@example.test", "Lost", "Nobody is listening.")

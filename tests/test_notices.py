@@ -128,7 +128,7 @@ def test_files_arriving_through_a_request_make_one_notice(mail_app, smtp_server,
 
 
 def test_a_mail_server_that_is_down_fails_no_download_or_upload(make_app, accounts):
-    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_SECURITY="none", MAIL_TIMEOUT=2,
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_SECURITY="none", PUBLIC_URL="http://localhost", MAIL_TIMEOUT=2,
                    STORAGE_BACKEND="local")
     with app.app_context():
         owner, headers = owner_with_notices(accounts, "sol@example.test")

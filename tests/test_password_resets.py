@@ -161,6 +161,25 @@ def forgot(client, identifier):
                                         "identifier": identifier})
 
 
+def test_a_forged_host_header_does_not_reach_the_link_in_the_mail(make_app, smtp_server, accounts):
+    app = make_app(**{**smtp_server.settings, "PUBLIC_URL": "https://files.example.test"})
+    with app.app_context():
+        user = accounts.create()
+        account_email.set_email(user, "lou@example.test")
+        client = app.test_client()
+        page = client.get("/forgot", headers={"Host": "evil.example"})
+        answer = client.post("/forgot", headers={"Host": "evil.example"}, data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)), "identifier": user.username})
+        assert answer.status_code == 302
+        [message] = smtp_server.inbox.wait_for(1)
+        assert "https://files.example.test/reset/" in body_of(message) and "evil.example" not in body_of(message)
+
+
+def test_mail_without_public_url_is_refused_at_start(make_app, smtp_server):
+    with pytest.raises(RuntimeError, match="Set PUBLIC_URL when MAIL_SERVER is set"):
+        make_app(**{**smtp_server.settings, "PUBLIC_URL": None})
+
+
 def test_forgot_sends_only_to_the_stored_address_and_always_answers_the_same(make_app, smtp_server, accounts):
     app = make_app(**smtp_server.settings)
     with app.app_context():
@@ -211,7 +230,7 @@ def test_without_mail_there_is_no_forgot_page(app, client):
 
 
 def test_a_mail_server_that_is_down_fails_no_reset_request(make_app, accounts):
-    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_SECURITY="none", MAIL_TIMEOUT=2)
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_SECURITY="none", PUBLIC_URL="http://localhost", MAIL_TIMEOUT=2)
     with app.app_context():
         user = accounts.create()
         account_email.set_email(user, "nia@example.test")

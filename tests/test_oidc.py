@@ -303,6 +303,30 @@ def test_a_disabled_user_is_told_so_as_a_right_password_is_told(sso, oidc_provid
     assert db.session.execute(db.select(UserIdentity).filter_by(subject=other)).first() is None
 
 
+def test_while_an_admin_requires_two_factor_single_sign_on_asks_for_the_code_too(sso, oidc_provider):
+    from app.services import two_factor
+    from tests.test_two_factor import code_for, enrol
+
+    app = sso()
+    sub = subject()
+    name = f"tf{sub[-6:]}"
+    oidc_provider.set_user(sub, preferred_username=name)
+    assert sign_in(app.test_client(), oidc_provider, sub).status_code == 302
+    user = users_named(name)[0]
+    secret, _ = enrol(user)
+    # Not required: the provider's word is enough.
+    assert sign_in(app.test_client(), oidc_provider, sub).headers["Location"].endswith("/files")
+    two_factor.set_required(True)
+    client = app.test_client()
+    asked = sign_in(client, oidc_provider, sub)
+    assert asked.status_code == 302 and asked.headers["Location"].endswith("/login/two-factor")
+    assert client.get("/files").status_code == 302  # no session before the code
+    page = client.get("/login/two-factor")
+    done = client.post("/login/two-factor", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                                   "code": code_for(secret)})
+    assert done.status_code == 302 and client.get("/files").status_code == 200
+
+
 def test_sign_in_returns_to_the_page_asked_for(sso, oidc_provider):
     app = sso()
     response = sign_in(app.test_client(), oidc_provider, subject(), path="/login/sso?next=/account")

@@ -427,6 +427,8 @@ def test_admins_require_two_factor_through_the_api_and_reset_a_lost_phone(app, a
                       json={"require_two_factor": "maybe"}).status_code == 400
     turned = client.put("/api/v1/admin/security", headers=admin_headers, json={"require_two_factor": True})
     assert turned.status_code == 200 and turned.get_json() == {"require_two_factor": True}
+    [event] = events("two_factor_requirement", admin)
+    assert event.actor_id == admin.id and event.detail == "required"
     # A password makes no token for an account without two-factor; tokens made before still work.
     setup_first = client.post("/api/v1/auth/token", json={"username": user.username, "password": PASSWORD})
     assert setup_first.status_code == 403 and setup_first.get_json()["error"]["code"] == "two_factor_setup_required"

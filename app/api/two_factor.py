@@ -43,7 +43,7 @@ def get_security_settings():
 @admin_only
 def put_security_settings(body):
     """Require two-factor sign-in for every account, or leave it to each (admins only)."""
-    return {"require_two_factor": two_factor.set_required(body["require_two_factor"])}
+    return {"require_two_factor": two_factor.set_required(body["require_two_factor"], g.api_user)}
 
 
 @bp.post("/admin/users/<int:user_id>/two-factor/reset")

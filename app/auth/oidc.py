@@ -17,7 +17,7 @@ from app.auth.forms import LoginForm
 from app.auth.routes import safe_next, sign_in
 from app.errors import LockerError
 from app.extensions import db
-from app.services import oidc
+from app.services import oidc, two_factor
 
 NEXT_KEY = "sso_next"
 
@@ -64,6 +64,10 @@ def sso_callback():
         user = oidc.sign_in_user(oidc.verified_claims())
     except LockerError as error:
         return refused(error)
-    # Two-factor is not asked here: the provider decides how its users prove who they are.
+    if two_factor.is_required():
+        # An admin asked for Locker's own second factor from everyone: single sign-on too.
+        from app.auth.two_factor import finish_sign_in  # imports app.auth.routes, as this module does
+        return finish_sign_in(user, False, safe_next(next_url))
+    # Otherwise two-factor is not asked here: the provider decides how its users prove who they are.
     sign_in(user)
     return redirect(safe_next(next_url))

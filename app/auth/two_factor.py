@@ -90,7 +90,7 @@ def second_factor(user, code):
 
 def finish_sign_in(user, remember, next_url):
     """After a right password (or any first factor): sign in, or, for an account with two-factor, ask for a
-    code first. Returns the response. Single sign-on and other first steps should end here too."""
+    code first. Returns the response. Single sign-on ends here too while an admin requires two-factor."""
     if not user.two_factor_enabled:
         sign_in(user, remember)
         return redirect(next_url)

@@ -52,13 +52,13 @@ ACTIONS = {
     "two_factor_off": "turned off two-factor sign-in",
     "two_factor_reset": "reset two-factor sign-in of",
     "recovery_codes_renewed": "made new recovery codes",
+    "two_factor_requirement": "changed whether everyone needs two-factor sign-in",
     # Invitations, password resets and email (services.invitations, password_resets, account_email).
     "invitation_created": "created an invitation",
     "invitation_revoked": "withdrew an invitation",
     "invitation_used": "signed up through an invitation",
     "password_reset_created": "made a password reset link",
     "password_reset": "set a new password through a reset link",
-    "email_changed": "changed the email address",
     # The Account page and account deletion (services.accounts, deletion).
     "account_deleted": "deleted the account",
     "password_changed": "changed their password",

@@ -230,14 +230,18 @@ def is_required():
     return value == "on"
 
 
-def set_required(required):
-    """Turn the requirement on or off; one upsert, so two admins at once cannot collide on the row."""
+def set_required(required, actor=None):
+    """Turn the requirement on or off, as `actor` (an admin; None: the command line); one upsert, so two admins
+    at once cannot collide on the row."""
     if not isinstance(required, bool):
         raise InvalidInput("require_two_factor is true or false.", code="invalid_require_two_factor")
     insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     statement = insert(SiteSetting).values(name=REQUIRE_SETTING, value="on" if required else "off")
     db.session.execute(statement.on_conflict_do_update(index_elements=[SiteSetting.name],
                                                        set_={"value": statement.excluded.value}))
+    audit.record("two_factor_requirement", owner_id=actor.id if actor is not None else None,
+                 detail="required" if required else "not required",
+                 **({"actor": actor} if actor is not None else {"actor_name": "command line"}))
     db.session.commit()
     return required
 

@@ -1,5 +1,6 @@
 """The admin area's Security page: whether every account must use two-factor sign-in."""
 from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SubmitField
 
@@ -20,7 +21,7 @@ class SecurityForm(FlaskForm):
 def admin_security():
     form = SecurityForm()
     if form.validate_on_submit():
-        two_factor.set_required(bool(form.require_two_factor.data))
+        two_factor.set_required(bool(form.require_two_factor.data), current_user._get_current_object())
         flash("Two-factor sign-in is now required for every account." if form.require_two_factor.data
               else "Two-factor sign-in is now each account's choice.", "info")
         return redirect(url_for("web.admin_security"))

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -400,6 +401,32 @@ def test_local_login_off_refuses_passwords_on_the_page_and_the_api(sso, oidc_pro
     assert client.get("/register").status_code == 403
     # Single sign-on still signs in, and the setup of a first admin is not a password sign-in.
     assert sign_in(client, oidc_provider, subject()).status_code == 302
+
+
+def test_local_login_off_closes_every_other_way_to_set_a_password(make_app, oidc_provider, accounts,
+                                                                   smtp_server):
+    from app.errors import Forbidden
+    from app.services import accounts as own_account, invitations, password_resets
+
+    app = make_app(STORAGE_BACKEND="local", **smtp_server.settings, **oidc_provider.settings(LOCAL_LOGIN=False))
+    with app.app_context(), app.test_request_context():
+        boss, user = accounts.create(is_admin=True), accounts.create()
+        _, invitation_url, _ = invitations.create(boss)
+        reset_url, _ = password_resets.issue(user, created_by=boss, send_mail=False)
+        client = app.test_client()
+        for path in (urlsplit(invitation_url).path, urlsplit(reset_url).path, "/forgot"):
+            page = client.get(path)
+            assert page.status_code == 403, path
+            assert "Signing in with a password is turned off here" in page_text(page)
+        with pytest.raises(Forbidden):
+            invitations.accept(urlsplit(invitation_url).path.rsplit("/", 1)[1], "newcomer", "purple elephant 42 jam")
+        with pytest.raises(Forbidden):
+            own_account.change_password(user, None, "purple elephant 42 jam")
+        with pytest.raises(Forbidden):
+            password_resets.create_for_user(boss, user.id)
+        db.session.expire_all()
+        assert db.session.get(User, user.id).check_password(PASSWORD)
+        assert not users_named("newcomer")
 
 
 def test_local_login_off_keeps_the_first_admin_setup_link(make_app, oidc_provider):

@@ -1,5 +1,7 @@
 """Pages on the auth blueprint for invitations, password resets and the Account page's email section:
 /invite/<token>, /reset/<token>, /forgot, /account/email and /account/notices."""
+from functools import wraps
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
@@ -10,7 +12,7 @@ from app.auth import bp, limits
 from app.auth.routes import account_form_page
 from app.errors import LockerError
 from app.formatting import human_size
-from app.services import account_email, invitations, mail, password_resets
+from app.services import account_email, invitations, mail, oidc, password_resets
 
 
 class NewPasswordForm(FlaskForm):
@@ -44,7 +46,22 @@ def ended_page(error):
     return render_template("errors/error.html", status=error.status, message=error.message), error.status
 
 
+def with_passwords(view):
+    """A page that sets a password: while LOCAL_LOGIN is off it says so instead, before any form is shown."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        try:
+            oidc.require_local_login()
+        except LockerError as error:
+            return ended_page(error)
+        return view(*args, **kwargs)
+
+    return guarded
+
+
 @bp.route("/invite/<token>", methods=["GET", "POST"])
+@with_passwords
 def accept_invitation(token):
     """The sign-up form an invitation link opens, whatever REGISTRATION says (an admin chose to invite)."""
     try:
@@ -60,6 +77,7 @@ def accept_invitation(token):
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@with_passwords
 def reset_password(token):
     try:
         reset = password_resets.open_reset(token)
@@ -86,6 +104,7 @@ def reset_password(token):
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
+@with_passwords
 def forgot_password():
     """Self-service reset by email: only when mail is configured, always the same answer."""
     if not mail.is_configured():

@@ -3,7 +3,7 @@ from app.errors import InvalidInput
 from app.extensions import db
 from app.models import LoginSession
 from app.security import hash_token
-from app.services import audit, two_factor, users
+from app.services import audit, oidc, two_factor, users
 from app.text import is_encodable
 
 
@@ -23,6 +23,7 @@ def change_password(user, current_token, new_password):
     """Set a new password (checked as every password is) and end every other sign-in of the account; this
     one (`current_token`, its session's token) stays. Returns how many other sessions ended. API tokens stay:
     they are separate credentials the user manages on the same page. Call confirm_identity first."""
+    oidc.require_local_login()
     problem = users.password_problem(new_password, user.username)
     if problem:
         raise InvalidInput(problem, code="weak_password")

@@ -15,7 +15,7 @@ from app.errors import Conflict, InvalidInput, LockerError, NotFound
 from app.extensions import db
 from app.models import Invitation, User, utcnow
 from app.security import hash_token, new_token
-from app.services import account_email, admin, audit, links, mail, users
+from app.services import account_email, admin, audit, links, mail, oidc, users
 from app.services.common import is_public_id
 from app.services.site_links import absolute_url
 from app.text import is_plain_text
@@ -164,6 +164,7 @@ def accept(token, username, password):
     revoked, not expired), so of several sign-ups at once only one claims it and the others roll
     their account back.
     """
+    oidc.require_local_login()  # the account would sign in with a password nobody may use
     invitation = open_invitation(token)
     username = users.validate_new_account(username, password)
     user = User(username=username, is_admin=invitation.is_admin, quota_bytes=invitation.quota_bytes)

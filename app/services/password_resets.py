@@ -16,7 +16,7 @@ from app.errors import InvalidInput, LockerError, NotFound
 from app.extensions import db
 from app.models import LoginSession, PasswordReset, User, utcnow
 from app.security import hash_token, new_token
-from app.services import account_email, admin, audit, mail, mail_budget, users
+from app.services import account_email, admin, audit, mail, mail_budget, oidc, users
 from app.services.site_links import absolute_url
 from app.text import is_plain_text
 
@@ -78,6 +78,7 @@ def human_lifetime():
 def create_for_user(creator, user_id):
     """An admin's reset link for an account (see issue); returns (user, url, emailed)."""
     admin.require_admin(creator)
+    oidc.require_local_login()  # a password nobody may sign in with is no use
     user = admin.find_user(user_id)
     if user.deleting_at is not None:
         raise InvalidInput("This account is being deleted.", code="user_deleting")
@@ -105,6 +106,7 @@ def open_reset(token):
 def use(token, password):
     """Set the new password through a reset link, once; every sign-in of the account ends.
     Returns (user, how many sessions were ended)."""
+    oidc.require_local_login()
     reset = open_reset(token)
     user = reset.user
     problem = users.password_problem(password, user.username)
@@ -143,6 +145,7 @@ def forgot(identifier):
     Answers nothing (the page says FORGOT_ANSWER whatever happened). No mail goes out for no match, an
     account without an address or a disabled one, or past the account's budget (so nobody can flood an
     inbox); the caller has already spent the address's budget, which refuses openly."""
+    oidc.require_local_login()
     if not mail.is_configured():
         raise NotFound("Password reset by email is not available here. Ask an administrator.",
                        code="mail_not_configured")

@@ -4,7 +4,6 @@ Every change is one statement on the user's row, recorded in the activity log wi
 (the admin, or the command line) under the account it was made to. The last active admin can be
 neither demoted nor disabled, also when two admins act at the same moment (see keep_an_admin).
 """
-import re
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,8 @@ from app.health import check
 from app.formatting import human_size
 from app.models import File, FileStatus, LoginSession, User, utcnow
 from app.services import audit, quotas, users
+# One rule for what an email address is, wherever one is set.
+from app.services.account_email import MAX_EMAIL_LENGTH, clean_email  # noqa: F401  (also named here)
 from app.services.common import MAX_ROW_ID, pack_cursor, unpack_cursor
 from app.storage import get_storage
 from app.text import is_plain_text
@@ -31,12 +32,8 @@ NOT_ADMIN = "Only administrators can do that."
 PER_PAGE = 50
 MAX_PAGE_SIZE = 200
 MAX_QUERY_LENGTH = 100
-MAX_EMAIL_LENGTH = 254
 # Quotas are BIGINT columns.
 MAX_QUOTA = 2 ** 63 - 1
-# Deliberately loose: one @, something on both sides, a dot in the domain, no spaces. Whether
-# mail arrives is the only real test; this catches typing slips like a missing @.
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 # The name the activity log shows for changes made with `flask locker ...` (no account acts there).
 COMMAND_LINE = "command line"
 LAST_ADMIN = "Locker needs at least one active administrator: make someone else an admin first."
@@ -187,20 +184,6 @@ def user_details(user):
 def acted_by(actor):
     """audit.record's keywords for who acted: an admin, or (None) the command line."""
     return {"actor": actor} if actor is not None else {"actor_name": COMMAND_LINE}
-
-
-def clean_email(email):
-    """The stored form of an email address (lower-case), None for none, or InvalidInput."""
-    if email is None:
-        return None
-    if not isinstance(email, str) or not is_plain_text(email):
-        raise InvalidInput("That is not an email address.", code="invalid_email")
-    email = email.strip().lower()
-    if not email:
-        return None
-    if len(email) > MAX_EMAIL_LENGTH or not EMAIL_PATTERN.match(email):
-        raise InvalidInput("That is not an email address (it looks like name@example.org).", code="invalid_email")
-    return email
 
 
 def clean_quota(quota_bytes):

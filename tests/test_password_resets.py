@@ -109,6 +109,22 @@ def test_one_link_used_twice_at_once_sets_one_password(app, accounts):
     assert sum(db.session.get(User, user.id).check_password(p) for p in passwords) == 1
 
 
+def test_an_account_disabled_while_its_reset_page_was_open_gets_no_new_password(app, accounts, monkeypatch):
+    admin = accounts.create(is_admin=True)
+    user = accounts.create()
+    _, url, _ = password_resets.create_for_user(admin, user.id)
+    token = urlsplit(url).path.rsplit("/", 1)[1]
+    opened = password_resets.open_reset(token)  # the page, opened while the account was still active
+    db.session.execute(db.update(User).where(User.id == user.id).values(is_active_account=False))
+    db.session.commit()
+    monkeypatch.setattr(password_resets, "open_reset", lambda _: opened)
+    with pytest.raises(password_resets.ResetEnded):
+        password_resets.use(token, "violet tangerine orbit 9")
+    db.session.expire_all()
+    assert db.session.get(User, user.id).check_password(PASSWORD)
+    assert db.session.execute(db.select(PasswordReset.used_at)).scalar_one() is None
+
+
 def test_only_admins_make_links_and_for_real_users(app, client, accounts):
     user = accounts.create()
     other = accounts.create()

@@ -117,9 +117,13 @@ def use(token, password):
     # End the read first: on SQLite a write after a stale snapshot fails at once rather than waiting.
     db.session.commit()
     now = utcnow()
+    # The account's state is checked in the same statement: one disabled (or whose deletion began) since the
+    # link was opened gets no new password.
+    account_usable = db.select(User.id).where(User.id == user_id, User.is_active_account.is_(True),
+                                              User.deleting_at.is_(None)).exists()
     claimed = db.session.execute(db.update(PasswordReset).where(
-        PasswordReset.id == reset_id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > now)
-        .values(used_at=now)).rowcount
+        PasswordReset.id == reset_id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > now,
+        account_usable).values(used_at=now)).rowcount
     if not claimed:
         db.session.rollback()
         raise ResetEnded(ENDED_MESSAGES["used"])

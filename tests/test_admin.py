@@ -42,6 +42,17 @@ def reload(user):
 
 # --- Who may ---------------------------------------------------------------------------------------
 
+def test_every_admin_operation_refuses_a_non_admin_before_reading_the_body(app, api, accounts):
+    someone = accounts.headers(accounts.create("someone"))
+    rules = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/admin/")]
+    assert len(rules) >= 8
+    for rule in rules:
+        url = rule.rule.replace("<int:user_id>", "1").replace("<invitation_id>", "x" * 32)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = api.open(url, method=method, headers=someone, json={"not a field": [1]})
+            assert response.status_code == 403 and error_code(response) == "not_admin", (method, url)
+
+
 ADMIN_CALLS = [("get", "/api/v1/admin/users", None), ("post", "/api/v1/admin/users",
                                                        {"username": "newbie", "password": STRONG}),
                ("get", "/api/v1/admin/users/1", None), ("patch", "/api/v1/admin/users/1", {"is_admin": True}),

@@ -36,9 +36,9 @@ def delete_me(body):
 
 
 @bp.delete("/admin/users/<int:user_id>")
+@admin_only
 @bp.response(202, AccountDeletion)
 @bp.refuses(400, 401, 403, 404)
-@admin_only
 def delete_user(user_id):
     """Admins: delete an account (not your own: use DELETE /me) with all its files, folders, links, requests
     and tokens. One whose deletion was cut short is finished."""

@@ -68,19 +68,19 @@ def invitation_payload(invitation):
 
 
 @bp.get("/admin/invitations")
+@admin_only
 @bp.response(200, Invitations)
 @bp.refuses(401, 403)
-@admin_only
 def list_invitations():
     """Every invitation, newest first, with its state (active, used and by whom, expired, revoked)."""
     return {"items": [invitation_payload(item) for item in invitations.list_invitations(g.api_user)]}
 
 
 @bp.post("/admin/invitations")
+@admin_only
 @bp.arguments(InvitationRequest)
 @bp.response(201, NewInvitation)
 @bp.refuses(400, 401, 403, 413)
-@admin_only
 def create_invitation(body):
     """Make a single-use sign-up link (it works whatever REGISTRATION is), emailed when it names an address
     and mail is configured."""
@@ -89,18 +89,18 @@ def create_invitation(body):
 
 
 @bp.delete("/admin/invitations/<invitation_id>")
+@admin_only
 @bp.response(204)
 @bp.refuses(400, 401, 403, 404, 409)
-@admin_only
 def revoke_invitation(invitation_id):
     """Withdraw an invitation (409 when it was already used)."""
     invitations.revoke(g.api_user, invitation_id)
 
 
 @bp.post("/admin/users/<int:user_id>/password-reset")
+@admin_only
 @bp.response(201, PasswordReset)
 @bp.refuses(400, 401, 403, 404)
-@admin_only
 def create_password_reset(user_id):
     """A one-time password reset link for a user (it voids older ones): emailed to their address when mail is
     configured and they have one (url is then null), else returned for you to pass on."""

@@ -28,28 +28,28 @@ class TwoFactorReset(Loose):
 
 
 @bp.get("/admin/security")
+@admin_only
 @bp.response(200, SecuritySettings)
 @bp.refuses(401, 403)
-@admin_only
 def get_security_settings():
     """The site's security settings (admins only)."""
     return {"require_two_factor": two_factor.is_required()}
 
 
 @bp.put("/admin/security")
+@admin_only
 @bp.arguments(SecuritySettings)
 @bp.response(200, SecuritySettings)
 @bp.refuses(400, 401, 403, 413)
-@admin_only
 def put_security_settings(body):
     """Require two-factor sign-in for every account, or leave it to each (admins only)."""
     return {"require_two_factor": two_factor.set_required(body["require_two_factor"], g.api_user)}
 
 
 @bp.post("/admin/users/<int:user_id>/two-factor/reset")
+@admin_only
 @bp.response(200, TwoFactorReset)
 @bp.refuses(400, 401, 403, 404)
-@admin_only
 def reset_two_factor(user_id):
     """Clear a user's two-factor (a lost phone): they sign in with their password and set it up again.
     Recorded in their activity (admins only)."""

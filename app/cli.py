@@ -380,12 +380,12 @@ def reset_password(username):
 
 
 def command_admin(username):
-    """The admin a command acts as: the one named, else the first admin made."""
-    query = db.select(User).filter_by(is_admin=True)
+    """The active admin a command acts as: the one named, else the first admin made."""
+    query = db.select(User).where(*admin_service.active_admin(User))
     query = query.filter_by(username=users.normalize_username(username)) if username else query.order_by(User.id)
     user = db.session.execute(query.limit(1)).scalar_one_or_none()
     if user is None:
-        raise click.ClickException(f"No admin named {username}." if username else
+        raise click.ClickException(f"No active admin named {username}." if username else
                                    "There is no admin yet: run `flask locker bootstrap` first.")
     return user
 

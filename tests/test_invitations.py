@@ -210,14 +210,18 @@ def test_an_invitation_with_an_address_is_emailed_and_its_link_works(make_app, s
 def test_the_command_prints_a_working_link(make_app, accounts):
     app = make_app(PUBLIC_URL="https://files.example.org")
     with app.app_context():
-        accounts.create(is_admin=True)
+        # The first admin made is disabled: the invitation is made by the active one.
+        first = accounts.create(is_admin=True)
+        first.is_active_account = False
+        active = accounts.create(is_admin=True)
+        db.session.commit()
         result = app.test_cli_runner().invoke(args=["locker", "invite", "--expires", "3d",
                                                                     "--quota", "1GiB"])
         assert result.exit_code == 0, result.output
         url = result.stdout.strip()
         assert url.startswith("https://files.example.org/invite/")
         invitation = db.session.execute(db.select(Invitation)).scalar_one()
-        assert invitation.quota_bytes == 1024 ** 3
+        assert invitation.quota_bytes == 1024 ** 3 and invitation.created_by_id == active.id
         assert sign_up(app.test_client(), urlsplit(url).path, "ivy").status_code == 302
         refused = app.test_cli_runner().invoke(args=["locker", "invite", "--expires", "never"])
         assert refused.exit_code != 0 and "expires_in" in refused.output

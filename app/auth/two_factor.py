@@ -10,7 +10,7 @@ than passwords.
 import hashlib
 import time
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
@@ -221,6 +221,12 @@ def account_section(user):
             "off_form": TurnOffForm(prefix="off", formdata=None)}
 
 
+def signed_in_here():
+    """Whether this request carries a sign-in at all (a session one, or a remember-me cookie), without loading it."""
+    return "_user_id" in session or bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME",
+                                                                                       "remember_token")))
+
+
 @bp.before_app_request
 def require_set_up():
     """While an admin requires two-factor, a signed-in user without it sets it up before anything else.
@@ -230,6 +236,11 @@ def require_set_up():
             or request.endpoint is None:
         return None
     if request.blueprint == "api" and request.headers.get("Authorization"):
+        return None
+    if not signed_in_here():
+        # Asking current_user would have Flask-Login look at the session, and its session protection
+        # then writes to a session that holds no sign-in (a guest's visit): a Set-Cookie on every guest
+        # upload call, which parallel uploads would race to overwrite.
         return None
     if not current_user.is_authenticated or not two_factor.needs_enrolment(current_user):
         return None

@@ -52,7 +52,7 @@ ACTIONS = {
     "two_factor_off": "turned off two-factor sign-in",
     "two_factor_reset": "reset two-factor sign-in of",
     "recovery_codes_renewed": "made new recovery codes",
-    "two_factor_requirement": "changed the two-factor requirement",
+    "two_factor_requirement": "changed whether everyone needs two-factor sign-in",
     # Invitations, password resets and email (services.invitations, password_resets, account_email).
     "invitation_created": "created an invitation",
     "invitation_revoked": "withdrew an invitation",

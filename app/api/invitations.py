@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 from app.api import bp
 from app.api.admin_support import admin_only
 from app.api.schemas import PLAIN_TEXT, Loose, Pattern, UtcDateTime
-from app.services import account_email, invitations, links, password_resets
+from app.services import account_email, admin, invitations, links, password_resets
 
 EXPIRES_IN = Pattern(links.DURATION_PATTERN.pattern, error="A number and a unit: 30m, 12h, 7d or 2w.")
 EMAIL = [validate.Length(max=account_email.MAX_EMAIL_LENGTH), Pattern(account_email.EMAIL_PATTERN.pattern, error="An email address, like ann@example.org.")]
@@ -15,7 +15,7 @@ EMAIL = [validate.Length(max=account_email.MAX_EMAIL_LENGTH), Pattern(account_em
 class InvitationRequest(Loose):
     expires_in = fields.String(load_default=invitations.DEFAULT_EXPIRY, validate=EXPIRES_IN, metadata={
         "description": "how long the link works (default 7d); at most 100 years"})
-    quota_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, invitations.MAX_QUOTA_BYTES),
+    quota_bytes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, admin.MAX_QUOTA),
                                  metadata={"description": "the new account's quota; 0 no limit, null the default"})
     is_admin = fields.Boolean(load_default=False, metadata={"description": "the new account is an administrator"})
     email = fields.String(allow_none=True, validate=EMAIL, metadata={

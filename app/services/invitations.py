@@ -22,8 +22,6 @@ from app.text import is_plain_text
 
 DEFAULT_EXPIRY = "7d"
 MAX_NOTE_LENGTH = 200
-# The largest preset quota: a petabyte, far beyond any disk, well inside a BigInteger.
-MAX_QUOTA_BYTES = 1024 ** 5
 ENDED_MESSAGES = {
     "used": "This invitation has already been used.",
     "expired": "This invitation has expired. Ask the person who sent it for a new one.",
@@ -49,15 +47,6 @@ def state(invitation, now=None):
     return "active"
 
 
-def clean_quota(quota_bytes):
-    if quota_bytes is None:
-        return None
-    if isinstance(quota_bytes, bool) or not isinstance(quota_bytes, int) or not 0 <= quota_bytes <= MAX_QUOTA_BYTES:
-        raise InvalidInput(f"quota_bytes is a whole number of bytes from 0 (no limit) to {MAX_QUOTA_BYTES:,}, "
-                           "or empty for the default quota.", code="invalid_quota_bytes")
-    return quota_bytes
-
-
 def create(creator, expires_in=DEFAULT_EXPIRY, quota_bytes=None, is_admin=False, email=None, note=None):
     """A new invitation and its URL (shown now, and again to admins while it is active), and whether it was
     emailed (it is when it names an address and mail is configured)."""
@@ -66,7 +55,7 @@ def create(creator, expires_in=DEFAULT_EXPIRY, quota_bytes=None, is_admin=False,
     expires_at = links.parse_expiry(expires_in=expires_in or DEFAULT_EXPIRY)
     invitation = Invitation(
         public_id=uuid.uuid4().hex, created_by_id=creator.id, expires_at=expires_at,
-        quota_bytes=clean_quota(quota_bytes), is_admin=bool(is_admin), email=account_email.clean_email(email),
+        quota_bytes=admin.clean_quota(quota_bytes), is_admin=bool(is_admin), email=account_email.clean_email(email),
         note=links.clean_text(note, "note", MAX_NOTE_LENGTH))
     token = new_token()
     invitation.token_hash = hash_token(token)

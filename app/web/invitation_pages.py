@@ -60,7 +60,7 @@ def admin_invitations():
                 current_user, expires_in=form.expires_in.data, quota_bytes=form.quota_bytes(),
                 is_admin=form.is_admin.data, email=form.email.data, note=form.note.data)
         except LockerError as error:
-            field = {"invalid_email": form.email, "invalid_note": form.note, "invalid_quota_bytes": form.quota,
+            field = {"invalid_email": form.email, "invalid_note": form.note, "invalid_quota": form.quota,
                      "invalid_expiry": form.expires_in}.get(error.code)
             if field is None:
                 flash(error.message, "error")

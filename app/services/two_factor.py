@@ -25,7 +25,7 @@ from app.errors import Conflict, InvalidInput, Unauthorized
 from app.extensions import db
 from app.models import RecoveryCode, SiteSetting, User, utcnow
 from app.security import seal, unseal
-from app.services import audit
+from app.services import admin, audit
 
 ISSUER = "Locker"
 RECOVERY_CODE_COUNT = 10
@@ -241,7 +241,7 @@ def set_required(required, actor=None):
                                                        set_={"value": statement.excluded.value}))
     audit.record("two_factor_requirement", owner_id=actor.id if actor is not None else None,
                  detail="required" if required else "not required",
-                 **({"actor": actor} if actor is not None else {"actor_name": "command line"}))
+                 **admin.acted_by(actor))
     db.session.commit()
     return required
 

@@ -1,0 +1,92 @@
+"""Real processes for the deployment tests: started on free loopback ports, each in a process group of
+its own (so stopping it stops its children), with its output in a log file shown when it fails."""
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def production_env(folder, public_url, **settings):
+    """LOCKER_ENV=production on SQLite and local storage in `folder`, every other setting from scratch."""
+    kept = {name: value for name, value in os.environ.items()
+            if not name.startswith(("S3_", "LOCKER_", "GUNICORN_", "MAIL_", "OIDC_")) and name not in
+            ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL", "SECRET_KEY", "REGISTRATION", "TRUST_PROXY",
+             "SECURE_COOKIES", "STORAGE_BACKEND", "STORAGE_DIR", "ALLOW_SQLITE")}
+    return {**kept, "LOCKER_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48), "PUBLIC_URL": public_url,
+            "DATABASE_URL": f"sqlite:///{folder / 'locker.db'}", "ALLOW_SQLITE": "1",
+            "STORAGE_BACKEND": "local", "STORAGE_DIR": str(folder / "storage"), **settings}
+
+
+def flask(env, *arguments, timeout=120):
+    """Run `flask --app wsgi …` as an operator would; fail with its output if it fails."""
+    done = subprocess.run([BIN / "flask", "--app", "wsgi", *arguments], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+class Process:
+    def __init__(self, name, argv, folder, env=None):
+        self.name = name
+        self.log_path = folder / f"{name}.log"
+        with self.log_path.open("wb") as log:
+            self.popen = subprocess.Popen([str(part) for part in argv], cwd=ROOT, env=env, stdout=log,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          start_new_session=True)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def wait_until(self, condition, what, timeout=90):
+        """Poll `condition` (exceptions count as not yet) until it is true, the process exits, or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.popen.returncode} before {what}:\n{self.log()}")
+            try:
+                if condition():
+                    return
+            except (OSError, requests.RequestException):
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name}: no {what} within {timeout} s:\n{self.log()}")
+
+    def wait_for_health(self, url, **kwargs):
+        self.wait_until(lambda: requests.get(f"{url}/healthz", timeout=5, **kwargs).status_code == 200,
+                        f"healthy answer at {url}")
+
+    def stop(self):
+        if self.popen.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.popen.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.popen.wait(wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def gunicorn(folder, env, port, name="gunicorn"):
+    """Locker under gunicorn with the production settings file, as deploy/systemd/locker.service runs it."""
+    return Process(name, [BIN / "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"], folder,
+                   {**env, "GUNICORN_BIND": f"{HOST}:{port}"})

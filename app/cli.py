@@ -1,5 +1,6 @@
 """`flask locker …` commands for operators."""
 import ipaddress
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -72,7 +73,7 @@ def bootstrap(host, port, use_https, tls_dir):
     storage = current_app.extensions["locker.storage"]
     click.echo(f"Storage: {storage.name}; database: {current_app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
     click.echo("Locker will be at:")
-    for url in urls:
+    for url in [base] if public_url else urls:
         click.echo(f"    {url}")
     if use_https:
         certificate = ensure_certificate(tls_dir or Path(current_app.instance_path) / "tls",
@@ -81,6 +82,32 @@ def bootstrap(host, port, use_https, tls_dir):
                    f"{certificate.cert_path}. Browsers will warn about it once; before accepting, check that "
                    "the SHA-256 fingerprint they show is")
         click.echo(f"    {certificate.fingerprint}")
+
+
+@locker.command("wait-for-database")
+@click.option("--timeout", default=60, show_default=True, help="Seconds to wait at most.")
+def wait_for_database(timeout):
+    """Wait until the database answers (a container starting beside it); exits 1 if it does not in time."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from app.extensions import db
+
+    deadline = time.monotonic() + timeout
+    waiting = False
+    while True:
+        try:
+            db.session.execute(text("SELECT 1"))
+            db.session.rollback()
+            return
+        except OperationalError as error:
+            db.session.rollback()
+            if time.monotonic() >= deadline:
+                raise click.ClickException(f"The database did not answer within {timeout} s: {error.orig}") from None
+        if not waiting:
+            click.echo("Waiting for the database...")
+            waiting = True
+        time.sleep(1)
 
 
 @locker.command("create-user")

@@ -90,3 +90,34 @@ def gunicorn(folder, env, port, name="gunicorn"):
     """Locker under gunicorn with the production settings file, as deploy/systemd/locker.service runs it."""
     return Process(name, [BIN / "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"], folder,
                    {**env, "GUNICORN_BIND": f"{HOST}:{port}"})
+
+
+def upload_and_download(client, url, name, data):
+    """Upload `data` through the API (a presigned PUT), then fetch it back through its download redirect.
+
+    `client` is a requests.Session carrying the user's token; returns (file id, signed download URL, bytes).
+    """
+    started = client.post(f"{url}/api/v1/uploads", timeout=30, json={
+        "name": name, "size": len(data), "content_type": "application/octet-stream"})
+    assert started.status_code == 201, started.text
+    body = started.json()
+    put = requests.request(body["method"], body["url"], headers=body["headers"], data=data, timeout=120,
+                           verify=client.verify)
+    assert put.status_code == 200, put.text
+    completed = client.post(f"{url}/api/v1/uploads/{body['id']}/complete", timeout=60)
+    assert completed.status_code == 200, completed.text
+    file_id = completed.json()["id"]
+    redirect = client.get(f"{url}/api/v1/files/{file_id}/download", allow_redirects=False, timeout=30)
+    assert redirect.status_code == 302, redirect.text
+    signed = redirect.headers["Location"]
+    return file_id, signed, requests.get(signed, verify=client.verify, timeout=120).content
+
+
+def api_session(url, username, password, verify=True):
+    """A requests.Session signed in to the API as `username` (environment CA settings ignored)."""
+    client = requests.Session()
+    client.verify, client.trust_env = verify, False  # REQUESTS_CA_BUNDLE would override verify
+    token = client.post(f"{url}/api/v1/auth/token", json={"username": username, "password": password}, timeout=30)
+    assert token.status_code in (200, 201), token.text
+    client.headers["Authorization"] = f"Bearer {token.json()['token']}"
+    return client

@@ -11,7 +11,8 @@ import requests
 from app.lan_certificate import ensure_certificate
 from scripts.render_template import render
 from tests.conftest import PASSWORD
-from tests.deploy.processes import HOST, ROOT, Process, flask, free_port, gunicorn, production_env
+from tests.deploy.processes import (HOST, ROOT, Process, api_session, flask, free_port, gunicorn, production_env,
+                                   upload_and_download)
 
 # Many times nginx's default body and proxy buffers (16 KiB, 4-8 KiB), so nothing fits in one.
 DATA = os.urandom(3 * 1024 * 1024 + 11)
@@ -95,31 +96,14 @@ def test_plain_http_is_sent_to_https(site):
 
 def test_a_large_upload_through_the_signed_put_downloads_byte_identical_whole_and_ranged(site):
     url, cert, _, processes = site
-    with requests.Session() as client:
-        client.verify, client.trust_env = cert, False
-        token = client.post(f"{url}/api/v1/auth/token", json={"username": USER, "password": PASSWORD}, timeout=30)
-        assert token.status_code in (200, 201), token.text
-        client.headers["Authorization"] = f"Bearer {token.json()['token']}"
-        started = client.post(f"{url}/api/v1/uploads", timeout=30, json={
-            "name": "big.bin", "size": len(DATA), "content_type": "application/octet-stream"})
-        assert started.status_code == 201, started.text
-        body = started.json()
-        assert body["url"].startswith(f"{url}/"), body["url"]  # local storage, through nginx
-        put = client.request(body["method"], body["url"], headers=body["headers"], data=DATA, timeout=120)
-        assert put.status_code == 200, put.text
-        completed = client.post(f"{url}/api/v1/uploads/{body['id']}/complete", timeout=60)
-        assert completed.status_code == 200, completed.text
-
-        redirect = client.get(f"{url}/api/v1/files/{completed.json()['id']}/download", allow_redirects=False,
-                              timeout=30)
-        assert redirect.status_code == 302 and redirect.headers["Location"].startswith(f"{url}/")
-        signed = redirect.headers["Location"]
-        whole = requests.get(signed, verify=cert, timeout=120)
-        assert whole.status_code == 200 and whole.content == DATA
-        start, stop = 1_000_000, 2_500_000
-        ranged = requests.get(signed, verify=cert, headers={"Range": f"bytes={start}-{stop - 1}"}, timeout=120)
-        assert ranged.status_code == 206 and ranged.content == DATA[start:stop]
-        assert ranged.headers["Content-Range"] == f"bytes {start}-{stop - 1}/{len(DATA)}"
+    with api_session(url, USER, PASSWORD, verify=cert) as client:
+        _, signed, downloaded = upload_and_download(client, url, "big.bin", DATA)
+    assert signed.startswith(f"{url}/")  # local storage's signed URL, through nginx
+    assert downloaded == DATA
+    start, stop = 1_000_000, 2_500_000
+    ranged = requests.get(signed, verify=cert, headers={"Range": f"bytes={start}-{stop - 1}"}, timeout=120)
+    assert ranged.status_code == 206 and ranged.content == DATA[start:stop]
+    assert ranged.headers["Content-Range"] == f"bytes {start}-{stop - 1}/{len(DATA)}"
     # The upstream spreads requests over both app servers.
     for app in processes[:2]:
-        assert '"GET /healthz' in app.log() and ('"POST /api/v1' in app.log() or '"GET /' in app.log())
+        assert re.search(r'"(GET|POST|PUT) /(api/v1|_storage|login|files)', app.log()), app.log()

@@ -73,7 +73,7 @@ def bootstrap(host, port, use_https, tls_dir):
     storage = current_app.extensions["locker.storage"]
     click.echo(f"Storage: {storage.name}; database: {current_app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
     click.echo("Locker will be at:")
-    for url in [base] if public_url else urls:
+    for url in dict.fromkeys(([base] if public_url else []) + urls):  # PUBLIC_URL first, each once
         click.echo(f"    {url}")
     if use_https:
         certificate = ensure_certificate(tls_dir or Path(current_app.instance_path) / "tls",

@@ -118,6 +118,9 @@ def test_gunicorn_runs_two_workers_per_core_plus_one_capped_unless_told(monkeypa
     import os
     import runpy
 
+    from gunicorn.http.unreader import SocketUnreader
+
+    monkeypatch.setattr(SocketUnreader, "max_body_chunk", SocketUnreader.max_body_chunk)
     conf = str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")
     monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)

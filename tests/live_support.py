@@ -183,18 +183,8 @@ class Gunicorn:
         return (self.folder / "gunicorn.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if self.process is not None:
+            stop_process_group(self.process)
 
     def token(self, username: str | None = None) -> str:
         """A new user's API token."""
@@ -202,6 +192,22 @@ class Gunicorn:
             user = users.create_user(username or f"g{uuid.uuid4().hex[:10]}", PASSWORD)
             _, secret = tokens.create_token(user, "tests")
         return secret
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """TERM a process started in a session of its own and all its children; KILL them if they linger."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 its own (so stopping it stops its children), with its output in a log file shown when it fails."""
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -10,6 +9,13 @@ import time
 from pathlib import Path
 
 import requests
+from flask_migrate import upgrade
+
+from app import create_app
+from app.extensions import db
+from app.services import users
+from tests.conftest import make_config
+from tests.live_support import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -33,12 +39,14 @@ def production_env(folder, public_url, **settings):
             "STORAGE_BACKEND": "local", "STORAGE_DIR": str(folder / "storage"), **settings}
 
 
-def flask(env, *arguments, timeout=120):
-    """Run `flask --app wsgi …` as an operator would; fail with its output if it fails."""
-    done = subprocess.run([BIN / "flask", "--app", "wsgi", *arguments], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+def migrate_with_user(env, username, password):
+    """What `flask db upgrade` and `flask locker create-user` do to env's database, done in this process
+    (a `flask` process costs seconds of start-up on a busy machine)."""
+    app = create_app(make_config(env["DATABASE_URL"], {}, env["STORAGE_DIR"]))
+    with app.app_context():
+        upgrade()
+        users.create_user(username, password)
+        db.engine.dispose()
 
 
 class Process:
@@ -72,18 +80,7 @@ class Process:
                         f"healthy answer at {url}")
 
     def stop(self):
-        if self.popen.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(self.popen.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.popen.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process_group(self.popen)
 
 
 def gunicorn(folder, env, port, name="gunicorn"):

@@ -9,7 +9,7 @@ import psutil
 import requests
 
 from tests.conftest import PASSWORD
-from tests.deploy.processes import HOST, Process, api_session, flask, free_port, gunicorn, production_env
+from tests.deploy.processes import HOST, api_session, free_port, gunicorn, migrate_with_user, production_env
 
 USER = "bob"
 
@@ -33,8 +33,7 @@ def test_hup_starts_new_workers_while_an_upload_on_an_old_one_finishes(tmp_path)
     url = f"http://{HOST}:{port}"
     env = production_env(tmp_path, url, SECURE_COOKIES="0", GUNICORN_WORKERS="2", GUNICORN_THREADS="2",
                          REDIS_URL="redis://127.0.0.1:6379/0")
-    flask(env, "db", "upgrade")
-    flask(env, "locker", "create-user", USER, "--password", PASSWORD)
+    migrate_with_user(env, USER, PASSWORD)
     server = gunicorn(tmp_path, env, port)
     try:
         server.wait_for_health(url)

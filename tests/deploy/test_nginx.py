@@ -11,8 +11,8 @@ import requests
 from app.lan_certificate import ensure_certificate
 from scripts.render_template import render
 from tests.conftest import PASSWORD
-from tests.deploy.processes import (HOST, ROOT, Process, api_session, flask, free_port, gunicorn, production_env,
-                                   upload_and_download)
+from tests.deploy.processes import (HOST, ROOT, Process, api_session, free_port, gunicorn, migrate_with_user,
+                                   production_env, upload_and_download)
 
 # Many times nginx's default body and proxy buffers (16 KiB, 4-8 KiB), so nothing fits in one.
 DATA = os.urandom(3 * 1024 * 1024 + 11)
@@ -44,8 +44,7 @@ def site(tmp_path_factory):
     url = f"https://localhost:{https_port}"
     certificate = ensure_certificate(folder / "tls", ["localhost", HOST])
     env = production_env(folder, url, TRUST_PROXY="1", GUNICORN_WORKERS="1", GUNICORN_THREADS="4")
-    flask(env, "db", "upgrade")
-    flask(env, "locker", "create-user", USER, "--password", PASSWORD)
+    migrate_with_user(env, USER, PASSWORD)
     processes = [gunicorn(folder, env, port, f"app{index}") for index, port in enumerate(app_ports)]
     try:
         for process, port in zip(processes, app_ports):

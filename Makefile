@@ -37,7 +37,8 @@ node_modules/.stamp: package.json package-lock.json
 install: $(VENV)/.stamp-run node_modules/.stamp
 
 # Browser tests drive Debian's Chromium (Playwright's own download is not available here); the deployment
-# tests put Debian's nginx in front of Locker and validate deploy/Caddyfile with Debian's caddy.
+# tests put Debian's nginx in front of Locker, validate deploy/Caddyfile with Debian's caddy and the
+# systemd units with systemd-analyze (no systemd needs to run).
 APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
 	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); fi
 
@@ -50,7 +51,10 @@ APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND
 /usr/bin/caddy:
 	@$(call APT_INSTALL,caddy)
 
-install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/sbin/nginx /usr/bin/caddy
+/usr/bin/systemd-analyze:
+	@$(call APT_INSTALL,systemd)
+
+install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/sbin/nginx /usr/bin/caddy /usr/bin/systemd-analyze
 
 migrate: install
 	$(FLASK) db upgrade

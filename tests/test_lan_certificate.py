@@ -58,3 +58,13 @@ def test_a_new_lan_address_gets_a_new_certificate_naming_it(local_app, tmp_path,
 def test_without_https_no_certificate_is_made(local_app, tmp_path):
     result = local_app.test_cli_runner().invoke(args=["locker", "bootstrap"])
     assert result.exit_code == 0 and "https://" not in result.output and "fingerprint" not in result.output
+
+
+def test_serving_loopback_only_still_names_the_lan_addresses(local_app, tmp_path, monkeypatch):
+    """So that HOST=0.0.0.0 later keeps the same certificate and fingerprint."""
+    from app import cli
+    monkeypatch.setattr(cli, "lan_addresses", lambda: ["192.0.2.10"])
+    tls = tmp_path / "tls"
+    first = printed_fingerprint(bootstrap(local_app, tls))
+    output = bootstrap(local_app, tls, "--host", "0.0.0.0")
+    assert "Using the" in output and printed_fingerprint(output) == first

@@ -13,10 +13,14 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
+from alembic.script import ScriptDirectory
+from flask_migrate import upgrade
+
+from app import create_app
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.services import backups
-from tests.conftest import S3_SETTINGS
+from tests.conftest import S3_SETTINGS, make_config
 from tests.helpers import upload
 
 DEADLINE = 60
@@ -26,20 +30,27 @@ DEADLINE = 60
 def new_database(database, tmp_path):
     """Make new, empty databases of the run's kind, as (url, engine options); PostgreSQL ones are dropped after.
 
-    A PostgreSQL one keeps the run's search_path: a backup restores into the schema of its own name.
+    A PostgreSQL one keeps the run's search_path: a backup restores into the schema of its own name. Tests ask
+    for this fixture before make_app, so that it is torn down after the apps on these databases.
     """
     url, options = database
     made = []
     server = None if url.startswith("sqlite") else sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    schema = server and options["connect_args"]["options"].removeprefix("-csearch_path=")
 
-    def make():
+    def make(for_migrations=False):
         if server is None:
             return f"sqlite:///{tmp_path}/restored-{uuid.uuid4().hex[:8]}.db", {}
         name = f"locker_restore_{secrets.token_hex(4)}"
         with server.connect() as connection:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
         made.append(name)
-        return sa.make_url(url).set(database=name).render_as_string(hide_password=False), options
+        new_url = sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+        if for_migrations:  # what scratch_database makes in the run's database
+            with sa.create_engine(new_url).begin() as connection:
+                connection.execute(sa.text("CREATE EXTENSION pg_trgm SCHEMA public"))
+                connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        return new_url, options
 
     yield make
     if server is not None:
@@ -124,7 +135,7 @@ def with_password(url):
 
 
 def test_a_backup_taken_while_locker_writes_is_consistent_and_restores_with_every_files_bytes(
-        make_app, database, accounts, new_database, tmp_path, caplog, monkeypatch):
+        new_database, make_app, database, accounts, tmp_path, caplog, monkeypatch):
     url, options = database
     source = app_on(make_app, (with_password(url), options), STORAGE_BACKEND="local")
     password = sa.make_url(source.config["SQLALCHEMY_DATABASE_URI"]).password
@@ -149,7 +160,8 @@ def test_a_backup_taken_while_locker_writes_is_consistent_and_restores_with_ever
     # The copy is of one commit: every account the writer made came with its event.
     assert backup["tables"]["users"] - before["users"] == backup["tables"]["audit_events"] - before["audit_events"] > 0
     assert backup["tables"]["files"] == 3
-    assert backup["format"] == 1 and backup["database"]["kind"] == ("sqlite" if url.startswith("sqlite") else "postgresql")
+    assert backup["format"] == 1
+    assert backup["database"]["kind"] == ("sqlite" if url.startswith("sqlite") else "postgresql")
     assert backup["storage"] == {"backend": "local", "dir": str((tmp_path / "storage").resolve())}
     written = (tmp_path / "backup" / "manifest.json").read_text()
     for secret in filter(None, [password, source.config["SECRET_KEY"]]):
@@ -166,7 +178,7 @@ def test_a_backup_taken_while_locker_writes_is_consistent_and_restores_with_ever
     assert all(file["id"] in verified.output for file in files)
 
 
-def test_restore_refuses_a_database_that_holds_data_unless_forced(make_app, accounts, new_database, tmp_path):
+def test_restore_refuses_a_database_that_holds_data_unless_forced(new_database, make_app, accounts, tmp_path):
     source = make_app(STORAGE_BACKEND="local")
     with source.app_context():
         accounts.create("kept")
@@ -216,7 +228,7 @@ def claim_other_rows(manifest, _dump):
     (claim_other_rows, "differs from its manifest|disagree"),
 ])
 def test_restore_refuses_a_backup_it_cannot_trust_and_changes_nothing(
-        make_app, accounts, new_database, tmp_path, damage, refusal):
+        new_database, make_app, accounts, tmp_path, damage, refusal):
     source = make_app(STORAGE_BACKEND="local")
     with source.app_context():
         accounts.create("backed_up")
@@ -236,7 +248,7 @@ def test_restore_refuses_a_backup_it_cannot_trust_and_changes_nothing(
 
 
 def test_a_backup_on_s3_restores_and_verify_finds_the_bytes_in_the_bucket(
-        make_app, s3, accounts, new_database, tmp_path, monkeypatch):
+        new_database, make_app, s3, accounts, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret := f"aws-{secrets.token_hex(8)}")
     source = make_app(**S3_SETTINGS)
     with source.app_context():
@@ -252,6 +264,30 @@ def test_a_backup_on_s3_restores_and_verify_finds_the_bytes_in_the_bucket(
     assert cli(target, "restore", str(tmp_path / "backup")).exit_code == 0
     verified = cli(target, "verify", "--all")
     assert verified.exit_code == 0 and "Checked 2; 0 with problems." in verified.output, verified.output
+
+
+def test_a_backup_of_an_older_schema_restores_and_then_upgrades(new_database, make_app, accounts, tmp_path):
+    url, options = new_database(for_migrations=True)
+    # Not through make_app, which empties the head schema's tables afterwards.
+    older = create_app(make_config(url, options, tmp_path / "storage", STORAGE_BACKEND="local"))
+    with older.app_context():
+        scripts = ScriptDirectory(older.extensions["migrate"].directory)
+        head = scripts.get_current_head()
+        previous = scripts.get_revision(head).down_revision
+        upgrade(revision=previous)
+    try:
+        assert backup_of(older, tmp_path / "backup")["alembic_revision"] == previous
+    finally:
+        with older.app_context():
+            db.engine.dispose()
+
+    target = app_on(make_app, new_database(), STORAGE_BACKEND="local")
+    restored = cli(target, "restore", str(tmp_path / "backup"))
+    assert restored.exit_code == 0 and "run `flask db upgrade` next" in restored.output, restored.output
+    with target.app_context():
+        upgrade()
+        assert db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == head
+        accounts.create("after_upgrade")
 
 
 def test_backup_writes_only_into_a_new_folder(make_app, tmp_path):

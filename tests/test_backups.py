@@ -1,9 +1,11 @@
 """`flask locker backup` and `flask locker restore`, on the run's database kind (SQLite or PostgreSQL), as an
 operator runs them: a copy taken while Locker writes, restored into a new database, where `verify` finds every
 file's bytes; and every backup restore must refuse, refused without changing anything."""
+import hashlib
 import json
 import os
 import secrets
+import socket
 import subprocess
 import threading
 import time
@@ -297,6 +299,23 @@ def test_backup_writes_only_into_a_new_folder(make_app, tmp_path):
     result = cli(app, "backup", str(tmp_path / "taken"))
     assert result.exit_code == 1 and "not an empty folder" in result.output
     assert os.listdir(tmp_path / "taken") == ["notes.txt"]
+
+
+def test_backup_and_restore_say_when_the_database_cannot_be_reached(tmp_path):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        url = f"postgresql+psycopg://locker:pw-{secrets.token_hex(4)}@127.0.0.1:{unused.getsockname()[1]}/locker"
+    app = create_app(make_config(url, {}, tmp_path / "storage", STORAGE_BACKEND="local"))
+    head = ScriptDirectory(app.extensions["migrate"].directory).get_current_head()
+    for command in [("backup", str(tmp_path / "backup")), ("restore", str(tmp_path))]:
+        (tmp_path / "manifest.json").write_text(json.dumps({
+            "format": 1, "alembic_revision": head, "database": {"kind": "postgresql"}, "tables": {}, "storage": {},
+            "dump": {"file": "database.pgdump", "sha256": hashlib.sha256(b"").hexdigest(), "size": 0}}))
+        (tmp_path / "database.pgdump").write_bytes(b"")
+        result = cli(app, *command)
+        assert result.exit_code == 1 and "The database cannot be reached" in result.output, result.output
+        assert sa.make_url(url).password not in result.output
+    assert not (tmp_path / "backup").exists()
 
 
 def test_backup_says_when_postgresql_client_programs_are_missing(make_app, tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from alembic.script import ScriptDirectory
 from flask import current_app
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import OperationalError
 
 from app.errors import LockerError
 from app.extensions import db
@@ -69,8 +70,18 @@ class Restored:
     storage: dict               # where this Locker looks for the bytes, described as in a manifest
 
 
+@contextmanager
+def reaching_the_database():
+    """A database that cannot be reached is a plain refusal, not a traceback (its message holds no password)."""
+    try:
+        yield
+    except OperationalError as error:
+        raise BackupError(f"The database cannot be reached: {' '.join(str(error.orig).split())}") from None
+
+
 # --- Backup ---
 
+@reaching_the_database()
 def backup(dest):
     """Write a consistent copy of the database and its manifest into the new folder `dest`."""
     dest = Path(dest).absolute()
@@ -201,6 +212,7 @@ def storage_words(storage):
 
 # --- Restore ---
 
+@reaching_the_database()
 def restore(src, force=False):
     """Check the backup in folder `src` and restore it over this Locker's database (only an empty one unless
     `force`); either the whole copy is restored or the database is left as it was."""

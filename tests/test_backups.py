@@ -49,9 +49,11 @@ def new_database(database, tmp_path):
         made.append(name)
         new_url = sa.make_url(url).set(database=name).render_as_string(hide_password=False)
         if for_migrations:  # what scratch_database makes in the run's database
-            with sa.create_engine(new_url).begin() as connection:
+            engine = sa.create_engine(new_url)
+            with engine.begin() as connection:
                 connection.execute(sa.text("CREATE EXTENSION pg_trgm SCHEMA public"))
                 connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+            engine.dispose()
         return new_url, options
 
     yield make

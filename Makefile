@@ -36,12 +36,18 @@ node_modules/.stamp: package.json package-lock.json
 
 install: $(VENV)/.stamp-run node_modules/.stamp
 
-# Browser tests drive Debian's Chromium (Playwright's own download is not available here).
-/usr/bin/chromium:
-	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+# Browser tests drive Debian's Chromium (Playwright's own download is not available here); the backup tests
+# run PostgreSQL's client programs (pg_dump, pg_restore, psql).
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
+	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); fi
 
-install-test: install $(VENV)/.stamp-test /usr/bin/chromium
+/usr/bin/chromium:
+	@$(call APT_INSTALL,chromium)
+
+/usr/bin/pg_dump:
+	@$(call APT_INSTALL,postgresql-client)
+
+install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/bin/pg_dump
 
 migrate: install
 	$(FLASK) db upgrade

@@ -190,8 +190,7 @@ class WeedStore:
                 for node in rack.get("DataNodes") or []}
 
     def stop(self, grace=5):
-        for process in reversed(self.processes()):
-            stop_process(process, grace)
+        stop_processes(self.processes(), grace)
 
     def settings(self, bucket):
         """What Locker's environment needs to use this store."""
@@ -207,20 +206,27 @@ def launch(command, log_path):
                                 start_new_session=True)
 
 
-def stop_process(process, grace=5):
-    """SIGTERM to its process group, then SIGKILL after `grace` seconds: weed takes ~20 s to stop by itself,
-    and what it has answered for is already written (a killed process loses nothing the kernel holds)."""
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGCONT)  # a paused process would not act on SIGTERM
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(30)
-    except ProcessLookupError:
-        pass
+def stop_processes(processes, grace=5):
+    """SIGTERM to each one's process group, then SIGKILL to those still running after `grace` seconds: weed
+    takes ~20 s to stop by itself, and what it has answered for is already written (a killed process loses
+    nothing the kernel holds). All are asked at once, so stopping a cluster takes one grace, not one each."""
+    running = [process for process in processes if process is not None and process.poll() is None]
+    for process in running:
+        try:
+            os.killpg(process.pid, signal.SIGCONT)  # a paused process would not act on SIGTERM
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    for process in running:
+        try:
+            process.wait(max(0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(30)
 
 
 def read_log_tail(path, size):
@@ -351,7 +357,7 @@ class SeaweedCluster(WeedStore):
             os.killpg(self.volumes[i].pid, signal.SIGKILL)
             self.volumes[i].wait(30)
         else:
-            stop_process(self.volumes[i], grace)
+            stop_processes([self.volumes[i]], grace)
         self.volumes[i] = None
         self.wait_until(lambda: self.volume_address(i) not in self.volume_servers_joined(), 60,
                         f"master still lists volume server {i}")

@@ -1,5 +1,7 @@
 """A local SeaweedFS (one `weed server`: master, volume, filer and S3 gateway) for `make run-s3`,
-the tests and the benchmark.
+the tests and the benchmark; and a SeaweedFS cluster (SeaweedCluster: a master, several volume
+servers, a filer with the S3 gateway, each a process of its own) that keeps every object on two
+volume servers, for the tests of redundant storage.
 
 SeaweedFS's S3 gateway enforces what AWS does (signatures, expiry,
 x-amz-checksum-sha256, If-None-Match), so Locker is tried against real S3
@@ -341,6 +343,10 @@ class SeaweedCluster(WeedStore):
         self.master = launch(self.master_command(), self.log_path("master"))
         self.volumes = [launch(self.volume_command(i), self.log_path(f"volume-{i}")) for i in range(self.volume_count)]
         self.filer = launch(self.filer_command(), self.log_path("filer"))
+
+    def start(self, timeout=120):
+        """Start every process and wait until the S3 gateway answers and every volume server has joined."""
+        return super().start(timeout)
 
     def processes(self):
         return [process for process in (self.master, *self.volumes, self.filer) if process is not None]

@@ -65,7 +65,8 @@ def listed_names(client, headers):
 
 
 def test_every_file_downloads_with_either_volume_server_stopped_and_health_names_the_missing_copies(
-        client, headers, cluster):
+        client, headers, accounts, cluster):
+    admin = accounts.headers(accounts.create(is_admin=True))
     small = upload(client, headers, "notes.txt", SMALL)
     big = upload_multipart(client, headers, "video.mkv", BIG)
     assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok", "storage": "ok"}
@@ -83,6 +84,8 @@ def test_every_file_downloads_with_either_volume_server_stopped_and_health_names
             assert "has 1 of 2 copies" in body["detail"]["storage"]
             assert cluster.volume_address(running) in body["detail"]["storage"]
             assert cluster.volume_address(stopped) not in body["detail"]["storage"]
+            overview = client.get("/api/v1/admin/overview", headers=admin).get_json()
+            assert overview["storage"] == "degraded" and overview["storage_detail"] == body["detail"]["storage"]
         finally:
             cluster.start_volume(stopped)
         eventually(lambda: client.get("/healthz").get_json()["storage"] == "ok", "health was not ok again")

@@ -132,7 +132,7 @@ class Storage(ABC):
         """How the backend is doing; raise StorageError when it cannot serve requests."""
 
     def check_writable(self):
-        """Raise StorageReadOnly when the backend knows it cannot take new objects now; asked before an upload starts."""
+        """Raise StorageReadOnly when the backend knows it cannot take new objects now (asked before uploads)."""
 
     @abstractmethod
     def open_read(self, key):

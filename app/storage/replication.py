@@ -39,17 +39,15 @@ def copies_needed(placement):
     return 1 + sum(placement.get(level, 0) for level in ("dc", "rack", "node"))
 
 
-def replication_state(master_url, timeout=1.0):
-    """Whether every volume the master knows has the copies its replication asks for, from its /vol/status."""
-    try:
-        status, answer = ask_master(master_url, "/vol/status", timeout)
-        centres = answer["Volumes"]["DataCenters"] if status == 200 else None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        return ReplicationState("unknown", f"the SeaweedFS master did not answer: {error}")
-    if centres is None:
-        return ReplicationState("unknown", f"the SeaweedFS master answered {status}")
+def describe(collection, volume_id, holders, needed):
+    return (f"volume {volume_id} ({collection or 'no collection'}) has {len(holders)} of {needed} copies, "
+            f"on {', '.join(sorted(holders))}")
+
+
+def copies_by_volume(centres):
+    """(servers connected, {(collection, id): servers with a copy}, {(collection, id): copies needed})."""
     servers = set()
-    holders = defaultdict(list)  # (collection, volume id) -> servers holding a copy
+    holders = defaultdict(list)
     needed = {}
     for racks in centres.values():
         for nodes in racks.values():
@@ -59,14 +57,25 @@ def replication_state(master_url, timeout=1.0):
                     volume_key = (volume.get("Collection", ""), volume["Id"])
                     holders[volume_key].append(server)
                     needed[volume_key] = copies_needed(volume.get("ReplicaPlacement") or {})
+    return servers, holders, needed
+
+
+def replication_state(master_url, timeout=1.0):
+    """Whether every volume the master knows has the copies its replication asks for, from its /vol/status."""
+    try:
+        status, answer = ask_master(master_url, "/vol/status", timeout)
+        if status != 200:
+            return ReplicationState("unknown", f"the SeaweedFS master answered {status}")
+        servers, holders, needed = copies_by_volume(answer["Volumes"]["DataCenters"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        return ReplicationState("unknown", f"the SeaweedFS master did not answer: {error}")
     if not servers:
         return ReplicationState("degraded", "no volume server is connected to the SeaweedFS master")
-    short = sorted((key for key in holders if len(holders[key]) < needed[key]), key=lambda key: (key[0], key[1]))
+    short = sorted(key for key in holders if len(holders[key]) < needed[key])
     if not short:
         return ReplicationState("ok", f"{len(holders)} volumes on {len(servers)} volume servers, each with "
                                       "every copy its replication asks for")
-    named = "; ".join(f"volume {volume_id} ({collection or 'no collection'}) has {len(holders[(collection, volume_id)])}"
-                      f" of {needed[(collection, volume_id)]} copies, on {', '.join(sorted(holders[(collection, volume_id)]))}"
+    named = "; ".join(describe(collection, volume_id, holders[collection, volume_id], needed[collection, volume_id])
                       for collection, volume_id in short[:NAMED_VOLUMES])
     more = f"; and {len(short) - NAMED_VOLUMES} more" if len(short) > NAMED_VOLUMES else ""
     return ReplicationState("degraded", f"a volume server holding copies is missing ({len(servers)} connected): "

@@ -113,8 +113,11 @@ def test_an_upload_caught_by_the_outage_stays_pending_is_never_listed_and_sweep_
     cluster.stop_volume(0)
     try:
         # The store holds a PUT it cannot copy (~30 s, then 500); this client gives up sooner.
-        with pytest.raises(requests.Timeout):
-            requests.put(single["url"], headers=single["headers"], data=SMALL, timeout=3)
+        try:
+            status = requests.put(single["url"], headers=single["headers"], data=SMALL, timeout=3).status_code
+        except requests.Timeout:
+            status = None
+        assert status is None or status >= 500
         more = client.post(f"/api/v1/uploads/{multi['id']}/parts", headers=headers, json={"numbers": [2]})
         assert more.status_code == 503 and more.get_json()["error"]["code"] == "storage_read_only"
         # The parts stored so far do not make the file: completing with them is refused.

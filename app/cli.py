@@ -40,7 +40,7 @@ def site_urls(host, port, scheme="http"):
 
 
 def certificate_names(host, public_url):
-    """What a LAN certificate must name: this machine by loopback and on the LAN, the address served, PUBLIC_URL's host.
+    """What a LAN certificate names: this machine by loopback and on the LAN, the address served, PUBLIC_URL's host.
 
     The LAN addresses are named even when serving loopback only, so that moving to HOST=0.0.0.0 later keeps
     the certificate (and the fingerprint people checked).

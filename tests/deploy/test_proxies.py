@@ -149,7 +149,8 @@ def test_plain_http_is_sent_to_https(site):
     answer = requests.get(f"http://localhost:{site.http_port}/files?x=1", allow_redirects=False, timeout=30)
     assert answer.status_code in (301, 308)
     location = urlsplit(answer.headers["Location"])
-    assert (location.scheme, location.hostname, location.path, location.query) == ("https", "localhost", "/files", "x=1")
+    assert (location.scheme, location.hostname) == ("https", "localhost")
+    assert (location.path, location.query) == ("/files", "x=1")
 
 
 def test_a_large_upload_through_the_signed_put_downloads_byte_identical_whole_and_ranged(site):

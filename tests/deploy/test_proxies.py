@@ -6,6 +6,7 @@ signed PUT larger than nginx's buffers, and downloads (whole and ranged), all ov
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -143,6 +144,13 @@ def test_signing_in_over_https_sets_secure_cookies_and_locker_knows_it_is_https(
         assert cookies and all("; Secure" in cookie and "; HttpOnly" in cookie for cookie in cookies), cookies
         files = browser.get(f"{url}/files", allow_redirects=False, timeout=30)
         assert files.status_code == 200 and USER in files.text
+
+
+def test_browsers_get_http2(site):
+    # curl, as requests speaks only HTTP/1.1; ALPN decides, as in a browser.
+    answer = subprocess.run(["curl", "--silent", "--http2", "--cacert", site.ca, "--head", f"{site.url}/healthz"],
+                            capture_output=True, text=True, timeout=60, env={"PATH": os.environ["PATH"]})
+    assert answer.stdout.startswith("HTTP/2 200"), answer.stdout + answer.stderr
 
 
 def test_plain_http_is_sent_to_https(site):

@@ -57,8 +57,11 @@ APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND
 /usr/bin/systemd-analyze:
 	@$(call APT_INSTALL,systemd)
 
+/usr/bin/curl:
+	@$(call APT_INSTALL,curl)
+
 install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/bin/pg_dump /usr/sbin/nginx /usr/bin/caddy \
-	/usr/bin/systemd-analyze
+	/usr/bin/systemd-analyze /usr/bin/curl
 
 migrate: install
 	$(FLASK) db upgrade

@@ -11,7 +11,7 @@ THREADS ?= 16
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run run-s3 serve-on-s3 install install-test test test-sqlite test-postgres migrate clean
+.PHONY: run run-s3 serve-on-s3 install install-test test test-sqlite test-postgres test-deploy migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,15 +68,19 @@ serve-on-s3:
 	$(FLASK) locker bootstrap --host $(HOST) --port $(PORT)
 	exec $(GUNICORN)
 
-## Run every test on SQLite, then on PostgreSQL.
+## Run every test on SQLite, then on PostgreSQL; then, once, the tests that run Locker as
+## several processes (tests/deploy/: they make their own PostgreSQL database).
 test: install-test
-	$(MAKE) --no-print-directory test-sqlite test-postgres
+	$(MAKE) --no-print-directory test-sqlite test-postgres test-deploy
 
 test-sqlite:
-	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest --ignore=tests/deploy $(PYTEST_ARGS)
 
 test-postgres:
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest --ignore=tests/deploy $(PYTEST_ARGS)
+
+test-deploy:
+	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest tests/deploy $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

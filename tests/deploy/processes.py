@@ -15,6 +15,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urljoin
 
 import redis
 import requests
@@ -178,3 +179,27 @@ def redis_database():
         if connection.get(CLAIM_KEY) == claim.encode():
             connection.flushdb()
         connection.close()
+
+
+class HttpClient:
+    """A requests session in the shape of Flask's test client (open/get/post, get_json, get_data), so the
+    API flows of tests/helpers run against a server over the network."""
+
+    def __init__(self, base_url, session=None):
+        self.base_url, self.session = base_url, session or requests.Session()
+
+    def open(self, url, method="GET", headers=None, data=None, json=None, follow_redirects=False):
+        response = self.session.request(method, urljoin(self.base_url, url), headers=headers, data=data, json=json,
+                                        allow_redirects=follow_redirects, timeout=60)
+        response.get_json = lambda: response.json() if "json" in response.headers.get("Content-Type", "") else None
+        response.get_data = lambda as_text=False: response.text if as_text else response.content
+        return response
+
+    def get(self, url, **options):
+        return self.open(url, "GET", **options)
+
+    def post(self, url, **options):
+        return self.open(url, "POST", **options)
+
+    def delete(self, url, **options):
+        return self.open(url, "DELETE", **options)

@@ -36,25 +36,39 @@ node_modules/.stamp: package.json package-lock.json
 
 install: $(VENV)/.stamp-run node_modules/.stamp
 
-# Browser tests drive Debian's Chromium (Playwright's own download is not available here).
-/usr/bin/chromium:
-	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+# Browser tests drive Debian's Chromium (Playwright's own download is not available here); the deployment
+# tests put Debian's nginx in front of Locker and validate deploy/Caddyfile with Debian's caddy.
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
+	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); fi
 
-install-test: install $(VENV)/.stamp-test /usr/bin/chromium
+/usr/bin/chromium:
+	@$(call APT_INSTALL,chromium)
+
+/usr/sbin/nginx:
+	@$(call APT_INSTALL,nginx)
+
+/usr/bin/caddy:
+	@$(call APT_INSTALL,caddy)
+
+install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/sbin/nginx /usr/bin/caddy
 
 migrate: install
 	$(FLASK) db upgrade
 
 ## Start Locker on the embedded defaults (SQLite under instance/, files on local disk).
-## `make run HOST=0.0.0.0` serves the local network.
+## `make run HOST=0.0.0.0` serves the local network; `make run HOST=0.0.0.0 HTTPS=1` does it over
+## https with a self-signed certificate made on first start and kept in TLS_DIR.
+HTTPS ?=
+TLS_DIR ?= instance/tls
 GUNICORN := $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) \
-	--threads $(THREADS) --worker-class gthread --timeout 120 --access-logfile - \
-	--access-logformat '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss' wsgi:app
+	--threads $(THREADS) $(if $(HTTPS),--certfile $(TLS_DIR)/cert.pem --keyfile $(TLS_DIR)/key.pem) wsgi:app
+# Over https, cookies are sent only over https.
+RUN_ENV := $(if $(HTTPS),SECURE_COOKIES=1)
+BOOTSTRAP := $(FLASK) locker bootstrap --host $(HOST) --port $(PORT) $(if $(HTTPS),--https --tls-dir $(TLS_DIR))
 
 run: migrate
-	$(FLASK) locker bootstrap --host $(HOST) --port $(PORT)
-	exec $(GUNICORN)
+	$(RUN_ENV) $(BOOTSTRAP)
+	$(RUN_ENV) exec $(GUNICORN)
 
 ## Start Locker on a local SeaweedFS (a real S3 store; data in instance/seaweedfs/, keys in
 ## instance/seaweedfs-identities.json). Ctrl-C stops both.
@@ -65,8 +79,8 @@ run-s3: migrate $(VENV)/.stamp-s3
 # What run-s3 runs once SeaweedFS answers (its address and keys are in the environment).
 serve-on-s3:
 	$(FLASK) locker setup-storage
-	$(FLASK) locker bootstrap --host $(HOST) --port $(PORT)
-	exec $(GUNICORN)
+	$(RUN_ENV) $(BOOTSTRAP)
+	$(RUN_ENV) exec $(GUNICORN)
 
 ## Run every test on SQLite, then on PostgreSQL; then, once, the tests that run Locker as
 ## several processes (tests/deploy/: they make their own PostgreSQL database).

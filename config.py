@@ -184,6 +184,11 @@ class Config:
 
     # Behind a reverse proxy, trust its X-Forwarded-For/-Proto/-Host (one hop).
     TRUST_PROXY = env_bool("TRUST_PROXY")
+    # Production refuses SQLite unless this says it is meant (one host, the database on its own disk).
+    ALLOW_SQLITE = env_bool("ALLOW_SQLITE")
+    # How many gunicorn workers serve this host: gunicorn.conf.py sets it for its workers, so the
+    # production checks can tell that in-memory rate limits would be split between them.
+    WORKER_PROCESSES = int(env("LOCKER_WORKER_PROCESSES", "1"))
 
     FILES_PER_PAGE = int(env("FILES_PER_PAGE", "50"))
 

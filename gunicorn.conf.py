@@ -1,4 +1,10 @@
-"""Gunicorn settings for Locker: `make run`, bench/transfer.py and production pass this file with -c."""
+"""Gunicorn settings for Locker: production (systemd, deploy/entrypoint.sh) reads them as they are;
+`make run` and bench/transfer.py pass this file too, with command-line flags that take precedence.
+
+Each setting can be changed through the environment (GUNICORN_*), e.g. in the EnvironmentFile.
+"""
+import os
+
 from gunicorn.http.unreader import SocketUnreader
 
 # gunicorn receives a request body up to 1 MiB per recv() and passes it to the application
@@ -9,3 +15,44 @@ from gunicorn.http.unreader import SocketUnreader
 # workers forked after a reload (HUP) would run that old code. tests/test_config.py checks
 # that the two agree and that the pinned gunicorn still reads this attribute.
 SocketUnreader.max_body_chunk = 128 * 1024
+
+MAX_DEFAULT_WORKERS = 8
+
+
+def default_workers(cores):
+    """2 x cores + 1 (gunicorn's advice), capped: more than 8 mostly adds database connections."""
+    return min(2 * cores + 1, MAX_DEFAULT_WORKERS)
+
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+workers = int(os.environ.get("GUNICORN_WORKERS") or default_workers(os.cpu_count() or 1))
+# Threads: a request mostly waits on the database or (local storage) the client's bytes.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# The app is loaded in each worker, not the master, so `kill -HUP` (systemctl reload) starts workers
+# on the new code and settings while the old ones finish their requests.
+preload_app = False
+# With gthread a worker's heartbeat does not wait for requests, so a long upload through local storage
+# is never cut by `timeout`; it only catches a worker that hangs as a whole.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+# On reload or stop, requests in flight (an upload to local storage among them) get this long to finish.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "120"))
+# Longer than the proxy keeps an idle upstream connection (nginx: 60 s), so the proxy closes it first
+# and never sends a request on a connection gunicorn is closing.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
+# Only these addresses may say the request came over https (X-Forwarded-Proto): the proxy's.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# The heartbeat file in memory: a slow or read-only disk (ProtectSystem=strict) never stalls it.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# No query string: signed URLs carry their signature there.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
+
+
+def tell_workers_their_number(server):
+    # The app reads this (config WORKER_PROCESSES) to refuse per-worker rate limits in production.
+    os.environ["LOCKER_WORKER_PROCESSES"] = str(server.cfg.workers)
+
+
+on_starting = tell_workers_their_number
+on_reload = tell_workers_their_number

@@ -1,8 +1,8 @@
-"""Locker as it runs on hosts: real processes on free loopback ports, for the multi-instance and deployment tests.
+"""Real processes for the deployment and multi-instance tests: started on free loopback ports, each in a
+process group of its own (so stopping it stops its children: gunicorn's workers, nginx's), with its output
+in a log file shown when it fails.
 
-Each process runs in a session of its own (so stopping it stops its children: gunicorn's workers,
-nginx's), writes its output to a log in the test's folder, and is stopped by its fixture.
-App instances run the Makefile's own gunicorn command, after `flask --app wsgi db upgrade`, on a
+App instances run after `flask --app wsgi db upgrade`, as a deploy does; several of them share a
 PostgreSQL database and a Redis database that the fixtures make for them and remove afterwards.
 """
 import os
@@ -33,57 +33,110 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def wait_for(condition, what, timeout=90, process=None):
-    """Poll condition() until it is true; fail with `what` (and the process's log) if it never is."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and not process.running():
-            raise RuntimeError(f"{process.name} exited while waiting for {what}:\n{process.log_tail()}")
-        if condition():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out after {timeout} s waiting for {what}"
-                       + (f":\n{process.log_tail()}" if process is not None else ""))
+def production_env(folder, public_url, **settings):
+    """LOCKER_ENV=production on SQLite and local storage in `folder`, every other setting from scratch."""
+    kept = {name: value for name, value in os.environ.items()
+            if not name.startswith(("S3_", "LOCKER_", "GUNICORN_", "MAIL_", "OIDC_")) and name not in
+            ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL", "SECRET_KEY", "REGISTRATION", "TRUST_PROXY",
+             "SECURE_COOKIES", "STORAGE_BACKEND", "STORAGE_DIR", "ALLOW_SQLITE")}
+    return {**kept, "LOCKER_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48), "PUBLIC_URL": public_url,
+            "DATABASE_URL": f"sqlite:///{folder / 'locker.db'}", "ALLOW_SQLITE": "1",
+            "STORAGE_BACKEND": "local", "STORAGE_DIR": str(folder / "storage"), **settings}
 
 
-def stop_group(process, grace=30):
+def flask(env, *arguments, timeout=120):
+    """Run `flask --app wsgi …` as an operator would; fail with its output if it fails."""
+    done = subprocess.run([BIN / "flask", "--app", "wsgi", *arguments], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def stop_group(popen, grace=30):
     """SIGTERM to the process's whole group, SIGKILL if it has not ended after `grace` seconds."""
-    if process is None or process.poll() is not None:
+    if popen is None or popen.poll() is not None:
         return
-    for number, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
         try:
-            os.killpg(process.pid, number)
+            os.killpg(popen.pid, sig)
         except ProcessLookupError:
             return
         try:
-            process.wait(wait)
+            popen.wait(wait)
             return
         except subprocess.TimeoutExpired:
             continue
 
 
 class Process:
-    """One command in a process group of its own, its output in folder/NAME.log."""
+    def __init__(self, name, argv, folder, env=None):
+        self.name = name
+        self.log_path = folder / f"{name}.log"
+        with self.log_path.open("wb") as log:
+            self.popen = subprocess.Popen([str(part) for part in argv], cwd=ROOT, env=env, stdout=log,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          start_new_session=True)
 
-    def __init__(self, name, folder):
-        self.name, self.log_path, self.process = name, Path(folder) / f"{name}.log", None
+    def log(self):
+        return self.log_path.read_text(errors="replace")
 
-    def launch(self, command, env=None):
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+    def wait_until(self, condition, what, timeout=90):
+        """Poll `condition` (exceptions count as not yet) until it is true, the process exits, or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.popen.returncode} before {what}:\n{self.log()}")
+            try:
+                if condition():
+                    return
+            except (OSError, requests.RequestException):
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name}: no {what} within {timeout} s:\n{self.log()}")
 
-    def running(self):
-        return self.process is not None and self.process.poll() is None
+    def wait_for_health(self, url, timeout=90, **kwargs):
+        self.wait_until(lambda: requests.get(f"{url}/healthz", timeout=5, **kwargs).status_code == 200,
+                        f"healthy answer at {url}", timeout)
 
-    def stop(self, grace=30):
-        stop_group(self.process, grace)
+    def stop(self):
+        stop_group(self.popen)
 
-    def log_tail(self, size=4000):
-        try:
-            return self.log_path.read_text(errors="replace")[-size:]
-        except OSError:
-            return "(no log)"
+
+def gunicorn(folder, env, port, name="gunicorn"):
+    """Locker under gunicorn with the production settings file, as deploy/systemd/locker.service runs it."""
+    return Process(name, [BIN / "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"], folder,
+                   {**env, "GUNICORN_BIND": f"{HOST}:{port}"})
+
+
+def upload_and_download(client, url, name, data):
+    """Upload `data` through the API (a presigned PUT), then fetch it back through its download redirect.
+
+    `client` is a requests.Session carrying the user's token; returns (file id, signed download URL, bytes).
+    """
+    started = client.post(f"{url}/api/v1/uploads", timeout=30, json={
+        "name": name, "size": len(data), "content_type": "application/octet-stream"})
+    assert started.status_code == 201, started.text
+    body = started.json()
+    put = requests.request(body["method"], body["url"], headers=body["headers"], data=data, timeout=120,
+                           verify=client.verify)
+    assert put.status_code == 200, put.text
+    completed = client.post(f"{url}/api/v1/uploads/{body['id']}/complete", timeout=60)
+    assert completed.status_code == 200, completed.text
+    file_id = completed.json()["id"]
+    redirect = client.get(f"{url}/api/v1/files/{file_id}/download", allow_redirects=False, timeout=30)
+    assert redirect.status_code == 302, redirect.text
+    signed = redirect.headers["Location"]
+    return file_id, signed, requests.get(signed, verify=client.verify, timeout=120).content
+
+
+def api_session(url, username, password, verify=True):
+    """A requests.Session signed in to the API as `username` (environment CA settings ignored)."""
+    client = requests.Session()
+    client.verify, client.trust_env = verify, False  # REQUESTS_CA_BUNDLE would override verify
+    token = client.post(f"{url}/api/v1/auth/token", json={"username": username, "password": password}, timeout=30)
+    assert token.status_code in (200, 201), token.text
+    client.headers["Authorization"] = f"Bearer {token.json()['token']}"
+    return client
 
 
 def gunicorn_command(host, port):
@@ -95,35 +148,23 @@ def gunicorn_command(host, port):
     return shlex.split(printed)
 
 
-def flask(env, *args, timeout=300, check=True):
-    """`flask --app wsgi ARGS` as an operator runs it on a host with `env`; the finished process."""
-    done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    if check and done.returncode != 0:
-        raise AssertionError(f"flask {' '.join(args)} exited with {done.returncode}:\n{done.stdout}\n{done.stderr}")
-    return done
-
-
-class LockerInstance(Process):
-    """One Locker app server: gunicorn as `make run` starts it, on a free port, with `env` as its environment."""
+class LockerInstance:
+    """One Locker app server as `make run` starts it (the Makefile's gunicorn command) on a free port."""
 
     def __init__(self, name, folder, env):
-        super().__init__(name, folder)
-        self.env = env
-        self.url = None
+        self.name, self.folder, self.env = name, Path(folder), env
+        self.process = self.url = None
 
     def start(self, timeout=90):
         port = free_port()
         self.url = f"http://{HOST}:{port}"
-        self.launch(gunicorn_command(HOST, port), env=self.env)
-        wait_for(self.answers, f"{self.name} at {self.url}/healthz", timeout, process=self)
+        self.process = Process(self.name, gunicorn_command(HOST, port), self.folder, self.env)
+        self.process.wait_for_health(self.url, timeout)
         return self
 
-    def answers(self):
-        try:
-            return requests.get(f"{self.url}/healthz", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
+    def stop(self):
+        if self.process is not None:
+            self.process.stop()
 
 
 # Settings a developer's shell may hold that would point an instance elsewhere.

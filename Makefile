@@ -37,7 +37,8 @@ node_modules/.stamp: package.json package-lock.json
 install: $(VENV)/.stamp-run node_modules/.stamp
 
 # Browser tests drive Debian's Chromium (Playwright's own download is not available here); the deployment
-# tests put Debian's nginx in front of Locker and validate deploy/Caddyfile with Debian's caddy.
+# tests put Debian's nginx in front of Locker and validate deploy/Caddyfile with Debian's caddy; the backup
+# tests run PostgreSQL's client programs (pg_dump, pg_restore, psql).
 APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
 	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); fi
 
@@ -50,7 +51,10 @@ APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND
 /usr/bin/caddy:
 	@$(call APT_INSTALL,caddy)
 
-install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/sbin/nginx /usr/bin/caddy
+/usr/bin/pg_dump:
+	@$(call APT_INSTALL,postgresql-client)
+
+install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/sbin/nginx /usr/bin/caddy /usr/bin/pg_dump
 
 migrate: install
 	$(FLASK) db upgrade

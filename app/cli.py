@@ -442,3 +442,43 @@ def command_admin(username):
                                    "There is no admin yet: run `flask locker bootstrap` first.")
     return user
 
+
+
+# --- Backups of the metadata (services.backups); the bytes are the store's to back up ---
+from pathlib import Path  # noqa: E402
+
+from app.services import backups  # noqa: E402
+
+
+@locker.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+def backup(dest):
+    """Write a consistent copy of the database (the metadata, not the files' bytes) and its manifest into the
+    new folder DEST; safe while Locker runs."""
+    try:
+        made = backups.backup(dest)
+    except LockerError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Backed up to {made.path}: {backups.describe(made.manifest)}.")
+    click.echo(f"The files' bytes are not in it: back up {backups.storage_words(made.manifest['storage'])} "
+               "with the store's own tools.")
+
+
+@locker.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the database even though it holds data.")
+def restore(src, force):
+    """Restore the backup in folder SRC into this Locker's database (DATABASE_URL), after checking it; stop
+    Locker first."""
+    try:
+        restored = backups.restore(src, force=force)
+    except LockerError as error:
+        raise click.ClickException(error.message) from None
+    manifest = restored.manifest
+    click.echo(f"Restored {backups.describe(manifest)}, backed up at {manifest['created_at']}.")
+    if not restored.schema_is_current:
+        click.echo("Its schema is older than this Locker's: run `flask db upgrade` next.")
+    if restored.storage != manifest["storage"]:
+        click.echo(f"The backup's files were in {backups.storage_words(manifest['storage'])}; this Locker uses "
+                   f"{backups.storage_words(restored.storage)}, which must hold the same objects.")
+    click.echo("Check that storage holds every file's bytes: flask locker verify --all")

@@ -81,6 +81,9 @@ class Config:
     S3_READ_TIMEOUT = float(env("S3_READ_TIMEOUT", "5"))
     S3_MAX_ATTEMPTS = int(env("S3_MAX_ATTEMPTS", "2"))
     STORAGE_RETRY_AFTER = float(env("STORAGE_RETRY_AFTER", "5"))
+    # A SeaweedFS cluster's master (http://host:9333), optional: /healthz then says "degraded" when a
+    # volume lacks a copy, and uploads are refused with a clear 503 while the store can take none.
+    S3_SEAWEEDFS_MASTER_URL = env("S3_SEAWEEDFS_MASTER_URL")
 
     MAX_FILE_SIZE = parse_size(env("MAX_FILE_SIZE", "50 GiB"))
     # Larger files go up in parts (S3 takes at most 5 GiB in one PUT).

@@ -1,5 +1,7 @@
 """A local SeaweedFS (one `weed server`: master, volume, filer and S3 gateway) for `make run-s3`,
-the tests and the benchmark.
+the tests and the benchmark; and a SeaweedFS cluster (SeaweedCluster: a master, several volume
+servers, a filer with the S3 gateway, each a process of its own) that keeps every object on two
+volume servers, for the tests of redundant storage.
 
 SeaweedFS's S3 gateway enforces what AWS does (signatures, expiry,
 x-amz-checksum-sha256, If-None-Match), so Locker is tried against real S3
@@ -190,8 +192,7 @@ class WeedStore:
                 for node in rack.get("DataNodes") or []}
 
     def stop(self, grace=5):
-        for process in reversed(self.processes()):
-            stop_process(process, grace)
+        stop_processes(self.processes(), grace)
 
     def settings(self, bucket):
         """What Locker's environment needs to use this store."""
@@ -207,20 +208,27 @@ def launch(command, log_path):
                                 start_new_session=True)
 
 
-def stop_process(process, grace=5):
-    """SIGTERM to its process group, then SIGKILL after `grace` seconds: weed takes ~20 s to stop by itself,
-    and what it has answered for is already written (a killed process loses nothing the kernel holds)."""
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGCONT)  # a paused process would not act on SIGTERM
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(30)
-    except ProcessLookupError:
-        pass
+def stop_processes(processes, grace=5):
+    """SIGTERM to each one's process group, then SIGKILL to those still running after `grace` seconds: weed
+    takes ~20 s to stop by itself, and what it has answered for is already written (a killed process loses
+    nothing the kernel holds). All are asked at once, so stopping a cluster takes one grace, not one each."""
+    running = [process for process in processes if process is not None and process.poll() is None]
+    for process in running:
+        try:
+            os.killpg(process.pid, signal.SIGCONT)  # a paused process would not act on SIGTERM
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    for process in running:
+        try:
+            process.wait(max(0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(30)
 
 
 def read_log_tail(path, size):
@@ -336,6 +344,10 @@ class SeaweedCluster(WeedStore):
         self.volumes = [launch(self.volume_command(i), self.log_path(f"volume-{i}")) for i in range(self.volume_count)]
         self.filer = launch(self.filer_command(), self.log_path("filer"))
 
+    def start(self, timeout=120):
+        """Start every process and wait until the S3 gateway answers and every volume server has joined."""
+        return super().start(timeout)
+
     def processes(self):
         return [process for process in (self.master, *self.volumes, self.filer) if process is not None]
 
@@ -351,7 +363,7 @@ class SeaweedCluster(WeedStore):
             os.killpg(self.volumes[i].pid, signal.SIGKILL)
             self.volumes[i].wait(30)
         else:
-            stop_process(self.volumes[i], grace)
+            stop_processes([self.volumes[i]], grace)
         self.volumes[i] = None
         self.wait_until(lambda: self.volume_address(i) not in self.volume_servers_joined(), 60,
                         f"master still lists volume server {i}")

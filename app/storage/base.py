@@ -59,12 +59,24 @@ class Check:
     detail: str
 
 
+@dataclass(frozen=True)
+class Health:
+    """How a backend that answers is doing: "ok", or "degraded" (serving, short of something) with what."""
+
+    state: str = "ok"
+    detail: str | None = None
+
+
 class StorageError(Exception):
     """The backend could not be reached or failed an operation."""
 
 
 class StorageRejected(StorageError):
     """The backend refused what the client sent (a missing or mismatched part, say)."""
+
+
+class StorageReadOnly(StorageError):
+    """The backend serves what it holds but cannot store anything new now (a replica is down, say)."""
 
 
 class Storage(ABC):
@@ -116,8 +128,11 @@ class Storage(ABC):
         """Remove `key`; removing a missing key succeeds."""
 
     @abstractmethod
-    def health(self):
-        """Raise StorageError when the backend cannot serve requests."""
+    def health(self) -> Health:
+        """How the backend is doing; raise StorageError when it cannot serve requests."""
+
+    def check_writable(self):
+        """Raise StorageReadOnly when the backend knows it cannot take new objects now (asked before uploads)."""
 
     @abstractmethod
     def open_read(self, key):

@@ -36,14 +36,17 @@ node_modules/.stamp: package.json package-lock.json
 
 install: $(VENV)/.stamp-run node_modules/.stamp
 
-# Browser tests drive Debian's Chromium (Playwright's own download is not available here); the deployment
-# tests put Debian's nginx in front of Locker and validate deploy/Caddyfile with Debian's caddy; the backup
-# tests run PostgreSQL's client programs (pg_dump, pg_restore, psql).
+# Browser tests drive Debian's Chromium (Playwright's own download is not available here); the backup tests
+# run PostgreSQL's client programs (pg_dump, pg_restore, psql); the deployment tests put Debian's nginx and
+# caddy in front of Locker and check the systemd units with systemd-analyze (no systemd needs to run).
 APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
 	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); fi
 
 /usr/bin/chromium:
 	@$(call APT_INSTALL,chromium)
+
+/usr/bin/pg_dump:
+	@$(call APT_INSTALL,postgresql-client)
 
 /usr/sbin/nginx:
 	@$(call APT_INSTALL,nginx)
@@ -51,10 +54,11 @@ APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND
 /usr/bin/caddy:
 	@$(call APT_INSTALL,caddy)
 
-/usr/bin/pg_dump:
-	@$(call APT_INSTALL,postgresql-client)
+/usr/bin/systemd-analyze:
+	@$(call APT_INSTALL,systemd)
 
-install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/sbin/nginx /usr/bin/caddy /usr/bin/pg_dump
+install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/bin/pg_dump /usr/sbin/nginx /usr/bin/caddy \
+	/usr/bin/systemd-analyze
 
 migrate: install
 	$(FLASK) db upgrade
@@ -86,8 +90,8 @@ serve-on-s3:
 	$(RUN_ENV) $(BOOTSTRAP)
 	$(RUN_ENV) exec $(GUNICORN)
 
-## Run every test on SQLite, then on PostgreSQL; then, once, the tests that run Locker as
-## several processes (tests/deploy/: they make their own PostgreSQL database).
+## Run every test on SQLite, then on PostgreSQL; the deployment tests (tests/deploy/) once, as they
+## start their own processes and choose their own database.
 test: install-test
 	$(MAKE) --no-print-directory test-sqlite test-postgres test-deploy
 

@@ -4,8 +4,13 @@
 Each setting can be changed through the environment (GUNICORN_*), e.g. in the EnvironmentFile.
 """
 import os
+from pathlib import Path
 
+from dotenv import load_dotenv
 from gunicorn.http.unreader import SocketUnreader
+
+# The same .env Locker reads (config.py), so GUNICORN_* there count too; the environment wins.
+load_dotenv(Path(__file__).resolve().parent / ".env")
 
 # gunicorn receives a request body up to 1 MiB per recv() and passes it to the application
 # through two buffers of its own, copying whatever a read did not take yet; four 16 MiB parts

@@ -40,9 +40,14 @@ def site_urls(host, port, scheme="http"):
 
 
 def certificate_names(host, public_url):
-    """What a LAN certificate must name: this machine by loopback, the address served, PUBLIC_URL's host."""
-    names = {"localhost", "127.0.0.1"}
-    names.update(lan_addresses() if host in WILDCARD_HOSTS else [host])
+    """What a LAN certificate must name: this machine by loopback and on the LAN, the address served, PUBLIC_URL's host.
+
+    The LAN addresses are named even when serving loopback only, so that moving to HOST=0.0.0.0 later keeps
+    the certificate (and the fingerprint people checked).
+    """
+    names = {"localhost", "127.0.0.1", *lan_addresses()}
+    if host not in WILDCARD_HOSTS:
+        names.add(host)
     if public_url and urlsplit(public_url).hostname:
         names.add(urlsplit(public_url).hostname)
     return names
@@ -73,7 +78,7 @@ def bootstrap(host, port, use_https, tls_dir):
     storage = current_app.extensions["locker.storage"]
     click.echo(f"Storage: {storage.name}; database: {current_app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
     click.echo("Locker will be at:")
-    for url in [base] if public_url else urls:
+    for url in dict.fromkeys(([base] if public_url else []) + urls):  # PUBLIC_URL first, each once
         click.echo(f"    {url}")
     if use_https:
         certificate = ensure_certificate(tls_dir or Path(current_app.instance_path) / "tls",

@@ -3,12 +3,18 @@
 A module imports the fixtures it uses; `live` finds moto_server by name, so import that too.
 """
 import os
+import shlex
+import signal
+import socket
+import subprocess
 import threading
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from flask_migrate import upgrade
 from moto.moto_server import werkzeug_app
 from moto.server import ThreadedMotoServer
@@ -19,7 +25,6 @@ from app.extensions import db
 from app.models import File, utcnow
 from app.services import tokens, users
 from tests.conftest import MULTIPART_SETTINGS, PASSWORD
-from tests.deploy.processes import LockerInstance
 from tests.helpers import write_directly
 
 HOST = "127.0.0.1"
@@ -128,6 +133,8 @@ class Gunicorn:
     database and folder, to make users and tokens before the server takes requests.
     """
 
+    ROOT = Path(__file__).resolve().parent.parent
+
     def __init__(self, folder: Path, make_config, **settings) -> None:
         self.folder = folder
         database = f"sqlite:///{folder / 'locker.db'}"
@@ -139,16 +146,46 @@ class Gunicorn:
         with self.app.app_context():
             upgrade()
             db.engine.dispose()
-        self.server = None
+        self.process = None
         self.url = None
 
+    @classmethod
+    def command(cls, port: int) -> list[str]:
+        """The GUNICORN command line the Makefile runs, read from the Makefile itself so the two never drift."""
+        printed = subprocess.run(
+            ["make", "-s", "--no-print-directory", "--eval", "print-gunicorn: ; $(info $(GUNICORN))",
+             "print-gunicorn", f"HOST={HOST}", f"PORT={port}"],
+            cwd=cls.ROOT, capture_output=True, text=True, check=True).stdout
+        return shlex.split(printed)
+
     def start(self, timeout: float = 60) -> None:
-        self.server = LockerInstance("gunicorn", self.folder, self.env).start(timeout)
-        self.url = self.server.url
+        with socket.socket() as probe:
+            probe.bind((HOST, 0))
+            port = probe.getsockname()[1]
+        log = (self.folder / "gunicorn.log").open("wb")
+        # A process group of its own, so stopping it stops the master and its workers together.
+        self.process = subprocess.Popen(self.command(port), cwd=self.ROOT, env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.url = f"http://{HOST}:{port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer on {self.url} within {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return (self.folder / "gunicorn.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
+        if self.process is not None:
+            stop_process_group(self.process)
 
     def token(self, username: str | None = None) -> str:
         """A new user's API token."""
@@ -156,6 +193,22 @@ class Gunicorn:
             user = users.create_user(username or f"g{uuid.uuid4().hex[:10]}", PASSWORD)
             _, secret = tokens.create_token(user, "tests")
         return secret
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """TERM a process started in a session of its own and all its children; KILL them if they linger."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,16 @@
 """LOCKER_ENV=production refuses unsafe settings, naming all of them at once, and warns about risky ones."""
 import logging
+import re
+import secrets
+from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from app import create_app, production
 from config import ProductionConfig
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SAFE = {"SECRET_KEY": "k3Jx9-qLw2ZpR7tYv0bNcM4hG8sDfA1eUoI6", "PUBLIC_URL": "https://files.example.org",
         "SESSION_COOKIE_SECURE": True, "REMEMBER_COOKIE_SECURE": True,
@@ -27,7 +33,8 @@ def test_safe_production_settings_pass_without_a_word():
     ({"SECRET_KEY": "x" * 64}, "SECRET_KEY is a sample or too short"),
     ({"PUBLIC_URL": None}, "PUBLIC_URL is not set"),
     ({"PUBLIC_URL": "files.example.org"}, "PUBLIC_URL is not set"),
-    ({"SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False}, "SECURE_COOKIES is off while PUBLIC_URL is https"),
+    ({"SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False},
+     "SECURE_COOKIES is off while PUBLIC_URL is https"),
     ({"PUBLIC_URL": "http://files.example.org"}, "PUBLIC_URL is http but cookies are Secure"),
     ({"SQLALCHEMY_DATABASE_URI": "sqlite:////var/lib/locker/locker.db"}, "DATABASE_URL is SQLite"),
     ({"RATELIMIT_STORAGE_URI": "memory://"}, "REDIS_URL is not set while gunicorn runs 5 workers"),
@@ -93,3 +100,36 @@ def test_trust_proxy_warns_once_when_a_request_bypasses_the_proxy(caplog):
         guarded({**base, "REMOTE_ADDR": "198.51.100.5"}, lambda *args: None)
     assert len(caplog.records) == 1 and "TRUST_PROXY is on" in caplog.records[0].getMessage()
     assert "198.51.100.4" in caplog.records[0].getMessage()
+
+
+def settings_read(path, pattern):
+    return set(re.findall(pattern, (ROOT / path).read_text()))
+
+
+def test_the_production_example_explains_every_setting():
+    example = dotenv_values(ROOT / ".env.production.example")
+    read = (settings_read("config.py", r'env(?:_bool|_list)?\("([A-Z0-9_]+)"')
+            | settings_read("gunicorn.conf.py", r'os\.environ\.get\("([A-Z0-9_]+)"'))
+    internal = {"TEST_DATABASE_URL", "LOCKER_WORKER_PROCESSES"}  # set by the tests and by gunicorn.conf.py
+    assert sorted(read - internal - set(example)) == []
+
+
+def test_the_production_example_is_refused_until_its_secret_is_replaced_and_then_starts(monkeypatch, tmp_path):
+    import importlib
+
+    import config
+    example = dotenv_values(ROOT / ".env.production.example")
+    monkeypatch.setattr("dotenv.load_dotenv", lambda *args, **kwargs: False)
+    for name, value in example.items():
+        monkeypatch.setenv(name, value or "")
+    monkeypatch.setenv("STORAGE_DIR", str(tmp_path))
+    try:
+        with pytest.raises(RuntimeError) as refused:
+            create_app(importlib.reload(config).ProductionConfig)
+        assert "SECRET_KEY is a sample" in str(refused.value) and str(refused.value).count("\n  - ") == 1
+        monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+        app = create_app(importlib.reload(config).ProductionConfig)  # touches no database, store or Redis yet
+        assert app.config["SESSION_COOKIE_SECURE"] and app.config["REGISTRATION"] == "closed"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(config)

@@ -1,14 +1,11 @@
-"""Real processes for the deployment and multi-instance tests: started on free loopback ports, each in a
-process group of its own (so stopping it stops its children: gunicorn's workers, nginx's), with its output
-in a log file shown when it fails.
+"""Real processes for the deployment tests: started on free loopback ports, each in a process group of
+its own (so stopping it stops its children), with its output in a log file shown when it fails.
 
-App instances run after `flask --app wsgi db upgrade`, as a deploy does; several of them share a
-PostgreSQL database and a Redis database that the fixtures make for them and remove afterwards.
+Several app instances (LockerInstance, locker_instances) share a PostgreSQL database and a Redis
+database (redis_database) that the fixtures make for them and remove afterwards.
 """
 import os
 import secrets
-import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +16,13 @@ from urllib.parse import urljoin
 
 import redis
 import requests
+from flask_migrate import upgrade
+
+from app import create_app
+from app.extensions import db
+from app.services import users
+from tests.conftest import make_config
+from tests.live_support import Gunicorn, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,28 +48,22 @@ def production_env(folder, public_url, **settings):
             "STORAGE_BACKEND": "local", "STORAGE_DIR": str(folder / "storage"), **settings}
 
 
-def flask(env, *arguments, timeout=120):
-    """Run `flask --app wsgi …` as an operator would; fail with its output if it fails."""
+def migrate_with_user(env, username, password):
+    """What `flask db upgrade` and `flask locker create-user` do to env's database, done in this process
+    (a `flask` process costs seconds of start-up on a busy machine)."""
+    app = create_app(make_config(env["DATABASE_URL"], {}, env["STORAGE_DIR"]))
+    with app.app_context():
+        upgrade()
+        users.create_user(username, password)
+        db.engine.dispose()
+
+
+def flask(env, *arguments, timeout=300):
+    """Run `flask --app wsgi …` as an operator does on a host; fail with its output if it fails."""
     done = subprocess.run([BIN / "flask", "--app", "wsgi", *arguments], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
-
-
-def stop_group(popen, grace=30):
-    """SIGTERM to the process's whole group, SIGKILL if it has not ended after `grace` seconds."""
-    if popen is None or popen.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(popen.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            popen.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 class Process:
@@ -94,12 +92,12 @@ class Process:
             time.sleep(0.1)
         raise AssertionError(f"{self.name}: no {what} within {timeout} s:\n{self.log()}")
 
-    def wait_for_health(self, url, timeout=90, **kwargs):
+    def wait_for_health(self, url, **kwargs):
         self.wait_until(lambda: requests.get(f"{url}/healthz", timeout=5, **kwargs).status_code == 200,
-                        f"healthy answer at {url}", timeout)
+                        f"healthy answer at {url}")
 
     def stop(self):
-        stop_group(self.popen)
+        stop_process_group(self.popen)
 
 
 def gunicorn(folder, env, port, name="gunicorn"):
@@ -139,15 +137,6 @@ def api_session(url, username, password, verify=True):
     return client
 
 
-def gunicorn_command(host, port):
-    """The GUNICORN command line the Makefile runs, read from the Makefile itself so the two never drift."""
-    printed = subprocess.run(
-        ["make", "-s", "--no-print-directory", "--eval", "print-gunicorn: ; $(info $(GUNICORN))",
-         "print-gunicorn", f"HOST={host}", f"PORT={port}"],
-        cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return shlex.split(printed)
-
-
 class LockerInstance:
     """One Locker app server as `make run` starts it (the Makefile's gunicorn command) on a free port."""
 
@@ -155,11 +144,11 @@ class LockerInstance:
         self.name, self.folder, self.env = name, Path(folder), env
         self.process = self.url = None
 
-    def start(self, timeout=90):
+    def start(self):
         port = free_port()
         self.url = f"http://{HOST}:{port}"
-        self.process = Process(self.name, gunicorn_command(HOST, port), self.folder, self.env)
-        self.process.wait_for_health(self.url, timeout)
+        self.process = Process(self.name, Gunicorn.command(port), self.folder, self.env)
+        self.process.wait_for_health(self.url)
         return self
 
     def stop(self):

@@ -30,7 +30,7 @@ from tests.browser_support import browser, log_in, watch  # noqa: F401  (fixture
 from tests.conftest import PASSWORD
 from tests.deploy.processes import (HOST, POSTGRES_URL, ROOT, Process, api_session, flask, free_port, gunicorn,
                                    production_env, upload_and_download)
-from tests.deploy.test_nginx import nginx_conf
+from tests.deploy.test_proxies import nginx_conf
 from tests.helpers import at_once
 from tests.scratch_db import scratch_postgres_database
 

@@ -82,6 +82,7 @@ def deployment(tmp_path_factory, postgres_url, redis_url):
         env = production_env(
             folder, url, DATABASE_URL=postgres_url, REDIS_URL=redis_url, TRUST_PROXY="1", GUNICORN_WORKERS="1",
             GUNICORN_THREADS="8", **store.settings("locker-files"), S3_PUBLIC_ENDPOINT_URL=s3_url,
+            S3_SEAWEEDFS_MASTER_URL=store.master_url,
             MULTIPART_THRESHOLD=str(PART), MULTIPART_PART_SIZE=str(PART),
             LOGIN_LIMIT_PER_ACCOUNT="5 per minute", LOGIN_LIMIT_PER_ADDRESS="1000 per minute")
         # A deploy's steps, as an operator runs them once before the app servers start.
@@ -238,6 +239,8 @@ def download_every_file(deployment, client):
 
 
 def test_with_a_volume_server_stopped_every_file_downloads_and_uploads_go_on_once_it_is_back(deployment):
+    """While a copy is missing, health says storage is degraded and uploads get a quick 503 (S3_SEAWEEDFS_MASTER_URL
+    lets Locker ask the master), yet every file downloads; once the server is back, uploads work again."""
     client = deployment.api()
     before = random.Random(2).randbytes(300_000)
     _, _, downloaded = upload_and_download(client, deployment.url, "before.bin", before)
@@ -246,6 +249,11 @@ def test_with_a_volume_server_stopped_every_file_downloads_and_uploads_go_on_onc
 
     deployment.store.stop_volume(0)
     try:
+        health = requests.get(f"{deployment.url}/healthz", verify=deployment.cert, timeout=30)
+        assert health.status_code == 200 and health.json()["storage"] == "degraded", health.text
+        refused = client.post(f"{deployment.url}/api/v1/uploads", timeout=30,
+                              json={"name": "while.bin", "size": 10, "content_type": "application/octet-stream"})
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "storage_read_only", refused.text
         assert download_every_file(deployment, client) == deployment.uploaded
     finally:
         deployment.store.start_volume(0)

@@ -149,12 +149,13 @@ class Gunicorn:
         self.process = None
         self.url = None
 
-    def command(self, port: int) -> list[str]:
+    @classmethod
+    def command(cls, port: int) -> list[str]:
         """The GUNICORN command line the Makefile runs, read from the Makefile itself so the two never drift."""
         printed = subprocess.run(
             ["make", "-s", "--no-print-directory", "--eval", "print-gunicorn: ; $(info $(GUNICORN))",
              "print-gunicorn", f"HOST={HOST}", f"PORT={port}"],
-            cwd=self.ROOT, capture_output=True, text=True, check=True).stdout
+            cwd=cls.ROOT, capture_output=True, text=True, check=True).stdout
         return shlex.split(printed)
 
     def start(self, timeout: float = 60) -> None:

@@ -16,7 +16,9 @@ import time
 import uuid
 import zipfile
 
+import boto3
 import pytest
+from botocore.config import Config
 from playwright.sync_api import expect
 
 from app.extensions import db
@@ -66,8 +68,13 @@ def write_big_file(app, user, folder, name, scratch):
         for chunk in chunks():
             out.write(chunk)
     if storage.name != "local":
+        # Not Locker's own client: its read timeout is made for serving requests, and a store under load may
+        # take longer than that to take 300 MiB.
+        meta = storage.client.meta
+        patient = boto3.client("s3", endpoint_url=meta.endpoint_url, region_name=meta.region_name,
+                               config=Config(signature_version="s3v4", read_timeout=600))
         with open(path, "rb") as body:
-            storage.client.put_object(Bucket=storage.bucket, Key=key, Body=body)
+            patient.put_object(Bucket=storage.bucket, Key=key, Body=body)
         path.unlink()
     db.session.add(File(public_id=uuid.uuid4().hex, owner_id=user.id, name=name, search_name=search_key(name),
                         size=BIG, content_type="application/octet-stream", sha256=digest.hexdigest(),

@@ -9,3 +9,61 @@ from gunicorn.http.unreader import SocketUnreader
 # workers forked after a reload (HUP) would run that old code. tests/test_config.py checks
 # that the two agree and that the pinned gunicorn still reads this attribute.
 SocketUnreader.max_body_chunk = 128 * 1024
+
+# Metrics from every worker (app/metrics.py): each worker writes its counters to files in
+# PROMETHEUS_MULTIPROC_DIR and /metrics adds them up. The variable must be set before any
+# worker imports prometheus_client, so it is set here, in the master; prometheus_client itself
+# is imported only inside the hooks (by then the variable is set). A directory made here is
+# removed on exit; one the operator names is emptied at start, as prometheus_client asks.
+import os as _os  # noqa: E402  (underscored: gunicorn reads this module's plain names as settings)
+import shutil as _shutil  # noqa: E402
+import tempfile as _tempfile  # noqa: E402
+
+if not _os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _os.environ["PROMETHEUS_MULTIPROC_DIR"] = _tempfile.mkdtemp(prefix="locker-metrics-")
+    _os.environ["LOCKER_MADE_METRICS_DIR"] = "1"
+
+
+def on_starting(server):
+    folder = _os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    _os.makedirs(folder, exist_ok=True)
+    for name in _os.listdir(folder):
+        if name.endswith(".db"):
+            _os.remove(_os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _os.environ.get("LOCKER_MADE_METRICS_DIR"):
+        _shutil.rmtree(_os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+# LOG_FORMAT=json (app/logs.py): gunicorn's own lines are JSON too. The master's are formatted by
+# python-json-logger directly; each worker, once it has loaded the app, takes Locker's formatters,
+# which add the request id and leave secrets out of the access line.
+def _setting(name):
+    """A setting as config.py reads it (the environment, else .env), without importing Locker here."""
+    from dotenv import dotenv_values
+    return _os.environ.get(name) or dotenv_values(_os.path.join(_os.path.dirname(__file__), ".env")).get(name) or ""
+
+
+if _setting("LOG_FORMAT").lower() == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json",
+                                 "stream": "ext://sys.stderr"}},
+        "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+                    "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False}},
+    }
+
+    def post_worker_init(worker):
+        from app.logs import use_json_for_gunicorn
+        use_json_for_gunicorn(worker.log)

@@ -61,7 +61,7 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
 
 def wants_json():
     """API and storage clients get JSON; browsers asking for pages get HTML."""
-    if request.path.startswith(("/api/", "/_storage/", "/healthz")):
+    if request.path.startswith(("/api/", "/_storage/", "/healthz", "/readyz", "/metrics")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]

@@ -1,32 +1,120 @@
-"""GET /healthz: is the database answering, is storage reachable."""
-import logging
+"""GET /healthz (liveness: the process serves) and GET /readyz (readiness: its dependencies answer).
 
-from flask import Blueprint, jsonify
+An orchestrator restarts a process whose liveness fails, so /healthz calls nothing:
+a slow store must not get every instance restarted. /readyz asks the database,
+storage and (when rate limits live there) Redis, each on a thread of its own with
+its own deadline, so a hung dependency costs the answer READY_DEADLINE seconds,
+not a worker. While one dependency's earlier check is still hanging, no second
+one starts: a scrape every second cannot pile up threads.
+"""
+import logging
+import threading
+from concurrent.futures import Future, wait
+from urllib.parse import urlsplit
+
+import redis
+from flask import Blueprint, current_app, has_app_context, jsonify
 from sqlalchemy import text
 
 from app.extensions import db
-from app.storage import get_storage
+from app.storage.base import DEGRADED
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
+OK, DOWN = "ok", "down"
+# Each check's own deadline; they run side by side, so /readyz answers within about this long (well under 2 s).
+READY_DEADLINE = 1.0
+REDIS_SCHEMES = {"redis", "rediss", "unix"}
+
 
 def check(probe):
+    """ok, degraded or down: what a probe (a storage health call, a query) says; a failure is logged, not raised."""
     try:
-        probe()
-        return "ok"
+        result = probe()
     except Exception as error:  # any failure means "down"; the log says why
         log.warning("health check failed: %s", error)
-        db.session.rollback()
-        return "down"
+        if has_app_context():
+            db.session.rollback()
+        return DOWN
+    return DEGRADED if result == DEGRADED else OK
+
+
+class Readiness:
+    """One dependency's check, run on a daemon thread; a check still running is reused, never doubled."""
+
+    def __init__(self, name, probe):
+        self.name = name
+        self.probe = probe
+        self.lock = threading.Lock()
+        self.running = None
+
+    def start(self):
+        with self.lock:
+            if self.running is None or self.running.done():
+                self.running = Future()
+                threading.Thread(target=self.run, args=(self.running,), name=f"readyz-{self.name}",
+                                 daemon=True).start()
+            return self.running
+
+    def run(self, future):
+        future.set_result(check(self.probe))
+
+
+def database_probe(app):
+    def probe():
+        with app.app_context():
+            with db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+    return probe
+
+
+def redis_probe(url):
+    # A client of its own with short timeouts: the rate limiter's may wait much longer on a hung server.
+    client = redis.Redis.from_url(url, socket_connect_timeout=READY_DEADLINE, socket_timeout=READY_DEADLINE)
+    return client.ping
+
+
+def build_checks(app):
+    """The checks this app's settings call for, in the order the answer lists them."""
+    storage = app.extensions["locker.storage"]
+    checks = [Readiness("database", database_probe(app)), Readiness("storage", lambda: storage.health())]
+    limits_at = app.config.get("RATELIMIT_STORAGE_URI") or ""
+    if urlsplit(limits_at).scheme in REDIS_SCHEMES:
+        checks.append(Readiness("redis", redis_probe(limits_at)))
+    return checks
+
+
+def init_app(app):
+    app.extensions["locker.readiness"] = build_checks(app)
+    app.register_blueprint(bp)
+
+
+@bp.after_request
+def never_cached(response):
+    # A cached "ok" would hide an outage from whatever asks through a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/healthz")
 def healthz():
-    # Storage first: no database transaction stays open across a network call.
-    storage = check(get_storage().health)
-    result = {"database": check(lambda: db.session.execute(text("SELECT 1"))), "storage": storage}
-    healthy = all(state == "ok" for state in result.values())
-    response = jsonify(status="ok" if healthy else "down", **result)
-    response.status_code = 200 if healthy else 503
+    return jsonify(status=OK)
+
+
+@bp.get("/readyz")
+def readyz():
+    checks = current_app.extensions["locker.readiness"]
+    running = {check.name: check.start() for check in checks}
+    wait(running.values(), timeout=READY_DEADLINE)
+    result = {name: future.result() if future.done() else DOWN for name, future in running.items()}
+    for name, future in running.items():
+        if not future.done():
+            log.warning("readiness: %s did not answer within %s s", name, READY_DEADLINE)
+    # Degraded storage still serves (a replica is missing): ready, and saying so.
+    ready = all(state in (OK, DEGRADED) for state in result.values())
+    status = (OK if all(state == OK for state in result.values()) else DEGRADED) if ready else DOWN
+    response = jsonify(status=status, **result)
+    response.status_code = 200 if ready else 503
     return response
+

@@ -2,7 +2,8 @@
 
 `stall` accepts connections and forwards nothing, as a store stopped with
 SIGSTOP looks to a client (the kernel still completes the handshake);
-`refuse` closes every connection at once, as a store that is down or restarting;
+`refuse` closes every connection at once, those already open at their next message, as a store
+that is down or restarting;
 `mute` lets requests through but drops the answers, as a store that did the
 work and then stopped answering.
 """
@@ -51,7 +52,7 @@ class FaultyProxy:
 
     def pipe(self, source, sink, answers):
         try:
-            while self.mode != STALL and (chunk := source.recv(65536)):
+            while (chunk := source.recv(65536)) and self.mode in (PASS, MUTE):
                 if not (answers and self.mode == MUTE):
                     sink.sendall(chunk)
         except OSError:

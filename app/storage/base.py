@@ -59,6 +59,10 @@ class Check:
     detail: str
 
 
+# What health() returns for a store that serves with less redundancy than it should (a replica down).
+DEGRADED = "degraded"
+
+
 class StorageError(Exception):
     """The backend could not be reached or failed an operation."""
 
@@ -117,7 +121,8 @@ class Storage(ABC):
 
     @abstractmethod
     def health(self):
-        """Raise StorageError when the backend cannot serve requests."""
+        """Raise StorageError when the backend cannot serve requests; return DEGRADED when it serves, but
+        with less redundancy than it is set up for (anything else means healthy)."""
 
     @abstractmethod
     def open_read(self, key):

@@ -26,6 +26,15 @@ def scrub(event, _hint=None):
     return redact_any(event)
 
 
+def report(error):
+    """Send an error no handler expected (a no-op while reporting is off).
+
+    Locker answers such errors itself (errors.handle_unexpected), so the SDK's Flask hook,
+    which sees only errors left unhandled, never would.
+    """
+    sentry_sdk.capture_exception(error)
+
+
 def init(config, transport=None):
     """Start reporting errors when SENTRY_DSN is set; `transport` replaces the network (tests)."""
     if not config.get("SENTRY_DSN"):
@@ -36,9 +45,10 @@ def init(config, transport=None):
         integrations=[FlaskIntegration()],
         before_send=scrub,
         before_breadcrumb=lambda crumb, _hint: redact_any(crumb),
-        send_default_pii=False,
+        # Collect nothing that may hold a secret: no bodies, cookies, query strings, local variables.
+        data_collection={"user_info": False, "cookies": {"mode": "off"}, "http_bodies": [],
+                         "url_query_params": {"mode": "off"}, "stack_frame_variables": False,
+                         "database_query_data": False},
         max_request_body_size="never",
-        include_local_variables=False,
-        traces_sample_rate=0,
         transport=transport,
     )

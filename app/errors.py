@@ -5,6 +5,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app import error_reports
 from app.extensions import db
 from app.formatting import wait_in_words
 
@@ -164,4 +165,5 @@ def register_error_handlers(app):
     def handle_unexpected(error):
         db.session.rollback()
         log.exception("unhandled error")
+        error_reports.report(error)
         return error_response(500, "internal_error", "Something went wrong on our side. Nothing was changed.")

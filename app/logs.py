@@ -9,7 +9,8 @@ import re
 import sys
 import uuid
 
-from flask import g, has_request_context, request
+from flask import current_app, g, has_request_context, request
+from flask.logging import default_handler
 from pythonjsonlogger.json import JsonFormatter
 
 from app.redaction import redact_path, redact_text
@@ -19,6 +20,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # else, or any id from a client when no proxy is trusted, is replaced by one made here.
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] [%(request_id)s] %(message)s"
 
 
 def request_id():
@@ -28,7 +30,6 @@ def request_id():
 
 def assign_request_id():
     """First of all hooks: adopt the trusted proxy's id when it is well formed, else make one."""
-    from flask import current_app
     offered = request.headers.get(REQUEST_ID_HEADER, "")
     trusted = current_app.config.get("TRUST_PROXY") and REQUEST_ID_PATTERN.match(offered)
     g.request_id = offered if trusted else uuid.uuid4().hex
@@ -84,27 +85,31 @@ class AccessJsonFormatter(LockerJsonFormatter):
         log_record["duration_s"] = float(log_record["duration_s"] or 0)
 
 
-def json_handler(formatter=None):
+def redacting_handler(formatter):
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter or LockerJsonFormatter())
+    handler.setFormatter(formatter)
     handler.addFilter(RequestContext())
     return handler
 
 
 def configure(app):
-    """Set up request ids (always) and, with LOG_FORMAT=json, JSON lines for the whole process."""
+    """Set up request ids, and lines (JSON with LOG_FORMAT=json, else text) that name them and hide secrets.
+
+    Logging is the process's: a test app in text mode leaves it to pytest.
+    """
     app.before_request_funcs.setdefault(None, []).insert(0, assign_request_id)
     app.after_request(echo_request_id)
     log_format = app.config["LOG_FORMAT"]
     if log_format not in ("text", "json"):
         raise RuntimeError(f"LOG_FORMAT must be text or json, not {log_format!r}.")
-    if log_format == "json":
-        root = logging.getLogger()
-        root.handlers[:] = [json_handler()]
-        root.setLevel(app.config["LOG_LEVEL"])
-        # Flask's own handler would print each line a second time, as text.
-        app.logger.handlers.clear()
-        app.logger.propagate = True
+    if log_format == "text" and app.testing:
+        return
+    root = logging.getLogger()
+    root.handlers[:] = [redacting_handler(LockerJsonFormatter() if log_format == "json"
+                                          else logging.Formatter(TEXT_FORMAT))]
+    root.setLevel(app.config["LOG_LEVEL"])
+    # Flask's own handler would print the app's lines a second time, unredacted.
+    app.logger.removeHandler(default_handler)
 
 
 def use_json_for_gunicorn(gunicorn_logger):

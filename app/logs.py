@@ -19,7 +19,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # What a proxy's id may look like (nginx's $request_id is 32 hex digits, others use UUIDs): anything
 # else, or any id from a client when no proxy is trusted, is replaced by one made here.
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] [%(request_id)s] %(message)s"
 
 
@@ -56,7 +56,7 @@ class LockerJsonFormatter(JsonFormatter):
     """python-json-logger's formatter, with tracebacks passed through the same redaction as messages."""
 
     def __init__(self, fields=JSON_FIELDS, **kwargs):
-        super().__init__(fields, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        super().__init__(fields, rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
                          **kwargs)
 
     def formatException(self, exc_info):

@@ -41,7 +41,12 @@ install: $(VENV)/.stamp-run node_modules/.stamp
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 
-install-test: install $(VENV)/.stamp-test /usr/bin/chromium
+# Readiness tests start a Redis server of their own (Debian's redis-server).
+/usr/bin/redis-server:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; fi
+
+install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/bin/redis-server
 
 migrate: install
 	$(FLASK) db upgrade

@@ -10,16 +10,26 @@ from gunicorn.http.unreader import SocketUnreader
 # that the two agree and that the pinned gunicorn still reads this attribute.
 SocketUnreader.max_body_chunk = 128 * 1024
 
-# Metrics from every worker (app/metrics.py): each worker writes its counters to files in
-# PROMETHEUS_MULTIPROC_DIR and /metrics adds them up. The variable must be set before any
-# worker imports prometheus_client, so it is set here, in the master; prometheus_client itself
-# is imported only inside the hooks (by then the variable is set). A directory made here is
-# removed on exit; one the operator names is emptied at start, as prometheus_client asks.
+
 import os as _os  # noqa: E402  (underscored: gunicorn reads this module's plain names as settings)
 import shutil as _shutil  # noqa: E402
 import tempfile as _tempfile  # noqa: E402
 
-if not _os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+
+def _setting(name):
+    """A setting as config.py reads it (the environment, else .env), without importing Locker here."""
+    from dotenv import dotenv_values
+    return _os.environ.get(name) or dotenv_values(_os.path.join(_os.path.dirname(__file__), ".env")).get(name) or ""
+
+
+# Metrics from every worker (app/metrics.py): each worker writes its counters to files in
+# PROMETHEUS_MULTIPROC_DIR and /metrics adds them up. The variable must be set before any
+# worker imports prometheus_client, so it is set here, in the master; prometheus_client itself
+# is imported only inside the hooks (by then the variable is set). A folder made here is
+# removed on exit; one the operator names is emptied at start, as prometheus_client asks.
+if _setting("PROMETHEUS_MULTIPROC_DIR"):
+    _os.environ["PROMETHEUS_MULTIPROC_DIR"] = _setting("PROMETHEUS_MULTIPROC_DIR")
+else:
     _os.environ["PROMETHEUS_MULTIPROC_DIR"] = _tempfile.mkdtemp(prefix="locker-metrics-")
     _os.environ["LOCKER_MADE_METRICS_DIR"] = "1"
 
@@ -43,14 +53,8 @@ def on_exit(server):
 
 
 # LOG_FORMAT=json (app/logs.py): gunicorn's own lines are JSON too. The master's are formatted by
-# python-json-logger directly; each worker, once it has loaded the app, takes Locker's formatters,
-# which add the request id and leave secrets out of the access line.
-def _setting(name):
-    """A setting as config.py reads it (the environment, else .env), without importing Locker here."""
-    from dotenv import dotenv_values
-    return _os.environ.get(name) or dotenv_values(_os.path.join(_os.path.dirname(__file__), ".env")).get(name) or ""
-
-
+# python-json-logger directly, with the fields of app.logs.JSON_FIELDS; each worker, once it has
+# loaded the app, takes Locker's formatters, which add the request id and keep secrets out.
 if _setting("LOG_FORMAT").lower() == "json":
     logconfig_dict = {
         "version": 1,

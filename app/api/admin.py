@@ -85,7 +85,7 @@ class AdminOverview(Schema):
     trash_bytes = fields.Integer(required=True)
     pending_uploads = fields.Integer(required=True, metadata={"description": "unfinished uploads"})
     reserved_bytes = fields.Integer(required=True, metadata={"description": "space unfinished uploads reserve"})
-    storage = fields.String(required=True, validate=validate.OneOf(["ok", "down"]))
+    storage = fields.String(required=True, validate=validate.OneOf(["ok", "degraded", "down"]))
     database = fields.String(required=True, validate=validate.OneOf(["ok", "down"]))
     storage_name = fields.String(required=True)
     version = fields.String(required=True, metadata={"example": "0.1.0"})

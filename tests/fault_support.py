@@ -9,6 +9,9 @@ work and then stopped answering.
 """
 import socket
 import threading
+from urllib.parse import urlsplit
+
+import pytest
 
 PASS, STALL, REFUSE, MUTE = "pass", "stall", "refuse", "mute"
 
@@ -77,3 +80,18 @@ class FaultyProxy:
         self.closed = True
         self.set(PASS)
         self.listener.close()
+
+
+@pytest.fixture
+def proxy_to():
+    """Puts a FaultyProxy in front of a server's URL (scheme://host:port); each is closed after the test."""
+    made = []
+
+    def make(url):
+        target = urlsplit(url)
+        made.append(FaultyProxy(target.hostname, target.port))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.close()

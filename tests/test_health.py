@@ -7,12 +7,11 @@ server to put a proxy in front of, whichever database the suite runs on.
 """
 import threading
 import time
-from urllib.parse import urlsplit
 
 import pytest
 
 from app.storage.base import DEGRADED
-from tests.fault_support import PASS, REFUSE, STALL, FaultyProxy
+from tests.fault_support import PASS, REFUSE, STALL, proxy_to  # noqa: F401  (fixture)
 from tests.live_support import moto_server  # noqa: F401  (fixture)
 from tests.redis_support import redis_server  # noqa: F401  (fixture)
 
@@ -35,20 +34,6 @@ def wait_until_ready(client):
     return response.get_json()
 
 
-@pytest.fixture
-def proxy():
-    made = []
-
-    def make(url):
-        target = urlsplit(url)
-        made.append(FaultyProxy(target.hostname, target.port))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.close()
-
-
 def test_ready_when_database_and_storage_answer(client):
     response = client.get("/readyz")
     assert response.status_code == 200
@@ -57,8 +42,8 @@ def test_ready_when_database_and_storage_answer(client):
 
 
 @pytest.mark.parametrize("fault", [REFUSE, STALL])
-def test_storage_down_or_hung_is_503_naming_it_within_2_s_and_recovers(make_app, moto_server, proxy, fault):
-    store = proxy(moto_server)
+def test_storage_down_or_hung_is_503_naming_it_within_2_s_and_recovers(make_app, moto_server, proxy_to, fault):
+    store = proxy_to(moto_server)
     client = make_app(STORAGE_BACKEND="s3", S3_BUCKET="locker-ready", S3_ENDPOINT_URL=store.url,
                       SETUP_STORAGE=True, PUBLIC_URL="http://localhost").test_client()
     assert client.get("/readyz").status_code == 200
@@ -77,8 +62,8 @@ def test_storage_down_or_hung_is_503_naming_it_within_2_s_and_recovers(make_app,
 
 
 @pytest.mark.parametrize("fault", [REFUSE, STALL])
-def test_redis_down_or_hung_is_503_naming_it_within_2_s_and_recovers(make_app, redis_server, proxy, fault):
-    cache = proxy(redis_server)
+def test_redis_down_or_hung_is_503_naming_it_within_2_s_and_recovers(make_app, redis_server, proxy_to, fault):
+    cache = proxy_to(redis_server)
     client = make_app(RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{cache.port}/0").test_client()
     assert client.get("/readyz").get_json() == {"status": "ok", "database": "ok", "storage": "ok", "redis": "ok"}
     cache.set(fault)

@@ -2,11 +2,10 @@
 import json
 import logging
 import re
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fault_support import REFUSE, FaultyProxy
+from tests.fault_support import REFUSE, proxy_to  # noqa: F401  (fixture)
 from tests.live_support import moto_server  # noqa: F401  (fixture)
 
 GENERATED = re.compile(r"^[0-9a-f]{32}$")
@@ -52,21 +51,16 @@ def test_every_request_gets_its_own_id(make_app):
     assert len(ids) == 3 and all(GENERATED.match(each) for each in ids)
 
 
-def test_json_lines_carry_the_request_id(make_app, moto_server, accounts, json_logs):
+def test_json_lines_carry_the_request_id(make_app, moto_server, proxy_to, accounts, json_logs):
     """A real line: the warning Locker logs when storage does not answer, during a request."""
-    target = urlsplit(moto_server)
-    store = FaultyProxy(target.hostname, target.port)
-    try:
-        app = make_app(STORAGE_BACKEND="s3", S3_BUCKET="locker-logs", S3_ENDPOINT_URL=store.url, SETUP_STORAGE=True,
-                       PUBLIC_URL="http://localhost", LOG_FORMAT="json", S3_CONNECT_TIMEOUT=0.5, S3_MAX_ATTEMPTS=1)
-        with app.app_context():
-            user = accounts.create()
-            token = accounts.token(user)
-        store.set(REFUSE)
-        response = app.test_client().post("/api/v1/uploads", headers={"Authorization": f"Bearer {token}"},
-                                          json={"name": "big.bin", "size": 100 * 1024 * 1024})
-    finally:
-        store.close()
+    store = proxy_to(moto_server)
+    app = make_app(STORAGE_BACKEND="s3", S3_BUCKET="locker-logs", S3_ENDPOINT_URL=store.url, SETUP_STORAGE=True,
+                   PUBLIC_URL="http://localhost", LOG_FORMAT="json", S3_CONNECT_TIMEOUT=0.5, S3_MAX_ATTEMPTS=1)
+    with app.app_context():
+        token = accounts.token(accounts.create())
+    store.set(REFUSE)
+    response = app.test_client().post("/api/v1/uploads", headers={"Authorization": f"Bearer {token}"},
+                                      json={"name": "big.bin", "size": 100 * 1024 * 1024})
     assert response.status_code == 503
     lines = json_logs()
     warning = next(line for line in lines if line["message"].startswith("storage unavailable"))

@@ -3,12 +3,10 @@
 Counters are process-wide (tests build many apps in one process), so each test reads them
 before and after what it does.
 """
-from urllib.parse import urlsplit
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fault_support import REFUSE, FaultyProxy
+from tests.fault_support import REFUSE, proxy_to  # noqa: F401  (fixture)
 from tests.helpers import send, upload
 from tests.live_support import moto_server  # noqa: F401  (fixture)
 
@@ -97,26 +95,23 @@ def test_completing_before_the_bytes_arrive_counts_as_failed(local_client, accou
     assert after("locker_uploads_completed_total") == before("locker_uploads_completed_total")
 
 
-def test_a_store_that_goes_down_counts_a_failed_upload_and_a_storage_error(make_app, moto_server, accounts):
-    target = urlsplit(moto_server)
-    store = FaultyProxy(target.hostname, target.port)
-    try:
-        app = make_app(STORAGE_BACKEND="s3", S3_BUCKET="locker-metrics", S3_ENDPOINT_URL=store.url,
-                       SETUP_STORAGE=True, PUBLIC_URL="http://localhost", METRICS_TOKEN=TOKEN,
-                       S3_CONNECT_TIMEOUT=0.5, S3_READ_TIMEOUT=0.5, S3_MAX_ATTEMPTS=1)
-        client = app.test_client()
-        with app.app_context():
-            headers = accounts.headers(accounts.create())
-        data = b"x" * 100
-        started = client.post("/api/v1/uploads", headers=headers, json={"name": "lost.bin", "size": len(data)})
-        body = started.get_json()
-        assert send(client, body["method"], body["url"], body["headers"], data)[0] == 200
-        before = Scrape(client)
-        store.set(REFUSE)
-        assert client.post(f"/api/v1/uploads/{body['id']}/complete", headers=headers).status_code == 503
-        after = Scrape(client)
-    finally:
-        store.close()
+def test_a_store_that_goes_down_counts_a_failed_upload_and_a_storage_error(make_app, moto_server, proxy_to,
+                                                                          accounts):
+    store = proxy_to(moto_server)
+    app = make_app(STORAGE_BACKEND="s3", S3_BUCKET="locker-metrics", S3_ENDPOINT_URL=store.url,
+                   SETUP_STORAGE=True, PUBLIC_URL="http://localhost", METRICS_TOKEN=TOKEN,
+                   S3_CONNECT_TIMEOUT=0.5, S3_READ_TIMEOUT=0.5, S3_MAX_ATTEMPTS=1)
+    client = app.test_client()
+    with app.app_context():
+        headers = accounts.headers(accounts.create())
+    data = b"x" * 100
+    started = client.post("/api/v1/uploads", headers=headers, json={"name": "lost.bin", "size": len(data)})
+    body = started.get_json()
+    assert send(client, body["method"], body["url"], body["headers"], data)[0] == 200
+    before = Scrape(client)
+    store.set(REFUSE)
+    assert client.post(f"/api/v1/uploads/{body['id']}/complete", headers=headers).status_code == 503
+    after = Scrape(client)
     assert after("locker_uploads_failed_total", reason="storage_unavailable") == before(
         "locker_uploads_failed_total", reason="storage_unavailable") + 1
     assert after("locker_storage_call_errors_total", operation="stat") == before(

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from tests.conftest import make_config
-from tests.fault_support import PASS, REFUSE, STALL, FaultyProxy
+from tests.fault_support import PASS, REFUSE, STALL, proxy_to  # noqa: F401  (fixture)
 from tests.scratch_db import scratch_database
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -22,14 +22,14 @@ RECOVERY = 30
 
 
 @pytest.fixture
-def database_proxy(tmp_path):
+def database_proxy(tmp_path, proxy_to):
     url = sa.make_url(POSTGRES)
     with scratch_database(POSTGRES, tmp_path) as (_, options):
-        server = FaultyProxy(url.host, url.port or 5432)
+        server = proxy_to(f"postgresql://{url.host}:{url.port or 5432}")
         proxied = url.set(host="127.0.0.1", port=server.port).render_as_string(hide_password=False)
         app = create_app(make_config(proxied, options, tmp_path / "storage"))
         yield server, app.test_client()
-        server.close()
+        server.set(PASS)
         with app.app_context():
             db.engine.dispose()
 

@@ -20,6 +20,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # else, or any id from a client when no proxy is trusted, is replaced by one made here.
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
+JSON_NAMES = {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"}
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] [%(request_id)s] %(message)s"
 
 
@@ -56,8 +57,7 @@ class LockerJsonFormatter(JsonFormatter):
     """python-json-logger's formatter, with tracebacks passed through the same redaction as messages."""
 
     def __init__(self, fields=JSON_FIELDS, **kwargs):
-        super().__init__(fields, rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
-                         **kwargs)
+        super().__init__(fields, rename_fields=JSON_NAMES, **kwargs)
 
     def formatException(self, exc_info):
         return redact_text(super().formatException(exc_info))

@@ -5,7 +5,9 @@ a slow store must not get every instance restarted. /readyz asks the database,
 storage and (when rate limits live there) Redis, each on a thread of its own with
 its own deadline, so a hung dependency costs the answer READY_DEADLINE seconds,
 not a worker. While one dependency's earlier check is still hanging, no second
-one starts: a scrape every second cannot pile up threads.
+one starts: a scrape every second cannot pile up threads. The request itself opens
+no database transaction, and the database check holds a connection only for its
+`SELECT 1`, so no transaction waits on storage or Redis.
 """
 import logging
 import threading

@@ -4,10 +4,12 @@ Counters are process-wide (tests build many apps in one process), so each test r
 before and after what it does.
 """
 import pytest
+from flask import current_app
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fault_support import REFUSE, proxy_to  # noqa: F401  (fixture)
 from tests.helpers import send, upload
+from tests.test_file_requests import Guest, make_request, path
 from tests.live_support import moto_server  # noqa: F401  (fixture)
 
 TOKEN = "metrics-reader-token-for-tests"
@@ -116,3 +118,20 @@ def test_a_store_that_goes_down_counts_a_failed_upload_and_a_storage_error(make_
         "locker_uploads_failed_total", reason="storage_unavailable") + 1
     assert after("locker_storage_call_errors_total", operation="stat") == before(
         "locker_storage_call_errors_total", operation="stat") + 1
+
+
+def test_guest_and_batch_uploads_are_counted_as_every_upload_is(local_client, accounts):
+    client = local_client
+    headers = accounts.headers(accounts.create())
+    before = Scrape(client)
+    batch = client.post("/api/v1/uploads/batch", headers=headers,
+                        json={"items": [{"name": "a.txt", "size": 3}, {"name": "b.txt", "size": 4}]})
+    assert batch.status_code == 201
+    guest = Guest(current_app, path(make_request(client, headers)))
+    guest.open()
+    guest.upload("scan.pdf", b"%PDF-1.4 guest bytes")
+    after = Scrape(client)
+    assert after("locker_uploads_started_total") == before("locker_uploads_started_total") + 3
+    assert after("locker_uploads_completed_total") == before("locker_uploads_completed_total") + 1
+    assert after("locker_upload_bytes_admitted_total") == before("locker_upload_bytes_admitted_total") + len(
+        b"%PDF-1.4 guest bytes")

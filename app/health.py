@@ -27,15 +27,15 @@ log = logging.getLogger(__name__)
 OK, DOWN = "ok", "down"
 # Each check's own deadline; they run side by side, so /readyz answers within about this long (well under 2 s).
 READY_DEADLINE = 1.0
-REDIS_SCHEMES = {"redis", "rediss", "unix"}
+REDIS_SCHEMES = {"redis", "rediss"}
 
 
-def check(probe):
+def check(probe, name="health check"):
     """ok, degraded or down: what a probe (a storage health call, a query) says; a failure is logged, not raised."""
     try:
         result = probe()
     except Exception as error:  # any failure means "down"; the log says why
-        log.warning("health check failed: %s", error)
+        log.warning("%s failed: %s", name, error)
         if has_app_context():
             db.session.rollback()
         return DOWN
@@ -60,7 +60,7 @@ class Readiness:
             return self.running
 
     def run(self, future):
-        future.set_result(check(self.probe))
+        future.set_result(check(self.probe, f"readiness check of {self.name}"))
 
 
 def database_probe(app):
@@ -113,10 +113,10 @@ def readyz():
     for name, future in running.items():
         if not future.done():
             log.warning("readiness: %s did not answer within %s s", name, READY_DEADLINE)
+    states = set(result.values())
     # Degraded storage still serves (a replica is missing): ready, and saying so.
-    ready = all(state in (OK, DEGRADED) for state in result.values())
-    status = (OK if all(state == OK for state in result.values()) else DEGRADED) if ready else DOWN
+    status = DOWN if DOWN in states else DEGRADED if DEGRADED in states else OK
     response = jsonify(status=status, **result)
-    response.status_code = 200 if ready else 503
+    response.status_code = 503 if status == DOWN else 200
     return response
 

@@ -52,9 +52,15 @@ def on_exit(server):
         _shutil.rmtree(_os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
-# LOG_FORMAT=json (app/logs.py): gunicorn's own lines are JSON too. The master's are formatted by
-# python-json-logger directly, with the fields of app.logs.JSON_FIELDS; each worker, once it has
-# loaded the app, takes Locker's formatters, which add the request id and keep secrets out.
+# Log lines (app/logs.py): each worker, once it has loaded the app, has gunicorn's error and access
+# lines name their request and leave secrets out, as JSON with LOG_FORMAT=json. The master's own
+# lines are formatted by python-json-logger directly then, with the fields of app.logs.JSON_FIELDS.
+def post_worker_init(worker):
+    if hasattr(worker.wsgi, "config"):  # else the app failed to load, and gunicorn serves the error
+        from app.logs import take_over_gunicorn_logs
+        take_over_gunicorn_logs(worker.log, worker.wsgi)
+
+
 if _setting("LOG_FORMAT").lower() == "json":
     logconfig_dict = {
         "version": 1,
@@ -68,7 +74,3 @@ if _setting("LOG_FORMAT").lower() == "json":
         "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
                     "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False}},
     }
-
-    def post_worker_init(worker):
-        from app.logs import use_json_for_gunicorn
-        use_json_for_gunicorn(worker.log)

@@ -112,10 +112,24 @@ def configure(app):
     app.logger.removeHandler(default_handler)
 
 
-def use_json_for_gunicorn(gunicorn_logger):
-    """Swap the formatters of a gunicorn worker's error and access logs for JSON ones (see gunicorn.conf.py)."""
+class Redacted(logging.Formatter):
+    """Another formatter's text lines with secrets replaced (gunicorn's text access line holds the path)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record):
+        return redact_text(self.inner.format(record))
+
+
+def take_over_gunicorn_logs(gunicorn_logger, app):
+    """In a gunicorn worker (see gunicorn.conf.py): its error and access lines in the app's LOG_FORMAT,
+    naming their request and free of secrets."""
+    json_lines = app.config["LOG_FORMAT"] == "json"
+    for logger, json_formatter in [(gunicorn_logger.error_log, LockerJsonFormatter),
+                                   (gunicorn_logger.access_log, AccessJsonFormatter)]:
+        for handler in logger.handlers:
+            handler.setFormatter(json_formatter() if json_lines else Redacted(handler.formatter or logging.Formatter()))
     for handler in gunicorn_logger.error_log.handlers:
-        handler.setFormatter(LockerJsonFormatter())
         handler.addFilter(RequestContext())
-    for handler in gunicorn_logger.access_log.handlers:
-        handler.setFormatter(AccessJsonFormatter())

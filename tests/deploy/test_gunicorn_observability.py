@@ -13,7 +13,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PASSWORD
-from tests.live_support import Gunicorn
+from tests.live_support import Gunicorn, gunicorn_live  # noqa: F401  (fixture)
 
 METRICS_TOKEN = secrets.token_urlsafe(24)
 REQUESTS = 60
@@ -84,3 +84,11 @@ def test_metrics_add_up_both_workers_and_every_log_line_is_json_without_secrets(
     everything = server.log()
     for secret in (token, signature, METRICS_TOKEN, PASSWORD):
         assert secret not in everything
+
+
+def test_text_access_lines_leave_link_tokens_out(gunicorn_live):
+    """`make run` as it is (text lines): the access line of a link's page names no token."""
+    link_token = secrets.token_urlsafe(16)
+    assert requests.get(f"{gunicorn_live.url}/s/{link_token}", timeout=30).status_code == 404
+    lines = gunicorn_live.log()
+    assert "/s/[redacted]" in lines and link_token not in lines

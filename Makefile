@@ -11,7 +11,7 @@ THREADS ?= 16
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run run-s3 serve-on-s3 install install-test test test-sqlite test-postgres migrate clean
+.PHONY: run run-s3 serve-on-s3 install install-test test test-sqlite test-postgres test-deploy migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,30 +36,54 @@ node_modules/.stamp: package.json package-lock.json
 
 install: $(VENV)/.stamp-run node_modules/.stamp
 
-# Browser tests drive Debian's Chromium (Playwright's own download is not available here).
+# Browser tests drive Debian's Chromium (Playwright's own download is not available here); the backup tests
+# run PostgreSQL's client programs (pg_dump, pg_restore, psql); the deployment tests put Debian's nginx and
+# caddy in front of Locker and check the systemd units with systemd-analyze (no systemd needs to run).
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
+	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); fi
+
 /usr/bin/chromium:
-	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+	@$(call APT_INSTALL,chromium)
 
-# Readiness tests start a Redis server of their own (Debian's redis-server).
+/usr/bin/pg_dump:
+	@$(call APT_INSTALL,postgresql-client)
+
+/usr/sbin/nginx:
+	@$(call APT_INSTALL,nginx)
+
+/usr/bin/caddy:
+	@$(call APT_INSTALL,caddy)
+
+/usr/bin/systemd-analyze:
+	@$(call APT_INSTALL,systemd)
+
+/usr/bin/curl:
+	@$(call APT_INSTALL,curl)
+
+# Readiness tests start a Redis server of their own.
 /usr/bin/redis-server:
-	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
-	else sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; fi
+	@$(call APT_INSTALL,redis-server)
 
-install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/bin/redis-server
+install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/bin/pg_dump /usr/sbin/nginx /usr/bin/caddy \
+	/usr/bin/systemd-analyze /usr/bin/curl /usr/bin/redis-server
 
 migrate: install
 	$(FLASK) db upgrade
 
 ## Start Locker on the embedded defaults (SQLite under instance/, files on local disk).
-## `make run HOST=0.0.0.0` serves the local network.
+## `make run HOST=0.0.0.0` serves the local network; `make run HOST=0.0.0.0 HTTPS=1` does it over
+## https with a self-signed certificate made on first start and kept in TLS_DIR.
+HTTPS ?=
+TLS_DIR ?= instance/tls
 GUNICORN := $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) \
-	--threads $(THREADS) --worker-class gthread --timeout 120 --access-logfile - \
-	--access-logformat '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss' wsgi:app
+	--threads $(THREADS) $(if $(HTTPS),--certfile $(TLS_DIR)/cert.pem --keyfile $(TLS_DIR)/key.pem) wsgi:app
+# Over https, cookies are sent only over https.
+RUN_ENV := $(if $(HTTPS),SECURE_COOKIES=1)
+BOOTSTRAP := $(FLASK) locker bootstrap --host $(HOST) --port $(PORT) $(if $(HTTPS),--https --tls-dir $(TLS_DIR))
 
 run: migrate
-	$(FLASK) locker bootstrap --host $(HOST) --port $(PORT)
-	exec $(GUNICORN)
+	$(RUN_ENV) $(BOOTSTRAP)
+	$(RUN_ENV) exec $(GUNICORN)
 
 ## Start Locker on a local SeaweedFS (a real S3 store; data in instance/seaweedfs/, keys in
 ## instance/seaweedfs-identities.json). Ctrl-C stops both.
@@ -70,18 +94,22 @@ run-s3: migrate $(VENV)/.stamp-s3
 # What run-s3 runs once SeaweedFS answers (its address and keys are in the environment).
 serve-on-s3:
 	$(FLASK) locker setup-storage
-	$(FLASK) locker bootstrap --host $(HOST) --port $(PORT)
-	exec $(GUNICORN)
+	$(RUN_ENV) $(BOOTSTRAP)
+	$(RUN_ENV) exec $(GUNICORN)
 
-## Run every test on SQLite, then on PostgreSQL.
+## Run every test on SQLite, then on PostgreSQL; the deployment tests (tests/deploy/) once, as they
+## start their own processes and choose their own database.
 test: install-test
-	$(MAKE) --no-print-directory test-sqlite test-postgres
+	$(MAKE) --no-print-directory test-sqlite test-postgres test-deploy
 
 test-sqlite:
-	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest --ignore=tests/deploy $(PYTEST_ARGS)
 
 test-postgres:
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest --ignore=tests/deploy $(PYTEST_ARGS)
+
+test-deploy:
+	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest tests/deploy $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

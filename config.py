@@ -81,6 +81,9 @@ class Config:
     S3_READ_TIMEOUT = float(env("S3_READ_TIMEOUT", "5"))
     S3_MAX_ATTEMPTS = int(env("S3_MAX_ATTEMPTS", "2"))
     STORAGE_RETRY_AFTER = float(env("STORAGE_RETRY_AFTER", "5"))
+    # A SeaweedFS cluster's master (http://host:9333), optional: /healthz then says "degraded" when a
+    # volume lacks a copy, and uploads are refused with a clear 503 while the store can take none.
+    S3_SEAWEEDFS_MASTER_URL = env("S3_SEAWEEDFS_MASTER_URL")
 
     MAX_FILE_SIZE = parse_size(env("MAX_FILE_SIZE", "50 GiB"))
     # Larger files go up in parts (S3 takes at most 5 GiB in one PUT).
@@ -184,6 +187,11 @@ class Config:
 
     # Behind a reverse proxy, trust its X-Forwarded-For/-Proto/-Host (one hop).
     TRUST_PROXY = env_bool("TRUST_PROXY")
+    # Production refuses SQLite unless this says it is meant (one host, the database on its own disk).
+    ALLOW_SQLITE = env_bool("ALLOW_SQLITE")
+    # How many gunicorn workers serve this host: gunicorn.conf.py sets it for its workers, so the
+    # production checks can tell that in-memory rate limits would be split between them.
+    WORKER_PROCESSES = int(env("LOCKER_WORKER_PROCESSES", "1"))
 
     FILES_PER_PAGE = int(env("FILES_PER_PAGE", "50"))
 

@@ -1,5 +1,18 @@
-"""Gunicorn settings for Locker: `make run`, bench/transfer.py and production pass this file with -c."""
+"""Gunicorn settings for Locker: production (systemd, deploy/entrypoint.sh) reads them as they are;
+`make run` and bench/transfer.py pass this file too, with command-line flags that take precedence.
+
+Each setting can be changed through the environment (GUNICORN_*), e.g. in the EnvironmentFile.
+"""
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from dotenv import load_dotenv
 from gunicorn.http.unreader import SocketUnreader
+
+# The same .env Locker reads (config.py), so GUNICORN_* there count too; the environment wins.
+load_dotenv(Path(__file__).resolve().parent / ".env")
 
 # gunicorn receives a request body up to 1 MiB per recv() and passes it to the application
 # through two buffers of its own, copying whatever a read did not take yet; four 16 MiB parts
@@ -10,16 +23,42 @@ from gunicorn.http.unreader import SocketUnreader
 # that the two agree and that the pinned gunicorn still reads this attribute.
 SocketUnreader.max_body_chunk = 128 * 1024
 
-
-import os as _os  # noqa: E402  (underscored: gunicorn reads this module's plain names as settings)
-import shutil as _shutil  # noqa: E402
-import tempfile as _tempfile  # noqa: E402
+MAX_DEFAULT_WORKERS = 8
 
 
-def _setting(name):
-    """A setting as config.py reads it (the environment, else .env), without importing Locker here."""
-    from dotenv import dotenv_values
-    return _os.environ.get(name) or dotenv_values(_os.path.join(_os.path.dirname(__file__), ".env")).get(name) or ""
+def default_workers(cores):
+    """2 x cores + 1 (gunicorn's advice), capped: more than 8 mostly adds database connections."""
+    return min(2 * cores + 1, MAX_DEFAULT_WORKERS)
+
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+workers = int(os.environ.get("GUNICORN_WORKERS") or default_workers(os.cpu_count() or 1))
+# Threads: a request mostly waits on the database or (local storage) the client's bytes.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# The app is loaded in each worker, not the master, so `kill -HUP` (systemctl reload) starts workers
+# on the new code and settings while the old ones finish their requests.
+preload_app = False
+# With gthread a worker's heartbeat does not wait for requests, so a long upload through local storage
+# is never cut by `timeout`; it only catches a worker that hangs as a whole.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+# On reload or stop, requests in flight (an upload to local storage among them) get this long to finish.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "120"))
+# Longer than the proxy keeps an idle upstream connection (nginx: 60 s), so the proxy closes it first
+# and never sends a request on a connection gunicorn is closing.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
+# Only these addresses may say the request came over https (X-Forwarded-Proto): the proxy's.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# The heartbeat file in memory: a slow or read-only disk (ProtectSystem=strict) never stalls it.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# No query string: signed URLs carry their signature there.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
+
+
+def tell_workers_their_number(server):
+    # The app reads this (config WORKER_PROCESSES) to refuse per-worker rate limits in production.
+    os.environ["LOCKER_WORKER_PROCESSES"] = str(server.cfg.workers)
 
 
 # Metrics from every worker (app/metrics.py): each worker writes its counters to files in
@@ -27,19 +66,25 @@ def _setting(name):
 # worker imports prometheus_client, so it is set here, in the master; prometheus_client itself
 # is imported only inside the hooks (by then the variable is set). A folder made here is
 # removed on exit; one the operator names is emptied at start, as prometheus_client asks.
-if _setting("PROMETHEUS_MULTIPROC_DIR"):
-    _os.environ["PROMETHEUS_MULTIPROC_DIR"] = _setting("PROMETHEUS_MULTIPROC_DIR")
-else:
-    _os.environ["PROMETHEUS_MULTIPROC_DIR"] = _tempfile.mkdtemp(prefix="locker-metrics-")
-    _os.environ["LOCKER_MADE_METRICS_DIR"] = "1"
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="locker-metrics-")
+    os.environ["LOCKER_MADE_METRICS_DIR"] = "1"
+
+
+def empty_metrics_folder():
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
 
 
 def on_starting(server):
-    folder = _os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    _os.makedirs(folder, exist_ok=True)
-    for name in _os.listdir(folder):
-        if name.endswith(".db"):
-            _os.remove(_os.path.join(folder, name))
+    tell_workers_their_number(server)
+    empty_metrics_folder()
+
+
+on_reload = tell_workers_their_number
 
 
 def child_exit(server, worker):
@@ -48,8 +93,8 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    if _os.environ.get("LOCKER_MADE_METRICS_DIR"):
-        _shutil.rmtree(_os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    if os.environ.get("LOCKER_MADE_METRICS_DIR"):
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 # Log lines (app/logs.py): each worker, once it has loaded the app, has gunicorn's error and access
@@ -61,7 +106,7 @@ def post_worker_init(worker):
         take_over_gunicorn_logs(worker.log, worker.wsgi)
 
 
-if _setting("LOG_FORMAT").lower() == "json":
+if os.environ.get("LOG_FORMAT", "").lower() == "json":
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,

@@ -10,7 +10,7 @@ from limits import parse_many
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import error_reports, json_limits, logs, metrics, transactions
+from app import error_reports, json_limits, logs, metrics, production, transactions
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.services import oidc
 from app.storage import build_storage
@@ -67,9 +67,9 @@ def create_app(config_class=None):
     app = Flask(__name__, template_folder=str(BASE_DIR / "templates"), instance_path=str(BASE_DIR / "instance"))
     app.config.from_object(config_class or config_from_env())
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if not app.config.get("SECRET_KEY"):
-        if app.config.get("ENV_NAME") == "production":
-            raise RuntimeError("Set SECRET_KEY to a long random value before running Locker in production.")
+    if app.config.get("ENV_NAME") == "production":
+        production.enforce(app.config, app.logger)
+    elif not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path) / "secret_key")
     from app.services.users import REGISTRATION_MODES
     if app.config["REGISTRATION"] not in REGISTRATION_MODES:
@@ -87,7 +87,8 @@ def create_app(config_class=None):
     oidc.check_settings(app.config)
     error_reports.init(app.config)
     if app.config.get("TRUST_PROXY"):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+        app.wsgi_app = production.ProxyHeadersExpected(ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1),
+                                                       app.logger)
 
     db.init_app(app)
     with app.app_context():

@@ -1,5 +1,8 @@
 """`flask locker …` commands for operators."""
 import ipaddress
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import psutil
@@ -8,6 +11,7 @@ from flask.cli import AppGroup
 
 from app.errors import LockerError
 from app.formatting import human_size
+from app.lan_certificate import ensure_certificate
 from app.services import admin as admin_service
 from app.services import files, maintenance, previews, users
 from app.services.common import public_origin
@@ -26,18 +30,39 @@ def lan_addresses():
     return sorted(set(found))
 
 
-def site_urls(host, port):
-    if host in ("0.0.0.0", "::", ""):
-        return [f"http://127.0.0.1:{port}"] + [f"http://{address}:{port}" for address in lan_addresses()]
-    return [f"http://{host}:{port}"]
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def site_urls(host, port, scheme="http"):
+    if host in WILDCARD_HOSTS:
+        return [f"{scheme}://127.0.0.1:{port}"] + [f"{scheme}://{address}:{port}" for address in lan_addresses()]
+    return [f"{scheme}://{host}:{port}"]
+
+
+def certificate_names(host, public_url):
+    """What a LAN certificate names: this machine by loopback and on the LAN, the address served, PUBLIC_URL's host.
+
+    The LAN addresses are named even when serving loopback only, so that moving to HOST=0.0.0.0 later keeps
+    the certificate (and the fingerprint people checked).
+    """
+    names = {"localhost", "127.0.0.1", *lan_addresses()}
+    if host not in WILDCARD_HOSTS:
+        names.add(host)
+    if public_url and urlsplit(public_url).hostname:
+        names.add(urlsplit(public_url).hostname)
+    return names
 
 
 @locker.command("bootstrap")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address Locker will listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port Locker will listen on.")
-def bootstrap(host, port):
+@click.option("--https", "use_https", is_flag=True,
+              help="Locker serves https itself: make (or reuse) a self-signed certificate in --tls-dir.")
+@click.option("--tls-dir", type=click.Path(file_okay=False),
+              help="Where the certificate and its key are kept (default: instance/tls).")
+def bootstrap(host, port, use_https, tls_dir):
     """Make sure an admin can sign in, and print where Locker will be."""
-    urls = site_urls(host, port)
+    urls = site_urls(host, port, "https" if use_https else "http")
     public_url = current_app.config.get("PUBLIC_URL")
     base = public_url.rstrip("/") if public_url else urls[0]
     try:
@@ -53,8 +78,41 @@ def bootstrap(host, port):
     storage = current_app.extensions["locker.storage"]
     click.echo(f"Storage: {storage.name}; database: {current_app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
     click.echo("Locker will be at:")
-    for url in urls:
+    for url in dict.fromkeys(([base] if public_url else []) + urls):  # PUBLIC_URL first, each once
         click.echo(f"    {url}")
+    if use_https:
+        certificate = ensure_certificate(tls_dir or Path(current_app.instance_path) / "tls",
+                                         certificate_names(host, public_url))
+        click.echo(f"{'Made a new' if certificate.made else 'Using the'} self-signed certificate "
+                   f"{certificate.cert_path}. Browsers will warn about it once; before accepting, check that "
+                   "the SHA-256 fingerprint they show is")
+        click.echo(f"    {certificate.fingerprint}")
+
+
+@locker.command("wait-for-database")
+@click.option("--timeout", default=60, show_default=True, help="Seconds to wait at most.")
+def wait_for_database(timeout):
+    """Wait until the database answers (a container starting beside it); exits 1 if it does not in time."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from app.extensions import db
+
+    deadline = time.monotonic() + timeout
+    waiting = False
+    while True:
+        try:
+            db.session.execute(text("SELECT 1"))
+            db.session.rollback()
+            return
+        except OperationalError as error:
+            db.session.rollback()
+            if time.monotonic() >= deadline:
+                raise click.ClickException(f"The database did not answer within {timeout} s: {error.orig}") from None
+        if not waiting:
+            click.echo("Waiting for the database...")
+            waiting = True
+        time.sleep(1)
 
 
 @locker.command("create-user")
@@ -389,3 +447,43 @@ def command_admin(username):
                                    "There is no admin yet: run `flask locker bootstrap` first.")
     return user
 
+
+
+# --- Backups of the metadata (services.backups); the bytes are the store's to back up ---
+from pathlib import Path  # noqa: E402
+
+from app.services import backups  # noqa: E402
+
+
+@locker.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+def backup(dest):
+    """Write a consistent copy of the database (the metadata, not the files' bytes) and its manifest into the
+    new folder DEST; safe while Locker runs."""
+    try:
+        made = backups.backup(dest)
+    except LockerError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Backed up to {made.path}: {backups.describe(made.manifest)}.")
+    click.echo(f"The files' bytes are not in it: back up {backups.storage_words(made.manifest['storage'])} "
+               "with the store's own tools.")
+
+
+@locker.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the database even though it holds data.")
+def restore(src, force):
+    """Restore the backup in folder SRC into this Locker's database (DATABASE_URL), after checking it; stop
+    Locker first."""
+    try:
+        restored = backups.restore(src, force=force)
+    except LockerError as error:
+        raise click.ClickException(error.message) from None
+    manifest = restored.manifest
+    click.echo(f"Restored {backups.describe(manifest)}, backed up at {manifest['created_at']}.")
+    if not restored.schema_is_current:
+        click.echo("Its schema is older than this Locker's: run `flask db upgrade` next.")
+    if restored.storage != manifest["storage"]:
+        click.echo(f"The backup's files were in {backups.storage_words(manifest['storage'])}; this Locker uses "
+                   f"{backups.storage_words(restored.storage)}, which must hold the same objects.")
+    click.echo("Check that storage holds every file's bytes: flask locker verify --all")

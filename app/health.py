@@ -19,31 +19,40 @@ from flask import Blueprint, current_app, has_app_context, jsonify
 from sqlalchemy import text
 
 from app.extensions import db
-from app.storage.base import DEGRADED
+from app.storage import Health
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
-OK, DOWN = "ok", "down"
+OK, DEGRADED, DOWN = "ok", "degraded", "down"
 # Each check's own deadline; they run side by side, so /readyz answers within about this long (well under 2 s).
 READY_DEADLINE = 1.0
 REDIS_SCHEMES = {"redis", "rediss"}
 
 
 def check(probe, name="health check"):
-    """ok, degraded or down: what a probe (a storage health call, a query) says; a failure is logged, not raised."""
+    """"ok", or "down" when the probe (a query, a ping) fails; the failure is logged, not raised."""
     try:
-        result = probe()
+        probe()
+        return OK
     except Exception as error:  # any failure means "down"; the log says why
         log.warning("%s failed: %s", name, error)
         if has_app_context():
             db.session.rollback()
         return DOWN
-    return DEGRADED if result == DEGRADED else OK
+
+
+def storage_health(storage):
+    """What `storage` reports about itself ("ok" or "degraded", with a detail), or "down" when it fails to."""
+    try:
+        return storage.health()
+    except Exception as error:  # any failure means "down"; the log says why
+        log.warning("storage health check failed: %s", error)
+        return Health(DOWN)
 
 
 class Readiness:
-    """One dependency's check, run on a daemon thread; a check still running is reused, never doubled."""
+    """One dependency's check (a probe giving a Health), run on a daemon thread; one still running is reused."""
 
     def __init__(self, name, probe):
         self.name = name
@@ -60,27 +69,27 @@ class Readiness:
             return self.running
 
     def run(self, future):
-        future.set_result(check(self.probe, f"readiness check of {self.name}"))
+        future.set_result(self.probe())
 
 
 def database_probe(app):
-    def probe():
+    def select_one():
         with app.app_context():
             with db.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-    return probe
+    return lambda: Health(check(select_one, "readiness check of the database"))
 
 
 def redis_probe(url):
     # A client of its own with short timeouts: the rate limiter's may wait much longer on a hung server.
     client = redis.Redis.from_url(url, socket_connect_timeout=READY_DEADLINE, socket_timeout=READY_DEADLINE)
-    return client.ping
+    return lambda: Health(check(client.ping, "readiness check of Redis"))
 
 
 def build_checks(app):
     """The checks this app's settings call for, in the order the answer lists them."""
     storage = app.extensions["locker.storage"]
-    checks = [Readiness("database", database_probe(app)), Readiness("storage", lambda: storage.health())]
+    checks = [Readiness("database", database_probe(app)), Readiness("storage", lambda: storage_health(storage))]
     limits_at = app.config.get("RATELIMIT_STORAGE_URI") or ""
     if urlsplit(limits_at).scheme in REDIS_SCHEMES:
         checks.append(Readiness("redis", redis_probe(limits_at)))
@@ -109,14 +118,17 @@ def readyz():
     checks = current_app.extensions["locker.readiness"]
     running = {check.name: check.start() for check in checks}
     wait(running.values(), timeout=READY_DEADLINE)
-    result = {name: future.result() if future.done() else DOWN for name, future in running.items()}
+    result = {name: future.result() if future.done() else Health(DOWN) for name, future in running.items()}
     for name, future in running.items():
         if not future.done():
             log.warning("readiness: %s did not answer within %s s", name, READY_DEADLINE)
-    states = set(result.values())
-    # Degraded storage still serves (a replica is missing): ready, and saying so.
+    states = {health.state for health in result.values()}
+    # Degraded still serves (a replica missing: files download, uploads may be refused), so it stays 200.
     status = DOWN if DOWN in states else DEGRADED if DEGRADED in states else OK
-    response = jsonify(status=status, **result)
+    body = {"status": status, **{name: health.state for name, health in result.items()}}
+    details = {name: health.detail for name, health in result.items() if health.detail}
+    if details:
+        body["detail"] = details
+    response = jsonify(body)
     response.status_code = 503 if status == DOWN else 200
     return response
-

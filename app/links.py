@@ -157,7 +157,11 @@ def password_budgets(link):
 
 
 def keep_links_private(response):
-    """Link pages are for whoever has the link: never for search engines, caches or other sites' logs."""
+    """Link pages are for whoever has the link: never for search engines or caches.
+
+    Other sites' logs never see a link either: every page's Referrer-Policy, same-origin, sends the
+    Referer to Locker alone. Not no-referrer: over https Locker refuses a form sent without a Referer
+    from its own site (Flask-WTF's strict check), and these pages' forms (unlock, download, create
+    or edit a link) would all fail."""
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -150,12 +150,13 @@ class Gunicorn:
         self.process = None
         self.url = None
 
-    def command(self, port: int) -> list[str]:
+    @classmethod
+    def command(cls, port: int, workers: int = 1) -> list[str]:
         """The GUNICORN command line the Makefile runs, read from the Makefile itself so the two never drift."""
         printed = subprocess.run(
             ["make", "-s", "--no-print-directory", "--eval", "print-gunicorn: ; $(info $(GUNICORN))",
-             "print-gunicorn", f"HOST={HOST}", f"PORT={port}", f"WORKERS={self.workers}"],
-            cwd=self.ROOT, capture_output=True, text=True, check=True).stdout
+             "print-gunicorn", f"HOST={HOST}", f"PORT={port}", f"WORKERS={workers}"],
+            cwd=cls.ROOT, capture_output=True, text=True, check=True).stdout
         return shlex.split(printed)
 
     def start(self, timeout: float = 60) -> None:
@@ -164,7 +165,7 @@ class Gunicorn:
             port = probe.getsockname()[1]
         log = (self.folder / "gunicorn.log").open("wb")
         # A process group of its own, so stopping it stops the master and its workers together.
-        self.process = subprocess.Popen(self.command(port), cwd=self.ROOT, env=self.env, stdout=log,
+        self.process = subprocess.Popen(self.command(port, self.workers), cwd=self.ROOT, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         self.url = f"http://{HOST}:{port}"
         deadline = time.monotonic() + timeout
@@ -184,18 +185,8 @@ class Gunicorn:
         return (self.folder / "gunicorn.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if self.process is not None:
+            stop_process_group(self.process)
 
     def token(self, username: str | None = None) -> str:
         """A new user's API token."""
@@ -203,6 +194,22 @@ class Gunicorn:
             user = users.create_user(username or f"g{uuid.uuid4().hex[:10]}", PASSWORD)
             _, secret = tokens.create_token(user, "tests")
         return secret
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """TERM a process started in a session of its own and all its children; KILL them if they linger."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @pytest.fixture(scope="module")

@@ -27,3 +27,24 @@ def scratch_database(url, sqlite_folder):
         with engine.begin() as connection:
             connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
+
+
+@contextlib.contextmanager
+def scratch_postgres_database(url):
+    """Yield the URL of a new, empty PostgreSQL database on the server `url` names, dropped afterwards.
+
+    For processes of their own (app servers, pg_dump), which take a plain URL where a schema would
+    need a search_path option in every one of them.
+    """
+    name = f"locker_scratch_{secrets.token_hex(4)}"
+    server = sa.engine.make_url(url)
+    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")  # CREATE DATABASE runs outside a transaction
+    with engine.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            # FORCE: a server still connected (one the test killed, say) must not keep the database alive.
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        engine.dispose()

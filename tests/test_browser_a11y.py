@@ -104,7 +104,7 @@ def test_every_page_passes_axe_in_both_themes(browser, make_app, live_server):
         try:
             log_in(page, paths["username"])
             expect(page).to_have_url(f"{live_server.url}/files")
-            assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == background
+            expect(page.locator("html")).to_have_css("background-color", background)
             expect(page.locator("#uploader .uppy-Dashboard")).to_have_attribute("data-uppy-theme", theme)
             for path in paths["owner"]:
                 page.goto(path)

@@ -46,7 +46,7 @@ def test_the_admin_pages_pass_axe_in_both_themes(browser, live_server, site):
             expect(page).to_have_url(f"{live_server.url}/files")
             for path in admin_paths(site):
                 page.goto(path)
-                assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == background
+                expect(page.locator("html")).to_have_css("background-color", background)
                 problems += axe_problems(page, theme)
             # A field error on the New user form, and a flashed notice on a user's page.
             page.goto("/admin/users")

@@ -72,7 +72,7 @@ def test_the_pages_pass_axe_in_both_themes(browser, live_server, site):
             problems += axe_problems(page, theme)
             for path in public_pages(site):
                 visitor.goto(path)
-                assert visitor.evaluate("getComputedStyle(document.documentElement).backgroundColor") == background
+                expect(visitor.locator("html")).to_have_css("background-color", background)
                 problems += axe_problems(visitor, theme)
         finally:
             context.close()

@@ -103,7 +103,7 @@ def test_the_sign_in_page_with_the_button_passes_axe_and_fits(browser, live_serv
             page.goto("/login")
             expect(page.get_by_role("link", name="Sign in with Test SSO")).to_be_visible()
             expect(page.get_by_label("Password", exact=True)).to_have_count(1 if local_login else 0)
-            assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == background
+            expect(page.locator("html")).to_have_css("background-color", background)
             problems += axe_problems(page, theme)
         finally:
             context.close()

@@ -127,7 +127,7 @@ def test_the_two_factor_pages_pass_axe_and_fit(browser, live_server, site, width
             page.goto("/account")
             check(page, theme, width, problems)
             page.goto("/account/two-factor")
-            assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == background
+            expect(page.locator("html")).to_have_css("background-color", background)
             check(page, theme, width, problems)
             secret, codes = set_up(page)
             check(page, theme, width, problems)  # the recovery codes

@@ -114,3 +114,21 @@ def test_gunicorn_receives_upload_bodies_in_the_pieces_local_storage_reads(monke
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
     assert SocketUnreader.max_body_chunk == CHUNK_SIZE
+
+
+def test_gunicorn_runs_two_workers_per_core_plus_one_capped_unless_told(monkeypatch):
+    import os
+    import runpy
+
+    from gunicorn.http.unreader import SocketUnreader
+
+    monkeypatch.setattr(SocketUnreader, "max_body_chunk", SocketUnreader.max_body_chunk)
+    conf = str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")
+    monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert runpy.run_path(conf)["workers"] == 5
+    monkeypatch.setattr(os, "cpu_count", lambda: 32)
+    assert runpy.run_path(conf)["workers"] == 8
+    monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    settings = runpy.run_path(conf)
+    assert settings["workers"] == 3 and settings["worker_class"] == "gthread" and not settings["preload_app"]

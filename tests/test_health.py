@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from app.storage.base import DEGRADED
+from app.storage import Health
 from tests.fault_support import PASS, REFUSE, STALL, proxy_to  # noqa: F401  (fixture)
 from tests.live_support import moto_server  # noqa: F401  (fixture)
 from tests.redis_support import redis_server  # noqa: F401  (fixture)
@@ -82,8 +82,9 @@ def test_redis_down_or_hung_is_503_naming_it_within_2_s_and_recovers(make_app, r
 
 
 def test_degraded_storage_is_still_ready_and_says_so(app, client, monkeypatch):
-    # No backend detects a missing replica yet; this is the answer a backend that does will give.
-    monkeypatch.setattr(app.extensions["locker.storage"], "health", lambda: DEGRADED)
+    # What a store that serves short of a copy reports (tests/test_seaweedfs_cluster.py has the real one).
+    monkeypatch.setattr(app.extensions["locker.storage"], "health", lambda: Health("degraded", "volume 3: 1 of 2"))
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "degraded", "database": "ok", "storage": "degraded"}
+    assert response.get_json() == {"status": "degraded", "database": "ok", "storage": "degraded",
+                                   "detail": {"storage": "volume 3: 1 of 2"}}

@@ -10,6 +10,7 @@ from tests.conftest import csrf_from
 from tests.helpers import at_once, delete_for_good, path, recorded_sql, send, sha256, share, upload, visit_and_download
 
 DATA = b"quarterly report, final\n" * 50
+HTTPS = "https://localhost"
 
 
 @pytest.fixture
@@ -162,6 +163,34 @@ def test_password_links_ask_first_and_remember_for_a_while(app, client, headers,
     later = time.time() + 31 * 60
     monkeypatch.setattr(time, "time", lambda: later)
     assert "needs a password" in recipient.get(path(link)).get_data(as_text=True)
+
+
+def submit_over_https(client, page_path, action=None, **fields):
+    """Send a form of the page at `page_path` (to `action`, by default the page) as a browser does over https:
+    with the Referer the page's Referrer-Policy lets it send to its own site (none under no-referrer)."""
+    page = client.get(page_path, base_url=HTTPS)
+    assert page.status_code == 200, page.status_code
+    policy = page.headers.get("Referrer-Policy", "strict-origin-when-cross-origin")  # the browsers' default
+    referer = {} if policy == "no-referrer" else {"Referer": HTTPS + page_path}
+    return client.post(action or page_path, base_url=HTTPS, headers=referer,
+                       data={"csrf_token": csrf_from(page.get_data(as_text=True)), **fields})
+
+
+def test_link_forms_work_over_https_where_a_referer_from_locker_is_required(app, signed_in):
+    """Over https Locker wants each form sent with a Referer from its own site; link pages must let the browser
+    send one (to Locker only: their policy keeps the link's token from every other site)."""
+    client, _, headers = signed_in
+    file = upload(client, headers, "report.pdf", DATA, "application/pdf")
+    made = submit_over_https(client, f"/files/{file['id']}/share", password="open sesame", expires_in="7d")
+    assert made.status_code == 201, made.get_data(as_text=True)
+    link_path = path(client.get("/api/v1/shares", headers=headers).get_json()["items"][0])
+
+    recipient = app.test_client()
+    assert recipient.get(link_path, base_url=HTTPS).headers["Referrer-Policy"] == "same-origin"
+    assert submit_over_https(recipient, link_path, password="open sesame").status_code == 302
+    download = submit_over_https(recipient, link_path, action=f"{link_path}/download")
+    assert download.status_code == 302
+    assert send(recipient, "GET", download.headers["Location"])[2] == DATA
 
 
 def assert_locked_out(app, link_path):

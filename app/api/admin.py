@@ -85,7 +85,9 @@ class AdminOverview(Schema):
     trash_bytes = fields.Integer(required=True)
     pending_uploads = fields.Integer(required=True, metadata={"description": "unfinished uploads"})
     reserved_bytes = fields.Integer(required=True, metadata={"description": "space unfinished uploads reserve"})
-    storage = fields.String(required=True, validate=validate.OneOf(["ok", "degraded", "down"]))
+    storage = fields.String(required=True, validate=validate.OneOf(["ok", "degraded", "down"]), metadata={
+        "description": "degraded: serving, but short of something (a replica missing), said in storage_detail"})
+    storage_detail = fields.String(required=True, allow_none=True)
     database = fields.String(required=True, validate=validate.OneOf(["ok", "down"]))
     storage_name = fields.String(required=True)
     version = fields.String(required=True, metadata={"example": "0.1.0"})

@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
-from app.health import check
+from app.health import check, storage_health
 from app.formatting import human_size
 from app.models import File, FileStatus, LoginSession, User, utcnow
 from app.services import audit, quotas, users
@@ -361,7 +361,8 @@ class Overview:
     trash_bytes: int
     pending_uploads: int
     reserved_bytes: int
-    storage: str  # ok or down
+    storage: str  # ok, degraded or down
+    storage_detail: str | None  # what is degraded
     database: str
     storage_name: str
     version: str
@@ -384,7 +385,7 @@ def overview():
     storage_backend = get_storage()
     # Storage first, and with the probe's short deadline: no transaction open across it, and a
     # store that is down costs under a second and shows as "down" rather than failing the page.
-    storage = check(storage_backend.health)
+    storage = storage_health(storage_backend)
     database = check(lambda: db.session.execute(text("SELECT 1")))
     counts = {"users": 0, "active": 0, "admins": 0}
     by_status = {}
@@ -406,6 +407,7 @@ def overview():
     return Overview(users=counts["users"], active_users=counts["active"], admins=counts["admins"],
                     files=ready[0], stored_bytes=int(ready[1]), trash_files=trashed[0], trash_bytes=int(trashed[1]),
                     pending_uploads=pending[0], reserved_bytes=int(pending[1]),
-                    storage=storage, database=database, storage_name=storage_backend.name,
+                    storage=storage.state, storage_detail=storage.detail, database=database,
+                    storage_name=storage_backend.name,
                     version=version(), registration=current_app.config["REGISTRATION"],
                     default_quota=current_app.config["DEFAULT_QUOTA"] or None, checked_at=utcnow())

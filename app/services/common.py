@@ -12,7 +12,7 @@ from app import json_limits
 from app.errors import Conflict, InvalidInput, NotFound, Unavailable
 from app.extensions import db
 from app.models import File, FileProblem, FileStatus
-from app.storage import StorageError, StorageRejected
+from app.storage import StorageError, StorageReadOnly, StorageRejected
 
 log = logging.getLogger(__name__)
 PUBLIC_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -69,6 +69,11 @@ def storage_call(operation, *args, **kwargs):
         return operation(*args, **kwargs)
     except StorageRejected as error:
         raise InvalidInput(f"Storage refused the upload: {error}", code="storage_rejected") from error
+    except StorageReadOnly as error:
+        log.warning("storage takes no new files: %s", error)
+        raise Unavailable("File storage cannot take new files right now (one of its servers is down); files "
+                          "already stored can still be downloaded. Try again later.",
+                          code="storage_read_only") from error
     except StorageError as error:
         log.warning("storage unavailable: %s", error)
         raise Unavailable("File storage is not reachable right now. Try again in a minute.",

@@ -147,6 +147,7 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
                             folder_id=(folder or folders.root_folder(user.id)).id)
     name, content_type, sha256, multipart = file.name, file.content_type, file.sha256, bool(file.part_size)
     storage = get_storage()
+    storage_call(storage.check_writable)
     # The reservation and the pending row are committed before storage is asked anything, so
     # a slow store never holds the database; if storage then fails, both are given back.
     try:
@@ -214,6 +215,7 @@ def start_uploads(user, items):
     """
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         raise InvalidInput(f"Send 1 to {MAX_BATCH} items.", code="invalid_items")
+    storage_call(get_storage().check_writable)
     targets = []
     for index, item in enumerate(items):
         try:
@@ -282,6 +284,7 @@ def complete_uploads(user, items):
     """
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         raise InvalidInput(f"Send 1 to {MAX_BATCH} items.", code="invalid_items")
+    storage_call(get_storage().check_writable)
     results = []
     for item in items:
         public_id = item.get("id")
@@ -337,6 +340,8 @@ def sign_parts(user, public_id, numbers, checksums=None):
         if file.part_checksums and not digests[number]:
             raise InvalidInput(f"This upload checks every part: send part {number}'s sha256 in checksums.",
                                code="part_checksum_required")
+    # Refused here, a part is not sent at all, rather than held by the store and failed.
+    storage_call(get_storage().check_writable)
     if file.part_checksums:
         record_part_checksums(file.id, digests)
     signed = []

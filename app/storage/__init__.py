@@ -1,11 +1,11 @@
 """The configured storage backend, chosen once per app."""
 from flask import current_app
 
-from app.storage.base import (ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
-                              StorageRejected, UploadRequest, content_disposition)
+from app.storage.base import (Health, ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
+                              StorageReadOnly, StorageRejected, UploadRequest, content_disposition)
 
-__all__ = ["ObjectInfo", "PendingMultipart", "Storage", "StorageError", "StorageRejected", "StoredObject",
-           "StoredPart", "UploadRequest", "content_disposition", "build_storage", "get_storage"]
+__all__ = ["Health", "ObjectInfo", "PendingMultipart", "Storage", "StorageError", "StorageReadOnly", "StorageRejected",
+           "StoredObject", "StoredPart", "UploadRequest", "content_disposition", "build_storage", "get_storage"]
 
 
 def build_storage(app) -> Storage:

@@ -59,8 +59,12 @@ class Check:
     detail: str
 
 
-# What health() returns for a store that serves with less redundancy than it should (a replica down).
-DEGRADED = "degraded"
+@dataclass(frozen=True)
+class Health:
+    """How a backend that answers is doing: "ok", or "degraded" (serving, short of something) with what."""
+
+    state: str = "ok"
+    detail: str | None = None
 
 
 class StorageError(Exception):
@@ -69,6 +73,10 @@ class StorageError(Exception):
 
 class StorageRejected(StorageError):
     """The backend refused what the client sent (a missing or mismatched part, say)."""
+
+
+class StorageReadOnly(StorageError):
+    """The backend serves what it holds but cannot store anything new now (a replica is down, say)."""
 
 
 class Storage(ABC):
@@ -120,9 +128,11 @@ class Storage(ABC):
         """Remove `key`; removing a missing key succeeds."""
 
     @abstractmethod
-    def health(self):
-        """Raise StorageError when the backend cannot serve requests; return DEGRADED when it serves, but
-        with less redundancy than it is set up for (anything else means healthy)."""
+    def health(self) -> Health:
+        """How the backend is doing; raise StorageError when it cannot serve requests."""
+
+    def check_writable(self):
+        """Raise StorageReadOnly when the backend knows it cannot take new objects now (asked before uploads)."""
 
     @abstractmethod
     def open_read(self, key):

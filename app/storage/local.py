@@ -22,8 +22,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.utils import send_file as werkzeug_send_file
 from werkzeug.wsgi import wrap_file
 
-from app.storage.base import (Check, ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
-                              StorageRejected, UploadRequest, content_disposition)
+from app.storage.base import (Check, Health, ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject,
+                              StoredPart, StorageRejected, UploadRequest, content_disposition)
 
 # The size gunicorn.conf.py has the server receive request bodies in: a read of just what
 # was received is handed on without gunicorn copying a remainder, so uploads in flight hold little memory.
@@ -127,6 +127,7 @@ class LocalStorage(Storage):
     def health(self):
         if not os.access(self.root, os.W_OK):
             raise StorageError(f"{self.root} is not writable")
+        return Health()
 
 
     def receive(self, key, claims, stream, declared_length):

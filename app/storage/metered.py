@@ -10,9 +10,9 @@ import time
 from app.metrics import STORAGE_CALLS, STORAGE_ERRORS
 from app.storage.base import Storage, StorageRejected
 
-# The contract's operations: every abstract method of Storage.
+# The contract's operations: every abstract method of Storage, and the write check uploads ask first.
 OPERATIONS = frozenset(name for name, member in vars(Storage).items()
-                       if getattr(member, "__isabstractmethod__", False))
+                       if getattr(member, "__isabstractmethod__", False)) | {"check_writable"}
 
 
 class MeteredStorage:

@@ -17,9 +17,10 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.storage.breaker import Breaker
+from app.storage.replication import replication_state, writes_refused
 from app.storage.s3_check import check_s3
-from app.storage.base import (ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
-                              StorageRejected, UploadRequest, content_disposition)
+from app.storage.base import (Health, ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
+                              StorageReadOnly, StorageRejected, UploadRequest, content_disposition)
 
 CORS_RULE_ID = "locker"
 MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
@@ -105,8 +106,10 @@ class S3Storage(Storage):
     remote = True
 
     def __init__(self, bucket, region="us-east-1", endpoint_url=None, public_endpoint_url=None,
-                 timeouts=REQUEST_TIMEOUTS, retry_after=5):
+                 timeouts=REQUEST_TIMEOUTS, retry_after=5, seaweedfs_master_url=None):
         self.bucket = bucket
+        # A SeaweedFS cluster's master, asked whether every object has its copies (app.storage.replication).
+        self.seaweedfs_master_url = seaweedfs_master_url
         self.region = region
         self.endpoint_url = endpoint_url
         self.public_endpoint_url = public_endpoint_url
@@ -141,6 +144,7 @@ class S3Storage(Storage):
                               read=config.get("S3_READ_TIMEOUT", REQUEST_TIMEOUTS.read),
                               attempts=config.get("S3_MAX_ATTEMPTS", REQUEST_TIMEOUTS.attempts)),
             retry_after=config.get("STORAGE_RETRY_AFTER", 5),
+            seaweedfs_master_url=config.get("S3_SEAWEEDFS_MASTER_URL"),
         )
 
     # Every API call (and every page of a listing) passes these hooks.
@@ -168,7 +172,8 @@ class S3Storage(Storage):
         """This store with long timeouts and no breaker, for housekeeping that no user waits on."""
         if self._patient is None:
             self._patient = S3Storage(self.bucket, self.region, self.endpoint_url, self.public_endpoint_url,
-                                      timeouts=PATIENT_TIMEOUTS, retry_after=None)
+                                      timeouts=PATIENT_TIMEOUTS, retry_after=None,
+                                      seaweedfs_master_url=self.seaweedfs_master_url)
             self._patient.before_network_call = self.before_network_call
         return self._patient
 
@@ -257,7 +262,8 @@ class S3Storage(Storage):
         """Ask the store with a short deadline; an answer also ends an outage the breaker has seen.
 
         A slow answer here does not open the breaker: its deadline is /readyz's, not
-        the store's, and requests have their own timeouts.
+        the store's, and requests have their own timeouts. With a SeaweedFS master
+        configured, a store that answers but lacks a copy is "degraded".
         """
         if self.breaker is not None and self.breaker.is_open and not self.breaker.admit():
             raise StorageError(f"bucket {self.bucket!r} not reachable: {self.breaker.last_error}")
@@ -271,6 +277,21 @@ class S3Storage(Storage):
             raise StorageError(f"bucket {self.bucket!r} not reachable: {error}") from error
         if self.breaker is not None:
             self.breaker.succeeded()
+        if self.seaweedfs_master_url is None:
+            return Health()
+        replication = replication_state(self.seaweedfs_master_url, timeout=PROBE_TIMEOUTS.read)
+        if replication.state == "ok":
+            return Health()
+        return Health("degraded", replication.detail)
+
+    def check_writable(self):
+        if self.seaweedfs_master_url is None:
+            return
+        if self.before_network_call is not None:
+            self.before_network_call()
+        refused = writes_refused(self.seaweedfs_master_url, self.bucket, timeout=PROBE_TIMEOUTS.read)
+        if refused:
+            raise StorageReadOnly(f"bucket {self.bucket!r} takes no new objects: {refused}")
 
     def open_read(self, key):
         with self.errors(f"could not read {key}"):

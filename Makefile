@@ -60,8 +60,12 @@ APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND
 /usr/bin/curl:
 	@$(call APT_INSTALL,curl)
 
+# Readiness tests start a Redis server of their own.
+/usr/bin/redis-server:
+	@$(call APT_INSTALL,redis-server)
+
 install-test: install $(VENV)/.stamp-test /usr/bin/chromium /usr/bin/pg_dump /usr/sbin/nginx /usr/bin/caddy \
-	/usr/bin/systemd-analyze /usr/bin/curl
+	/usr/bin/systemd-analyze /usr/bin/curl /usr/bin/redis-server
 
 migrate: install
 	$(FLASK) db upgrade

@@ -195,6 +195,16 @@ class Config:
 
     FILES_PER_PAGE = int(env("FILES_PER_PAGE", "50"))
 
+    # Logs, metrics and error reports (app.logs, app.metrics, app.error_reports; README "Health, metrics and logs").
+    # LOG_FORMAT json: one JSON object a line, with the request's id, gunicorn's lines included.
+    LOG_FORMAT = env("LOG_FORMAT", "text").lower()
+    LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
+    # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers 404.
+    METRICS_TOKEN = env("METRICS_TOKEN")
+    # Errors go to Sentry (or a compatible service) only when this is set; never with tokens or passwords.
+    SENTRY_DSN = env("SENTRY_DSN")
+    SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT")
+
     # Deleting an account: its files go this many at a time, a commit between batches, so a deletion
     # cut short resumes where it stopped. A deletion asked for on a page or through the API works for
     # at most DELETION_REQUEST_SECONDS; `flask locker sweep` finishes what is left (the account is
@@ -216,6 +226,9 @@ class TestingConfig(Config):
     LOCKER_ADMIN_USERNAME = None
     LOCKER_ADMIN_PASSWORD = None
     RATELIMIT_STORAGE_URI = "memory://"
+    METRICS_TOKEN = None
+    SENTRY_DSN = None
+    LOG_FORMAT = "text"
     # Tests turn single sign-on on themselves, against a provider they start.
     OIDC_ISSUER = None
     OIDC_CLIENT_ID = None

@@ -4,6 +4,8 @@
 Each setting can be changed through the environment (GUNICORN_*), e.g. in the EnvironmentFile.
 """
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -59,5 +61,61 @@ def tell_workers_their_number(server):
     os.environ["LOCKER_WORKER_PROCESSES"] = str(server.cfg.workers)
 
 
-on_starting = tell_workers_their_number
+# Metrics from every worker (app/metrics.py): each worker writes its counters to files in
+# PROMETHEUS_MULTIPROC_DIR and /metrics adds them up. The variable must be set before any
+# worker imports prometheus_client, so it is set here, in the master; prometheus_client itself
+# is imported only inside the hooks (by then the variable is set). A folder made here is
+# removed on exit; one the operator names is emptied at start, as prometheus_client asks.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="locker-metrics-")
+    os.environ["LOCKER_MADE_METRICS_DIR"] = "1"
+
+
+def empty_metrics_folder():
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+
+
+def on_starting(server):
+    tell_workers_their_number(server)
+    empty_metrics_folder()
+
+
 on_reload = tell_workers_their_number
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if os.environ.get("LOCKER_MADE_METRICS_DIR"):
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+# Log lines (app/logs.py): each worker, once it has loaded the app, has gunicorn's error and access
+# lines name their request and leave secrets out, as JSON with LOG_FORMAT=json. The master's own
+# lines are formatted by python-json-logger directly then, with the fields of app.logs.JSON_FIELDS.
+def post_worker_init(worker):
+    if hasattr(worker.wsgi, "config"):  # else the app failed to load, and gunicorn serves the error
+        from app.logs import take_over_gunicorn_logs
+        take_over_gunicorn_logs(worker.log, worker.wsgi)
+
+
+if os.environ.get("LOG_FORMAT", "").lower() == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                                "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+                                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger",
+                                                  "process": "pid"}}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json",
+                                 "stream": "ext://sys.stderr"}},
+        "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+                    "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False}},
+    }

@@ -10,10 +10,11 @@ from limits import parse_many
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import json_limits, production, transactions
+from app import error_reports, json_limits, logs, metrics, production, transactions
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.services import oidc
 from app.storage import build_storage
+from app.storage.metered import MeteredStorage
 from config import config_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -84,6 +85,7 @@ def create_app(config_class=None):
     if app.config["MULTIPART_THRESHOLD"] > 5 * 1024 ** 3:
         raise RuntimeError("MULTIPART_THRESHOLD can be at most 5 GiB: S3 takes no larger single PUT.")
     oidc.check_settings(app.config)
+    error_reports.init(app.config)
     if app.config.get("TRUST_PROXY"):
         app.wsgi_app = production.ProxyHeadersExpected(ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1),
                                                        app.logger)
@@ -98,13 +100,15 @@ def create_app(config_class=None):
     limiter.init_app(app)
     # First of all hooks, so that no hook added later parses a body this one would refuse.
     app.before_request_funcs.setdefault(None, []).insert(0, json_limits.check_json_body)
+    logs.configure(app)  # its hook goes before even that one: every line, a refusal's too, has the request's id
+    metrics.init_app(app)
 
     oidc.init_app(app)  # contacts no provider: its metadata is loaded at the first sign-in
     storage = build_storage(app)
     storage.prepare()  # touches no network: Locker starts while the store is down
     if storage.remote:
         storage.before_network_call = transactions.end_before_network_call
-    app.extensions["locker.storage"] = storage
+    app.extensions["locker.storage"] = MeteredStorage(storage)
     app.extensions["locker.page_headers"] = {
         **PAGE_SECURITY_HEADERS, "Content-Security-Policy": content_security_policy(storage.browser_origin())}
 
@@ -117,7 +121,7 @@ def create_app(config_class=None):
     app.register_blueprint(file_requests.bp)
     app.register_blueprint(activity.bp)
     api.init_api(app)
-    app.register_blueprint(health.bp)
+    health.init_app(app)
     app.register_blueprint(local.bp)
     csrf.exempt(api.bp)  # the API checks CSRF itself when a browser session is used
     csrf.exempt(local.bp)  # signed URLs authorise storage requests, not cookies

@@ -5,6 +5,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app import error_reports
 from app.extensions import db
 from app.formatting import wait_in_words
 
@@ -61,7 +62,7 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
 
 def wants_json():
     """API and storage clients get JSON; browsers asking for pages get HTML."""
-    if request.path.startswith(("/api/", "/_storage/", "/healthz")):
+    if request.path.startswith(("/api/", "/_storage/", "/healthz", "/readyz", "/metrics")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
@@ -164,4 +165,5 @@ def register_error_handlers(app):
     def handle_unexpected(error):
         db.session.rollback()
         log.exception("unhandled error")
+        error_reports.report(error)
         return error_response(500, "internal_error", "Something went wrong on our side. Nothing was changed.")

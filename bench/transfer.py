@@ -319,9 +319,9 @@ def start_locker(processes, name, folder, storage_env):
                                      "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"], env)
     processes.wait_for_port(name, process, port)
     url = f"http://127.0.0.1:{port}"
-    health = requests.get(f"{url}/healthz", timeout=10)
+    health = requests.get(f"{url}/readyz", timeout=10)
     if health.status_code != 200:
-        raise RuntimeError(f"{name} is not healthy: {health.text}")
+        raise RuntimeError(f"{name} is not ready: {health.text}")
     api = http_session()
     token = check(api.post(f"{url}/api/v1/auth/token", json={"username": "bench", "password": password},
                            timeout=10)).json()["token"]

@@ -2,12 +2,16 @@
 
 `stall` accepts connections and forwards nothing, as a store stopped with
 SIGSTOP looks to a client (the kernel still completes the handshake);
-`refuse` closes every connection at once, as a store that is down or restarting;
+`refuse` closes every connection at once, those already open at their next message, as a store
+that is down or restarting;
 `mute` lets requests through but drops the answers, as a store that did the
 work and then stopped answering.
 """
 import socket
 import threading
+from urllib.parse import urlsplit
+
+import pytest
 
 PASS, STALL, REFUSE, MUTE = "pass", "stall", "refuse", "mute"
 
@@ -51,7 +55,7 @@ class FaultyProxy:
 
     def pipe(self, source, sink, answers):
         try:
-            while self.mode != STALL and (chunk := source.recv(65536)):
+            while (chunk := source.recv(65536)) and self.mode in (PASS, MUTE):
                 if not (answers and self.mode == MUTE):
                     sink.sendall(chunk)
         except OSError:
@@ -76,3 +80,18 @@ class FaultyProxy:
         self.closed = True
         self.set(PASS)
         self.listener.close()
+
+
+@pytest.fixture
+def proxy_to():
+    """Puts a FaultyProxy in front of a server's URL (scheme://host:port); each is closed after the test."""
+    made = []
+
+    def make(url):
+        target = urlsplit(url)
+        made.append(FaultyProxy(target.hostname, target.port))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.close()

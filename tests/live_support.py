@@ -135,8 +135,9 @@ class Gunicorn:
 
     ROOT = Path(__file__).resolve().parent.parent
 
-    def __init__(self, folder: Path, make_config, **settings) -> None:
+    def __init__(self, folder: Path, make_config, workers: int = 1, **settings) -> None:
         self.folder = folder
+        self.workers = workers
         database = f"sqlite:///{folder / 'locker.db'}"
         self.env = {**os.environ, "LOCKER_ENV": "development", "DATABASE_URL": database,
                     "STORAGE_BACKEND": "local", "STORAGE_DIR": str(folder / "storage"),
@@ -150,11 +151,11 @@ class Gunicorn:
         self.url = None
 
     @classmethod
-    def command(cls, port: int) -> list[str]:
+    def command(cls, port: int, workers: int = 1) -> list[str]:
         """The GUNICORN command line the Makefile runs, read from the Makefile itself so the two never drift."""
         printed = subprocess.run(
             ["make", "-s", "--no-print-directory", "--eval", "print-gunicorn: ; $(info $(GUNICORN))",
-             "print-gunicorn", f"HOST={HOST}", f"PORT={port}"],
+             "print-gunicorn", f"HOST={HOST}", f"PORT={port}", f"WORKERS={workers}"],
             cwd=cls.ROOT, capture_output=True, text=True, check=True).stdout
         return shlex.split(printed)
 
@@ -164,7 +165,7 @@ class Gunicorn:
             port = probe.getsockname()[1]
         log = (self.folder / "gunicorn.log").open("wb")
         # A process group of its own, so stopping it stops the master and its workers together.
-        self.process = subprocess.Popen(self.command(port), cwd=self.ROOT, env=self.env, stdout=log,
+        self.process = subprocess.Popen(self.command(port, self.workers), cwd=self.ROOT, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         self.url = f"http://{HOST}:{port}"
         deadline = time.monotonic() + timeout
@@ -174,8 +175,8 @@ class Gunicorn:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or its workers are still loading the app
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"gunicorn did not answer on {self.url} within {timeout} s:\n{self.log()}")

@@ -98,7 +98,7 @@ def test_a_sqlite_database_file_commits_through_a_write_ahead_log_and_stays_dura
         db.engine.dispose()
 
 
-def test_gunicorn_receives_upload_bodies_in_the_pieces_local_storage_reads(monkeypatch):
+def test_gunicorn_receives_upload_bodies_in_the_pieces_local_storage_reads(monkeypatch, tmp_path):
     import runpy
 
     from gunicorn.http.unreader import SocketUnreader
@@ -110,6 +110,8 @@ def test_gunicorn_receives_upload_bodies_in_the_pieces_local_storage_reads(monke
     assert "max_body_chunk" in vars(SocketUnreader)
     assert "self.max_body_chunk" in Path(inspect.getsourcefile(SocketUnreader)).read_text()
     monkeypatch.setattr(SocketUnreader, "max_body_chunk", SocketUnreader.max_body_chunk)
+    # Reading the file also sets up metrics for gunicorn's workers: keep that out of this process.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
     assert SocketUnreader.max_body_chunk == CHUNK_SIZE
 

@@ -69,14 +69,14 @@ def test_every_file_downloads_with_either_volume_server_stopped_and_health_names
     admin = accounts.headers(accounts.create(is_admin=True))
     small = upload(client, headers, "notes.txt", SMALL)
     big = upload_multipart(client, headers, "video.mkv", BIG)
-    assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok", "storage": "ok"}
+    assert client.get("/readyz").get_json() == {"status": "ok", "database": "ok", "storage": "ok"}
 
     for stopped, running in ((0, 1), (1, 0)):
         cluster.stop_volume(stopped)
         try:
             assert download(client, headers, small["id"])[2] == SMALL
             assert download(client, headers, big["id"])[2] == BIG
-            health = client.get("/healthz")
+            health = client.get("/readyz")
             # Still serving: 200, with what is short of a copy and where the one left is.
             assert health.status_code == 200
             body = health.get_json()
@@ -88,7 +88,7 @@ def test_every_file_downloads_with_either_volume_server_stopped_and_health_names
             assert overview["storage"] == "degraded" and overview["storage_detail"] == body["detail"]["storage"]
         finally:
             cluster.start_volume(stopped)
-        eventually(lambda: client.get("/healthz").get_json()["storage"] == "ok", "health was not ok again")
+        eventually(lambda: client.get("/readyz").get_json()["storage"] == "ok", "health was not ok again")
 
 
 def test_uploads_while_a_copy_cannot_be_written_get_a_quick_503_and_nothing_half_written_is_listed(
@@ -145,7 +145,7 @@ def test_after_the_volume_server_is_back_uploads_work_again(client, headers, clu
     assert start_upload(client, headers, "during.txt", SMALL).status_code == 503
     cluster.start_volume(1)
 
-    eventually(lambda: client.get("/healthz").get_json()["storage"] == "ok", "health was not ok again")
+    eventually(lambda: client.get("/readyz").get_json()["storage"] == "ok", "health was not ok again")
     small = upload(client, headers, "after.txt", SMALL)
     big = upload_multipart(client, headers, "after.bin", BIG)
     assert download(client, headers, small["id"])[2] == SMALL
@@ -159,7 +159,7 @@ def test_a_master_that_does_not_answer_makes_health_degraded_and_leaves_uploads_
     with app.app_context():
         client = app.test_client()
         headers = accounts.headers(accounts.create())
-        health = client.get("/healthz")
+        health = client.get("/readyz")
         assert health.status_code == 200 and health.get_json()["storage"] == "degraded"
         assert "master did not answer" in health.get_json()["detail"]["storage"]
         assert upload(client, headers, "fine.txt", SMALL)["size"] == len(SMALL)

@@ -63,13 +63,13 @@ def test_the_store_down_mid_upload_then_back_the_client_resumes_and_the_bytes_ma
             locker.upload(path)
     assert transport.stopped
     # While it is down, Locker says so quickly and keeps answering what needs no storage.
-    health = requests.get(f"{live.url}/healthz", timeout=10)
+    health = requests.get(f"{live.url}/readyz", timeout=10)
     assert health.status_code == 503 and health.json()["storage"] == "down"
     assert requests.get(f"{live.url}/login", timeout=10).status_code == 200
 
     own_store.start()
     deadline = time.monotonic() + 30
-    while requests.get(f"{live.url}/healthz", timeout=10).status_code != 200:
+    while requests.get(f"{live.url}/readyz", timeout=10).status_code != 200:
         assert time.monotonic() < deadline, "Locker did not notice the store came back"
         time.sleep(0.5)
     with Locker(live.url, token=token, state_dir=state) as locker:

@@ -15,7 +15,7 @@ import requests
 
 from app.extensions import db
 from app.models import File, User
-from app.storage.s3 import PROBE_TIMEOUTS
+from app.health import READY_DEADLINE
 from tests.conftest import MULTIPART_SETTINGS, PASSWORD
 from tests.fault_support import MUTE, PASS, REFUSE, STALL, FaultyProxy
 from tests.live_support import moto_server, start_live  # noqa: F401  (fixtures)
@@ -24,8 +24,8 @@ from tests.live_support import moto_server, start_live  # noqa: F401  (fixtures)
 TIMEOUTS = {"S3_CONNECT_TIMEOUT": 0.5, "S3_READ_TIMEOUT": 1.0, "S3_MAX_ATTEMPTS": 2, "STORAGE_RETRY_AFTER": 1.0}
 WORST_CALL = TIMEOUTS["S3_MAX_ATTEMPTS"] * (TIMEOUTS["S3_CONNECT_TIMEOUT"] + TIMEOUTS["S3_READ_TIMEOUT"]) + 2
 FAST = 1.5  # seconds a request that needs no storage may take on a busy 2-core machine
-# /healthz waits for its probe's deadline, then answers like any other request.
-HEALTH_BOUND = PROBE_TIMEOUTS.connect + PROBE_TIMEOUTS.read + FAST
+# /readyz waits for its checks' deadline, then answers like any other request.
+HEALTH_BOUND = READY_DEADLINE + FAST
 LARGE = MULTIPART_SETTINGS["MULTIPART_THRESHOLD"] + 1
 
 
@@ -113,7 +113,7 @@ def test_a_hung_store_answers_503_fast_keeps_pages_fast_and_recovers_by_itself(l
                            for _ in range(16)]
         time.sleep(0.2)
         login, login_took = timed(lambda: requests.get(f"{live.url}/login", timeout=30))
-        health, health_took = timed(lambda: requests.get(f"{live.url}/healthz", timeout=30))
+        health, health_took = timed(lambda: requests.get(f"{live.url}/readyz", timeout=30))
         answers = [future.result() for future in needing_storage]
 
     assert login.status_code == 200 and login_took < FAST, login_took
@@ -136,7 +136,7 @@ def test_a_hung_store_answers_503_fast_keeps_pages_fast_and_recovers_by_itself(l
     while time.monotonic() < deadline and session.get(parts_url, timeout=30).status_code != 200:
         time.sleep(0.2)
     assert session.get(parts_url, timeout=30).status_code == 200, "Locker tries the store again by itself"
-    assert requests.get(f"{live.url}/healthz", timeout=30).status_code == 200
+    assert requests.get(f"{live.url}/readyz", timeout=30).status_code == 200
 
 
 def test_locker_and_its_commands_start_while_the_store_is_down(request, make_app, store):
@@ -147,7 +147,7 @@ def test_locker_and_its_commands_start_while_the_store_is_down(request, make_app
     created = runner.invoke(args=["locker", "create-user", "ada", "--password", PASSWORD])
     assert created.exit_code == 0, created.output
     assert sign_in(live, "ada").status_code == 302
-    health, took = timed(lambda: requests.get(f"{live.url}/healthz", timeout=30))
+    health, took = timed(lambda: requests.get(f"{live.url}/readyz", timeout=30))
     assert health.status_code == 503 and health.json()["storage"] == "down" and took < HEALTH_BOUND, took
 
     setup = runner.invoke(args=["locker", "setup-storage"])
@@ -161,7 +161,7 @@ def test_locker_and_its_commands_start_while_the_store_is_down(request, make_app
     assert runner.invoke(args=["locker", "setup-storage"]).exit_code == 0
     _, token = live.user()
     deadline = time.monotonic() + TIMEOUTS["STORAGE_RETRY_AFTER"] + WORST_CALL
-    while requests.get(f"{live.url}/healthz", timeout=30).status_code != 200 and time.monotonic() < deadline:
+    while requests.get(f"{live.url}/readyz", timeout=30).status_code != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert start_upload(api(live, token), live, LARGE).status_code == 201
 

@@ -14,12 +14,14 @@ import mimetypes
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from app import metrics
 from app.errors import Conflict, InvalidInput, LockerError, NotFound, TooLarge
 from app.extensions import db
 from app.formatting import human_size
@@ -157,20 +159,36 @@ def start_upload(user, name, size, content_type=None, sha256=None, part_checksum
     except Exception:
         db.session.rollback()
         raise
-    if not multipart:
-        request = storage_call(storage.presign_upload, file.storage_key, size, content_type,
-                               expires=current_app.config["UPLOAD_URL_EXPIRY"], sha256=sha256)
-        return file, request
+    with counted_as_failed():
+        if multipart:
+            try:
+                open_multipart(file, storage)
+            except Exception:
+                # An upload the store made before failing to answer is an orphan that `sweep` finds.
+                try:
+                    release_pending(file)
+                except Conflict:
+                    pass  # cancelled meanwhile, so already given back; the storage error is what to report
+                raise
+            request = None
+        else:
+            request = storage_call(storage.presign_upload, file.storage_key, size, content_type,
+                                   expires=current_app.config["UPLOAD_URL_EXPIRY"], sha256=sha256)
+    metrics.upload_started()
+    return file, request
+
+
+@contextmanager
+def counted_as_failed():
+    """A step of an upload already under way that raises counts it as failed, under the error's code."""
     try:
-        open_multipart(file, storage)
-    except Exception:
-        # An upload the store made before failing to answer is an orphan that `sweep` finds.
-        try:
-            release_pending(file)
-        except Conflict:
-            pass  # cancelled meanwhile, so already given back; the storage error is what to report
+        yield
+    except LockerError as error:
+        metrics.upload_failed(error.code)
         raise
-    return file, None
+    except Exception:
+        metrics.upload_failed("internal_error")
+        raise
 
 
 def open_multipart(file, storage):
@@ -230,22 +248,25 @@ def start_uploads(user, items):
     db.session.execute(db.select(File).filter(File.public_id.in_(public_ids))).scalars().all()
     storage = get_storage()
     started = []
-    for index, file in enumerate(made):
-        try:
-            if file.part_size:
-                open_multipart(file, storage)
-                started.append((file, None))
-            else:
-                started.append((file, storage_call(storage.presign_upload, file.storage_key, file.size,
-                                                   file.content_type, expires=current_app.config["UPLOAD_URL_EXPIRY"],
-                                                   sha256=file.sha256)))
-        except LockerError as error:
-            cancel_batch(public_ids)
-            error.index = index
-            raise
-        except Exception:
-            cancel_batch(public_ids)
-            raise
+    with counted_as_failed():
+        for index, file in enumerate(made):
+            try:
+                if file.part_size:
+                    open_multipart(file, storage)
+                    started.append((file, None))
+                else:
+                    started.append((file, storage_call(storage.presign_upload, file.storage_key, file.size,
+                                                       file.content_type,
+                                                       expires=current_app.config["UPLOAD_URL_EXPIRY"],
+                                                       sha256=file.sha256)))
+            except LockerError as error:
+                cancel_batch(public_ids)
+                error.index = index
+                raise
+            except Exception:
+                cancel_batch(public_ids)
+                raise
+    metrics.upload_started(len(made))
     return started
 
 
@@ -411,6 +432,15 @@ def complete_upload(user, public_id, parts=None, sha256=None):
     `sha256` may be declared here, when the client hashed while sending.
     """
     file = pending_upload(user, public_id)
+    size = file.size
+    with counted_as_failed():
+        completed = check_and_mark_ready(file, parts, sha256)
+    metrics.upload_completed(size)
+    return completed
+
+
+def check_and_mark_ready(file, parts, sha256):
+    """complete_upload's work on a pending upload of the caller's."""
     declared = clean_sha256(sha256)
     if declared and file.sha256 and declared != file.sha256:
         raise InvalidInput("This sha256 differs from the one declared when the upload started.",

@@ -426,7 +426,7 @@ def _refuse(status, code, message):
 def _authorize(key, method):
     """The backend and the claims of this request's token, or None for a bad or expired token."""
     storage = current_app.extensions["locker.storage"]
-    if not isinstance(storage, LocalStorage):
+    if storage.name != LocalStorage.name:
         abort(404)
     return storage, storage.read_token(request.args.get("sig", ""), key, method)
 

@@ -5,7 +5,7 @@ servers as its replication asks ("001": two servers of one rack). When one of
 them is down, reads go on from the other copy, but a volume missing a copy
 takes no writes, and with too few servers left for a new volume the S3 gateway
 holds each upload for ~30 s and then answers 500. The master knows both things
-at once, so Locker asks it: for /healthz, and before handing out upload URLs.
+at once, so Locker asks it: for /readyz, and before handing out upload URLs.
 """
 import json
 import urllib.error

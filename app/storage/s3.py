@@ -48,7 +48,7 @@ class Timeouts:
 REQUEST_TIMEOUTS = Timeouts(connect=2, read=5, attempts=2)
 # Housekeeping (sweep, verify) has no one waiting, and reads whole objects.
 PATIENT_TIMEOUTS = Timeouts(connect=10, read=60, attempts=5)
-# /healthz must answer within two seconds whatever the store does.
+# /readyz must answer within two seconds whatever the store does.
 PROBE_TIMEOUTS = Timeouts(connect=0.8, read=0.8, attempts=1)
 
 
@@ -261,9 +261,9 @@ class S3Storage(Storage):
     def health(self):
         """Ask the store with a short deadline; an answer also ends an outage the breaker has seen.
 
-        A slow answer here does not open the breaker: two seconds is a deadline for
-        /healthz, not for the store, and requests have their own timeouts. With a
-        SeaweedFS master configured, a store that answers but lacks a copy is "degraded".
+        A slow answer here does not open the breaker: its deadline is /readyz's, not
+        the store's, and requests have their own timeouts. With a SeaweedFS master
+        configured, a store that answers but lacks a copy is "degraded".
         """
         if self.breaker is not None and self.breaker.is_open and not self.breaker.admit():
             raise StorageError(f"bucket {self.bucket!r} not reachable: {self.breaker.last_error}")

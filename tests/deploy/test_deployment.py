@@ -249,7 +249,7 @@ def test_with_a_volume_server_stopped_every_file_downloads_and_uploads_go_on_onc
 
     deployment.store.stop_volume(0)
     try:
-        health = requests.get(f"{deployment.url}/healthz", verify=deployment.cert, timeout=30)
+        health = requests.get(f"{deployment.url}/readyz", verify=deployment.cert, timeout=30)
         assert health.status_code == 200 and health.json()["storage"] == "degraded", health.text
         refused = client.post(f"{deployment.url}/api/v1/uploads", timeout=30,
                               json={"name": "while.bin", "size": 10, "content_type": "application/octet-stream"})

@@ -41,8 +41,9 @@ def test_the_entrypoint_migrates_sets_up_storage_and_becomes_gunicorn(tmp_path, 
     url = f"http://{HOST}:{port}"
     started = Process("entrypoint", [ENTRYPOINT], tmp_path, env)
     try:
-        started.wait_until(lambda: requests.get(f"{url}/healthz", timeout=5).json() ==
-                           {"status": "ok", "database": "ok", "storage": "ok"}, "healthy database and storage",
+        started.wait_until(lambda: requests.get(f"{url}/readyz", timeout=5).json() ==
+                           {"status": "ok", "database": "ok", "storage": "ok", "redis": "ok"},
+                           "database, storage and Redis ready",
                            timeout=180)
         log = started.log()
         assert f"Bucket {env['S3_BUCKET']}: created; CORS allows {url}." in log

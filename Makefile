@@ -99,14 +99,22 @@ serve-on-s3:
 
 ## Run every test on SQLite, then on PostgreSQL; the deployment tests (tests/deploy/) once, as they
 ## start their own processes and choose their own database.
+## Most tests wait on sockets, browsers and subprocesses rather than compute, so TEST_WORKERS pytest
+## processes (pytest-xdist, a test file to each in turn, so a file's shared browser or store is started
+## once) run them side by side. The browser tests drive pages whose queries the API and service tests
+## already run on both databases; they run on SQLite, and the deployment test drives Chromium on PostgreSQL.
+TEST_WORKERS ?= 4
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: install-test
 	$(MAKE) --no-print-directory test-sqlite test-postgres test-deploy
 
 test-sqlite:
-	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest --ignore=tests/deploy $(PYTEST_ARGS)
+	TEST_DATABASE_URL=sqlite:// $(PYTEST) --ignore=tests/deploy $(PYTEST_ARGS)
 
 test-postgres:
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest --ignore=tests/deploy $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) --ignore=tests/deploy --ignore-glob='tests/test_browser*.py' \
+		$(PYTEST_ARGS)
 
 test-deploy:
 	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest tests/deploy $(PYTEST_ARGS)

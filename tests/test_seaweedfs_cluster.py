@@ -16,7 +16,7 @@ import requests
 from app.extensions import db
 from app.models import File, utcnow
 from scripts.seaweedfs import SeaweedCluster, free_ports
-from tests.helpers import (complete_parts, download, send_parts, start_multipart, start_upload, upload,
+from tests.helpers import (complete_parts, download, send, send_parts, start_multipart, start_upload, upload,
                            upload_multipart)
 from tests.seaweed_support import seaweedfs_settings
 
@@ -101,6 +101,22 @@ def test_uploads_while_a_copy_cannot_be_written_get_a_quick_503_and_nothing_half
         {"name": "a.txt", "size": 3}, {"name": "b.txt", "size": 4}]}).status_code == 503
     assert client.get("/api/v1/uploads", headers=headers).get_json()["items"] == [], "a refusal makes nothing"
     # Files already stored still download meanwhile (the test above).
+
+
+def test_uploads_whose_bytes_are_stored_complete_through_the_batch_endpoint_while_a_copy_is_missing(
+        client, headers, cluster):
+    started = start_upload(client, headers, "stored.txt", SMALL).get_json()
+    status, _, _ = send(client, started["method"], started["url"], started["headers"], SMALL)
+    assert status == 200
+    cluster.stop_volume(0)
+    try:
+        # The CLI and the client complete this way; completing writes no new object.
+        completed = client.post("/api/v1/uploads/complete", headers=headers, json={"items": [{"id": started["id"]}]})
+        assert completed.status_code == 200, completed.get_json()
+        assert completed.get_json()["items"][0]["file"]["name"] == "stored.txt"
+        assert listed_names(client, headers) == ["stored.txt"]
+    finally:
+        cluster.start_volume(0)
 
 
 def test_an_upload_caught_by_the_outage_stays_pending_is_never_listed_and_sweep_cleans_it(

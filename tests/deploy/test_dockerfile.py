@@ -65,3 +65,25 @@ def test_the_runtime_has_pyproject_beside_the_app_for_the_version():
     workdir = next(arguments for instruction, arguments in runtime if instruction == "WORKDIR")
     targets = {source: destination for sources, destination in copies(runtime) for source in sources}
     assert targets["pyproject.toml"] == "./" and targets["app"] == "./app" and workdir == "/app"
+
+
+def compose_service(name):
+    import yaml
+
+    return yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"][name]
+
+
+def test_compose_binds_gunicorn_to_the_container_interface_whatever_the_env_file_says():
+    from dotenv import dotenv_values
+
+    locker = compose_service("locker")
+    # `environment:` wins over env_file (deploy/.env, a copy of the example).
+    assert locker["env_file"] == ".env" and locker["environment"]["GUNICORN_BIND"] == "0.0.0.0:8000"
+    assert "8000" in locker["ports"][0].rsplit(":", 1)[-1]
+    assert not dotenv_values(ROOT / ".env.production.example").get("GUNICORN_BIND")
+
+
+def test_compose_starts_locker_once_the_s3_gateway_answers():
+    seaweedfs = compose_service("seaweedfs")
+    assert "/healthz" in " ".join(seaweedfs["healthcheck"]["test"])
+    assert compose_service("locker")["depends_on"]["seaweedfs"]["condition"] == "service_healthy"

@@ -87,3 +87,10 @@ def test_compose_starts_locker_once_the_s3_gateway_answers():
     seaweedfs = compose_service("seaweedfs")
     assert "/healthz" in " ".join(seaweedfs["healthcheck"]["test"])
     assert compose_service("locker")["depends_on"]["seaweedfs"]["condition"] == "service_healthy"
+
+
+def test_the_image_has_a_postgresql_client_of_the_compose_servers_major_version():
+    # `flask locker backup` runs pg_dump, which refuses a server newer than itself.
+    server_major = compose_service("postgres")["image"].split(":")[1].split("-")[0].split(".")[0]
+    runtime = " ".join(arguments for instruction, arguments in stages()["runtime"] if instruction == "RUN")
+    assert f"postgresql-client-{server_major} " in runtime + " "

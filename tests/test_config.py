@@ -145,3 +145,10 @@ def test_gunicorn_listens_on_loopback_when_the_bind_is_unset_or_blank(monkeypatc
     assert gunicorn_settings()["bind"] == ["127.0.0.1:8000"]
     monkeypatch.setenv("GUNICORN_BIND", "0.0.0.0:8000,[::]:8000")
     assert gunicorn_settings()["bind"] == ["0.0.0.0:8000", "[::]:8000"]
+
+
+def test_locker_and_gunicorn_trust_the_same_proxies_by_default(monkeypatch, gunicorn_settings):
+    from config import Config
+
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    assert gunicorn_settings()["forwarded_allow_ips"] == Config.FORWARDED_ALLOW_IPS == "127.0.0.1,::1"

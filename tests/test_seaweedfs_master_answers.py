@@ -1,15 +1,21 @@
-"""How Locker reads a SeaweedFS master's answers: only the master's own "no" refuses uploads.
+"""How Locker reads a SeaweedFS master: only the master's own "no" refuses uploads, and a hung
+master costs health checks little time and is not asked at every one.
 
 A small HTTP server on a loopback port plays the master's part for answers a real
-master gives only in situations hard to set up (a secured master, a proxy in front).
+master gives only in situations hard to set up (a secured master, a proxy in front);
+a proxy that accepts connections and never answers plays a hung one.
 """
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from app.storage import s3
 from app.storage.replication import writes_refused
+from tests.fault_support import STALL, proxy_to  # noqa: F401  (fixture)
+from tests.live_support import moto_server  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -64,3 +70,39 @@ def test_other_answers_say_nothing_about_volumes_and_are_logged(master, caplog, 
     answers["assign"] = (status, body, content_type)
     assert writes_refused(url, "locker") is None
     assert "dir/assign" in caplog.text
+
+
+@pytest.fixture
+def store_with_hung_master(make_app, moto_server, proxy_to):
+    """An S3 store that answers (moto) and a SeaweedFS master that accepts connections and never answers."""
+    master = proxy_to(moto_server)
+    master.set(STALL)
+    app = make_app(STORAGE_BACKEND="s3", S3_BUCKET="locker-master", S3_ENDPOINT_URL=moto_server, SETUP_STORAGE=True,
+                   PUBLIC_URL="http://localhost", S3_SEAWEEDFS_MASTER_URL=master.url)
+    return app.extensions["locker.storage"].backend, master
+
+
+def test_a_hung_master_is_asked_once_for_a_few_seconds_of_health_checks(store_with_hung_master):
+    storage, master = store_with_hung_master
+    first = storage.health()
+    assert first.state == "degraded" and "master did not answer" in first.detail
+    for _ in range(5):
+        assert storage.health() == first
+    assert master.connections == 1, "the master's answer (or silence) is reused, not asked again per check"
+
+
+def test_the_master_gets_only_what_the_bucket_check_left_of_the_deadline(store_with_hung_master, monkeypatch):
+    storage, master = store_with_hung_master
+    storage.health()  # makes the probe client
+    answer_late = storage._probe.head_bucket
+
+    def slow_head_bucket(**kwargs):
+        time.sleep(s3.HEALTH_DEADLINE)  # a store answering at the very end of the health check's time
+        return answer_late(**kwargs)
+
+    monkeypatch.setattr(storage, "_replication", None)
+    monkeypatch.setattr(storage._probe, "head_bucket", slow_head_bucket)
+    connections = master.connections
+    health = storage.health()
+    assert health.state == "degraded" and "no time was left" in health.detail
+    assert master.connections == connections, "not asked past the deadline"

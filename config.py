@@ -187,6 +187,8 @@ class Config:
 
     # Behind a reverse proxy, trust its X-Forwarded-For/-Proto/-Host (one hop).
     TRUST_PROXY = env_bool("TRUST_PROXY")
+    # ... but only on requests from these addresses (the proxy's): gunicorn.conf.py reads the same.
+    FORWARDED_ALLOW_IPS = env("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
     # Production refuses SQLite unless this says it is meant (one host, the database on its own disk).
     ALLOW_SQLITE = env_bool("ALLOW_SQLITE")
     # How many gunicorn workers serve this host: gunicorn.conf.py sets it for its workers, so the

@@ -31,7 +31,8 @@ def default_workers(cores):
     return min(2 * cores + 1, MAX_DEFAULT_WORKERS)
 
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+# Empty counts as unset, like the other GUNICORN_* numbers (an example file may leave it blank).
+bind = (os.environ.get("GUNICORN_BIND") or "127.0.0.1:8000").split(",")
 workers = int(os.environ.get("GUNICORN_WORKERS") or default_workers(os.cpu_count() or 1))
 # Threads: a request mostly waits on the database or (local storage) the client's bytes.
 worker_class = "gthread"

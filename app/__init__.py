@@ -8,7 +8,6 @@ from pathlib import Path
 from flask import Flask, current_app
 from limits import parse_many
 from sqlalchemy import event
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import error_reports, json_limits, logs, metrics, production, transactions
 from app.extensions import csrf, db, limiter, login_manager, migrate
@@ -87,8 +86,8 @@ def create_app(config_class=None):
     oidc.check_settings(app.config)
     error_reports.init(app.config)
     if app.config.get("TRUST_PROXY"):
-        app.wsgi_app = production.ProxyHeadersExpected(ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1),
-                                                       app.logger)
+        app.wsgi_app = production.TrustedProxy(app.wsgi_app, production.allowed_proxies(
+            app.config["FORWARDED_ALLOW_IPS"]), app.logger)
 
     db.init_app(app)
     with app.app_context():

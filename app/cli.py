@@ -13,7 +13,7 @@ from app.errors import LockerError
 from app.formatting import human_size
 from app.lan_certificate import ensure_certificate
 from app.services import admin as admin_service
-from app.services import files, maintenance, previews, users
+from app.services import backups, files, maintenance, previews, users
 from app.services.common import public_origin
 from app.storage import StorageError
 
@@ -448,11 +448,7 @@ def command_admin(username):
     return user
 
 
-
 # --- Backups of the metadata (services.backups); the bytes are the store's to back up ---
-from pathlib import Path  # noqa: E402
-
-from app.services import backups  # noqa: E402
 
 
 @locker.command("backup")

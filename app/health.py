@@ -59,6 +59,7 @@ class Readiness:
         self.probe = probe
         self.lock = threading.Lock()
         self.running = None
+        self.last_detail = None
 
     def start(self):
         with self.lock:
@@ -70,6 +71,12 @@ class Readiness:
 
     def run(self, future):
         future.set_result(self.probe())
+
+    def note(self, health):
+        """Log a detail (what is degraded) when it changes, not at every scrape."""
+        if health.detail and health.detail != self.last_detail:
+            log.warning("readiness: %s is %s: %s", self.name, health.state, health.detail)
+        self.last_detail = health.detail
 
 
 def database_probe(app):
@@ -125,10 +132,10 @@ def readyz():
     states = {health.state for health in result.values()}
     # Degraded still serves (a replica missing: files download, uploads may be refused), so it stays 200.
     status = DOWN if DOWN in states else DEGRADED if DEGRADED in states else OK
-    body = {"status": status, **{name: health.state for name, health in result.items()}}
-    details = {name: health.detail for name, health in result.items() if health.detail}
-    if details:
-        body["detail"] = details
-    response = jsonify(body)
+    for check in checks:
+        check.note(result[check.name])
+    # States only: the details (volume servers' addresses, the bucket, a master's error) are for the
+    # admin overview and the log, not for anyone who can reach this URL.
+    response = jsonify(status=status, **{name: health.state for name, health in result.items()})
     response.status_code = 503 if status == DOWN else 200
     return response

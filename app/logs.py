@@ -9,10 +9,11 @@ import re
 import sys
 import uuid
 
-from flask import current_app, g, has_request_context, request
+from flask import g, has_request_context, request
 from flask.logging import default_handler
 from pythonjsonlogger.json import JsonFormatter
 
+from app.production import came_through_proxy
 from app.redaction import redact_path, redact_text
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -32,7 +33,7 @@ def request_id():
 def assign_request_id():
     """First of all hooks: adopt the trusted proxy's id when it is well formed, else make one."""
     offered = request.headers.get(REQUEST_ID_HEADER, "")
-    trusted = current_app.config.get("TRUST_PROXY") and REQUEST_ID_PATTERN.match(offered)
+    trusted = came_through_proxy(request.environ) and REQUEST_ID_PATTERN.match(offered)
     g.request_id = offered if trusted else uuid.uuid4().hex
 
 

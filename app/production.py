@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from werkzeug.middleware.proxy_fix import ProxyFix
+
 log = logging.getLogger(__name__)
 
 MIN_SECRET_LENGTH = 32
@@ -74,30 +76,56 @@ def enforce(config, logger=log):
         raise RuntimeError(f"Locker will not start in production with these settings:\n{lines}")
 
 
-class ProxyHeadersExpected:
-    """With TRUST_PROXY on, warn once if a request from another host arrives without X-Forwarded-For.
+def allowed_proxies(setting):
+    """FORWARDED_ALLOW_IPS ("127.0.0.1,::1", networks such as 10.0.0.0/24, or "*") as a test of an address.
 
-    Such a request did not pass through the proxy: whoever can reach Locker directly can then
-    write any client address (and so any rate-limit identity) into that header. Loopback is left
-    out: health checks from the same host or container come straight to Locker on purpose.
+    The same setting gunicorn reads for X-Forwarded-Proto, so one list says who the proxy is.
+    """
+    entries = [entry.strip() for entry in setting.split(",") if entry.strip()]
+    if "*" in entries:
+        return lambda address: True
+    try:
+        networks = [ipaddress.ip_network(entry, strict=False) for entry in entries]
+    except ValueError as error:
+        raise RuntimeError(f"FORWARDED_ALLOW_IPS must list IP addresses or networks, or be *: {error}") from None
+
+    def allowed(address):
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+    return allowed
+
+
+class TrustedProxy:
+    """With TRUST_PROXY on, X-Forwarded-For/-Proto/-Host count only on requests from an allowed proxy.
+
+    A request from any other address keeps its own address, whatever headers it carries: whoever
+    reaches Locker directly cannot pick the client address (and so the rate-limit identity) it
+    is known by. Such a request carrying X-Forwarded-For is logged once (a proxy missing from
+    FORWARDED_ALLOW_IPS, or someone going around it).
     """
 
-    def __init__(self, wsgi_app, logger=log):
-        self.wsgi_app = wsgi_app
+    def __init__(self, wsgi_app, allowed, logger=log):
+        self.direct = wsgi_app
+        self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=1, x_host=1)
+        self.allowed = allowed
         self.logger = logger
         self.warned = False
 
     def __call__(self, environ, start_response):
-        if not self.warned and "HTTP_X_FORWARDED_FOR" not in environ and not is_loopback(environ.get("REMOTE_ADDR")):
+        address = environ.get("REMOTE_ADDR")
+        if self.allowed(address):
+            return self.proxied(environ, start_response)
+        if not self.warned and "HTTP_X_FORWARDED_FOR" in environ:
             self.warned = True
-            self.logger.warning("TRUST_PROXY is on, but a request from %s came without X-Forwarded-For: is Locker "
-                                "reachable without the proxy? Bind it to an address only the proxy reaches, or "
-                                "set TRUST_PROXY=0.", environ.get("REMOTE_ADDR"))
-        return self.wsgi_app(environ, start_response)
+            self.logger.warning("A request from %s carried X-Forwarded-For, but %s is not in FORWARDED_ALLOW_IPS: "
+                                "its forwarded headers are ignored. Add the proxy's address there, or bind Locker "
+                                "to an address only the proxy reaches.", address, address)
+        return self.direct(environ, start_response)
 
 
-def is_loopback(address):
-    try:
-        return ipaddress.ip_address(address or "").is_loopback
-    except ValueError:
-        return False
+def came_through_proxy(environ):
+    """Whether TrustedProxy applied the proxy's headers to this request (ProxyFix keeps the originals here)."""
+    return "werkzeug.proxy_fix.orig" in environ

@@ -23,6 +23,7 @@ from app import create_app
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.services import backups
+from app.version import locker_version
 from tests.conftest import S3_SETTINGS, make_config
 from tests.helpers import upload
 
@@ -166,6 +167,7 @@ def test_a_backup_taken_while_locker_writes_is_consistent_and_restores_with_ever
     assert backup["tables"]["users"] - before["users"] == backup["tables"]["audit_events"] - before["audit_events"] > 0
     assert backup["tables"]["files"] == 3
     assert backup["format"] == 1
+    assert backup["locker_version"] == locker_version() != "unknown"  # what the admin area shows too
     assert backup["database"]["kind"] == ("sqlite" if url.startswith("sqlite") else "postgresql")
     assert backup["storage"] == {"backend": "local", "dir": str((tmp_path / "storage").resolve())}
     written = (tmp_path / "backup" / "manifest.json").read_text()

@@ -98,9 +98,21 @@ def test_a_sqlite_database_file_commits_through_a_write_ahead_log_and_stays_dura
         db.engine.dispose()
 
 
-def test_gunicorn_receives_upload_bodies_in_the_pieces_local_storage_reads(monkeypatch, tmp_path):
+@pytest.fixture
+def gunicorn_settings(monkeypatch, tmp_path):
+    """Reads gunicorn.conf.py as gunicorn does: its settings as a dict. What reading it changes
+    (max_body_chunk, PROMETHEUS_MULTIPROC_DIR) is undone afterwards, and the developer's .env stays out."""
     import runpy
 
+    from gunicorn.http.unreader import SocketUnreader
+
+    monkeypatch.setattr(SocketUnreader, "max_body_chunk", SocketUnreader.max_body_chunk)
+    monkeypatch.setattr("dotenv.load_dotenv", lambda *args, **kwargs: False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    return lambda: runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+
+
+def test_gunicorn_receives_upload_bodies_in_the_pieces_local_storage_reads(gunicorn_settings):
     from gunicorn.http.unreader import SocketUnreader
 
     from app.storage.local import CHUNK_SIZE
@@ -109,26 +121,34 @@ def test_gunicorn_receives_upload_bodies_in_the_pieces_local_storage_reads(monke
     # ~20 MiB more while in flight.
     assert "max_body_chunk" in vars(SocketUnreader)
     assert "self.max_body_chunk" in Path(inspect.getsourcefile(SocketUnreader)).read_text()
-    monkeypatch.setattr(SocketUnreader, "max_body_chunk", SocketUnreader.max_body_chunk)
-    # Reading the file also sets up metrics for gunicorn's workers: keep that out of this process.
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    gunicorn_settings()
     assert SocketUnreader.max_body_chunk == CHUNK_SIZE
 
 
-def test_gunicorn_runs_two_workers_per_core_plus_one_capped_unless_told(monkeypatch):
+def test_gunicorn_runs_two_workers_per_core_plus_one_capped_unless_told(monkeypatch, gunicorn_settings):
     import os
-    import runpy
 
-    from gunicorn.http.unreader import SocketUnreader
-
-    monkeypatch.setattr(SocketUnreader, "max_body_chunk", SocketUnreader.max_body_chunk)
-    conf = str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")
     monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert runpy.run_path(conf)["workers"] == 5
+    assert gunicorn_settings()["workers"] == 5
     monkeypatch.setattr(os, "cpu_count", lambda: 32)
-    assert runpy.run_path(conf)["workers"] == 8
+    assert gunicorn_settings()["workers"] == 8
     monkeypatch.setenv("GUNICORN_WORKERS", "3")
-    settings = runpy.run_path(conf)
+    settings = gunicorn_settings()
     assert settings["workers"] == 3 and settings["worker_class"] == "gthread" and not settings["preload_app"]
+
+
+def test_gunicorn_listens_on_loopback_when_the_bind_is_unset_or_blank(monkeypatch, gunicorn_settings):
+    monkeypatch.delenv("GUNICORN_BIND", raising=False)
+    assert gunicorn_settings()["bind"] == ["127.0.0.1:8000"]
+    monkeypatch.setenv("GUNICORN_BIND", "")
+    assert gunicorn_settings()["bind"] == ["127.0.0.1:8000"]
+    monkeypatch.setenv("GUNICORN_BIND", "0.0.0.0:8000,[::]:8000")
+    assert gunicorn_settings()["bind"] == ["0.0.0.0:8000", "[::]:8000"]
+
+
+def test_locker_and_gunicorn_trust_the_same_proxies_by_default(monkeypatch, gunicorn_settings):
+    from config import Config
+
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    assert gunicorn_settings()["forwarded_allow_ips"] == Config.FORWARDED_ALLOW_IPS == "127.0.0.1,::1"

@@ -5,6 +5,7 @@ or accepts them and never answers (hung, as a stopped process or a blackholed ho
 The database's turn is in tests/deploy/test_readiness_database.py: it needs a database
 server to put a proxy in front of, whichever database the suite runs on.
 """
+import logging
 import threading
 import time
 
@@ -81,10 +82,14 @@ def test_redis_down_or_hung_is_503_naming_it_within_2_s_and_recovers(make_app, r
     assert wait_until_ready(client)["redis"] == "ok"
 
 
-def test_degraded_storage_is_still_ready_and_says_so(app, client, monkeypatch):
+def test_degraded_storage_is_still_ready_and_says_so_but_only_the_log_says_what(app, client, monkeypatch, caplog):
     # What a store that serves short of a copy reports (tests/test_seaweedfs_cluster.py has the real one).
-    monkeypatch.setattr(app.extensions["locker.storage"], "health", lambda: Health("degraded", "volume 3: 1 of 2"))
-    response = client.get("/readyz")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "degraded", "database": "ok", "storage": "degraded",
-                                   "detail": {"storage": "volume 3: 1 of 2"}}
+    detail = "volume 3 (locker) has 1 of 2 copies, on 10.0.0.7:8080"
+    monkeypatch.setattr(app.extensions["locker.storage"], "health", lambda: Health("degraded", detail))
+    with caplog.at_level(logging.WARNING, logger="app.health"):
+        for _ in range(2):
+            response = client.get("/readyz")
+            assert response.status_code == 200
+            assert response.get_json() == {"status": "degraded", "database": "ok", "storage": "degraded"}
+            assert "10.0.0.7" not in response.get_data(as_text=True)
+    assert [record.getMessage() for record in caplog.records] == [f"readiness: storage is degraded: {detail}"]

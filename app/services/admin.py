@@ -4,11 +4,8 @@ Every change is one statement on the user's row, recorded in the activity log wi
 (the admin, or the command line) under the account it was made to. The last active admin can be
 neither demoted nor disabled, also when two admins act at the same moment (see keep_an_admin).
 """
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, or_, text
@@ -26,6 +23,7 @@ from app.services.account_email import MAX_EMAIL_LENGTH, clean_email  # noqa: F4
 from app.services.common import MAX_ROW_ID, pack_cursor, unpack_cursor
 from app.storage import get_storage
 from app.text import is_plain_text
+from app.version import locker_version
 from config import parse_size
 
 NOT_ADMIN = "Only administrators can do that."
@@ -37,7 +35,6 @@ MAX_QUOTA = 2 ** 63 - 1
 # The name the activity log shows for changes made with `flask locker ...` (no account acts there).
 COMMAND_LINE = "command line"
 LAST_ADMIN = "Locker needs at least one active administrator: make someone else an admin first."
-PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 def require_admin(user):
     if user is None or not user.is_authenticated or not user.is_admin:
@@ -371,15 +368,6 @@ class Overview:
     checked_at: datetime
 
 
-@cache
-def version():
-    """Locker's version, from pyproject.toml (read once)."""
-    try:
-        return tomllib.loads(PYPROJECT.read_text())["project"]["version"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        return "unknown"
-
-
 def overview():
     """The figures of the admin area's front page: two cheap aggregate queries and the health checks."""
     storage_backend = get_storage()
@@ -409,5 +397,5 @@ def overview():
                     pending_uploads=pending[0], reserved_bytes=int(pending[1]),
                     storage=storage.state, storage_detail=storage.detail, database=database,
                     storage_name=storage_backend.name,
-                    version=version(), registration=current_app.config["REGISTRATION"],
+                    version=locker_version(), registration=current_app.config["REGISTRATION"],
                     default_quota=current_app.config["DEFAULT_QUOTA"] or None, checked_at=utcnow())

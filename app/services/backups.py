@@ -7,7 +7,6 @@ copied with its online backup API, PostgreSQL with pg_dump in one snapshot; eith
 Locker writes. The bytes themselves are the store's to back up (README, "Backups").
 """
 import hashlib
-import importlib.metadata
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from sqlalchemy.exc import OperationalError
 from app.errors import LockerError
 from app.extensions import db
 from app.storage import get_storage
+from app.version import locker_version
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -99,7 +99,7 @@ def backup(dest):
         sha256, size = digest(dump)
         manifest = {
             "format": FORMAT,
-            "locker_version": importlib.metadata.version("locker-client"),  # pyproject.toml's version
+            "locker_version": locker_version(),
             "alembic_revision": copy.revision,
             "database": {"kind": kind, **copy.details},
             "created_at": created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),

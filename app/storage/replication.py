@@ -8,11 +8,14 @@ holds each upload for ~30 s and then answers 500. The master knows both things
 at once, so Locker asks it: for /readyz, and before handing out upload URLs.
 """
 import json
+import logging
 import urllib.error
 import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import quote
+
+log = logging.getLogger(__name__)
 
 # Volumes named in a report; a large store may have thousands short of a copy.
 NAMED_VOLUMES = 5
@@ -91,8 +94,14 @@ def writes_refused(master_url, collection, timeout=1.0):
     """
     try:
         status, answer = ask_master(master_url, f"/dir/assign?collection={quote(collection)}", timeout)
-    except (OSError, ValueError):
+    except (OSError, ValueError) as error:
+        log.warning("SeaweedFS master did not answer /dir/assign: %s", error)
         return None  # not knowing is no reason to refuse: the upload itself will tell
-    if status == 200 and "error" not in answer:
-        return None
-    return str(answer.get("error") or f"the SeaweedFS master answered {status}")
+    # The master's own refusal is JSON with a non-empty "error" (406, "no free volumes left"...);
+    # any other answer (a 401 from a secured master, a proxy's 404) says nothing about the volumes.
+    refusal = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(refusal, str) and refusal:
+        return refusal
+    if status != 200:
+        log.warning("SeaweedFS master answered /dir/assign with %s, not a file id; uploads go on", status)
+    return None

@@ -6,6 +6,7 @@ this server does (S3_PUBLIC_ENDPOINT_URL), URLs are signed by a second client
 configured for that address, because the host is part of the signature.
 """
 import base64
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timezone
@@ -17,7 +18,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.storage.breaker import Breaker
-from app.storage.replication import replication_state, writes_refused
+from app.storage.replication import ReplicationState, replication_state, writes_refused
 from app.storage.s3_check import check_s3
 from app.storage.base import (Health, ObjectInfo, PendingMultipart, Storage, StorageError, StoredObject, StoredPart,
                               StorageReadOnly, StorageRejected, UploadRequest, content_disposition)
@@ -50,6 +51,12 @@ REQUEST_TIMEOUTS = Timeouts(connect=2, read=5, attempts=2)
 PATIENT_TIMEOUTS = Timeouts(connect=10, read=60, attempts=5)
 # /readyz must answer within two seconds whatever the store does.
 PROBE_TIMEOUTS = Timeouts(connect=0.8, read=0.8, attempts=1)
+# The whole health check (the bucket, then the SeaweedFS master) within this long: the master
+# gets what the bucket's probe left, at most PROBE_TIMEOUTS.read.
+HEALTH_DEADLINE = 1.8
+# How long the master's answer about copies is reused: health is asked by every /readyz and every
+# admin overview, anonymous probes included, and the master need not answer each one.
+REPLICATION_STATE_SECONDS = 5.0
 
 
 def _client(endpoint_url, region, path_style, timeouts=REQUEST_TIMEOUTS, signed=True):
@@ -130,6 +137,7 @@ class S3Storage(Storage):
         events.register("after-call-error.s3", self._unanswered)
         self._probe = None
         self._patient = None
+        self._replication = None  # (monotonic time it was asked, ReplicationState)
 
     @classmethod
     def from_config(cls, config):
@@ -265,6 +273,7 @@ class S3Storage(Storage):
         the store's, and requests have their own timeouts. With a SeaweedFS master
         configured, a store that answers but lacks a copy is "degraded".
         """
+        deadline = time.monotonic() + HEALTH_DEADLINE
         if self.breaker is not None and self.breaker.is_open and not self.breaker.admit():
             raise StorageError(f"bucket {self.bucket!r} not reachable: {self.breaker.last_error}")
         if self._probe is None:
@@ -279,10 +288,24 @@ class S3Storage(Storage):
             self.breaker.succeeded()
         if self.seaweedfs_master_url is None:
             return Health()
-        replication = replication_state(self.seaweedfs_master_url, timeout=PROBE_TIMEOUTS.read)
+        replication = self.replication(deadline)
         if replication.state == "ok":
             return Health()
         return Health("degraded", replication.detail)
+
+    def replication(self, deadline):
+        """The master's word on copies, asked at most every REPLICATION_STATE_SECONDS and only before deadline."""
+        asked = self._replication
+        now = time.monotonic()
+        if asked is not None and now - asked[0] < REPLICATION_STATE_SECONDS:
+            return asked[1]
+        left = min(PROBE_TIMEOUTS.read, deadline - now)
+        if left <= 0.05:
+            # Not remembered: the next check, with time to spare, asks.
+            return ReplicationState("unknown", "no time was left to ask the SeaweedFS master")
+        state = replication_state(self.seaweedfs_master_url, timeout=left)
+        self._replication = (now, state)
+        return state
 
     def check_writable(self):
         if self.seaweedfs_master_url is None:

@@ -31,10 +31,30 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgre
 REDIS_SERVER = "redis://127.0.0.1:6379"
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+def free_ports(count, excluding=()):
+    """`count` different free loopback ports, none of `excluding` (chosen earlier, not bound yet): each
+    probe socket stays open until all are chosen, so the system cannot hand one out twice. Another
+    process may still take one before it is used: see PortTaken."""
+    probes, chosen = [], []
+    try:
+        while len(chosen) < count:
+            probes.append(socket.socket())
+            probes[-1].bind((HOST, 0))
+            port = probes[-1].getsockname()[1]
+            if port not in excluding:
+                chosen.append(port)
+        return chosen
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def free_port(excluding=()):
+    return free_ports(1, excluding)[0]
+
+
+class PortTaken(AssertionError):
+    """A process exited because the port chosen for it was taken between choosing and binding."""
 
 
 def production_env(folder, public_url, **settings):
@@ -83,7 +103,8 @@ class Process:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.popen.returncode} before {what}:\n{self.log()}")
+                failure = PortTaken if "Address already in use" in self.log() else AssertionError
+                raise failure(f"{self.name} exited with {self.popen.returncode} before {what}:\n{self.log()}")
             try:
                 if condition():
                     return
@@ -104,6 +125,30 @@ def gunicorn(folder, env, port, name="gunicorn"):
     """Locker under gunicorn with the production settings file, as deploy/systemd/locker.service runs it."""
     return Process(name, [BIN / "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"], folder,
                    {**env, "GUNICORN_BIND": f"{HOST}:{port}"})
+
+
+def healthy_gunicorns(folder, env, names, excluding=(), attempts=3):
+    """One gunicorn per name, each on a free port (none of `excluding`) and answering; one whose port
+    another process took meanwhile is started again on another. ([Process], [port])."""
+    ports = free_ports(len(names), excluding)
+    servers = [gunicorn(folder, env, port, name) for port, name in zip(ports, names)]
+    try:
+        for index, name in enumerate(names):
+            for attempt in range(attempts):
+                try:
+                    servers[index].wait_for_health(f"http://{HOST}:{ports[index]}")
+                    break
+                except PortTaken:
+                    servers[index].stop()
+                    if attempt == attempts - 1:
+                        raise
+                    ports[index] = free_port({*excluding, *ports})
+                    servers[index] = gunicorn(folder, env, ports[index], name)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers, ports
 
 
 def upload_and_download(client, url, name, data):

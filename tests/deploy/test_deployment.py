@@ -28,8 +28,8 @@ from scripts.render_template import render
 from scripts.seaweedfs import SeaweedCluster
 from tests.browser_support import browser, log_in, watch  # noqa: F401  (fixture)
 from tests.conftest import PASSWORD
-from tests.deploy.processes import (HOST, POSTGRES_URL, ROOT, Process, api_session, flask, free_port, gunicorn,
-                                   production_env, upload_and_download)
+from tests.deploy.processes import (HOST, POSTGRES_URL, ROOT, Process, api_session, flask, free_ports,
+                                   healthy_gunicorns, production_env, upload_and_download)
 from tests.deploy.test_proxies import nginx_conf
 from tests.helpers import at_once
 from tests.scratch_db import scratch_postgres_database
@@ -61,7 +61,8 @@ def site_conf(folder, certificate, ports, app_ports, gateway):
     values = {"SERVER_NAME": "localhost", "HTTPS_PORT": ports["https"], "HTTP_PORT": ports["http"],
               "TLS_CERT": certificate.cert_path, "TLS_KEY": certificate.key_path,
               "APP_SERVER_1": f"{HOST}:{app_ports[0]}", "APP_SERVER_2": f"{HOST}:{app_ports[1]}",
-              "S3_SERVER_NAME": "localhost", "S3_HTTPS_PORT": ports["s3"], "S3_GATEWAY": gateway}
+              "S3_SERVER_NAME": "localhost", "S3_HTTPS_PORT": ports["s3"], "S3_GATEWAY": gateway,
+              "ACCESS_LOG": folder / "locker.access.log", "S3_ACCESS_LOG": folder / "s3.access.log"}
     site = folder / "site.conf"
     site.write_text("\n".join(render((ROOT / "deploy" / "nginx" / name).read_text(), values)
                               for name in ("locker.conf", "s3-gateway.conf")))
@@ -71,8 +72,7 @@ def site_conf(folder, certificate, ports, app_ports, gateway):
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, postgres_url, redis_url):
     folder = tmp_path_factory.mktemp("deployment")
-    ports = {"https": free_port(), "http": free_port(), "s3": free_port()}
-    app_ports = [free_port(), free_port()]
+    ports = dict(zip(("https", "http", "s3"), free_ports(3)))
     url, s3_url = f"https://localhost:{ports['https']}", f"https://localhost:{ports['s3']}"
     certificate = ensure_certificate(folder / "tls", ["localhost", HOST])
     store = SeaweedCluster(folder / "seaweedfs")
@@ -84,16 +84,15 @@ def deployment(tmp_path_factory, postgres_url, redis_url):
             GUNICORN_THREADS="8", **store.settings("locker-files"), S3_PUBLIC_ENDPOINT_URL=s3_url,
             S3_SEAWEEDFS_MASTER_URL=store.master_url,
             MULTIPART_THRESHOLD=str(PART), MULTIPART_PART_SIZE=str(PART),
-            LOGIN_LIMIT_PER_ACCOUNT="5 per minute", LOGIN_LIMIT_PER_ADDRESS="1000 per minute")
+            # Per hour: a fixed one-minute window crossed mid-burst would let up to twice the limit through.
+            LOGIN_LIMIT_PER_ACCOUNT="5 per hour", LOGIN_LIMIT_PER_ADDRESS="1000 per hour")
         # A deploy's steps, as an operator runs them once before the app servers start.
         flask(env, "db", "upgrade")
         flask(env, "locker", "setup-storage")  # the bucket, and CORS rules for PUBLIC_URL's origin
         for username in (USER, TARGET):
             flask(env, "locker", "create-user", username, "--password", PASSWORD)
-        apps = [gunicorn(folder, env, port, f"app-{number}") for number, port in enumerate(app_ports)]
+        apps, app_ports = healthy_gunicorns(folder, env, ["app-0", "app-1"], excluding=ports.values())
         processes.extend(apps)
-        for app, port in zip(apps, app_ports):
-            app.wait_for_health(f"http://{HOST}:{port}")
         site = site_conf(folder, certificate, ports, app_ports, gateway=store.endpoint.removeprefix("http://"))
         (folder / "nginx.conf").write_text(nginx_conf(folder, site))
         nginx = Process("nginx", [shutil.which("nginx") or "/usr/sbin/nginx", "-e", "stderr", "-p", folder,
@@ -249,23 +248,37 @@ def test_with_a_volume_server_stopped_every_file_downloads_and_uploads_go_on_onc
 
     deployment.store.stop_volume(0)
     try:
-        health = requests.get(f"{deployment.url}/readyz", verify=deployment.cert, timeout=30)
-        assert health.status_code == 200 and health.json()["storage"] == "degraded", health.text
+        # Health reuses the master's answer for a few seconds (REPLICATION_STATE_SECONDS).
+        deployment.apps[1].wait_until(lambda: storage_state(deployment) == "degraded", "storage degraded")
         refused = client.post(f"{deployment.url}/api/v1/uploads", timeout=30,
                               json={"name": "while.bin", "size": 10, "content_type": "application/octet-stream"})
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "storage_read_only", refused.text
         assert download_every_file(deployment, client) == deployment.uploaded
     finally:
         deployment.store.start_volume(0)
+    # The master learns of the server's return from its heartbeat; until then uploads are still refused.
+    deployment.apps[1].wait_until(lambda: storage_state(deployment) == "ok", "storage ok again")
 
     after = random.Random(3).randbytes(300_000)
     _, _, downloaded = upload_and_download(client, deployment.url, "after.bin", after)
     assert downloaded == after
     deployment.uploaded["after.bin"] = after
     assert download_every_file(deployment, client) == deployment.uploaded
+    # Browsers fetched those files through nginx with presigned URLs; its log keeps none of their signatures.
+    logged = (deployment.folder / "s3.access.log").read_text()
+    assert "GET /locker-files/" in logged and "X-Amz-" not in logged and "?" not in logged, logged[-2000:]
+
+
+def storage_state(deployment):
+    return requests.get(f"{deployment.url}/readyz", verify=deployment.cert, timeout=30).json()["storage"]
 
 
 def test_a_backup_taken_while_locker_runs_restores_into_a_new_database_where_every_file_verifies(deployment):
+    # One file of its own, so that run alone (deployment.uploaded empty otherwise) it still checks one.
+    data = random.Random(4).randbytes(200_000)
+    with deployment.api() as client:
+        assert upload_and_download(client, deployment.url, "backed-up.bin", data)[2] == data
+    deployment.uploaded["backed-up.bin"] = data
     backup = deployment.folder / "backup"
     flask(deployment.env, "locker", "backup", str(backup))
     with scratch_postgres_database(POSTGRES_URL) as new_database:

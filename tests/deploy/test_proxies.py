@@ -17,8 +17,8 @@ import requests
 from app.lan_certificate import ensure_certificate
 from scripts.render_template import render
 from tests.conftest import PASSWORD
-from tests.deploy.processes import (HOST, ROOT, Process, api_session, free_port, gunicorn, migrate_with_user,
-                                   production_env, upload_and_download)
+from tests.deploy.processes import (HOST, ROOT, Process, api_session, free_port, healthy_gunicorns,
+                                   migrate_with_user, production_env, upload_and_download)
 
 # Many times nginx's default body and proxy buffers (16 KiB, 4-8 KiB), so nothing fits in one.
 DATA = os.urandom(3 * 1024 * 1024 + 11)
@@ -50,6 +50,7 @@ class Site:
     http_port: int
     apps: list
     logs_before: list  # how much each app server had logged when this proxy started
+    access_log: Path | None  # the proxy's own access log (nginx's; Caddy keeps none by default)
 
     def app_logs(self):
         """What each app server logged since this proxy started."""
@@ -60,14 +61,12 @@ class Site:
 def apps(tmp_path_factory):
     """Two app servers on one database and storage folder, expecting people at https://localhost:<port>."""
     folder = tmp_path_factory.mktemp("apps")
-    https_port, app_ports = free_port(), [free_port(), free_port()]
+    https_port = free_port()
     env = production_env(folder, f"https://localhost:{https_port}", TRUST_PROXY="1", GUNICORN_WORKERS="1",
                          GUNICORN_THREADS="4")
     migrate_with_user(env, USER, PASSWORD)
-    servers = [gunicorn(folder, env, port, f"app{index}") for index, port in enumerate(app_ports)]
+    servers, app_ports = healthy_gunicorns(folder, env, ["app0", "app1"], excluding=[https_port])
     try:
-        for server, port in zip(servers, app_ports):
-            server.wait_for_health(f"http://{HOST}:{port}")
         yield https_port, [f"{HOST}:{port}" for port in app_ports], servers
     finally:
         for server in servers:
@@ -79,12 +78,12 @@ def start_nginx(folder, https_port, http_port, upstreams):
     rendered = render((ROOT / "deploy" / "nginx" / "locker.conf").read_text(), {
         "SERVER_NAME": "localhost", "HTTPS_PORT": https_port, "HTTP_PORT": http_port,
         "TLS_CERT": certificate.cert_path, "TLS_KEY": certificate.key_path,
-        "APP_SERVER_1": upstreams[0], "APP_SERVER_2": upstreams[1]})
+        "APP_SERVER_1": upstreams[0], "APP_SERVER_2": upstreams[1], "ACCESS_LOG": folder / "locker.access.log"})
     (folder / "locker.conf").write_text(rendered)
     (folder / "nginx.conf").write_text(nginx_conf(folder, folder / "locker.conf"))
     nginx = Process("nginx", [shutil.which("nginx") or "/usr/sbin/nginx", "-e", "stderr", "-p", folder,
                               "-c", folder / "nginx.conf"], folder)
-    return nginx, str(certificate.cert_path)
+    return nginx, str(certificate.cert_path), folder / "locker.access.log"
 
 
 def start_caddy(folder, https_port, http_port, upstreams):
@@ -103,7 +102,7 @@ import {ROOT / "deploy" / "Caddyfile"}
            "LOCKER_UPSTREAMS": " ".join(upstreams)}
     caddy = Process("caddy", [shutil.which("caddy") or "/usr/bin/caddy", "run", "--config", folder / "Caddyfile",
                               "--adapter", "caddyfile"], folder, env)
-    return caddy, str(folder / "caddy" / "pki" / "authorities" / "local" / "root.crt")
+    return caddy, str(folder / "caddy" / "pki" / "authorities" / "local" / "root.crt"), None
 
 
 @pytest.fixture(scope="module", params=["nginx", "caddy"])
@@ -111,15 +110,15 @@ def site(request, apps, tmp_path_factory):
     """One proxy at a time on the port the app servers expect."""
     https_port, upstreams, servers = apps
     folder = tmp_path_factory.mktemp(request.param)
-    http_port = free_port()
+    http_port = free_port(excluding=[https_port])  # not bound until the proxy starts
     start = start_nginx if request.param == "nginx" else start_caddy
-    proxy, ca = start(folder, https_port, http_port, upstreams)
+    proxy, ca, access_log = start(folder, https_port, http_port, upstreams)
     url = f"https://localhost:{https_port}"
     logs_before = [len(server.log()) for server in servers]
     try:
         proxy.wait_until(lambda: Path(ca).exists(), "certificate")
         proxy.wait_for_health(url, verify=ca)
-        yield Site(url, ca, http_port, servers, logs_before)
+        yield Site(url, ca, http_port, servers, logs_before, access_log)
     finally:
         proxy.stop()
 
@@ -174,3 +173,9 @@ def test_a_large_upload_through_the_signed_put_downloads_byte_identical_whole_an
     # The upstream spreads requests over both app servers.
     for log in site.app_logs():
         assert re.search(r'"(GET|POST|PUT) /(api/v1|_storage|login|files)', log), log
+    if site.access_log:
+        # The proxy logged the download, and not its signature: the log holds no working link.
+        signed_url = urlsplit(signed)
+        logged = site.access_log.read_text()
+        assert f'"GET {signed_url.path} HTTP/' in logged and signed_url.query
+        assert signed_url.query not in logged and "?" not in logged, logged[-2000:]

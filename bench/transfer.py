@@ -70,6 +70,7 @@ from requests.adapters import HTTPAdapter
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as `python bench/transfer.py`: scripts/ is beside bench/
+from scripts.processes import stop_process_group  # noqa: E402
 from scripts.seaweedfs import SeaweedFS  # noqa: E402
 BIN = ROOT / ".venv" / "bin"
 MIB = 1024 * 1024
@@ -209,22 +210,8 @@ class Processes:
 
     def stop_all(self):
         for _, process in reversed(self.started):
-            stop(process)
+            stop_process_group(process, term_wait=15, kill_wait=5)
         self.started.clear()
-
-
-def stop(process):
-    """TERM the process group (gunicorn's workers with their master), KILL it if it lingers."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def run_command(argv, env):

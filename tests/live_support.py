@@ -4,7 +4,6 @@ A module imports the fixtures it uses; `live` finds moto_server by name, so impo
 """
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import threading
@@ -24,6 +23,7 @@ from app import create_app
 from app.extensions import db
 from app.models import File, utcnow
 from app.services import tokens, users
+from scripts.processes import stop_process_group
 from tests.conftest import MULTIPART_SETTINGS, PASSWORD
 from tests.helpers import write_directly
 
@@ -194,22 +194,6 @@ class Gunicorn:
             user = users.create_user(username or f"g{uuid.uuid4().hex[:10]}", PASSWORD)
             _, secret = tokens.create_token(user, "tests")
         return secret
-
-
-def stop_process_group(process: subprocess.Popen) -> None:
-    """TERM a process started in a session of its own and all its children; KILL them if they linger."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture(scope="module")

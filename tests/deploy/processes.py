@@ -22,7 +22,8 @@ from app import create_app
 from app.extensions import db
 from app.services import users
 from tests.conftest import make_config
-from tests.live_support import Gunicorn, stop_process_group
+from scripts.processes import stop_process_group
+from tests.live_support import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

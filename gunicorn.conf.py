@@ -55,6 +55,10 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 # No query string: signed URLs carry their signature there.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
+# gunicorn's control socket has one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn), which every Locker
+# on the host (several instances, make run beside a service) would claim in turn; Locker is reloaded
+# with HUP and needs no gunicornc.
+control_socket_disable = True
 
 
 def tell_workers_their_number(server):

@@ -185,15 +185,21 @@ def test_a_backup_taken_while_locker_writes_is_consistent_and_restores_with_ever
     assert all(file["id"] in verified.output for file in files)
 
 
-def test_restore_refuses_a_database_that_holds_data_unless_forced(new_database, make_app, accounts, tmp_path):
+def restored_with_more(new_database, make_app, accounts, backup, backed_up, added):
+    """A new database restored from a backup holding the account `backed_up`, then given the account `added`."""
     source = make_app(STORAGE_BACKEND="local")
     with source.app_context():
-        accounts.create("kept")
-    backup_of(source, tmp_path / "backup")
+        accounts.create(backed_up)
+    backup_of(source, backup)
     target = app_on(make_app, new_database(), STORAGE_BACKEND="local")
-    assert cli(target, "restore", str(tmp_path / "backup")).exit_code == 0
+    assert cli(target, "restore", str(backup)).exit_code == 0
     with target.app_context():
-        accounts.create("later")
+        accounts.create(added)
+    return target
+
+
+def test_restore_refuses_a_database_that_holds_data_unless_forced(new_database, make_app, accounts, tmp_path):
+    target = restored_with_more(new_database, make_app, accounts, tmp_path / "backup", "kept", "later")
 
     refused = cli(target, "restore", str(tmp_path / "backup"))
     assert refused.exit_code == 1 and "--force" in refused.output and "holds data" in refused.output
@@ -237,14 +243,7 @@ UNTRUSTED = [
 
 
 def test_restore_refuses_a_backup_it_cannot_trust_and_changes_nothing(new_database, make_app, accounts, tmp_path):
-    source = make_app(STORAGE_BACKEND="local")
-    with source.app_context():
-        accounts.create("backed_up")
-    backup_of(source, tmp_path / "backup")
-    target = app_on(make_app, new_database(), STORAGE_BACKEND="local")
-    assert cli(target, "restore", str(tmp_path / "backup")).exit_code == 0
-    with target.app_context():
-        accounts.create("kept")
+    target = restored_with_more(new_database, make_app, accounts, tmp_path / "backup", "backed_up", "kept")
     held = rows(target, ["users", "audit_events", "alembic_version"])
 
     # One backup and one target for all, to keep this quick: each refusal leaves the target as it was.

@@ -4,12 +4,14 @@ The SDK builds the events from a real failing request, exactly as it would send 
 transport of the test's own receives the envelopes in place of the network.
 """
 import json
+from urllib.parse import urlsplit
 
 import pytest
 import sentry_sdk
 from sentry_sdk.transport import Transport
 
 from app import error_reports
+from tests.conftest import csrf_from
 
 DSN = "https://publickey@errors.example/1"
 API_TOKEN = "lk_9QzX4vB7nM2kP5sT8wY1"
@@ -37,12 +39,33 @@ def reported(make_app):
     error_reports.init(app.config, transport=transport)
     yield app, transport
     sentry_sdk.get_client().close()
-    sentry_sdk.init()
+    # Back to no client at all, as in a process that never set a DSN. A bare init() would install the
+    # SDK's defaults, whose Flask hook reads current_user on every request of every later test in
+    # this process (and Flask-Login then writes to guests' sessions).
+    sentry_sdk.get_global_scope().set_client(None)
 
 
 def test_nothing_is_reported_without_a_dsn(make_app):
     make_app(STORAGE_BACKEND="local")
     assert not sentry_sdk.get_client().is_active()
+
+
+def test_reporting_leaves_a_guests_cookie_alone_while_their_uploads_run(reported, accounts):
+    """A browser sends several uploads at once, each with the cookie the link's page left: an answer
+    that set the cookie again could undo another's. With reporting on, reading who the user is would
+    have Flask-Login write to the guest's session."""
+    app, _ = reported
+    with app.app_context():
+        headers = accounts.headers(accounts.create())
+    owner = app.test_client()
+    link = owner.post("/api/v1/requests", headers=headers, json={"title": "Scans"}).get_json()["url"]
+    guest = app.test_client()
+    page = guest.get(urlsplit(link).path)
+    assert page.status_code == 200 and "Set-Cookie" in page.headers
+    started = guest.post(f"{urlsplit(link).path}/uploads", json={"name": "scan.pdf", "size": 5},
+                         headers={"X-CSRFToken": csrf_from(page.get_data(as_text=True)), "Accept": "application/json"})
+    assert started.status_code == 201, started.get_json()
+    assert "Set-Cookie" not in started.headers
 
 
 def test_a_failing_request_is_reported_without_any_secret(reported):

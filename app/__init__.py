@@ -10,6 +10,7 @@ from limits import parse_many
 from sqlalchemy import event
 
 from app import error_reports, json_limits, logs, metrics, production, transactions
+from app.auth import limits as rate_limits
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.services import oidc
 from app.storage import build_storage
@@ -96,6 +97,7 @@ def create_app(config_class=None):
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", rate_limits.storage_options(app.config))
     limiter.init_app(app)
     # First of all hooks, so that no hook added later parses a body this one would refuse.
     app.before_request_funcs.setdefault(None, []).insert(0, json_limits.check_json_body)

@@ -15,11 +15,12 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
-from app.auth.limits import Budget, Spent, give_back, spend, storage_call
+from app.auth.limits import REDIS_TIMEOUT_SECONDS, Budget, Spent, give_back, spend, storage_call
 from app.extensions import db
 from app.formatting import wait_in_words
 from app.models import AuditEvent, User
 from tests.conftest import PASSWORD, csrf_from
+from tests.fault_support import MUTE, PASS, proxy_to  # noqa: F401 (a fixture)
 from tests.helpers import at_once, path, share, upload
 from tests.live_support import start_live
 
@@ -274,6 +275,20 @@ def test_limits_answer_503_not_500_when_their_storage_is_down(request, make_app)
     username, _ = live.user()
     response = api_sign_in(live, username, PASSWORD, new_address())
     assert response.status_code == 503 and response.json()["error"]["code"] == "limits_unavailable"
+
+
+def test_a_redis_that_stops_answering_gets_a_503_within_the_time_limit(request, make_app, proxy_to):
+    redis = proxy_to(REDIS)
+    live = start(request, make_app, f"redis://127.0.0.1:{redis.port}/0")
+    username, _ = live.user()
+    assert api_sign_in(live, username, PASSWORD, new_address()).status_code == 201
+    redis.set(MUTE)
+    # Far above the limit's 1 s, far below what an unbounded wait costs (the client gives up first).
+    response = requests.post(f"{live.url}/api/v1/auth/token", json={"username": username, "password": PASSWORD},
+                             headers={"X-Forwarded-For": new_address()}, timeout=4 * REDIS_TIMEOUT_SECONDS)
+    assert response.status_code == 503 and response.json()["error"]["code"] == "limits_unavailable"
+    redis.set(PASS)
+    assert api_sign_in(live, username, PASSWORD, new_address()).status_code == 201
 
 
 def test_retry_after_counts_down_the_window(request, make_app, counters):

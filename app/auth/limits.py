@@ -10,6 +10,7 @@ import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from flask import after_this_request, current_app
 from flask_limiter.util import get_remote_address
@@ -32,6 +33,18 @@ class Budget:
 
 class Spent(TooManyRequests):
     """Handled as any 429: a form goes back to its page with the reason flashed, the API answers JSON."""
+
+
+# A Redis that stops answering costs a guess this long, then a 503, instead of holding a request
+# thread until the kernel gives up on the connection.
+REDIS_TIMEOUT_SECONDS = 1
+
+
+def storage_options(config):
+    """What the limiter passes to its storage client: time limits for Redis, nothing for memory."""
+    if urlsplit(config["RATELIMIT_STORAGE_URI"]).scheme not in ("redis", "rediss"):
+        return {}
+    return {"socket_timeout": REDIS_TIMEOUT_SECONDS, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
 
 
 @lru_cache(maxsize=64)

@@ -3,6 +3,7 @@ import logging
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from app import error_reports
@@ -52,6 +53,12 @@ class TooLarge(LockerError):
 
 class Unavailable(LockerError):
     status, code = 503, "unavailable"
+
+
+def limits_unavailable():
+    # Without its counters Locker cannot tell a guess from an attack: refuse, but plainly.
+    return Unavailable("Rate-limit storage is not answering, so this cannot be checked right now. "
+                       "Try again in a minute.", code="limits_unavailable")
 
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -125,6 +132,12 @@ def register_error_handlers(app):
             flash(error.message, "error")
             return redirect(request.referrer or url_for("web.index"))
         return error_response(error.status, error.code, error.message, error.index)
+
+    @app.errorhandler(RedisError)
+    def handle_limits_down(_error):
+        # Redis holds only rate-limit counters; the limits Flask-Limiter checks itself (guest uploads)
+        # raise its errors as they are.
+        return handle_locker_error(limits_unavailable())
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error):

@@ -18,7 +18,7 @@ import requests
 from app.auth.limits import REDIS_TIMEOUT_SECONDS, Budget, Spent, give_back, spend, storage_call
 from app.extensions import db
 from app.formatting import wait_in_words
-from app.models import AuditEvent, User
+from app.models import AuditEvent, File, User
 from tests.conftest import PASSWORD, csrf_from
 from tests.fault_support import MUTE, PASS, proxy_to  # noqa: F401 (a fixture)
 from tests.helpers import at_once, path, share, upload
@@ -275,6 +275,21 @@ def test_limits_answer_503_not_500_when_their_storage_is_down(request, make_app)
     username, _ = live.user()
     response = api_sign_in(live, username, PASSWORD, new_address())
     assert response.status_code == 503 and response.json()["error"]["code"] == "limits_unavailable"
+
+
+def test_guest_uploads_answer_503_and_start_nothing_when_limit_storage_is_down(make_app, accounts):
+    app = make_app(STORAGE_BACKEND="local", RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0")
+    with app.app_context():
+        headers = accounts.headers(accounts.create())
+    link = urlsplit(app.test_client().post("/api/v1/requests", headers=headers, json={"title": "Scans"})
+                    .get_json()["url"]).path
+    guest = app.test_client()
+    page = guest.get(link)
+    started = guest.post(f"{link}/uploads", json={"name": "scan.pdf", "size": 5},
+                         headers={"X-CSRFToken": csrf_from(page.get_data(as_text=True)), "Accept": "application/json"})
+    assert started.status_code == 503 and started.get_json()["error"]["code"] == "limits_unavailable"
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count(File.id))).scalar_one() == 0
 
 
 def test_a_redis_that_stops_answering_gets_a_503_within_the_time_limit(request, make_app, proxy_to):

@@ -17,7 +17,7 @@ from flask_limiter.util import get_remote_address
 from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
-from app.errors import Forbidden, LockerError, Unauthorized, Unavailable
+from app.errors import Forbidden, LockerError, Unauthorized, limits_unavailable
 from app.extensions import limiter
 from app.services import accounts, oidc, users
 
@@ -71,9 +71,7 @@ def storage_call(call, *args, **kwargs):
     try:
         return call(storage, *args, **kwargs)
     except storage.base_exceptions as error:
-        # Without its counters Locker cannot tell a guess from an attack: refuse, but plainly.
-        raise Unavailable("Rate-limit storage is not answering, so this cannot be checked right now. "
-                          "Try again in a minute.", code="limits_unavailable") from error
+        raise limits_unavailable() from error
 
 
 # A window that ran out between the count and the give-back is gone: decrementing it would make a

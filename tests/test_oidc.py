@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.errors import Unauthorized
 from app.extensions import db
 from app.models import AuditEvent, User, UserIdentity
 from app.services import oidc, users

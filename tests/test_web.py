@@ -2,7 +2,6 @@
 import re
 import uuid
 
-import pytest
 
 from app.extensions import db
 from app.models import File, FileRequest, FileStatus

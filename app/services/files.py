@@ -13,10 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.operators import custom_op
 from sqlalchemy.orm import selectinload
 
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.models import SEARCH_TABLE, File, FileStatus, search_key, utcnow
-from app.services import audit, folders, previews, quotas, shares, uploads
+from app.services import audit, folders, previews, shares, uploads
 from app.services.common import MAX_ROW_ID, find_ready_file, pack_cursor, storage_call, unpack_cursor
 from app.storage import StorageError, get_storage
 from app.text import is_plain_text

@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.errors import Conflict, InvalidInput, LockerError, NotFound
+from app.errors import Conflict, LockerError, NotFound
 from app.extensions import db
 from app.models import Invitation, User, utcnow
 from app.security import hash_token, new_token

@@ -30,7 +30,6 @@ from app.services import audit, file_requests, folders, previews, quotas
 from app.services.common import is_public_id, storage_call
 from app.services.names import MAX_NAME_LENGTH, NAME_PATTERN, clean_name  # noqa: F401  (the rules uploads apply)
 from app.storage import StorageError, StoredPart, get_storage
-from app.text import is_plain_text
 
 log = logging.getLogger(__name__)
 

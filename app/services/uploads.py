@@ -46,7 +46,7 @@ PART_URLS_PER_REQUEST = 1000
 # Uploads one request may start or complete: a folder of small files in a few round trips.
 MAX_BATCH = 100
 # Storage lookups one batch completion has in flight at once (a stat and a read of the first bytes per file).
-STORAGE_LOOKUPS_AT_ONCE = 16
+STORAGE_LOOKUPS_AT_ONCE = 8
 # Listing an upload's parts is a storage call; the sweeper ends the rest after UPLOAD_TTL.
 PENDING_LISTED = 50
 # What cancel reads: it takes a File or a row of these columns, which a commit cannot expire.
@@ -220,29 +220,39 @@ def start_uploads(user, items):
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         raise InvalidInput(f"Send 1 to {MAX_BATCH} items.", code="invalid_items")
     storage_call(get_storage().check_writable)
-    targets = []
+    targets, found = [], {}  # a folder's files mostly share their target: it is looked up once
     for index, item in enumerate(items):
+        wanted = repr((item.get("folder"), item.get("path")))
         try:
-            targets.append(folders.upload_target(user, item.get("folder"), item.get("path")))
+            if wanted not in found:
+                found[wanted] = folders.upload_target(user, item.get("folder"), item.get("path"))
         except LockerError as error:
             error.index = index
             raise
+        targets.append(found[wanted])
     made = []
     try:
         for index, item in enumerate(items):
             try:
-                file = new_pending_file(user, item.get("name"), item.get("size"), item.get("content_type"),
-                                        item.get("sha256"), item.get("part_checksums"),
-                                        folder_id=targets[index].id)
-                size = file.size
-                # One conditional UPDATE per item, in this transaction: the item that would pass
-                # the quota is the one refused, and a concurrent batch waits for this one's commit.
-                quotas.reserve(user, size)
+                made.append(new_pending_file(user, item.get("name"), item.get("size"), item.get("content_type"),
+                                             item.get("sha256"), item.get("part_checksums"),
+                                             folder_id=targets[index].id))
             except LockerError as error:
                 error.index = index
                 raise
-            db.session.add(file)
-            made.append(file)
+        # One conditional UPDATE for the batch, in this transaction (a concurrent batch waits for
+        # its commit); only a batch that does not fit is reserved item by item, to refuse the
+        # item that would pass the quota.
+        try:
+            quotas.reserve(user, sum(file.size for file in made))
+        except quotas.QuotaExceeded:
+            for index, file in enumerate(made):
+                try:
+                    quotas.reserve(user, file.size)
+                except LockerError as error:
+                    error.index = index
+                    raise
+        db.session.add_all(made)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
@@ -267,6 +267,24 @@ class _Overall:
         with self.lock:
             self.done[index] = size
             self.report()
+
+
+class _AtOnce:
+    """An executor that runs each task as it is submitted, in the caller's thread."""
+
+    def __enter__(self) -> _AtOnce:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def submit(self, task: Callable[..., Any], *args: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        try:
+            done.set_result(task(*args))
+        except BaseException as error:
+            done.set_exception(error)
+        return done
 
 
 class _Stopped(Exception):
@@ -1208,8 +1226,10 @@ class Locker:
                 digest = hashlib.sha256()
                 received = 0
                 # Each chunk is hashed and written in a second thread while the next one arrives
-                # (both let go of the GIL), so verifying costs little time on top of receiving.
-                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="locker-keep") as keeper:
+                # (both let go of the GIL), so verifying costs little time on top of receiving. A file
+                # of one chunk has nothing to overlap, and a thread each would cost a tree of small files more.
+                with (ThreadPoolExecutor(max_workers=1, thread_name_prefix="locker-keep") if file.size > CHUNK_SIZE
+                      else _AtOnce()) as keeper:
                     kept = None
                     try:
                         for chunk in response.iter_content(CHUNK_SIZE):

@@ -291,6 +291,7 @@ class Locker:
     process: subprocess.Popen
     api: requests.Session
     multipart_threshold: int
+    token: str
 
 
 def start_locker(processes, name, folder, storage_env):
@@ -314,7 +315,7 @@ def start_locker(processes, name, folder, storage_env):
                            timeout=10)).json()["token"]
     api.headers["Authorization"] = f"Bearer {token}"
     threshold = check(api.get(f"{url}/api/v1/me", timeout=10)).json()["multipart_threshold"]
-    return Locker(url, process, api, threshold)
+    return Locker(url, process, api, threshold, token)
 
 
 def http_session(pool=16):

@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
@@ -64,7 +64,9 @@ DEFAULT_TIMEOUT = (10.0, 120.0)  # seconds to connect, seconds to wait for each 
 # A file above this size that is hashed before its upload starts has the quota checked first
 # (POST /uploads checks it too, but only after the long hashing pass).
 QUOTA_PRECHECK_SIZE = 64 * 1024 * 1024
-BATCH_SIZE = 100  # uploads one POST /uploads/batch or /uploads/complete takes
+BATCH_SIZE = 100  # uploads one POST /uploads/batch or /uploads/complete takes, URLs one POST /files/download-links gives
+# A download URL asked for ahead is used only with this long left; else the file asks for its own.
+LINK_MARGIN = 30.0
 # The status a per-item completion error would have had as its own request.
 ITEM_ERROR_STATUS = {"not_found": 404, "upload_missing": 409, "already_completed": 409, "upload_gone": 409,
                      "storage_unavailable": 503}
@@ -125,6 +127,17 @@ def describe_connection_error(error: BaseException) -> str:
     if "RemoteDisconnected" in text or "Connection aborted" in text:
         return "the connection was closed before an answer came"
     return text[:200] or type(error).__name__
+
+
+def _seconds_until(timestamp: str | None) -> float:
+    """Seconds from now until an ISO 8601 time the server gave (0 when it gave none it could read)."""
+    try:
+        moment = datetime.fromisoformat(str(timestamp))
+    except ValueError:
+        return 0.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - datetime.now(timezone.utc)).total_seconds()
 
 
 def _keep(chunk: bytes, digest: Any, out: Any) -> None:
@@ -254,6 +267,24 @@ class _Overall:
         with self.lock:
             self.done[index] = size
             self.report()
+
+
+class _AtOnce:
+    """An executor that runs each task as it is submitted, in the caller's thread."""
+
+    def __enter__(self) -> _AtOnce:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def submit(self, task: Callable[..., Any], *args: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        try:
+            done.set_result(task(*args))
+        except BaseException as error:
+            done.set_exception(error)
+        return done
 
 
 class _Stopped(Exception):
@@ -561,6 +592,21 @@ class Locker:
                                         params={"redirect": "0"}))
         return str(body["url"]), body.get("expires_at")
 
+    def download_links(self, file_ids: Sequence[str]) -> tuple[dict[str, str | LockerError], str | None]:
+        """Signed URLs for up to 100 files in one request (``POST /files/download-links``):
+        ``({file id: URL, or the error that file got}, when they expire)``."""
+        body = self._json(self._request("POST", "/files/download-links", json={"files": list(file_ids)}))
+        links: dict[str, str | LockerError] = {}
+        for item in body.get("items") or []:
+            error = item.get("error")
+            if isinstance(error, dict):
+                code = str(error.get("code") or "error")
+                links[str(item["id"])] = error_for_status(ITEM_ERROR_STATUS.get(code, 400), code,
+                                                          str(error.get("message") or code))
+            else:
+                links[str(item["id"])] = str(item["url"])
+        return links, body.get("expires_at")
+
     # -- uploads -----------------------------------------------------------------
 
     def upload(self, path: str | os.PathLike[str], name: str | None = None, *, content_type: str | None = None,
@@ -667,10 +713,13 @@ class Locker:
                 callbacks[index] = progress_for(index, path, size) if progress_for is not None else None
             return callbacks[index]
 
+        settling = threading.Lock()
+
         def settle(index: int, outcome: File | Exception) -> None:
-            results[index] = outcome
-            if on_result is not None:
-                on_result(index, outcome)
+            with settling:  # two batches may land files at once; on_result sees one at a time
+                results[index] = outcome
+                if on_result is not None:
+                    on_result(index, outcome)
 
         if self._multipart_threshold is None:
             self.me()
@@ -693,8 +742,7 @@ class Locker:
             else:
                 small.append((index, source, info.st_size, name, target_of(index)))
         try:
-            for first in range(0, len(small), BATCH_SIZE):
-                one_by_one.extend(self._upload_batch(small[first:first + BATCH_SIZE], progress_of, settle))
+            one_by_one.extend(self._upload_batches(small, progress_of, settle))
             for index in sorted(one_by_one):
                 path = Path(paths[index])
                 progress = progress_of(index, path, path.stat().st_size if path.exists() else 0)
@@ -716,53 +764,73 @@ class Locker:
                 settle(index, LockerError(f"{self.url} sent no result for {paths[index]}.", code="bad_response"))
         return [outcome for outcome in results if outcome is not None]
 
+    def _upload_batches(self, small: list[tuple[int, Path, int, str, dict[str, str]]],
+                        progress_of: Callable[[int, Path, int], ProgressCallback | None],
+                        settle: Callable[[int, File | Exception], None]) -> list[int]:
+        """Send small files BATCH_SIZE at a time, two batches under way at once; returns those to send one by one.
+
+        While one batch is started or completed (a request each), the other's bytes keep
+        going: one at a time, the transfers stood still for both requests of every batch.
+        Both share one pool of `workers` threads, so no more files than that are sent at once.
+        """
+        one_by_one: list[int] = []
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="locker-batch") as pool:
+            batches = ThreadPoolExecutor(max_workers=2, thread_name_prefix="locker-batches")
+            try:
+                running = [batches.submit(self._upload_batch, small[first:first + BATCH_SIZE], progress_of, settle,
+                                          pool) for first in range(0, len(small), BATCH_SIZE)]
+                for future in running:
+                    one_by_one.extend(future.result())
+            finally:
+                batches.shutdown(wait=True, cancel_futures=True)
+        return one_by_one
+
     def _upload_batch(self, batch: list[tuple[int, Path, int, str, dict[str, str]]],
                       progress_of: Callable[[int, Path, int], ProgressCallback | None],
-                      settle: Callable[[int, File | Exception], None]) -> list[int]:
-        """Hash, start, send and complete up to BATCH_SIZE small files; returns those to send one by one."""
+                      settle: Callable[[int, File | Exception], None], pool: ThreadPoolExecutor) -> list[int]:
+        """Hash, start, send (in `pool`) and complete up to BATCH_SIZE small files; returns those to send one by one."""
         progress = {index: progress_of(index, source, size) for index, source, size, *_ in batch}
         digests: dict[int, str] = {}
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="locker-batch") as pool:
-            hashing = {pool.submit(self._hash_file, source, size, progress[index]): index
-                       for index, source, size, *_ in batch}
-            for future in as_completed(hashing):
-                try:
-                    digests[hashing[future]] = future.result()
-                except (LockerError, OSError) as error:
-                    settle(hashing[future], error)
-            waiting = [entry for entry in batch if entry[0] in digests]
-            started: dict[int, dict[str, Any]] = {}
-            while waiting:
-                body = {"items": [{"name": name, "size": size, "sha256": digests[index], **target}
-                                  for index, _, size, name, target in waiting]}
-                try:
-                    answer = self._json(self._request("POST", "/uploads/batch", json=body, ok=(200, 201)))
-                except LockerError as error:
-                    if error.status in (404, 405) and error.index is None:
-                        return [index for index, *_ in waiting]  # a server without batches: one by one
-                    if isinstance(error, AuthenticationError):
-                        raise
-                    if error.index is None or not 0 <= error.index < len(waiting):
-                        for index, *_ in waiting:  # nothing of the batch was started
-                            settle(index, error)
-                        return []
-                    # All or nothing: the refused file is left out and the rest asked for again.
-                    settle(waiting.pop(error.index)[0], error)
-                    continue
-                started = {entry[0]: item for entry, item in zip(waiting, answer.get("items") or [])}
-                break
-            sources = {index: (source, size) for index, source, size, *_ in batch}
-            sending = {pool.submit(self._put_whole, *sources[index], item, progress[index]): index
-                       for index, item in started.items()}
-            sent = []
-            for future in as_completed(sending):
-                index = sending[future]
-                try:
-                    future.result()
-                    sent.append(index)
-                except (LockerError, OSError) as error:
-                    self._forget_upload(str(started[index]["id"]))
-                    settle(index, error)
+        hashing = {pool.submit(self._hash_file, source, size, progress[index]): index
+                   for index, source, size, *_ in batch}
+        for future in as_completed(hashing):
+            try:
+                digests[hashing[future]] = future.result()
+            except (LockerError, OSError) as error:
+                settle(hashing[future], error)
+        waiting = [entry for entry in batch if entry[0] in digests]
+        started: dict[int, dict[str, Any]] = {}
+        while waiting:
+            body = {"items": [{"name": name, "size": size, "sha256": digests[index], **target}
+                              for index, _, size, name, target in waiting]}
+            try:
+                answer = self._json(self._request("POST", "/uploads/batch", json=body, ok=(200, 201)))
+            except LockerError as error:
+                if error.status in (404, 405) and error.index is None:
+                    return [index for index, *_ in waiting]  # a server without batches: one by one
+                if isinstance(error, AuthenticationError):
+                    raise
+                if error.index is None or not 0 <= error.index < len(waiting):
+                    for index, *_ in waiting:  # nothing of the batch was started
+                        settle(index, error)
+                    return []
+                # All or nothing: the refused file is left out and the rest asked for again.
+                settle(waiting.pop(error.index)[0], error)
+                continue
+            started = {entry[0]: item for entry, item in zip(waiting, answer.get("items") or [])}
+            break
+        sources = {index: (source, size) for index, source, size, *_ in batch}
+        sending = {pool.submit(self._put_whole, *sources[index], item, progress[index]): index
+                   for index, item in started.items()}
+        sent = []
+        for future in as_completed(sending):
+            index = sending[future]
+            try:
+                future.result()
+                sent.append(index)
+            except (LockerError, OSError) as error:
+                self._forget_upload(str(started[index]["id"]))
+                settle(index, error)
         if sent:
             sent.sort()
             try:
@@ -1093,14 +1161,14 @@ class Locker:
         return self._save(file, target, progress)
 
     def _save(self, file: File, target: Path, progress: ProgressCallback | None,
-              stop: threading.Event | None = None) -> Path:
+              stop: threading.Event | None = None, url: str | None = None) -> Path:
         """Download into a temporary file beside `target` and rename it into place once its SHA-256 matches."""
         fd, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:80]}.",
                                               suffix=".locker-download")
         temporary = Path(temporary_name)
         try:
             with os.fdopen(fd, "wb") as out:
-                digest, received = self._fetch(file, out, progress, stop)
+                digest, received = self._fetch(file, out, progress, stop, url)
                 out.flush()
                 os.fsync(out.fileno())
             if received != file.size:
@@ -1128,9 +1196,10 @@ class Locker:
         return target
 
     def _fetch(self, file: File, out: Any, progress: ProgressCallback | None,
-               stop: threading.Event | None = None) -> tuple[str, int]:
+               stop: threading.Event | None = None, url: str | None = None) -> tuple[str, int]:
         """Stream the file's bytes into `out`, hashing as they come; retried from the start on failure.
 
+        `url`: a download URL already asked for, tried first; every retry asks for a fresh one.
         Setting `stop` (from another thread) ends it with :class:`_Stopped` at the next chunk.
         """
         meter = _Meter(progress, "downloading", file.size)
@@ -1141,7 +1210,8 @@ class Locker:
                 out.seek(0)
                 out.truncate()
                 meter.add(-meter.done)
-            url, _ = self.download_link(file.id)
+            if attempt or url is None:
+                url, _ = self.download_link(file.id)
             response = self._send_to_storage("GET", url, {}, stream=True)
             if isinstance(response, str):
                 problem = response
@@ -1156,8 +1226,10 @@ class Locker:
                 digest = hashlib.sha256()
                 received = 0
                 # Each chunk is hashed and written in a second thread while the next one arrives
-                # (both let go of the GIL), so verifying costs little time on top of receiving.
-                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="locker-keep") as keeper:
+                # (both let go of the GIL), so verifying costs little time on top of receiving. A file
+                # of one chunk has nothing to overlap, and a thread each would cost a tree of small files more.
+                with (ThreadPoolExecutor(max_workers=1, thread_name_prefix="locker-keep") if file.size > CHUNK_SIZE
+                      else _AtOnce()) as keeper:
                     kept = None
                     try:
                         for chunk in response.iter_content(CHUNK_SIZE):
@@ -1561,12 +1633,13 @@ class Locker:
                     fetching.append((path, target, file))
         overall = _Overall(progress, "downloading", sum(file.size for *_, file in fetching))
         stop = threading.Event()
+        link_for = self._links_ahead([file for *_, file in fetching])
 
         def fetch(index: int, target: Path, file: File) -> Path:
             if stop.is_set():
                 raise _Stopped()
             _drop_partial(target)
-            return self._save(file, target, overall.for_item(index), stop)
+            return self._save(file, target, overall.for_item(index), stop, link_for(index))
 
         pool = ThreadPoolExecutor(max_workers=max(1, int(workers)), thread_name_prefix="locker-download")
         futures = {pool.submit(fetch, index, target, file): index
@@ -1603,6 +1676,40 @@ class Locker:
         if refused is not None:
             raise refused
         return summary
+
+    def _links_ahead(self, files: Sequence[File]) -> Callable[[int], str | None]:
+        """``link_for(index)``: a download URL for ``files[index]``, asked for BATCH_SIZE files at a time.
+
+        The first file without one asks for itself and the files after it, so a tree of small
+        files costs one request per hundred, not one each, and a URL is never asked for long
+        before its file starts. None (the file then asks for its own, which says what is wrong):
+        the server refused that file, has no batch links (an older Locker), or the URL is about to expire.
+        """
+        lock = threading.Lock()
+        links: dict[int, tuple[str | LockerError, float]] = {}
+        batches = True
+
+        def link_for(index: int) -> str | None:
+            nonlocal batches
+            with lock:
+                if index not in links and batches:
+                    chosen = [number for number in range(index, min(len(files), index + BATCH_SIZE))
+                              if number not in links]
+                    asked = time.monotonic()
+                    try:
+                        answer, expires_at = self.download_links([files[number].id for number in chosen])
+                    except AuthenticationError:
+                        raise
+                    except LockerError as error:
+                        batches = error.status not in (404, 405)  # an older server: each file asks alone
+                        return None
+                    deadline = asked + _seconds_until(expires_at)
+                    for number in chosen:
+                        links[number] = (answer.get(files[number].id), deadline)
+                url, deadline = links.pop(index, (None, 0.0))
+            return url if isinstance(url, str) and deadline - time.monotonic() > LINK_MARGIN else None
+
+        return link_for
 
     # -- share links -----------------------------------------------------------------
 

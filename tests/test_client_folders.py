@@ -75,6 +75,10 @@ class DownloadTransport(HTTPAdapter):
         if request.method == "GET" and path.startswith("/api/v1/files/") and path.endswith("/download"):
             file_id = path.split("/")[4]
             self.file_of_url[response.json()["url"]] = self.names.get(file_id, file_id)
+        if request.method == "POST" and path == "/api/v1/files/download-links" and response.status_code == 200:
+            for item in response.json()["items"]:
+                if "url" in item:
+                    self.file_of_url[item["url"]] = self.names.get(item["id"], item["id"])
         if request.method == "GET" and path == "/api/v1/files" and response.status_code == 200:
             for item in response.json()["items"]:
                 self.names[item["id"]] = item["name"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from requests.adapters import HTTPAdapter
 
 from app.extensions import db
@@ -290,3 +291,46 @@ def test_a_server_without_batches_gets_the_files_one_by_one(request, make_app, t
     assert [file.sha256 for file in results] == [sha(written[path]) for path in sorted(written)]
     assert adapter.calls.count("POST /api/v1/uploads") == 4
     assert sorted(seen) == [0, 1, 2, 3], "one progress callback per file"
+
+
+def test_files_beyond_one_batch_all_land_each_reported_once(local_live, tmp_path, state_dir):
+    _, token = local_live.user()
+    count = 2 * uploads.MAX_BATCH + 10  # three batches, two of them under way at once
+    paths = [write(tmp_path, f"{number:03}.txt", f"file {number}".encode()) for number in range(count)]
+    adapter = CountingAdapter()
+    landed = []
+    with Locker(local_live.url, token=token, session=session_with(adapter), state_dir=state_dir) as lk:
+        results = lk.upload_many(paths, on_result=lambda index, outcome: landed.append(index))
+        listed = {file.name: file.sha256 for file in lk.files(page_size=1000)}
+    assert [file.name for file in results] == [path.name for path in paths]
+    assert listed == {path.name: sha(path.read_bytes()) for path in paths}
+    assert sorted(landed) == list(range(count)), "on_result once per file"
+    assert adapter.calls.count("POST /api/v1/uploads/batch") == 3
+    assert adapter.calls.count("POST /api/v1/uploads/complete") == 3
+
+
+def test_a_batch_on_s3_checks_every_file_in_storage_and_reads_its_type(request, make_app, tmp_path, state_dir):
+    on_s3 = start_live(request, make_app, "s3")
+    _, token = on_s3.user()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(8) + b"IHDR" + bytes(64)
+    paths = [write(tmp_path, "picture.png", png), write(tmp_path, "notes.txt", b"plain notes\n")]
+    with Locker(on_s3.url, token=token, state_dir=state_dir) as lk:
+        results = lk.upload_many(paths)
+    assert [(file.name, file.sha256) for file in results] == [(path.name, sha(path.read_bytes())) for path in paths]
+    assert [file.preview for file in results] == ["image", "text"]
+
+
+def test_a_batch_on_s3_refuses_an_upload_whose_bytes_never_arrived(request, make_app):
+    on_s3 = start_live(request, make_app, "s3")
+    _, token = on_s3.user()
+    headers = {"Authorization": f"Bearer {token}"}
+    api = f"{on_s3.url}/api/v1"
+    items = [{**item, "sha256": sha(data)} for item, data in zip(items_of(("sent.txt", b"sent"), ("lost.txt", b"lost")),
+                                                                (b"sent", b"lost"))]
+    started = requests.post(f"{api}/uploads/batch", headers=headers, timeout=30, json={"items": items}).json()["items"]
+    sent = started[0]
+    assert requests.put(sent["url"], headers=sent["headers"], data=b"sent", timeout=30).status_code == 200
+    results = requests.post(f"{api}/uploads/complete", headers=headers, timeout=30,
+                            json={"items": [{"id": item["id"]} for item in started]}).json()["items"]
+    assert results[0]["file"]["sha256"] == sha(b"sent")
+    assert results[1]["error"]["code"] == "upload_missing"

@@ -1,7 +1,8 @@
 from flask import g, redirect
 
 from app.api import bp
-from app.api.schemas import (CompleteBatchRequest, CompletedBatch, CompleteRequest, DownloadLink, DownloadQuery, File,
+from app.api.schemas import (CompleteBatchRequest, CompletedBatch, CompleteRequest, DownloadLink, DownloadLinks,
+                             DownloadLinksRequest, DownloadQuery, File,
                              FilePage, FileUpdate, ListFilesQuery, OwnUploadRequest, PartsRequest, PendingUploads, SignedParts,
                              StoredParts, Upload, UploadBatch, UploadBatchRequest, VisibilityRequest, VisibilityResult)
 from app.errors import LockerError
@@ -83,6 +84,22 @@ def download_file(query, file_id):
     if not query["redirect"]:
         return {"url": url, "expires_at": expires_at}
     return redirect(url, code=302)
+
+
+@bp.post("/files/download-links")
+@bp.arguments(DownloadLinksRequest)
+@bp.response(200, DownloadLinks)
+@bp.refuses(401, 413)  # 413: a body beyond the JSON size limit
+def download_links(body):
+    """Signed download URLs for up to 100 files at once, each as GET /files/{file_id}/download?redirect=0 gives it.
+
+    Each item stands alone: look at every one, `url` when the file can be downloaded, `error` when
+    not (not_found for a file you cannot see, bytes_missing or bytes_changed for a damaged one).
+    """
+    outcomes, expires_at = files.download_links(g.api_user, body["files"])
+    return {"expires_at": expires_at, "items": [
+        {"id": public_id, "error": {"code": outcome.code, "message": outcome.message}}
+        if isinstance(outcome, LockerError) else {"id": public_id, "url": outcome} for public_id, outcome in outcomes]}
 
 
 @bp.delete("/files/<file_id>")

@@ -556,6 +556,24 @@ class Selection(Loose):
             raise ValidationError("Give at least one id in files or folders.")
 
 
+class DownloadLinksRequest(Loose):
+    files = fields.List(fields.String(validate=PUBLIC_ID),
+                        required=True, validate=validate.Length(1, files.MAX_DOWNLOAD_LINKS),
+                        metadata={"description": "file ids: your own, or files visible to everyone"})
+
+
+class DownloadLinkItem(Schema):
+    id = fields.String(required=True)
+    url = fields.String(metadata={"description": "the signed URL, when this file can be downloaded"})
+    error = fields.Nested(ErrorDetail, metadata={
+        "description": "why not (as GET /files/{file_id}/download would answer)"})
+
+
+class DownloadLinks(Schema):
+    items = fields.List(fields.Nested(DownloadLinkItem), required=True, metadata={"description": "in the order sent"})
+    expires_at = UtcDateTime(required=True, metadata={"description": "when every URL stops working"})
+
+
 class VisibilityRequest(Loose):
     files = fields.List(fields.String(validate=PUBLIC_ID), required=True,
                         validate=validate.Length(1, folders.MAX_ITEMS), metadata={"description": "file ids"})

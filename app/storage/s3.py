@@ -54,6 +54,7 @@ PROBE_TIMEOUTS = Timeouts(connect=0.8, read=0.8, attempts=1)
 # The whole health check (the bucket, then the SeaweedFS master) within this long: the master
 # gets what the bucket's probe left, at most PROBE_TIMEOUTS.read.
 HEALTH_DEADLINE = 1.8
+CONNECTIONS = 32
 # How long the master's answer about copies is reused: health is asked by every /readyz and every
 # admin overview, anonymous probes included, and the master need not answer each one.
 REPLICATION_STATE_SECONDS = 5.0
@@ -70,6 +71,9 @@ def _client(endpoint_url, region, path_style, timeouts=REQUEST_TIMEOUTS, signed=
         retries={"total_max_attempts": timeouts.attempts, "mode": "standard"},
         connect_timeout=timeouts.connect,
         read_timeout=timeouts.read,
+        # A worker's threads (16 as `make run` starts it) and a batch completion's lookups share one client;
+        # botocore's default of 10 connections would close and reopen the ones beyond it on every call.
+        max_pool_connections=CONNECTIONS,
     )
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 

@@ -22,6 +22,12 @@ part URL is signed with that checksum, and streamed from disk (a second read,
 usually from the OS page cache). Memory stays at about one 1 MiB buffer per
 worker whatever the file size.
 
+How a download goes: a file above 16 MiB comes as 16 MiB ranges, ``workers``
+at a time (as boto3's ``download_file`` does), each written at its place in a
+temporary file; the SHA-256 is taken in order as the ranges land, reading each
+back from the OS page cache. Storage that answers a range with the whole file
+gets one plain GET instead.
+
 How an upload resumes: when a multipart upload starts, a small record (server,
 absolute path, size, mtime, name, SHA-256, upload id) is saved in the user's
 state directory (see :mod:`locker_client.state`). Running the same upload
@@ -64,6 +70,9 @@ DEFAULT_TIMEOUT = (10.0, 120.0)  # seconds to connect, seconds to wait for each 
 # A file above this size that is hashed before its upload starts has the quota checked first
 # (POST /uploads checks it too, but only after the long hashing pass).
 QUOTA_PRECHECK_SIZE = 64 * 1024 * 1024
+# A download larger than this comes as ranges of this size, `workers` at a time, as boto3's
+# download_file does: one stream is held to one connection's (and one server thread's) pace.
+RANGE_SIZE = 16 * 1024 * 1024
 BATCH_SIZE = 100  # uploads one POST /uploads/batch or /uploads/complete takes
 # The status a per-item completion error would have had as its own request.
 ITEM_ERROR_STATUS = {"not_found": 404, "upload_missing": 409, "already_completed": 409, "upload_gone": 409,
@@ -130,6 +139,17 @@ def describe_connection_error(error: BaseException) -> str:
 def _keep(chunk: bytes, digest: Any, out: Any) -> None:
     digest.update(chunk)
     out.write(chunk)
+
+
+def _hash_back(fd: int, offset: int, length: int, digest: Any) -> None:
+    """Add bytes offset..offset+length of the open file `fd` to `digest`."""
+    end = offset + length
+    while offset < end:
+        chunk = os.pread(fd, min(CHUNK_SIZE, end - offset), offset)
+        if not chunk:
+            raise TransferError("the downloaded file became shorter while it was being checked", code="file_changed")
+        digest.update(chunk)
+        offset += len(chunk)
 
 
 def storage_message(response: requests.Response) -> str:
@@ -258,6 +278,10 @@ class _Overall:
 
 class _Stopped(Exception):
     """Raised inside workers once another part failed or the user interrupted."""
+
+
+class _NoRanges(Exception):
+    """Storage answered a ranged GET with the whole file: it does not serve ranges."""
 
 
 class _Meter:
@@ -1090,17 +1114,29 @@ class Locker:
         target = self.download_target(path, file.name)
         if target.exists() and not overwrite:
             raise FileExistsError(f"{target} already exists")
-        return self._save(file, target, progress)
+        return self._save(file, target, progress, ranged=True)
 
     def _save(self, file: File, target: Path, progress: ProgressCallback | None,
-              stop: threading.Event | None = None) -> Path:
-        """Download into a temporary file beside `target` and rename it into place once its SHA-256 matches."""
+              stop: threading.Event | None = None, ranged: bool = False) -> Path:
+        """Download into a temporary file beside `target` and rename it into place once its SHA-256 matches.
+
+        With `ranged`, a file above RANGE_SIZE comes as ranges, `workers` at a time (download_dir
+        fetches several files at a time instead).
+        """
         fd, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:80]}.",
                                               suffix=".locker-download")
         temporary = Path(temporary_name)
         try:
             with os.fdopen(fd, "wb") as out:
-                digest, received = self._fetch(file, out, progress, stop)
+                digest, received = None, 0
+                if ranged and self.workers > 1 and file.size > RANGE_SIZE:
+                    try:
+                        digest, received = self._fetch_ranges(file, out, progress, stop)
+                    except _NoRanges:
+                        out.seek(0)
+                        out.truncate()
+                if digest is None:
+                    digest, received = self._fetch(file, out, progress, stop)
                 out.flush()
                 os.fsync(out.fileno())
             if received != file.size:
@@ -1175,6 +1211,90 @@ class Locker:
                         if kept is not None:
                             kept.result()
                 return digest.hexdigest(), received
+        raise TransferError(f"download of {file.name} failed {self.retries + 1} times: {problem}",
+                            code="transfer_failed")
+
+    def _fetch_ranges(self, file: File, out: Any, progress: ProgressCallback | None,
+                      stop: threading.Event | None = None) -> tuple[str, int]:
+        """Fetch the file as RANGE_SIZE ranges, `workers` at a time, each written at its place in `out`.
+
+        The SHA-256 is taken in order: a range is read back (from the OS page cache) once every
+        range before it has landed, so memory stays at a chunk per worker. Raises _NoRanges when
+        storage answers a range with the whole file.
+        """
+        meter = _Meter(progress, "downloading", file.size)
+        halt = threading.Event()
+        link = [self.download_link(file.id)[0]]  # shared by the workers, renewed when storage refuses it
+        ranges = [(offset, min(RANGE_SIZE, file.size - offset)) for offset in range(0, file.size, RANGE_SIZE)]
+        digest = hashlib.sha256()
+        landed: set[int] = set()
+        hashed = 0
+        # Ranges start in order (the pool takes its queue first in, first out), `workers` at a time.
+        pool = ThreadPoolExecutor(max_workers=min(self.workers, len(ranges)), thread_name_prefix="locker-range")
+        futures = {pool.submit(self._get_range, file, link, out.fileno(), offset, length, meter, halt, stop): index
+                   for index, (offset, length) in enumerate(ranges)}
+        try:
+            for future in as_completed(futures):
+                future.result()
+                landed.add(futures[future])
+                while hashed in landed:
+                    _hash_back(out.fileno(), *ranges[hashed], digest)
+                    hashed += 1
+        except BaseException:
+            halt.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return digest.hexdigest(), file.size
+
+    def _get_range(self, file: File, link: list[str], fd: int, offset: int, length: int, meter: _Meter,
+                   halt: threading.Event, stop: threading.Event | None) -> None:
+        """GET bytes offset..offset+length into `fd` at `offset`, retried like a whole download."""
+        problem = ""
+        last = offset + length - 1
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._backoff(attempt, halt)
+            if halt.is_set() or (stop is not None and stop.is_set()):
+                raise _Stopped()
+            response = self._send_to_storage("GET", link[0], {"Range": f"bytes={offset}-{last}"}, stream=True)
+            if isinstance(response, str):
+                problem = response
+                continue
+            with response:
+                status = response.status_code
+                if status == 403:
+                    problem = f"storage answered {storage_message(response)}"
+                    link[0] = self.download_link(file.id)[0]  # the link may have expired
+                    continue
+                if status >= 500 or status in (408, 429):
+                    problem = f"storage answered {storage_message(response)}"
+                    continue
+                if status == 200 and response.headers.get("Content-Length") != str(length):
+                    raise _NoRanges()
+                if status not in (200, 206):
+                    raise TransferError(f"storage refused the download of {file.name}: {storage_message(response)}",
+                                        code="storage_refused", status=status)
+                # Some stores (rclone) answer a range with 200 and just its bytes; a 206 must name this range.
+                if status == 206 and not response.headers.get("Content-Range", "").startswith(
+                        f"bytes {offset}-{last}/"):
+                    raise _NoRanges()
+                written, broke = 0, ""
+                try:
+                    for chunk in response.iter_content(CHUNK_SIZE):
+                        if halt.is_set() or (stop is not None and stop.is_set()):
+                            raise _Stopped()
+                        if written + len(chunk) > length:
+                            break
+                        os.pwrite(fd, chunk, offset + written)
+                        written += len(chunk)
+                        meter.add(len(chunk))
+                except requests.RequestException as error:
+                    broke = f"the download broke off: {describe_connection_error(error)}"
+                if not broke and written == length:
+                    return
+                meter.add(-written)
+                problem = broke or f"storage sent other than the {length} bytes of a range"
         raise TransferError(f"download of {file.name} failed {self.retries + 1} times: {problem}",
                             code="transfer_failed")
 

@@ -14,13 +14,14 @@
 File bytes never pass through Locker: uploads go to the signed storage URLs
 the API hands out (one PUT, or parts), downloads come from a signed URL.
 
-How an upload hashes (documented choice): the file is first read once,
-sequentially, to compute its SHA-256, which is declared when the upload
-starts, so storage (or Locker, on completion) checks the bytes against it.
-For a multipart upload each part is then hashed as it is read, just before its
-part URL is signed with that checksum, and streamed from disk (a second read,
-usually from the OS page cache). Memory stays at about one 1 MiB buffer per
-worker whatever the file size.
+How an upload hashes (documented choice): a file sent in one PUT is read once
+first to compute its SHA-256, which its signed PUT pins, so storage (or
+Locker, on completion) checks the bytes against it. A multipart file starts
+at once: one sequential read computes every part's SHA-256 and the whole
+file's together; each part's URL is signed with its checksum as soon as that
+part has been read, and the part is streamed from disk (a second read, usually
+from the OS page cache). The whole file's SHA-256 is declared on completion.
+Memory stays at about one 1 MiB buffer per worker whatever the file size.
 
 How a download goes: a file above 16 MiB comes as 16 MiB ranges, ``workers``
 at a time (as boto3's ``download_file`` does), each written at its place in a
@@ -47,7 +48,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
@@ -342,6 +344,63 @@ class _FileSlice:
         if self.sent:
             self.meter.add(-self.sent)
             self.sent = 0
+
+
+class _PartDigests:
+    """One sequential read of a file gives the SHA-256 of each wanted part and of the whole, hashed as read.
+
+    The parts' PUTs wait for their own digest (`part`); reading and hashing run far ahead of the
+    network, so they rarely wait, and no byte is read for hashing twice.
+    """
+
+    def __init__(self, source: Path, size: int, part_size: int, wanted: list[int], stop: threading.Event) -> None:
+        self.source, self.size, self.part_size, self.stop = source, size, part_size, stop
+        self.parts: dict[int, Future[str]] = {number: Future() for number in wanted}
+
+    def run(self) -> str:
+        """Read the file once; returns the whole file's SHA-256 (hex), each wanted part's digest set on the way."""
+        try:
+            return self._read()
+        except BaseException as error:
+            for pending in self.parts.values():
+                if not pending.done():
+                    pending.set_exception(error)
+            raise
+
+    def _read(self) -> str:
+        whole = hashlib.sha256()
+        read = 0
+        with open(self.source, "rb") as handle:
+            for number in range(1, (self.size + self.part_size - 1) // self.part_size + 1):
+                part = hashlib.sha256() if number in self.parts else None
+                remaining = min(self.part_size, self.size - read)
+                while remaining:
+                    if self.stop.is_set():
+                        raise _Stopped()
+                    chunk = handle.read(min(CHUNK_SIZE, remaining))
+                    if not chunk:
+                        raise LockerError(f"{self.source} became shorter while it was being uploaded.",
+                                          code="file_changed")
+                    whole.update(chunk)
+                    if part is not None:
+                        part.update(chunk)
+                    remaining -= len(chunk)
+                    read += len(chunk)
+                if part is not None:
+                    self.parts[number].set_result(part.hexdigest())
+            if handle.read(1):
+                raise LockerError(f"{self.source} grew while it was being uploaded; upload it again.",
+                                  code="file_changed")
+        return whole.hexdigest()
+
+    def part(self, number: int, stop: threading.Event) -> str:
+        """Part `number`'s SHA-256 once read; _Stopped when `stop` is set first."""
+        while True:
+            try:
+                return self.parts[number].result(timeout=0.1)
+            except FutureTimeout:
+                if stop.is_set():
+                    raise _Stopped() from None
 
 
 def _new_session(pool_size: int) -> requests.Session:
@@ -873,10 +932,12 @@ class Locker:
     def _finish_multipart(self, state: UploadState, source: Path, stored: dict[int, str],
                           progress: ProgressCallback | None) -> File:
         stop = threading.Event()
+        wanted = [n for n in range(1, state.part_count + 1) if n not in stored] if state.part_checksums else []
+        digests = _PartDigests(source, state.size, state.part_size, wanted, stop)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="locker-hash") as hasher:
-            whole = hasher.submit(self._hash_file, source, state.size, None, stop)
+            whole = hasher.submit(digests.run)
             try:
-                etags = self._send_parts(state, source, stored, progress)
+                etags = self._send_parts(state, source, stored, progress, digests)
             except BaseException:
                 stop.set()
                 raise
@@ -905,7 +966,7 @@ class Locker:
             raise
 
     def _send_parts(self, state: UploadState, source: Path, stored: dict[int, str],
-                    progress: ProgressCallback | None) -> dict[int, str]:
+                    progress: ProgressCallback | None, digests: _PartDigests) -> dict[int, str]:
         """PUT every part storage lacks, `workers` at a time; returns {number: etag} for all parts.
 
         When a part fails for good (after its retries), no new part is started but
@@ -920,7 +981,7 @@ class Locker:
             return etags
         halt, abort = threading.Event(), threading.Event()
         pool = ThreadPoolExecutor(max_workers=min(self.workers, len(missing)), thread_name_prefix="locker-part")
-        futures = {pool.submit(self._part_job, state, source, n, meter, halt, abort): n for n in missing}
+        futures = {pool.submit(self._part_job, state, source, n, meter, halt, abort, digests): n for n in missing}
         first_error: LockerError | None = None
         try:
             for future in as_completed(futures):
@@ -942,21 +1003,21 @@ class Locker:
         return etags
 
     def _part_job(self, state: UploadState, source: Path, number: int, meter: _Meter, halt: threading.Event,
-                  abort: threading.Event) -> str:
+                  abort: threading.Event, digests: _PartDigests) -> str:
         if halt.is_set() or abort.is_set():
             raise _Stopped()  # another part failed for good: start no more
         try:
-            return self._send_part(state, source, number, meter, abort)
+            return self._send_part(state, source, number, meter, abort, digests)
         except LockerError:
             halt.set()
             raise
 
     def _send_part(self, state: UploadState, source: Path, number: int, meter: _Meter,
-                   stop: threading.Event) -> str:
-        """Hash one part, have its URL signed (pinned to that checksum) and PUT it, with retries."""
+                   stop: threading.Event, digests: _PartDigests) -> str:
+        """Take one part's hash, have its URL signed (pinned to that checksum) and PUT it, with retries."""
         offset = (number - 1) * state.part_size
         length = min(state.part_size, state.size - offset)
-        checksum = self._hash_range(source, offset, length, stop) if state.part_checksums else None
+        checksum = digests.part(number, stop) if state.part_checksums else None
         signed: dict[str, Any] | None = None
         resigned = False
         problem = ""
@@ -1006,21 +1067,6 @@ class Locker:
             if isinstance(part, dict) and int(part.get("number", 0)) == number:
                 return dict(part)
         raise LockerError(f"Locker did not sign part {number}.", code="bad_response")
-
-    def _hash_range(self, source: Path, offset: int, length: int, stop: threading.Event) -> str:
-        digest = hashlib.sha256()
-        with open(source, "rb") as handle:
-            handle.seek(offset)
-            remaining = length
-            while remaining:
-                if stop.is_set():
-                    raise _Stopped()
-                chunk = handle.read(min(CHUNK_SIZE, remaining))
-                if not chunk:
-                    raise LockerError(f"{source} became shorter while it was being uploaded.", code="file_changed")
-                digest.update(chunk)
-                remaining -= len(chunk)
-        return digest.hexdigest()
 
     def _send_to_storage(self, method: str, url: str, headers: dict[str, str],
                          body: _FileSlice | None = None, stream: bool = False) -> requests.Response | str:

@@ -75,6 +75,9 @@ QUOTA_PRECHECK_SIZE = 64 * 1024 * 1024
 # A download larger than this comes as ranges of this size, `workers` at a time, as boto3's
 # download_file does: one stream is held to one connection's (and one server thread's) pace.
 RANGE_SIZE = 16 * 1024 * 1024
+# Part URLs one signing call asks for at most: each call is a request the server answers, and a
+# database write, that the parts' bytes would otherwise wait on.
+SIGN_AHEAD = 8
 BATCH_SIZE = 100  # uploads one POST /uploads/batch or /uploads/complete takes
 # The status a per-item completion error would have had as its own request.
 ITEM_ERROR_STATUS = {"not_found": 404, "upload_missing": 409, "already_completed": 409, "upload_gone": 409,
@@ -393,6 +396,16 @@ class _PartDigests:
                                   code="file_changed")
         return whole.hexdigest()
 
+    def ready(self, number: int) -> bool:
+        """Whether part `number` needs no digest or has it already."""
+        pending = self.parts.get(number)
+        return pending is None or (pending.done() and pending.exception() is None)
+
+    def value(self, number: int) -> str | None:
+        """Part `number`'s digest, when ready(number); None for a part that needs none."""
+        pending = self.parts.get(number)
+        return None if pending is None else pending.result()
+
     def part(self, number: int, stop: threading.Event) -> str:
         """Part `number`'s SHA-256 once read; _Stopped when `stop` is set first."""
         while True:
@@ -401,6 +414,40 @@ class _PartDigests:
             except FutureTimeout:
                 if stop.is_set():
                     raise _Stopped() from None
+
+
+class _PartSigner:
+    """Part URLs, signed several to a call: asked for one part, it also signs the parts not yet handed
+    out whose digests are ready (up to SIGN_AHEAD in all), and hands those out from then on.
+
+    A part's URL is signed for an hour (UPLOAD_URL_EXPIRY), far longer than the few parts ahead
+    wait; one refused as expired is signed again on its own (`ahead=False`).
+    """
+
+    def __init__(self, locker: Locker, upload_id: str, wanted: list[int], digests: _PartDigests) -> None:
+        self.locker, self.upload_id, self.wanted, self.digests = locker, upload_id, wanted, digests
+        self.signed: dict[int, dict[str, Any]] = {}
+        self.handed: set[int] = set()
+        self.lock = threading.Lock()
+
+    def sign(self, number: int, checksum: str | None, ahead: bool = True) -> dict[str, Any]:
+        with self.lock:
+            kept = self.signed.pop(number, None)
+            if kept is not None and ahead:
+                self.handed.add(number)
+                return kept
+            batch = {number: checksum}
+            if ahead:
+                for other in self.wanted:
+                    if len(batch) == SIGN_AHEAD:
+                        break
+                    if (other not in batch and other not in self.handed and other not in self.signed
+                            and self.digests.ready(other)):
+                        batch[other] = self.digests.value(other)
+            signed = self.locker._sign_parts(self.upload_id, batch)
+            self.handed.add(number)
+            self.signed.update({other: url for other, url in signed.items() if other != number})
+            return signed[number]
 
 
 def _new_session(pool_size: int) -> requests.Session:
@@ -981,7 +1028,9 @@ class Locker:
             return etags
         halt, abort = threading.Event(), threading.Event()
         pool = ThreadPoolExecutor(max_workers=min(self.workers, len(missing)), thread_name_prefix="locker-part")
-        futures = {pool.submit(self._part_job, state, source, n, meter, halt, abort, digests): n for n in missing}
+        signer = _PartSigner(self, state.upload_id, missing, digests)
+        futures = {pool.submit(self._part_job, state, source, n, meter, halt, abort, digests, signer): n
+                   for n in missing}
         first_error: LockerError | None = None
         try:
             for future in as_completed(futures):
@@ -1003,17 +1052,17 @@ class Locker:
         return etags
 
     def _part_job(self, state: UploadState, source: Path, number: int, meter: _Meter, halt: threading.Event,
-                  abort: threading.Event, digests: _PartDigests) -> str:
+                  abort: threading.Event, digests: _PartDigests, signer: _PartSigner) -> str:
         if halt.is_set() or abort.is_set():
             raise _Stopped()  # another part failed for good: start no more
         try:
-            return self._send_part(state, source, number, meter, abort, digests)
+            return self._send_part(state, source, number, meter, abort, digests, signer)
         except LockerError:
             halt.set()
             raise
 
     def _send_part(self, state: UploadState, source: Path, number: int, meter: _Meter,
-                   stop: threading.Event, digests: _PartDigests) -> str:
+                   stop: threading.Event, digests: _PartDigests, signer: _PartSigner) -> str:
         """Take one part's hash, have its URL signed (pinned to that checksum) and PUT it, with retries."""
         offset = (number - 1) * state.part_size
         length = min(state.part_size, state.size - offset)
@@ -1028,7 +1077,7 @@ class Locker:
                 raise _Stopped()
             try:
                 if signed is None:
-                    signed = self._sign_part(state.upload_id, number, checksum)
+                    signed = signer.sign(number, checksum, ahead=not resigned)
                     if int(signed.get("size", length)) != length:
                         raise TransferError(f"Locker expects part {number} to be {signed['size']} bytes, "
                                             f"not {length}.", code="part_size_mismatch")
@@ -1058,15 +1107,18 @@ class Locker:
                                 code="storage_refused", status=response.status_code)
         raise TransferError(f"part {number} failed {self.retries + 1} times: {problem}", code="transfer_failed")
 
-    def _sign_part(self, upload_id: str, number: int, checksum: str | None) -> dict[str, Any]:
-        body: dict[str, Any] = {"numbers": [number]}
-        if checksum:
-            body["checksums"] = {str(number): checksum}
+    def _sign_parts(self, upload_id: str, checksums: dict[int, str | None]) -> dict[int, dict[str, Any]]:
+        """Signed URLs for the parts in `checksums` (number: SHA-256 hex, or None), in one call."""
+        body: dict[str, Any] = {"numbers": sorted(checksums)}
+        pinned = {str(number): digest for number, digest in checksums.items() if digest}
+        if pinned:
+            body["checksums"] = pinned
         parts = self._json(self._request("POST", f"/uploads/{upload_id}/parts", json=body)).get("parts") or []
-        for part in parts:
-            if isinstance(part, dict) and int(part.get("number", 0)) == number:
-                return dict(part)
-        raise LockerError(f"Locker did not sign part {number}.", code="bad_response")
+        signed = {int(part["number"]): dict(part) for part in parts if isinstance(part, dict) and "number" in part}
+        missing = set(checksums) - set(signed)
+        if missing:
+            raise LockerError(f"Locker did not sign part {min(missing)}.", code="bad_response")
+        return signed
 
     def _send_to_storage(self, method: str, url: str, headers: dict[str, str],
                          body: _FileSlice | None = None, stream: bool = False) -> requests.Response | str:

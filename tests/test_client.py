@@ -450,8 +450,11 @@ def test_uploads_of_many_files_learn_the_threshold_once(local_live: Live, tmp_pa
         transport.requests.clear()
         lk.upload(write(tmp_path, "small 3.txt", SMALL))
         lk.upload(write(tmp_path, "large.bin", LARGE))
-        assert transport.api_calls() == ["GET /api/v1/me", start, complete,
-                                         start, *["POST /api/v1/uploads/<id>/parts"] * 6, complete]
+        calls = transport.api_calls()
+        signing = calls[4:-1]
+        assert calls[:4] == ["GET /api/v1/me", start, complete, start] and calls[-1] == complete
+        # Six parts, signed several to a call: the file is read and hashed ahead of the PUTs.
+        assert set(signing) == {"POST /api/v1/uploads/<id>/parts"} and 1 <= len(signing) < 6
 
 
 class RangeTransport(HTTPAdapter):

@@ -26,8 +26,8 @@ Memory stays at about one 1 MiB buffer per worker whatever the file size.
 How a download goes: a file above 16 MiB comes as 16 MiB ranges, ``workers``
 at a time (as boto3's ``download_file`` does), each written at its place in a
 temporary file; the SHA-256 is taken in order as the ranges land, reading each
-back from the OS page cache. Storage that answers a range with the whole file
-gets one plain GET instead.
+back from the OS page cache. Files Locker serves itself (local storage), and
+storage that answers a range with the whole file, come in one stream instead.
 
 How an upload resumes: when a multipart upload starts, a small record (server,
 absolute path, size, mtime, name, SHA-256, upload id) is saved in the user's
@@ -144,6 +144,11 @@ def describe_connection_error(error: BaseException) -> str:
 def _keep(chunk: bytes, digest: Any, out: Any) -> None:
     digest.update(chunk)
     out.write(chunk)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _hash_back(fd: int, offset: int, length: int, digest: Any) -> None:
@@ -1226,15 +1231,16 @@ class Locker:
         temporary = Path(temporary_name)
         try:
             with os.fdopen(fd, "wb") as out:
-                digest, received = None, 0
+                digest, received, link = None, 0, None
                 if ranged and self.workers > 1 and file.size > RANGE_SIZE:
+                    link = self.download_link(file.id)[0]
                     try:
-                        digest, received = self._fetch_ranges(file, out, progress, stop)
+                        digest, received = self._fetch_ranges(file, link, out, progress, stop)
                     except _NoRanges:
                         out.seek(0)
                         out.truncate()
                 if digest is None:
-                    digest, received = self._fetch(file, out, progress, stop)
+                    digest, received = self._fetch(file, out, progress, stop, link)
                 out.flush()
                 os.fsync(out.fileno())
             if received != file.size:
@@ -1262,8 +1268,10 @@ class Locker:
         return target
 
     def _fetch(self, file: File, out: Any, progress: ProgressCallback | None,
-               stop: threading.Event | None = None) -> tuple[str, int]:
+               stop: threading.Event | None = None, link: str | None = None) -> tuple[str, int]:
         """Stream the file's bytes into `out`, hashing as they come; retried from the start on failure.
+
+        `link`: a download URL just asked for, used for the first attempt.
 
         Setting `stop` (from another thread) ends it with :class:`_Stopped` at the next chunk.
         """
@@ -1275,7 +1283,7 @@ class Locker:
                 out.seek(0)
                 out.truncate()
                 meter.add(-meter.done)
-            url, _ = self.download_link(file.id)
+            url = link if link and not attempt else self.download_link(file.id)[0]
             response = self._send_to_storage("GET", url, {}, stream=True)
             if isinstance(response, str):
                 problem = response
@@ -1312,17 +1320,21 @@ class Locker:
         raise TransferError(f"download of {file.name} failed {self.retries + 1} times: {problem}",
                             code="transfer_failed")
 
-    def _fetch_ranges(self, file: File, out: Any, progress: ProgressCallback | None,
+    def _fetch_ranges(self, file: File, url: str, out: Any, progress: ProgressCallback | None,
                       stop: threading.Event | None = None) -> tuple[str, int]:
-        """Fetch the file as RANGE_SIZE ranges, `workers` at a time, each written at its place in `out`.
+        """Fetch the file from `url` as RANGE_SIZE ranges, `workers` at a time, each written at its place in `out`.
 
         The SHA-256 is taken in order: a range is read back (from the OS page cache) once every
         range before it has landed, so memory stays at a chunk per worker. Raises _NoRanges when
-        storage answers a range with the whole file.
+        storage answers a range with the whole file, or is Locker itself (local storage): there
+        one stream, sent with sendfile and hashed as it lands, was faster than ranges (0.6 s
+        against 0.9 s for 256 MiB on a 2-core machine).
         """
+        if _origin(url) == _origin(self.url):
+            raise _NoRanges()
         meter = _Meter(progress, "downloading", file.size)
         halt = threading.Event()
-        link = [self.download_link(file.id)[0]]  # shared by the workers, renewed when storage refuses it
+        link = [url]  # shared by the workers, renewed when storage refuses it
         ranges = [(offset, min(RANGE_SIZE, file.size - offset)) for offset in range(0, file.size, RANGE_SIZE)]
         digest = hashlib.sha256()
         landed: set[int] = set()

@@ -1,8 +1,8 @@
-"""Upload and download speed through Locker's API flow, against a plain baseline, on both backends.
+"""Upload and download speed through Locker's client, against plain baselines, on three storage backends.
 
 Run by hand (not part of the test suite; it needs a few GiB of free disk and several minutes):
 
-    .venv/bin/python bench/transfer.py                    # 1 MiB, 256 MiB and 2 GiB, local and S3
+    .venv/bin/python bench/transfer.py                    # 1 MiB, 256 MiB and 2 GiB, local, rclone, SeaweedFS
     .venv/bin/python bench/transfer.py --sizes 1M,64M     # a quick run
     make bench BENCH_ARGS="--sizes 1M,256M"               # installs requirements-bench.txt first
 
@@ -14,7 +14,8 @@ shown), who goes first turning each time:
 * Locker, through locker_client (the CLI's library) with `--parallel` workers: `upload` (a small
   file hashed first and sent in one signed PUT; a large one in parts, each hashed and signed for
   that digest, the whole file's SHA-256 for complete computed in the same pass) and `download`
-  (a large file as ranges `--parallel` at a time, its SHA-256 checked as the bytes land).
+  (from S3 a large file as ranges `--parallel` at a time, from local storage one stream; its
+  SHA-256 checked as the bytes land).
 * the baselines, the same bytes without Locker: on S3, boto3 `upload_file` with
   ChecksumAlgorithm=SHA256 ("boto3-sha256": storage checks each part's SHA-256, the integrity
   Locker's part checksums give) and with boto3's default CRC32 ("boto3"), and `download_file`, all
@@ -696,7 +697,8 @@ def bypass_check(results):
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1M,256M,2G", help="comma-separated file sizes (default 1M,256M,2G)")
-    parser.add_argument("--parallel", type=int, default=4, help="parts in flight at once (default 4)")
+    parser.add_argument("--parallel", type=int, default=4,
+                        help="parts or ranges in flight at once, for locker_client and boto3 (default 4)")
     parser.add_argument("--threshold", type=parse_size, help="Locker's MULTIPART_THRESHOLD (default: Locker's, 64M)")
     parser.add_argument("--part-size", type=parse_size, help="Locker's MULTIPART_PART_SIZE (default: Locker's, 16M)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each transfer; the median is shown (default 3)")

@@ -151,6 +151,13 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme.lower(), parts.netloc.lower()
 
 
+def _write_behind(fd: int, offset: int, length: int) -> None:
+    """Have the OS start writing a checked range to disk now (Linux: fadvise starts writeback of dirty
+    pages), so the fsync before the rename has little left to wait for."""
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
 def _hash_back(fd: int, offset: int, length: int, digest: Any) -> None:
     """Add bytes offset..offset+length of the open file `fd` to `digest`."""
     end = offset + length
@@ -1349,6 +1356,7 @@ class Locker:
                 landed.add(futures[future])
                 while hashed in landed:
                     _hash_back(out.fileno(), *ranges[hashed], digest)
+                    _write_behind(out.fileno(), *ranges[hashed])
                     hashed += 1
         except BaseException:
             halt.set()

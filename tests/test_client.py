@@ -450,5 +450,99 @@ def test_uploads_of_many_files_learn_the_threshold_once(local_live: Live, tmp_pa
         transport.requests.clear()
         lk.upload(write(tmp_path, "small 3.txt", SMALL))
         lk.upload(write(tmp_path, "large.bin", LARGE))
-        assert transport.api_calls() == ["GET /api/v1/me", start, complete,
-                                         start, *["POST /api/v1/uploads/<id>/parts"] * 6, complete]
+        calls = transport.api_calls()
+        signing = calls[4:-1]
+        assert calls[:4] == ["GET /api/v1/me", start, complete, start] and calls[-1] == complete
+        # Six parts, signed several to a call: the file is read and hashed ahead of the PUTs.
+        assert set(signing) == {"POST /api/v1/uploads/<id>/parts"} and 1 <= len(signing) < 6
+
+
+class RangeTransport(HTTPAdapter):
+    """Records the ranges asked of storage; can break a range's first attempts or drop every Range header."""
+
+    def __init__(self, break_offset: int | None = None, break_times: int = 0, ignore_ranges: bool = False) -> None:
+        super().__init__(pool_maxsize=16)
+        self.break_offset, self.break_times, self.ignore_ranges = break_offset, break_times, ignore_ranges
+        self.ranges: list[str] = []
+        self.whole_gets = 0
+        self.lock = threading.Lock()
+
+    def send(self, request, **kwargs):
+        if request.method == "GET" and "/api/v1/" not in request.url:
+            asked = request.headers.get("Range")
+            with self.lock:
+                if asked:
+                    self.ranges.append(asked)
+                else:
+                    self.whole_gets += 1
+                broken = (self.break_offset is not None and self.break_times > 0
+                          and asked == f"bytes={self.break_offset}-{self.break_offset + PART - 1}")
+                if broken:
+                    self.break_times -= 1
+            if broken:
+                raise requests.ConnectionError("injected: connection to storage lost during a range")
+            if asked and self.ignore_ranges:
+                del request.headers["Range"]
+        return super().send(request, **kwargs)
+
+
+@pytest.fixture
+def small_ranges(monkeypatch) -> None:
+    """Downloads above one part come as part-sized ranges, as 16 MiB ranges do for real files."""
+    monkeypatch.setattr("locker_client.client.RANGE_SIZE", PART)
+
+
+@pytest.fixture
+def s3_live(request, make_app) -> Live:
+    return start_live(request, make_app, "s3")
+
+
+def test_a_large_download_comes_as_parallel_ranges_from_s3_and_is_verified(live: Live, tmp_path: Path,
+                                                                           state_dir: Path, small_ranges) -> None:
+    """From S3, ranges `workers` at a time; from Locker itself (local storage), one stream, which was faster there."""
+    _, token = live.user()
+    transport = RangeTransport()
+    with Locker(live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        file = lk.upload(write(tmp_path, "video.bin", LARGE))
+        seen: list[tuple[str, int, int]] = []
+        saved = lk.download(file.id, tmp_path / "copy.bin", progress=lambda *report: seen.append(report))
+    assert saved.read_bytes() == LARGE and seen[-1] == ("downloading", len(LARGE), len(LARGE))
+    if live.backend == "s3":
+        assert sorted(transport.ranges) == sorted(f"bytes={offset}-{min(offset + PART, len(LARGE)) - 1}"
+                                                  for offset in range(0, len(LARGE), PART))
+        assert transport.whole_gets == 0
+    else:
+        assert (transport.ranges, transport.whole_gets) == ([], 1)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary file is left"
+
+
+def test_a_broken_range_is_fetched_again(s3_live: Live, tmp_path: Path, state_dir: Path, small_ranges) -> None:
+    _, token = s3_live.user()
+    transport = RangeTransport(break_offset=2 * PART, break_times=2)
+    with Locker(s3_live.url, token=token, state_dir=state_dir, session=session_with(transport),
+                retries=2, retry_backoff=0.01) as lk:
+        file = lk.upload(write(tmp_path, "video.bin", LARGE))
+        assert lk.download(file.id, tmp_path / "copy.bin").read_bytes() == LARGE
+    assert transport.ranges.count(f"bytes={2 * PART}-{3 * PART - 1}") == 3
+
+
+def test_ranged_bytes_that_differ_from_the_recorded_sha256_are_refused(live: Live, tmp_path: Path, state_dir: Path,
+                                                                       small_ranges) -> None:
+    _, token = live.user()
+    with Locker(live.url, token=token, state_dir=state_dir) as lk:
+        file = lk.upload(write(tmp_path, "video.bin", LARGE))
+        live.tamper(file.id, LARGE[:PART] + bytes(reversed(LARGE[PART:])))
+        with pytest.raises(ChecksumMismatchError):
+            lk.download(file.id, tmp_path / "copy.bin")
+    assert not (tmp_path / "copy.bin").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary file is left"
+
+
+def test_storage_that_ignores_ranges_gets_one_whole_download(s3_live: Live, tmp_path: Path, state_dir: Path,
+                                                              small_ranges) -> None:
+    _, token = s3_live.user()
+    transport = RangeTransport(ignore_ranges=True)
+    with Locker(s3_live.url, token=token, state_dir=state_dir, session=session_with(transport)) as lk:
+        file = lk.upload(write(tmp_path, "video.bin", LARGE))
+        assert lk.download(file.id, tmp_path / "copy.bin").read_bytes() == LARGE
+    assert transport.whole_gets == 1

@@ -128,17 +128,18 @@ def local_live(request, make_app) -> Live:
 class Gunicorn:
     """Locker as `make run` serves it: gunicorn with the Makefile's own flags, on a free port.
 
-    The server's database (SQLite, as `make run` uses) and storage live in `folder`, so it
-    shares nothing with the test's database; `app` is an in-process app on the same
-    database and folder, to make users and tokens before the server takes requests.
+    The server's database (SQLite in `folder`, as `make run` uses, unless `database` names another,
+    e.g. a scratch PostgreSQL database) and storage live apart from the test's database; `app` is an
+    in-process app on the same database and folder, to make users and tokens before the server takes
+    requests.
     """
 
     ROOT = Path(__file__).resolve().parent.parent
 
-    def __init__(self, folder: Path, make_config, workers: int = 1, **settings) -> None:
+    def __init__(self, folder: Path, make_config, workers: int = 1, database: str | None = None, **settings) -> None:
         self.folder = folder
         self.workers = workers
-        database = f"sqlite:///{folder / 'locker.db'}"
+        database = database or f"sqlite:///{folder / 'locker.db'}"
         self.env = {**os.environ, "LOCKER_ENV": "development", "DATABASE_URL": database,
                     "STORAGE_BACKEND": "local", "STORAGE_DIR": str(folder / "storage"),
                     "SECRET_KEY": uuid.uuid4().hex, "PUBLIC_URL": "", "S3_BUCKET": "", "REDIS_URL": "",

@@ -84,7 +84,7 @@ def test_a_multipart_threshold_over_five_gib_is_refused_at_start(make_app):
         make_app(MULTIPART_THRESHOLD=6 * GIB)
 
 
-def test_a_sqlite_database_file_commits_through_a_write_ahead_log_and_stays_durable(tmp_path):
+def test_a_sqlite_database_file_commits_through_a_write_ahead_log(tmp_path):
     from sqlalchemy import text
 
     from app.extensions import db
@@ -94,7 +94,9 @@ def test_a_sqlite_database_file_commits_through_a_write_ahead_log_and_stays_dura
     with app.app_context():
         with db.engine.connect() as connection:
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-            assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL: a commit is on disk
+            # NORMAL: a commit is in the -wal file before it returns (tests/test_download_durability.py kills
+            # a worker right after its answers and finds every commit), synced to disk at checkpoints.
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 1
         db.engine.dispose()
 
 

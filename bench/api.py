@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -33,9 +32,6 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.extensions import db  # noqa: E402
-from app.models import File, FileStatus, search_key  # noqa: E402
-from app.services import folders  # noqa: E402
 from scripts.processes import stop_process_group  # noqa: E402
 from tests.conftest import make_config  # noqa: E402
 from tests.live_support import HOST, Gunicorn  # noqa: E402
@@ -95,23 +91,6 @@ def wait_until_answering(url, process, timeout):
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout} s")
-
-
-def add_files(server, count):
-    """A user with `count` ready files (rows only: a download redirect signs a URL, it reads no bytes).
-    Returns (token, one file's id)."""
-    token = server.token("bench")
-    with server.app.app_context():
-        owner_id = db.session.execute(db.text("SELECT id FROM users WHERE username = 'bench'")).scalar_one()
-        root = folders.root_folder(owner_id)
-        rows = [{"public_id": uuid.uuid4().hex, "owner_id": owner_id, "folder_id": root.id, "name": f"file {i:04}.bin",
-                 "search_name": search_key(f"file {i:04}.bin"), "size": 1000 + i,
-                 "content_type": "application/octet-stream", "storage_key": f"u/{owner_id}/{uuid.uuid4().hex}",
-                 "status": FileStatus.READY} for i in range(count)]
-        db.session.execute(db.insert(File), rows)
-        db.session.commit()
-        db.engine.dispose()
-    return token, rows[0]["public_id"]
 
 
 def wrk(url, seconds, token=None):
@@ -183,13 +162,13 @@ def serve(stack, database_name, folder, postgres_url):
     if database_name == "postgres":
         url = stack.enter_context(scratch_postgres_database(postgres_url))
     locker = Gunicorn(folder, make_config, database=url)
-    token, file_id = add_files(locker, FILES)
+    token, file_ids = locker.ready_files(FILES)
     stack.callback(locker.stop)
     locker.start()
     bare = BareFlask(folder)
     stack.callback(bare.stop)
     bare.start()
-    return locker, bare, token, file_id
+    return locker, bare, token, file_ids[0]
 
 
 def conditions(args):

@@ -143,8 +143,12 @@ def engine_options(config):
     """
     options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
     url = make_url(config["SQLALCHEMY_DATABASE_URI"])
-    if not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")):  # one shared connection
-        options.setdefault("pool_size", max(DEFAULT_POOL_SIZE, config["WORKER_THREADS"]))
+    if url.get_backend_name() == "sqlite":
+        # A file has no server that could have dropped the connection: no query to check it at every checkout.
+        options.pop("pool_pre_ping", None)
+        if url.database in (None, "", ":memory:"):
+            return options  # one connection, shared
+    options.setdefault("pool_size", max(DEFAULT_POOL_SIZE, config["WORKER_THREADS"]))
     return options
 
 

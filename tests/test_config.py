@@ -154,3 +154,12 @@ def test_locker_and_gunicorn_trust_the_same_proxies_by_default(monkeypatch, guni
 
     monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
     assert gunicorn_settings()["forwarded_allow_ips"] == Config.FORWARDED_ALLOW_IPS == "127.0.0.1,::1"
+
+
+def test_a_default_rate_limit_set_for_every_request_is_applied(make_app, monkeypatch):
+    """Locker sets none, and skips Flask-Limiter's before-request check while there is none (app.extensions);
+    one set through Flask-Limiter's own setting still limits every request."""
+    from app.extensions import limiter
+    monkeypatch.setattr(limiter.limit_manager, "_default_limits", [])  # the limiter outlives this test's app
+    client = make_app(STORAGE_BACKEND="local", RATELIMIT_DEFAULT="2 per hour").test_client()
+    assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]

@@ -124,12 +124,19 @@ clean:
 
 ## Transfer benchmark, run by hand (not part of `make test`): Locker vs plain S3/copyparty, local and S3.
 ## A quick run: `make bench BENCH_ARGS="--sizes 1M,64M"`. Needs curl.
+## API benchmark (bench/api.py): requests per second of the API's hot path against bare Flask, under wrk.
 BENCH_ARGS ?=
-.PHONY: bench
+.PHONY: bench bench-api
 
 $(VENV)/.stamp-bench: requirements-bench.txt requirements-s3.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-bench.txt
 	touch $@
 
-bench: $(VENV)/.stamp-bench
+/usr/bin/wrk:
+	@$(call APT_INSTALL,wrk)
+
+bench: $(VENV)/.stamp-bench /usr/bin/wrk
 	$(BIN)/python bench/transfer.py $(BENCH_ARGS)
+
+bench-api: $(VENV)/.stamp-bench /usr/bin/wrk
+	$(BIN)/python bench/api.py $(BENCH_ARGS)

@@ -194,6 +194,8 @@ class Config:
     # How many gunicorn workers serve this host: gunicorn.conf.py sets it for its workers, so the
     # production checks can tell that in-memory rate limits would be split between them.
     WORKER_PROCESSES = int(env("LOCKER_WORKER_PROCESSES", "1"))
+    # ... and how many threads each runs (set there too): a worker keeps a database connection for each.
+    WORKER_THREADS = int(env("LOCKER_WORKER_THREADS", "1"))
 
     FILES_PER_PAGE = int(env("FILES_PER_PAGE", "50"))
 

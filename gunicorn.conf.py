@@ -62,8 +62,10 @@ control_socket_disable = True
 
 
 def tell_workers_their_number(server):
-    # The app reads this (config WORKER_PROCESSES) to refuse per-worker rate limits in production.
+    # The app reads these (config WORKER_PROCESSES, WORKER_THREADS): to refuse per-worker rate limits in
+    # production, and to keep a database connection for each thread.
     os.environ["LOCKER_WORKER_PROCESSES"] = str(server.cfg.workers)
+    os.environ["LOCKER_WORKER_THREADS"] = str(server.cfg.threads)
 
 
 # Metrics from every worker (app/metrics.py): each worker writes its counters to files in

@@ -21,8 +21,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from app import create_app
 from app.extensions import db
-from app.models import File, utcnow
-from app.services import tokens, users
+from app.models import File, FileStatus, search_key, utcnow
+from app.services import folders, tokens, users
 from scripts.processes import stop_process_group
 from tests.conftest import MULTIPART_SETTINGS, PASSWORD
 from tests.helpers import write_directly
@@ -128,17 +128,18 @@ def local_live(request, make_app) -> Live:
 class Gunicorn:
     """Locker as `make run` serves it: gunicorn with the Makefile's own flags, on a free port.
 
-    The server's database (SQLite, as `make run` uses) and storage live in `folder`, so it
-    shares nothing with the test's database; `app` is an in-process app on the same
-    database and folder, to make users and tokens before the server takes requests.
+    The server's database (SQLite in `folder`, as `make run` uses, unless `database` names another,
+    e.g. a scratch PostgreSQL database) and storage live apart from the test's database; `app` is an
+    in-process app on the same database and folder, to make users and tokens before the server takes
+    requests.
     """
 
     ROOT = Path(__file__).resolve().parent.parent
 
-    def __init__(self, folder: Path, make_config, workers: int = 1, **settings) -> None:
+    def __init__(self, folder: Path, make_config, workers: int = 1, database: str | None = None, **settings) -> None:
         self.folder = folder
         self.workers = workers
-        database = f"sqlite:///{folder / 'locker.db'}"
+        database = database or f"sqlite:///{folder / 'locker.db'}"
         self.env = {**os.environ, "LOCKER_ENV": "development", "DATABASE_URL": database,
                     "STORAGE_BACKEND": "local", "STORAGE_DIR": str(folder / "storage"),
                     "SECRET_KEY": uuid.uuid4().hex, "PUBLIC_URL": "", "S3_BUCKET": "", "REDIS_URL": "",
@@ -194,6 +195,23 @@ class Gunicorn:
             user = users.create_user(username or f"g{uuid.uuid4().hex[:10]}", PASSWORD)
             _, secret = tokens.create_token(user, "tests")
         return secret
+
+    def ready_files(self, count: int) -> tuple[str, list[str]]:
+        """A new user's API token and the ids of `count` ready files of theirs, as rows only: listing them
+        and download redirects (which sign a URL) read no bytes."""
+        with self.app.app_context():
+            user = users.create_user(f"g{uuid.uuid4().hex[:10]}", PASSWORD)
+            _, secret = tokens.create_token(user, "tests")
+            root = folders.root_folder(user.id)
+            rows = [{"public_id": uuid.uuid4().hex, "owner_id": user.id, "folder_id": root.id,
+                     "name": f"file {number:04}.bin", "search_name": search_key(f"file {number:04}.bin"),
+                     "size": 1000 + number, "content_type": "application/octet-stream",
+                     "storage_key": f"u/{user.id}/{uuid.uuid4().hex}", "status": FileStatus.READY}
+                    for number in range(count)]
+            db.session.execute(db.insert(File), rows)
+            db.session.commit()
+            db.engine.dispose()
+        return secret, [row["public_id"] for row in rows]
 
 
 @pytest.fixture(scope="module")

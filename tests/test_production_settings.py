@@ -93,7 +93,8 @@ def test_the_production_example_explains_every_setting():
     example = dotenv_values(ROOT / ".env.production.example")
     read = (settings_read("config.py", r'env(?:_bool|_list)?\("([A-Z0-9_]+)"')
             | settings_read("gunicorn.conf.py", r'os\.environ\.get\("([A-Z0-9_]+)"'))
-    internal = {"TEST_DATABASE_URL", "LOCKER_WORKER_PROCESSES", "LOCKER_MADE_METRICS_DIR"}  # tests, gunicorn.conf.py
+    internal = {"TEST_DATABASE_URL", "LOCKER_WORKER_PROCESSES", "LOCKER_WORKER_THREADS",
+                "LOCKER_MADE_METRICS_DIR"}  # tests, gunicorn.conf.py
     assert sorted(read - internal - set(example)) == []
 
 

@@ -11,7 +11,8 @@ from flask import current_app
 from sqlalchemy import UnaryExpression, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.operators import custom_op
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Conflict, InvalidInput, LockerError
 from app.extensions import db
@@ -194,9 +195,9 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, sco
     query = db.select(File).filter(where, File.status == FileStatus.READY)
     if search:
         query = query.filter(search_filter(search))
-    # Rows show the request a guest file came through and, outside "mine", their owner:
-    # one query each for the page, not one per row.
-    query = query.options(selectinload(File.file_request), selectinload(File.folder))
+    # Rows show their folder, the request a guest file came through and, outside "mine", their owner:
+    # joined to the page's query, or one query each for the page, never one per row.
+    query = query.options(joinedload(File.file_request), joinedload(File.folder))
     if scope != "mine":
         query = query.options(selectinload(File.owner))
     if cursor:
@@ -208,6 +209,9 @@ def list_files(user, sort="date", order=None, cursor=None, limit=50, q=None, sco
     rows = rows[:limit]
     if before:
         rows.reverse()
+    if scope == "mine":
+        for file in rows:  # their owner is the user: no lazy load for each row
+            set_committed_value(file, "owner", user)
     # Walking back, the page came from a later one and `more` says whether an earlier one is left;
     # walking forward, `more` says whether a later one is left, and past the first page an earlier one is.
     has_next, has_prev = (True, more) if before else (more, bool(cursor))

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
-from app.models import ApiToken, utcnow
+from app.models import ApiToken, User, utcnow
 from app.security import hash_token, new_token
 from app.services.common import MAX_ROW_ID
 from app.services.sessions import LAST_SEEN_GRANULARITY
@@ -14,6 +14,9 @@ MAX_NAME_LENGTH = 100
 
 
 MAX_LIFETIME_DAYS = 3650
+# Every API call asks for a token and its owner: one query, built once.
+TOKEN_AND_OWNER = (db.select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                   .where(ApiToken.token_hash == db.bindparam("token_hash")))
 
 
 def create_token(user, name="API token", expires_in_days=None):
@@ -41,16 +44,18 @@ def user_for_token(secret):
     """The active owner of a live token, or None; notes when the token was used."""
     if not is_plain_text(secret) or not secret.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.execute(
-        db.select(ApiToken).filter_by(token_hash=hash_token(secret))).scalar_one_or_none()
+    row = db.session.execute(TOKEN_AND_OWNER, {"token_hash": hash_token(secret)}).one_or_none()
+    if row is None:
+        return None
+    token, user = row
     now = utcnow()
-    if token is None or (token.expires_at and token.expires_at <= now) or not token.user.is_active:
+    if (token.expires_at and token.expires_at <= now) or not user.is_active:
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_SEEN_GRANULARITY:
         # "Last used" to the minute is enough; a write on every API call (each part signed) is not.
         token.last_used_at = now
         db.session.commit()
-    return token.user
+    return user
 
 
 def list_tokens(user):

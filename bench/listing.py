@@ -104,11 +104,15 @@ def insert_files(owner_id, homes, count):
                 for row in file_rows(owner_id, homes, count):
                     copy.write_row(row)
         else:
+            # A page cache that holds the indexes being filled (1 GiB); put back to SQLite's default after.
+            cursor.execute("PRAGMA cache_size = -1048576")
             stored = (row[:5] + (int(row[5]),) + row[6:10] + (row[10].strftime("%Y-%m-%d %H:%M:%S.%f"), row[11])
                       for row in file_rows(owner_id, homes, count))
             cursor.executemany(f"INSERT INTO files ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                                stored)
         connection.commit()
+        if db.engine.dialect.name == "sqlite":
+            cursor.execute("PRAGMA cache_size = -2000")
     finally:
         connection.close()
 

@@ -10,8 +10,8 @@ Two layouts, each at every size:
   the root folder's list (the files page's), in each sort and order, first page and a page from the
   middle of the list (a keyset cursor, as following next_cursor that far would give).
 - spread: the files spread evenly over 1,000 folders inside one folder ("Spread") of the root. The list of
-  every folder, one of the 1,000 folders (against the baseline's folder of 100), the folder rows of Spread (the first page of 100, each counting
-  its files and bytes) and the root's one folder row (counting all of them).
+  every folder, one of the 1,000 folders (against the baseline's folder of 100), the folder rows of Spread
+  (the first page of 100, each counting its files and bytes) and the root's one folder row (counting all).
 Then the files page (GET /files) and the API's list (GET /api/v1/files) end to end for both layouts.
 
 Runs of the sizes alternate and each figure is a median, so load from other work on the machine hits

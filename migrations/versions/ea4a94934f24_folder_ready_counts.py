@@ -79,8 +79,8 @@ def create_postgresql_triggers():
                "FOR EACH STATEMENT EXECUTE FUNCTION folder_counts()")
     op.execute("CREATE TRIGGER folder_counts_delete AFTER DELETE ON files REFERENCING OLD TABLE AS old_rows "
                "FOR EACH STATEMENT EXECUTE FUNCTION folder_counts()")
-    op.execute("CREATE TRIGGER folder_counts_update AFTER UPDATE ON files "
-               "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION folder_counts()")
+    op.execute("CREATE TRIGGER folder_counts_update AFTER UPDATE ON files REFERENCING OLD TABLE AS old_rows "
+               "NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION folder_counts()")
 
 
 def downgrade():

@@ -182,8 +182,8 @@ def get_ok(client, path, headers=None):
 
 def main():
     args = arguments(__doc__.splitlines()[0])
-    folder = tempfile.mkdtemp()
-    with scratch_database(args.database, folder) as scratch:
+    # Removed afterwards: at a million files the SQLite file is 1.6 GB.
+    with tempfile.TemporaryDirectory() as folder, scratch_database(args.database, folder) as scratch:
         app = bench_app(scratch, folder)
         with app.app_context():
             upgrade()

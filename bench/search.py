@@ -51,8 +51,7 @@ def measure(url, count, runs):
     """{(query, scope): (median ms, matches)} and "fill": seconds, on a fresh database of one user's files."""
     from flask_migrate import upgrade
 
-    folder = tempfile.mkdtemp()
-    with scratch_database(url, folder) as scratch:
+    with tempfile.TemporaryDirectory() as folder, scratch_database(url, folder) as scratch:
         with bench_app(scratch, folder).app_context():
             upgrade()
             user, root, fill = make_user(count)

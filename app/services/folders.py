@@ -357,10 +357,10 @@ def summaries(folders):
             .cte("tree", recursive=True))
     tree = tree.union_all(db.select(tree.c.top, Folder.id).join(tree, Folder.parent_id == tree.c.id)
                           .filter(Folder.trashed_at.is_(None)))
-    totals = dict((top, (count, size)) for top, count, size in db.session.execute(
+    totals = {top: (int(count), int(size)) for top, count, size in db.session.execute(
         db.select(tree.c.top, db.func.sum(Folder.ready_files), db.func.sum(Folder.ready_bytes))
-        .join(Folder, Folder.id == tree.c.id).group_by(tree.c.top)).all())
-    return [FolderSummary(folder, *(int(value or 0) for value in totals.get(folder.id, (0, 0)))) for folder in folders]
+        .join(Folder, Folder.id == tree.c.id).group_by(tree.c.top)).all()}
+    return [FolderSummary(folder, *totals[folder.id]) for folder in folders]
 
 
 def folder_choices(user, leaving_out=None):

@@ -229,6 +229,11 @@ class Folder(db.Model):
     # The path it was deleted from ("Photos/2024"), so a restore can recreate missing folders.
     trashed_from = db.Column(db.Text)
     trashed_with_id = db.Column(db.Integer, db.ForeignKey("folders.id"), index=True)
+    # The ready files directly in it and their bytes, kept by triggers on files (migration ea4a94934f24), so what a
+    # folder holds at any depth adds up its folders instead of reading every file. Written by the database
+    # alone: read them with a query of the columns, since a loaded Folder keeps the values it was loaded with.
+    ready_files = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
+    ready_bytes = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
 
     parent = db.relationship("Folder", remote_side=[id], foreign_keys=[parent_id])
 

@@ -229,3 +229,51 @@ def test_a_folders_subfolders_come_in_pages_by_name(client, headers):
     assert seen == [["f0", "f1"], ["f2", "f3"], ["f4"]]
     bad = client.get("/api/v1/folders/root", headers=headers, query_string={"folders_cursor": "bm90LWEtY3Vyc29y"})
     assert error_of(bad) == (400, "invalid_cursor")
+
+
+def test_folder_counts_follow_uploads_moves_the_trash_and_purges(client, headers, owner):
+    """What a folder row says it holds (kept by the database as files change) matches its files at every step."""
+    def shown():
+        root = client.get("/api/v1/folders/root", headers=headers).get_json()
+        return {f["name"]: (f["files"], f["size"]) for f in root["folders"]}
+
+    def trash_call(path, **items):
+        body = {"files": [], "folders": [], **items}
+        response = client.post(f"/api/v1/trash{path}", headers=headers, json=body)
+        assert response.status_code == 204, response.get_json()
+
+    photos, music = folder(client, headers, "Photos"), folder(client, headers, "Music")
+    year = folder(client, headers, "2024", photos["id"])
+    a = upload(client, headers, "a.jpg", b"x" * 10, folder=year["id"])
+    b = upload(client, headers, "b.jpg", b"y" * 5, folder=photos["id"])
+    started = client.post("/api/v1/uploads", headers=headers, json={
+        "name": "pending.bin", "size": 7, "content_type": "application/octet-stream", "folder": music["id"]})
+    assert started.status_code == 201, started.get_json()  # pending: not counted until it completes
+    assert shown() == {"Photos": (2, 15), "Music": (0, 0)}
+
+    assert client.patch(f"/api/v1/files/{a['id']}", headers=headers, json={"name": "c.jpg"}).status_code == 200
+    moved = client.post("/api/v1/move", headers=headers, json={"to": music["id"], "files": [a["id"]], "folders": []})
+    assert moved.status_code == 200, moved.get_json()
+    assert shown() == {"Photos": (1, 5), "Music": (1, 10)}
+    moved = client.post("/api/v1/move", headers=headers, json={"to": music["id"], "files": [],
+                                                                "folders": [year["id"]]})
+    assert moved.status_code == 200, moved.get_json()
+    upload(client, headers, "d.jpg", b"z" * 3, folder=year["id"])
+    assert shown() == {"Photos": (1, 5), "Music": (2, 13)}
+
+    trash_call("", folders=[year["id"]], files=[b["id"]])
+    assert shown() == {"Photos": (0, 0), "Music": (1, 10)}
+    trash_call("/restore", folders=[year["id"]], files=[b["id"]])
+    assert shown() == {"Photos": (1, 5), "Music": (2, 13)}
+    trash_call("", files=[b["id"]])
+    trash_call("/purge", files=[b["id"]])
+    assert client.delete(f"/api/v1/folders/{music['id']}", headers=headers).status_code == 204
+    assert shown() == {"Photos": (0, 0)}
+    db.session.expire_all()  # and each of the owner's folders holds, directly, what its columns say
+    stored = db.session.execute(db.select(Folder.id, Folder.ready_files, Folder.ready_bytes)
+                                .filter(Folder.owner_id == owner.id)).all()
+    counted = dict((folder_id, (files, size)) for folder_id, files, size in db.session.execute(
+        db.select(File.folder_id, db.func.count(File.id), db.func.sum(File.size))
+        .filter(File.owner_id == owner.id, File.status == "ready").group_by(File.folder_id)).all())
+    assert {folder_id: (files, size) for folder_id, files, size in stored} == \
+        {folder_id: counted.get(folder_id, (0, 0)) for folder_id, _, _ in stored}

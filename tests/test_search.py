@@ -51,6 +51,16 @@ def test_search_ignores_case_and_matches_any_part_of_a_name(client, headers):
     assert search(client, headers, "reports") == []
 
 
+def test_a_long_query_matches_only_names_holding_all_of_it_in_one_piece(client, headers):
+    """A name with every part of the query, apart or in another order, is not a match (SQLite looks a long query up
+    in pieces)."""
+    for name in ["invoice 123456.pdf", "12345 456.pdf", "456.pdf 12345", "invoice 1234567.pdf"]:
+        upload(client, headers, name, b"x")
+    assert search(client, headers, "123456.pdf") == ["invoice 123456.pdf"]
+    assert search(client, headers, "invoice 123456") == ["invoice 123456.pdf", "invoice 1234567.pdf"]
+    assert search(client, headers, "12345 456") == ["12345 456.pdf"]
+
+
 def test_one_or_two_characters_match_the_start_of_names(client, headers):
     for name in ["ab.txt", "Abc.md", "cab.txt", "b.txt"]:
         upload(client, headers, name, b"x")

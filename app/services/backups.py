@@ -37,6 +37,8 @@ DUMP_NAMES = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
 KIND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 # What Locker's migrations create outside its own schema's tables: a dump of that schema leaves them out.
 EXTENSIONS = ("pg_trgm",)
+# Functions Locker's migrations make in its schema (for triggers on its tables).
+TRIGGER_FUNCTIONS = ("folder_counts",)
 # Schema, table and extension names go into the SQL a restore runs, so only plain ones are taken.
 PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 REVISION_TABLE = "alembic_version"
@@ -351,7 +353,9 @@ def restore_postgres(dump, manifest):
         *(f"CREATE EXTENSION IF NOT EXISTS {quoted(name)} SCHEMA {quoted(home)};"
           for name, home in sorted(extensions.items())),
         # Locker's tables only (their sequences and indexes go with them): anything else in the schema stays.
-        f"DROP TABLE IF EXISTS {', '.join(f'{quoted(schema)}.{quoted(name)}' for name in tables)} CASCADE;", ""])
+        f"DROP TABLE IF EXISTS {', '.join(f'{quoted(schema)}.{quoted(name)}' for name in tables)} CASCADE;",
+        # ...and their trigger functions, which the dump makes again.
+        *(f"DROP FUNCTION IF EXISTS {quoted(schema)}.{quoted(name)}() CASCADE;" for name in TRIGGER_FUNCTIONS), ""])
     # Names are plain and the revision is one of Locker's own migrations (read_manifest, check_revision).
     counted = " UNION ALL ".join(f"SELECT '{name}' AS name, count(*) AS rows, {count} AS expected "
                                  f"FROM {quoted(schema)}.{quoted(name)}" for name, count in manifest["tables"].items())

@@ -36,6 +36,8 @@ SCOPES = ("mine", "everyone", "all")
 MAX_QUERY_LENGTH = 100
 # Shorter queries than a trigram can't use a trigram index: they match the start of names.
 PREFIX_QUERY_LENGTH = 2
+# Characters in each piece of an FTS5 search (see fts_query).
+FTS_PIECE = 5
 # SQLite's FTS5 trigram table over files.search_name (rowid = files.id), made by the migration.
 search_table = db.table(SEARCH_TABLE, db.column("rowid"), db.column("search_name"))
 
@@ -124,6 +126,18 @@ def escape_glob(key):
     return "".join(f"[{c}]" if c in "*?[" else c for c in key)
 
 
+def fts_query(key):
+    """An FTS5 query every name containing `key` (3+ characters) matches: the key in pieces of FTS_PIECE characters,
+    each overlapping the next by two, so every trigram of it is in a piece; callers check the whole key after.
+
+    As one phrase, a key whose trigrams are in most names ("123456.bin": ".bi", "bin") took 15-60 ms at a
+    million names, where its pieces joined by AND take under 1 ms (FTS5 skips through the common ones' lists).
+    Each piece is an FTS5 string: its characters are all literal, quotes doubled.
+    """
+    pieces = [key[start:start + FTS_PIECE] for start in range(0, len(key) - 2, FTS_PIECE - 2)]
+    return " AND ".join('"' + piece.replace('"', '""') + '"' for piece in pieces)
+
+
 def search_filter(key):
     """Names whose search key contains `key` (3+ characters) or starts with it (1 or 2), through an index.
 
@@ -134,9 +148,8 @@ def search_filter(key):
     sqlite = db.engine.dialect.name == "sqlite"
     if len(key) > PREFIX_QUERY_LENGTH:
         if sqlite:
-            # An FTS5 string (a phrase): its characters are all literal, quotes doubled.
-            phrase = '"' + key.replace('"', '""') + '"'
-            return File.id.in_(db.select(search_table.c.rowid).where(search_table.c.search_name.match(phrase)))
+            candidates = db.select(search_table.c.rowid).where(search_table.c.search_name.match(fts_query(key)))
+            return db.and_(File.id.in_(candidates), db.func.instr(File.search_name, key) > 0)
         return File.search_name.like(f"%{escape_like(key)}%", escape="\\")
     if sqlite:
         return File.search_name.op("GLOB")(escape_glob(key) + "*")

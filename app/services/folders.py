@@ -355,11 +355,10 @@ def folder_position(payload):
 
 
 def summaries(folders):
-    """FolderSummary for each folder: what is in it at any depth, in two queries for all of them.
+    """FolderSummary for each folder: what is in it at any depth, in one query for all of them.
 
-    The folders below them come first, then the files are counted per folder by the
-    (folder, status, size) index, for an explicit list of folders: one query joining the
-    recursive tree to files would leave the plan to statistics a bulk load may not have yet.
+    Each folder's ready_files and ready_bytes (kept by triggers on files) are added up over the folders below
+    it, so the cost follows how many folders there are, never how many files they hold.
     """
     if not folders:
         return []
@@ -367,16 +366,9 @@ def summaries(folders):
             .cte("tree", recursive=True))
     tree = tree.union_all(db.select(tree.c.top, Folder.id).join(tree, Folder.parent_id == tree.c.id)
                           .filter(Folder.trashed_at.is_(None)))
-    tops = {}
-    for top, folder_id in db.session.execute(db.select(tree.c.top, tree.c.id)).all():
-        tops.setdefault(folder_id, []).append(top)
-    totals = {folder.id: [0, 0] for folder in folders}
-    for folder_id, count, size in db.session.execute(
-            db.select(File.folder_id, db.func.count(File.id), db.func.coalesce(db.func.sum(File.size), 0))
-            .filter(File.folder_id.in_(list(tops)), File.status == FileStatus.READY).group_by(File.folder_id)).all():
-        for top in tops[folder_id]:
-            totals[top][0] += count
-            totals[top][1] += size
+    totals = {top: (int(count), int(size)) for top, count, size in db.session.execute(
+        db.select(tree.c.top, db.func.sum(Folder.ready_files), db.func.sum(Folder.ready_bytes))
+        .join(Folder, Folder.id == tree.c.id).group_by(tree.c.top)).all()}
     return [FolderSummary(folder, *totals[folder.id]) for folder in folders]
 
 

@@ -277,3 +277,28 @@ def test_folder_counts_follow_uploads_moves_the_trash_and_purges(client, headers
         .filter(File.owner_id == owner.id, File.status == "ready").group_by(File.folder_id)).all())
     assert {folder_id: (files, size) for folder_id, files, size in stored} == \
         {folder_id: counted.get(folder_id, (0, 0)) for folder_id, _, _ in stored}
+
+
+def test_opposite_moves_at_the_same_moment_both_go_through(client, headers):
+    """Each move changes the counts of the folder its file leaves as well as the one it enters; the two
+    moves take those folders' locks in one order, so neither waits on the other forever (a deadlock,
+    which PostgreSQL would end by failing one of them)."""
+    photos, music = folder(client, headers, "Photos"), folder(client, headers, "Music")
+    a = upload(client, headers, "a.jpg", b"x" * 10, folder=photos["id"])
+    b = upload(client, headers, "b.jpg", b"y" * 5, folder=music["id"])
+    places = {a["id"]: (photos["id"], music["id"]), b["id"]: (music["id"], photos["id"])}
+
+    def move_back_and_forth(number, go):
+        file_id = (a["id"], b["id"])[number]
+        mine = client.application.test_client()
+        statuses = []
+        go.wait()
+        for round_number in range(20):
+            to = places[file_id][(round_number + 1) % 2]
+            statuses.append(mine.post("/api/v1/move", headers=headers,
+                                      json={"to": to, "files": [file_id], "folders": []}).status_code)
+        return statuses
+
+    assert at_once(2, move_back_and_forth) == [[200] * 20] * 2
+    root = client.get("/api/v1/folders/root", headers=headers).get_json()
+    assert {f["name"]: (f["files"], f["size"]) for f in root["folders"]} == {"Photos": (1, 10), "Music": (1, 5)}

@@ -278,7 +278,7 @@ def change_file(user, public_id, name=None, visible=None, folder=None):
         uploads.check_type(new_name, file.content_type)  # no renaming past BLOCKED_TYPES / ALLOWED_TYPES
     if new_name != file.name or moving:
         folder_id = target.id if moving else file.folder_id
-        folders.claim(folder_id)
+        folders.claim(folder_id, file.folder_id)
         if folders.name_taken(folder_id, new_name, file_id=file.id):
             db.session.rollback()
             raise Conflict(f"This folder already has something named {new_name}.", code="name_taken")

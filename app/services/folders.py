@@ -120,13 +120,17 @@ def subtree_ids(folder_id):
     return db.select(tree.c.id)
 
 
-def claim(folder_id):
-    """Take the folder's row lock for this transaction, before looking at or adding a name in it.
+def claim(*folder_ids):
+    """Take the folders' row locks for this transaction, before looking at or adding a name in them.
 
     On PostgreSQL the row lock makes concurrent changes into one folder take turns; on
     SQLite the write starts the transaction's write lock, which does the same for the database.
+    A move names the folders its files leave too, whose counts the files' trigger changes: taken
+    in id order, as the trigger takes them, two opposite moves wait for each other instead of
+    deadlocking.
     """
-    db.session.execute(db.update(Folder).where(Folder.id == folder_id).values(updated_at=utcnow()))
+    for folder_id in sorted(set(folder_ids) - {None}):
+        db.session.execute(db.update(Folder).where(Folder.id == folder_id).values(updated_at=utcnow()))
 
 
 def name_taken(folder_id, name, *, file_id=None, folder=None):
@@ -272,7 +276,7 @@ def move(user, target_id, file_ids=(), folder_ids=()):
     target = get_folder(user, target_id)
     files = [owned_file(user, public_id) for public_id in file_ids]
     folders = [get_folder(user, public_id) for public_id in folder_ids]
-    claim(target.id)
+    claim(target.id, *(file.folder_id for file in files))
     above_target = {row.id for row in ancestors(target)}
     names = {}
     for folder in folders:

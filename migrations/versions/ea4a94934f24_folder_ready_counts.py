@@ -23,7 +23,12 @@ depends_on = None
 # The change a statement made to each folder's ready files, from PostgreSQL's transition tables.
 ADDED = "SELECT folder_id, 1 AS files, size AS bytes FROM new_rows WHERE status = 'ready'"
 REMOVED = "SELECT folder_id, -1 AS files, -size AS bytes FROM old_rows WHERE status = 'ready'"
-APPLY = """UPDATE folders SET ready_files = ready_files + change.files, ready_bytes = ready_bytes + change.bytes
+# Folder rows are locked in id order first, as folders.claim takes them: two statements changing the
+# same folders in another order would otherwise each hold one lock and wait for the other's.
+APPLY = """PERFORM 1 FROM folders WHERE id IN (SELECT folder_id FROM ({rows}) AS locked GROUP BY folder_id
+                                                HAVING sum(files) <> 0 OR sum(bytes) <> 0)
+        ORDER BY id FOR UPDATE;
+        UPDATE folders SET ready_files = ready_files + change.files, ready_bytes = ready_bytes + change.bytes
         FROM (SELECT folder_id, sum(files) AS files, sum(bytes) AS bytes FROM ({rows}) AS moved
               GROUP BY folder_id) AS change
         WHERE folders.id = change.folder_id AND (change.files <> 0 OR change.bytes <> 0);"""

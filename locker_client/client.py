@@ -159,6 +159,13 @@ def _keep(chunk: bytes, digest: Any, out: Any) -> None:
     out.write(chunk)
 
 
+def _unless_stopped(stop: threading.Event, task: Callable[..., Any], *args: Any) -> Any:
+    """`task(*args)`, unless `stop` was set before its turn came (then _Stopped)."""
+    if stop.is_set():
+        raise _Stopped()
+    return task(*args)
+
+
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
@@ -916,24 +923,35 @@ class Locker:
         Both share one pool of `workers` threads, so no more files than that are sent at once.
         """
         one_by_one: list[int] = []
+        stop = threading.Event()
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="locker-batch") as pool:
             batches = ThreadPoolExecutor(max_workers=2, thread_name_prefix="locker-batches")
             try:
                 running = [batches.submit(self._upload_batch, small[first:first + BATCH_SIZE], progress_of, settle,
-                                          pool) for first in range(0, len(small), BATCH_SIZE)]
+                                          pool, stop) for first in range(0, len(small), BATCH_SIZE)]
                 for future in running:
                     one_by_one.extend(future.result())
+            except BaseException:
+                # Ctrl-C or a refused token: the files queued in the pool are not started (each batch stops
+                # at the first), or both batches' hundreds of files would still go up first. The uploads
+                # started and left pending are ended by the server's sweep.
+                stop.set()
+                raise
             finally:
                 batches.shutdown(wait=True, cancel_futures=True)
         return one_by_one
 
     def _upload_batch(self, batch: list[tuple[int, Path, int, str, dict[str, str]]],
                       progress_of: Callable[[int, Path, int], ProgressCallback | None],
-                      settle: Callable[[int, File | Exception], None], pool: ThreadPoolExecutor) -> list[int]:
-        """Hash, start, send (in `pool`) and complete up to BATCH_SIZE small files; returns those to send one by one."""
+                      settle: Callable[[int, File | Exception], None], pool: ThreadPoolExecutor,
+                      stop: threading.Event) -> list[int]:
+        """Hash, start, send (in `pool`) and complete up to BATCH_SIZE small files; returns those to send one by one.
+
+        Once `stop` is set, a file not yet hashed or sent raises _Stopped, which ends the batch.
+        """
         progress = {index: progress_of(index, source, size) for index, source, size, *_ in batch}
         digests: dict[int, str] = {}
-        hashing = {pool.submit(self._hash_file, source, size, progress[index]): index
+        hashing = {pool.submit(self._hash_file, source, size, progress[index], stop): index
                    for index, source, size, *_ in batch}
         for future in as_completed(hashing):
             try:
@@ -962,7 +980,7 @@ class Locker:
             started = {entry[0]: item for entry, item in zip(waiting, answer.get("items") or [])}
             break
         sources = {index: (source, size) for index, source, size, *_ in batch}
-        sending = {pool.submit(self._put_whole, *sources[index], item, progress[index]): index
+        sending = {pool.submit(_unless_stopped, stop, self._put_whole, *sources[index], item, progress[index]): index
                    for index, item in started.items()}
         sent = []
         for future in as_completed(sending):

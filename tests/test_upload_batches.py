@@ -4,7 +4,9 @@ import json
 import math
 import os
 import random
+import signal
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -334,3 +336,33 @@ def test_a_batch_on_s3_refuses_an_upload_whose_bytes_never_arrived(request, make
                             json={"items": [{"id": item["id"]} for item in started]}).json()["items"]
     assert results[0]["file"]["sha256"] == sha(b"sent")
     assert results[1]["error"]["code"] == "upload_missing"
+
+
+class InterruptingAdapter(CountingAdapter):
+    """Counts the PUTs of file bytes; the `interrupt_at`th one sends SIGINT to the main thread, as Ctrl-C does."""
+
+    def __init__(self, interrupt_at: int) -> None:
+        super().__init__()
+        self.interrupt_at, self.puts = interrupt_at, 0
+        self.lock = threading.Lock()
+
+    def send(self, request, **kwargs):
+        if request.method == "PUT":
+            with self.lock:
+                self.puts += 1
+                interrupt = self.puts == self.interrupt_at
+            if interrupt:
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        return super().send(request, **kwargs)
+
+
+def test_ctrl_c_during_batches_starts_no_more_files(local_live, tmp_path, state_dir):
+    _, token = local_live.user()
+    paths = [write(tmp_path, f"{number:03}.txt", f"file {number}".encode()) for number in range(2 * uploads.MAX_BATCH)]
+    adapter = InterruptingAdapter(interrupt_at=3)
+    with Locker(local_live.url, token=token, session=session_with(adapter), state_dir=state_dir, workers=2) as lk:
+        with pytest.raises(KeyboardInterrupt):
+            lk.upload_many(paths)
+        # Only the PUTs under way when it came finish (the second batch's may have begun meanwhile),
+        # not the two hundred files the two batches had queued.
+        assert adapter.puts < uploads.MAX_BATCH // 2

@@ -222,3 +222,17 @@ def walk_pages(client, headers, path, **query):
         cursor = body["next_cursor"]
         if not cursor:
             return items
+
+
+def older_server(*paths):
+    """Middleware making Locker answer as a release before `paths` existed: a 405 there."""
+    def middleware(app):
+        def wsgi(environ, start_response):
+            if environ.get("PATH_INFO") in paths:
+                body = json.dumps({"error": {"code": "method_not_allowed", "message": "not allowed"}}).encode()
+                start_response("405 METHOD NOT ALLOWED", [("Content-Type", "application/json"),
+                                                          ("Content-Length", str(len(body)))])
+                return [body]
+            return app(environ, start_response)
+        return wsgi
+    return middleware

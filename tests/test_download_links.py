@@ -1,6 +1,5 @@
 """Download URLs for many files in one request (POST /api/v1/files/download-links), and the client's
 `download_dir` (`locker download -r`) asking for them a hundred at a time."""
-import json
 import math
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from app.extensions import db
 from app.models import AuditEvent, File, FileProblem
 from app.services import files as files_service
 from locker_client import Locker
-from tests.helpers import make_visible, send, upload
+from tests.helpers import make_visible, older_server, send, upload
 from tests.live_support import Live, local_live, start_live  # noqa: F401  (fixtures)
 from tests.test_client import session_with, sha, state_dir  # noqa: F401  (state_dir: a fixture)
 from tests.test_upload_batches import CountingAdapter
@@ -107,17 +106,8 @@ def test_a_tree_download_asks_for_urls_a_hundred_at_a_time(local_live: Live, tmp
     assert not [call for call in adapter.calls if call.endswith("/download")], "no file asked for its own URL"
 
 
-def without_batch_links(app):
-    """Locker as it was before POST /files/download-links: a 405 there."""
-    def wsgi(environ, start_response):
-        if environ.get("PATH_INFO") == LINKS:
-            body = json.dumps({"error": {"code": "method_not_allowed", "message": "not allowed"}}).encode()
-            start_response("405 METHOD NOT ALLOWED", [("Content-Type", "application/json"),
-                                                      ("Content-Length", str(len(body)))])
-            return [body]
-        return app(environ, start_response)
-
-    return wsgi
+# Locker as it was before POST /files/download-links.
+without_batch_links = older_server(LINKS)
 
 
 @pytest.mark.parametrize("settings", [{"middleware": without_batch_links}, {"URL_EXPIRY": 20}],

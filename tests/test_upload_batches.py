@@ -22,7 +22,7 @@ from app.services.quotas import QuotaExceeded
 from app.storage import StorageError
 from tests.conftest import MULTIPART_SETTINGS, PART_SIZE
 from locker_client import InvalidRequestError, Locker
-from tests.helpers import admission_race, send
+from tests.helpers import admission_race, older_server, send
 from tests.live_support import local_live, moto_server, start_live  # noqa: F401  (fixtures)
 from tests.test_cli_tool import dirs, on_a_terminal, run, script_env  # noqa: F401  (dirs, run: fixtures)
 from tests.test_client import LARGE, session_with, sha, state_dir, write  # noqa: F401  (state_dir: a fixture)
@@ -269,17 +269,8 @@ def test_on_a_terminal_a_batch_shows_bars_covering_every_file(local_live, dirs, 
     assert [line.split(" as ")[0].removeprefix("uploaded ") for line in lines] == [str(p) for p in sorted(written)]
 
 
-def without_batches(app):
-    """Locker as it was before batches: POST /api/v1/uploads/batch is a 405, as DELETE /uploads/<id>'s path."""
-    def wsgi(environ, start_response):
-        if environ.get("PATH_INFO") in ("/api/v1/uploads/batch", "/api/v1/uploads/complete"):
-            body = json.dumps({"error": {"code": "method_not_allowed", "message": "not allowed"}}).encode()
-            start_response("405 METHOD NOT ALLOWED", [("Content-Type", "application/json"),
-                                                      ("Content-Length", str(len(body)))])
-            return [body]
-        return app(environ, start_response)
-
-    return wsgi
+# Locker as it was before batches.
+without_batches = older_server("/api/v1/uploads/batch", "/api/v1/uploads/complete")
 
 
 def test_a_server_without_batches_gets_the_files_one_by_one(request, make_app, tmp_path, state_dir):

@@ -332,8 +332,10 @@ def mark_ready_together(checked):
         folder_ids = {file.folder_id for _, file, _ in checked if file.folder_id}
         claimed = {folder.id: folder for folder in
                    db.session.execute(db.select(Folder).filter(Folder.id.in_(folder_ids))).scalars()}
-        for folder_id in sorted(claimed):  # in one order, so two batches into the same folders take turns
-            folders.claim(folder_id)
+        # A file without a (live) folder of its own lands in the root, claimed with the rest: all in id
+        # order, as moves and the counts trigger take folders, so none of them waits on another in a circle.
+        roots = {folders.root_folder(file.owner_id).id for _, file, _ in checked if file.folder_id not in claimed}
+        folders.claim(*claimed, *roots)
         for position, file, facts in checked:
             if not mark_ready_once(file, *facts, claimed=claimed):
                 outcomes[position] = Conflict("This upload is already complete.", code="already_completed")

@@ -347,7 +347,18 @@ class InterruptingAdapter(CountingAdapter):
         return super().send(request, **kwargs)
 
 
-def test_ctrl_c_during_batches_starts_no_more_files(local_live, tmp_path, state_dir):
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT reaches the main thread and raises KeyboardInterrupt there during the test, whatever handler or
+    signal mask an earlier test in this process left."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    yield
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_during_batches_starts_no_more_files(local_live, tmp_path, state_dir, ctrl_c_raises):
     _, token = local_live.user()
     paths = [write(tmp_path, f"{number:03}.txt", f"file {number}".encode()) for number in range(2 * uploads.MAX_BATCH)]
     adapter = InterruptingAdapter(interrupt_at=3)

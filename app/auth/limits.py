@@ -19,6 +19,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from app.errors import Forbidden, LockerError, Unauthorized, limits_unavailable
 from app.extensions import limiter
+from app.health import REDIS_SCHEMES
 from app.services import accounts, oidc, users
 
 
@@ -42,7 +43,7 @@ REDIS_TIMEOUT_SECONDS = 1
 
 def storage_options(config):
     """What the limiter passes to its storage client: time limits for Redis, nothing for memory."""
-    if urlsplit(config["RATELIMIT_STORAGE_URI"]).scheme not in ("redis", "rediss"):
+    if urlsplit(config["RATELIMIT_STORAGE_URI"]).scheme not in REDIS_SCHEMES:
         return {}
     return {"socket_timeout": REDIS_TIMEOUT_SECONDS, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
 
